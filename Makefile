@@ -1,0 +1,29 @@
+# Thin wrapper over CMake presets: `make` builds build/fixgw; `make run` and `make test` are the
+# README's two commands.
+.PHONY: all setup run demo test bench fuzz format clean
+
+all: setup
+	@cmake --preset default >/dev/null
+	@cmake --build --preset default
+
+setup:
+	@./scripts/setup.sh
+
+run: all
+	@./scripts/run.sh
+
+demo: run
+
+test:
+	@./scripts/test.sh
+
+bench: setup
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+	@./bench/run.sh build-release
+
+format:
+	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'fuzz/*.c' 'bench/*.c')
+
+clean:
+	rm -rf build build-debug build-asan build-release build-fuzz
