@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need, then runs every test suite.
+#   unit tests (optimised build) -> unit tests under ASan/UBSan -> fuzz corpus replay + short fuzzing
+#   -> end-to-end tests (pytest) against the real binary and real peers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export FIXGW_ROOT="$PWD"
+
+./scripts/setup.sh --test
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "build (default preset)"
+cmake --preset default >/dev/null
+cmake --build --preset default
+
+step "unit tests"
+ctest --preset default -L unit
+
+step "unit tests under AddressSanitizer + UBSan"
+cmake --preset asan-ubsan >/dev/null
+cmake --build --preset asan-ubsan
+ASAN_OPTIONS=detect_leaks=1 ctest --preset asan-ubsan -L unit
+
+step "fuzz targets: corpus replay and ${FIXGW_FUZZ_SECONDS:-15}s of fresh fuzzing each"
+cmake --preset fuzz -DFIXGW_FUZZ_SECONDS="${FIXGW_FUZZ_SECONDS:-15}" >/dev/null
+cmake --build --preset fuzz
+ctest --preset fuzz -L fuzz
+
+if [ -f tests/peers/CMakeLists.txt ]; then
+	step "QuickFIX test peers"
+	cmake -S tests/peers -B build-peers -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build-peers
+fi
+
+step "end-to-end tests"
+set +e
+python3 -m pytest -q tests/e2e
+rc=$?
+set -e
+# pytest exits 5 when it collected no tests: that is a failure of this script, not a pass.
+exit $rc

@@ -1,0 +1,45 @@
+/* cmd.h - the fixgw subcommands and the few helpers they share. Each subcommand is
+ * `int cmd_x(int argc, char **argv)` returning the process exit code; argv[0] is the subcommand's name. */
+#ifndef FIXGW_CMD_CMD_H
+#define FIXGW_CMD_CMD_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/fix_scan.h"
+
+/* Exit codes shared by the subcommands. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILURE_RESULT = 1, /* the command ran and the answer is "no" (invalid Logon, conflicts) */
+	EXIT_USAGE = 2,          /* bad arguments or invalid manifests */
+	EXIT_INCOMPLETE = 3,     /* logon parse: input ended before the Logon did */
+};
+
+int cmd_logon(int argc, char **argv);
+int cmd_routes(int argc, char **argv);
+
+/** Read standard input into a new buffer, at most max bytes (more is not read: the caller sees exactly
+ * max + 1 bytes at most, enough to tell "too large"). *out is malloc'd, NUL-terminated; 0 or -1. */
+int cmd_read_stdin(size_t max, char **out, size_t *len);
+
+/** A Logon read from standard input and scanned once, for the subcommands that take one. */
+struct cmd_logon_input {
+	char *buf;
+	size_t len;
+	struct fix_field fields[FIX_SCAN_DEFAULT_MAX_FIELDS];
+	struct fix_scanner sc;
+	enum fix_scan_status status;
+};
+
+/** Read and scan. Returns 0, or -1 after printing why reading failed. */
+int cmd_logon_input_read(struct cmd_logon_input *in, size_t max_bytes);
+void cmd_logon_input_free(struct cmd_logon_input *in);
+
+/** "incomplete Logon" or fix_scan_error_str(...) for a scan that did not complete. */
+const char *cmd_scan_reason(const struct cmd_logon_input *in);
+
+/** True when arg is -h or --help. */
+int cmd_is_help(const char *arg);
+
+#endif
