@@ -1,0 +1,20 @@
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(os.environ.get("FIXGW_ROOT", pathlib.Path(__file__).resolve().parents[2]))
+FIXGW = ROOT / "build" / "fixgw"
+EXAMPLES = ROOT / "crds" / "examples"
+
+
+@pytest.fixture(scope="session")
+def fixgw():
+    if not FIXGW.exists():
+        pytest.fail(f"{FIXGW} is missing: build first (make)")
+    return str(FIXGW)
+
+
+def run(args, stdin=b"", timeout=30):
+    return subprocess.run([str(FIXGW)] + list(args), input=stdin, capture_output=True, timeout=timeout)

@@ -1,0 +1,115 @@
+"""The fixgw CLI as scripts use it: exit codes, JSON shapes, redaction, diagnostics."""
+import json
+
+from conftest import EXAMPLES, run
+from fixmsg import fix_message, logon
+
+
+def parse(data, *extra):
+    p = run(["logon", "parse", "--json", *extra], data)
+    return p.returncode, json.loads(p.stdout)
+
+
+def test_help_everywhere(fixgw):
+    for args in (["--help"], ["logon", "--help"], ["logon", "parse", "--help"], ["routes", "--help"],
+                 ["routes", "check", "--help"], ["routes", "explain", "--help"]):
+        p = run(args)
+        assert p.returncode == 0, args
+        assert b"usage:" in p.stdout, args
+    assert run(["version"]).stdout.startswith(b"fixgw ")
+    assert run(["nope"]).returncode == 2
+
+
+def test_logon_parse_ok_every_version(fixgw):
+    for begin in ("FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1", "FIX.9.9"):
+        msg = logon(begin=begin)
+        rc, out = parse(msg + b"8=FIX.4.4\x019=5\x0135=0\x01")
+        assert rc == 0, begin
+        assert out["status"] == "ok"
+        assert out["length"] == len(msg)
+        assert out["begin_string"] == begin
+        assert out["fields"]["49"] == "BROKER_A"
+        assert out["fields"]["56"] == "FIXGW"
+        assert out["trailing_bytes"] > 0
+
+
+def test_logon_parse_secrets_redacted(fixgw):
+    msg = logon(extra=[(553, "user"), (554, "hunter2"), (925, "newpass"), (95, "6"), (96, b"ab\x01cd\x01")])
+    rc, out = parse(msg)
+    assert rc == 0
+    assert out["fields"]["554"] == "[REDACTED]"
+    assert out["fields"]["925"] == "[REDACTED]"
+    assert out["fields"]["96"] == "[REDACTED]"
+    p = run(["logon", "parse"], msg)
+    for secret in (b"hunter2", b"newpass", b"ab"):
+        assert secret not in p.stdout + p.stderr
+
+
+def test_logon_parse_invalid_and_incomplete(fixgw):
+    rc, out = parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert rc == 1 and out["status"] == "invalid" and out["reason"]
+    rc, out = parse(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    assert rc == 1
+    rc, out = parse(fix_message("FIX.4.4", "D", [(49, "A"), (56, "B")]))
+    assert rc == 1 and out["status"] == "invalid"
+    msg = logon()
+    rc, out = parse(msg[:-5])
+    assert rc == 3 and out["status"] == "incomplete"
+    rc, out = parse(b"8=FIX.4.4\x019=5\x0135=A\x01" + b"58=" + b"x" * 70000 + b"\x01")
+    assert rc == 1 and out["status"] == "invalid"
+
+
+def test_logon_parse_ambiguous_tags_reported(fixgw):
+    rc, out = parse(logon(extra=[(49, "OTHER")]))
+    assert rc == 0
+    assert out["ambiguous_tags"] == [49]
+
+
+def test_routes_check_examples(fixgw):
+    p = run(["routes", "check", str(EXAMPLES)])
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"valid, no conflicts" in p.stdout
+
+
+def test_routes_check_conflict_exit_1(fixgw, tmp_path):
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: by-sub, namespace: t}\n"
+        "spec:\n  matchFields:\n    SenderCompID49: {value: X}\n    SenderSubID50: {value: Y}\n"
+        "  target: {service: {name: a, port: {number: 1}}}\n"
+        "---\n"
+        "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: by-deliver, namespace: t}\n"
+        "spec:\n  matchFields:\n    SenderCompID49: {value: X}\n    DeliverToCompID128: {value: Z}\n"
+        "  target: {service: {name: b, port: {number: 1}}}\n")
+    p = run(["routes", "check", str(tmp_path)])
+    assert p.returncode == 1
+    err = p.stderr.decode()
+    assert "t/by-sub" in err and "t/by-deliver" in err
+    assert "SenderSubID50" in err and "DeliverToCompID128" in err
+
+
+def test_routes_check_invalid_exit_2_with_line(fixgw, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: bad}\nspec:\n"
+                   "  matchFields:\n    SenderCompID49: {value: X}\n    Password554: {value: pw}\n"
+                   "  target: {service: {name: BAD_NAME, port: {number: 70000}}}\n")
+    p = run(["routes", "check", str(bad)])
+    assert p.returncode == 2
+    err = p.stderr.decode()
+    assert f"{bad}:7:" in err                         # the secret tag, with its line
+    assert f"{bad}:8:" in err                         # target problems reported too, not just the first
+    assert "pw" not in err.replace("Password554", "")
+
+
+def explain(logon_bytes, *extra):
+    p = run(["routes", "explain", str(EXAMPLES), "--json", *extra], logon_bytes)
+    assert p.returncode == 0, p.stderr.decode()
+    return json.loads(p.stdout)
+
+
+def test_routes_explain_decisions(fixgw):
+    out = explain(logon(sender="UNKNOWN_CP_THAT_MATCHES_NOTHING"))
+    assert out["decision"] in ("DEFAULT_ROUTE", "NO_MATCH")
+    out = explain(b"GET / HTTP/1.1\r\n\r\n")
+    assert out["decision"] == "PARSE_FAILURE" and out["route"] is None and out["target"] is None
+    out = explain(logon(extra=[(49, "SOMEONE_ELSE")]))
+    assert out["decision"] == "PARSE_FAILURE"
