@@ -32,6 +32,9 @@ enum {
  * tag; else 0. */
 uint32_t fix_dict_data_tag_for_length(uint32_t length_tag);
 
+/** If tag is a length-prefixed data field (96 -> 95, 91 -> 90, ...), return its length tag; else 0. */
+uint32_t fix_dict_length_tag_for_data(uint32_t data_tag);
+
 /** True for the fields whose values are secrets: Password 554, NewPassword 925, RawDataLength/RawData
  * 95/96, SecureDataLen/SecureData 90/91, EncryptedPasswordMethod..EncryptedNewPassword 1400-1404. */
 bool fix_dict_is_secret(uint32_t tag);

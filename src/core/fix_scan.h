@@ -60,15 +60,20 @@ struct fix_scanner {
 	enum fix_scan_error error;
 
 	/* private resume state */
-	size_t pos_;             /* start of the next field not yet scanned */
+	size_t pos_;             /* start of the field being scanned (the next one once its SOH is seen) */
+	size_t cur_;             /* next byte to examine: bytes before it are never looked at again */
+	size_t value_off_;       /* start of the value being scanned */
 	size_t body_start_;      /* first byte after 9=...<SOH> */
+	uint32_t tag_;           /* tag of the field being scanned (partial while its digits arrive) */
 	uint32_t data_tag_;      /* tag whose value is length-prefixed, 0 if none pending */
-	uint32_t data_len_;      /* its declared length */
+	uint32_t data_len_;      /* its declared length; UINT32_MAX when not a usable number */
+	int state_;              /* where in a field cur_ is (enum in fix_scan.c) */
 	enum fix_scan_status status_;
 };
 
 /** Prepare a scanner. fields/field_cap is the caller's array (at least 3 entries); max_bytes bounds the
- * Logon size (0 selects FIX_SCAN_DEFAULT_MAX_BYTES). */
+ * Logon size (0 selects FIX_SCAN_DEFAULT_MAX_BYTES; values above UINT32_MAX are clamped so that every
+ * offset fits a struct fix_field). */
 void fix_scan_init(struct fix_scanner *sc, struct fix_field *fields, size_t field_cap, size_t max_bytes);
 
 /** Scan buf[0..len). Each call must pass the same bytes as before plus any appended ones. Work done in
