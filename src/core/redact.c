@@ -4,15 +4,15 @@
  * random binary. A FIX engine is the judge of what a secret is, so the renderer errs towards masking:
  *
  *  - at the start of the input and after each SOH, "digits=value" is a field and its tag's action applies;
- *  - inside any other text, "digits=" after a non-digit whose tag is not SHOWn starts a masked run too
- *    (a '|'-separated log line, "Text=... 554=pw", a value that hides a field);
+ *  - inside any other text, "digits=" whose digits end with a tag that is not SHOWn starts a masked run
+ *    too (a '|'-separated log line, "Text=... 554=pw", "\x01554=" pasted from another tool's log);
  *  - a masked value ends at the next SOH, unless it is a data field (its value may hold SOH): then it is
  *    skipped by the length field right before it when that length is a usable number that lands on a SOH
  *    or the end, and otherwise everything to the end of the input is masked;
  *  - a masked run that contains a masked data tag ("96=") is extended to the end of the input, since that
  *    data may run past the SOH that seemed to end the run.
  *
- * Output is built from units (one escaped byte, a tag, "[REDACTED]") so truncation never splits one.
+ * Output is built from units (one escaped byte, or "[REDACTED]") so truncation never splits one.
  */
 #include "redact.h"
 
@@ -120,6 +120,12 @@ static void out_byte(struct out *o, unsigned char c)
 	}
 }
 
+static void out_bytes(struct out *o, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && !o->full; i++)
+		out_byte(o, (unsigned char)s[i]);
+}
+
 /* ---- input ---- */
 
 struct dump {
@@ -162,26 +168,44 @@ static bool parse_tag(const char *buf, size_t p, size_t end, uint32_t *tag, size
 	return true;
 }
 
-/* A field whose value may hold SOH and that the policy does not show. */
-static bool masked_data_tag(const struct dump *d, uint32_t tag)
+enum embedded { EMB_NONE = 0, EMB_MASKED, EMB_DATA };
+
+/* Classify "digits=" found inside text, the digit run being [p, q). Any suffix of up to nine digits that
+ * names a tag not shown counts, so "\x01554=" or "\u0001554=" (an escaped SOH pasted into a log line)
+ * is caught as 554. EMB_DATA: a masked data field, whose value may run past any SOH. */
+static enum embedded embedded_kind(const struct dump *d, size_t p, size_t q)
 {
-	return fix_dict_length_tag_for_data(tag) && redact_action_for(d->policy, tag) != REDACT_SHOW;
+	enum embedded kind = EMB_NONE;
+	uint32_t tag = 0, scale = 1;
+
+	if (q >= d->len || d->buf[q] != '=')
+		return EMB_NONE;
+	for (size_t i = q; i > p && q - i < TAG_MAX_DIGITS; i--) {
+		tag += (uint32_t)(d->buf[i - 1] - '0') * scale;
+		scale *= 10;
+		if (redact_action_for(d->policy, tag) == REDACT_SHOW)
+			continue;
+		if (fix_dict_length_tag_for_data(tag))
+			return EMB_DATA;
+		kind = EMB_MASKED;
+	}
+	return kind;
 }
 
-/* Does [p, end) hold "digits=" (after a non-digit) for a masked data tag? */
+/* Does [p, end) hold "digits=" for a masked data tag? */
 static bool has_masked_data_tag(const struct dump *d, size_t p, size_t end)
 {
-	uint32_t tag;
-	size_t eq;
-
 	while (p < end) {
+		size_t q;
+
 		if (!is_digit(d->buf[p])) {
 			p++;
 			continue;
 		}
-		if (parse_tag(d->buf, p, end, &tag, &eq) && masked_data_tag(d, tag))
+		q = digits_end(d->buf, p, end);
+		if (q < end && embedded_kind(d, p, q) == EMB_DATA)
 			return true;
-		p = digits_end(d->buf, p, end);
+		p = q;
 	}
 	return false;
 }
@@ -196,26 +220,24 @@ static size_t masked_value_end(const struct dump *d, size_t v, size_t end)
  * where rendering stopped: end, or the input's end when the run had to swallow the rest. */
 static size_t render_text(const struct dump *d, size_t p, size_t end)
 {
-	uint32_t tag;
-	size_t eq;
-
 	while (p < end && !d->o->full) {
+		enum embedded kind;
 		size_t q;
 
 		if (!is_digit(d->buf[p])) {
 			out_byte(d->o, (unsigned char)d->buf[p++]);
 			continue;
 		}
-		if (parse_tag(d->buf, p, end, &tag, &eq) && redact_action_for(d->policy, tag) != REDACT_SHOW) {
-			out_unit(d->o, d->buf + p, eq + 1 - p);
-			out_unit(d->o, REDACTED_TEXT, sizeof(REDACTED_TEXT) - 1);
-			if (fix_dict_length_tag_for_data(tag))
-				return d->len;
-			return masked_value_end(d, eq + 1, end);
-		}
 		q = digits_end(d->buf, p, end);
-		out_unit(d->o, d->buf + p, q - p);
-		p = q;
+		kind = q < end ? embedded_kind(d, p, q) : EMB_NONE;
+		if (kind == EMB_NONE) {
+			out_bytes(d->o, d->buf + p, q - p);
+			p = q;
+			continue;
+		}
+		out_bytes(d->o, d->buf + p, q + 1 - p);
+		out_unit(d->o, REDACTED_TEXT, sizeof(REDACTED_TEXT) - 1);
+		return kind == EMB_DATA ? d->len : masked_value_end(d, q + 1, end);
 	}
 	return end;
 }
@@ -266,7 +288,7 @@ static bool dump_field(const struct dump *d, size_t p, size_t v, uint32_t tag, s
 	enum redact_action act = redact_action_for(d->policy, tag);
 
 	if (act == REDACT_SHOW) {
-		out_unit(d->o, d->buf + p, v - p);
+		out_bytes(d->o, d->buf + p, v - p);
 		*vend = render_text(d, v, end);
 	} else if (fix_dict_length_tag_for_data(tag)) {
 		*vend = data_value_end(d, tag, v, prev);
@@ -279,7 +301,7 @@ static bool dump_field(const struct dump *d, size_t p, size_t v, uint32_t tag, s
 	if (act == REDACT_HIDE)
 		return false;
 	if (act == REDACT_MASK) {
-		out_unit(d->o, d->buf + p, v - p);
+		out_bytes(d->o, d->buf + p, v - p);
 		out_unit(d->o, REDACTED_TEXT, sizeof(REDACTED_TEXT) - 1);
 	}
 	return true;
