@@ -37,16 +37,22 @@ struct diag_list {
 void diag_list_init(struct diag_list *dl);
 void diag_list_free(struct diag_list *dl);
 
-/** Add one diagnostic. file/path may be NULL. Returns 0, or -ENOMEM (the count is still updated). */
+/** Add one diagnostic. file/path may be NULL. Returns 0, or FIXGW_ENOMEM (the count is still updated). */
 int diag_add(struct diag_list *dl, enum diag_severity sev, const char *file, unsigned line, unsigned col,
 	     const char *path, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 int diag_addv(struct diag_list *dl, enum diag_severity sev, const char *file, unsigned line, unsigned col,
 	      const char *path, const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
 
-/** Print every diagnostic, one per line, then nothing else. */
+/** Print every stored diagnostic, one per line; when some were dropped (max_items), one last line says
+ * how many. */
 void diag_print(const struct diag_list *dl, FILE *out);
 
-/** Quote an untrusted value for a message: "value" with escapes, at most 64 input bytes. */
+#define DIAG_QUOTE_MAX_INPUT 64 /* input bytes diag_quote shows; longer values end in "..." */
+#define DIAG_QUOTE_CAP 264      /* an out buffer this big always holds the whole quoted form */
+
+/** Quote an untrusted value for a message: "value" with escapes, at most DIAG_QUOTE_MAX_INPUT input bytes
+ * (then ... after the closing quote). Printable ASCII stays, '"' and '\' get a backslash, any other byte
+ * becomes \xNN. Always NUL-terminates out (cap > 0) and returns it; a NULL s quotes as (null). */
 const char *diag_quote(const char *s, size_t len, char *out, size_t cap);
 
 #endif

@@ -11,6 +11,7 @@
 #define FIXGW_CORE_MANIFEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diag.h"
 #include "route.h"
@@ -19,6 +20,10 @@
 #define FIXSESSION_API_VERSION "fixgw.io/v1alpha1"
 #define FIXSESSION_KIND "FIXSession"
 #define MANIFEST_MAX_FILE_BYTES (16u * 1024u * 1024u)
+#define MANIFEST_MAX_DEPTH 64           /* nesting levels in one document */
+#define MANIFEST_MAX_NODES (1u << 18)   /* scalars, collections and aliases in one document */
+#define MANIFEST_MAX_KEY_LEN 64         /* bytes in one matchFields key such as SenderCompID49 */
+#define MANIFEST_MAX_DIR_DEPTH 16       /* directory levels below a path given to manifest_load_paths */
 
 /** Load each path (file or directory). Valid routes are appended to out (which keeps ownership), invalid
  * documents are left out and described in dl. Duplicate namespace/name pairs are errors. Returns 0 when

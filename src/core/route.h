@@ -17,6 +17,8 @@
 #define ROUTE_DEFAULT_HOLD_TIMEOUT_MS 30000u
 #define ROUTE_MAX_HOLD_TIMEOUT_MS (3600u * 1000u)
 #define ROUTE_MAX_MAX_HELD 10000u
+#define ROUTE_MIN_PRIORITY (-1000000)
+#define ROUTE_MAX_PRIORITY 1000000
 
 struct route_field {
 	uint32_t tag;      /* the parse key: the number at the end of the field name */

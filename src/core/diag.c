@@ -1,0 +1,180 @@
+/* diag.c - accumulated diagnostics (see diag.h). */
+#include "diag.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+
+#define DIAG_DEFAULT_MAX_ITEMS 1000
+
+void diag_list_init(struct diag_list *dl)
+{
+	memset(dl, 0, sizeof(*dl));
+}
+
+void diag_list_free(struct diag_list *dl)
+{
+	for (size_t i = 0; i < dl->count; i++) {
+		free(dl->items[i].file);
+		free(dl->items[i].path);
+		free(dl->items[i].message);
+	}
+	free(dl->items);
+	memset(dl, 0, sizeof(*dl));
+}
+
+/* Make room for one more item; false on allocation failure. */
+static bool diag_reserve(struct diag_list *dl)
+{
+	if (dl->count < dl->cap)
+		return true;
+	size_t cap = dl->cap ? dl->cap * 2 : 16;
+	struct diag *items = realloc(dl->items, cap * sizeof(*items));
+	if (!items)
+		return false;
+	dl->items = items;
+	dl->cap = cap;
+	return true;
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+	if (!s)
+		return NULL;
+	char *d = strdup(s);
+	if (!d)
+		*failed = true;
+	return d;
+}
+
+int diag_addv(struct diag_list *dl, enum diag_severity sev, const char *file, unsigned line, unsigned col,
+	      const char *path, const char *fmt, va_list ap)
+{
+	/* Counts first: a caller learns about an error even when storing it fails. */
+	if (sev == DIAG_ERROR)
+		dl->nerrors++;
+	else
+		dl->nwarnings++;
+
+	size_t max = dl->max_items ? dl->max_items : DIAG_DEFAULT_MAX_ITEMS;
+	if (dl->count >= max) {
+		dl->dropped++;
+		return 0;
+	}
+
+	va_list aq;
+	va_copy(aq, ap);
+	int n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		n = 0;
+	char *message = malloc((size_t)n + 1);
+	bool failed = !message;
+	if (message)
+		vsnprintf(message, (size_t)n + 1, fmt, ap);
+	char *file_copy = dup_or_null(file, &failed);
+	char *path_copy = dup_or_null(path, &failed);
+	if (failed || !diag_reserve(dl))
+		goto fail;
+
+	dl->items[dl->count++] = (struct diag){
+		.severity = sev,
+		.file = file_copy,
+		.line = line,
+		.col = col,
+		.path = path_copy,
+		.message = message,
+	};
+	return 0;
+
+fail:
+	free(message);
+	free(file_copy);
+	free(path_copy);
+	dl->dropped++;
+	return FIXGW_ENOMEM;
+}
+
+int diag_add(struct diag_list *dl, enum diag_severity sev, const char *file, unsigned line, unsigned col,
+	     const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = diag_addv(dl, sev, file, line, col, path, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void diag_print(const struct diag_list *dl, FILE *out)
+{
+	for (size_t i = 0; i < dl->count; i++) {
+		const struct diag *d = &dl->items[i];
+		if (d->file)
+			fprintf(out, "%s:", d->file);
+		if (d->line)
+			fprintf(out, "%u:%u:", d->line, d->col);
+		if (d->file || d->line)
+			fputc(' ', out);
+		fprintf(out, "%s: ", d->severity == DIAG_ERROR ? "error" : "warning");
+		if (d->path && d->path[0])
+			fprintf(out, "%s: ", d->path);
+		fprintf(out, "%s\n", d->message);
+	}
+	if (dl->dropped)
+		fprintf(out, "note: %zu more diagnostics were not stored\n", dl->dropped);
+}
+
+/* Append the escaped form of one byte if it fits before the room kept for the closing '"' and NUL. */
+static bool quote_byte(unsigned char c, char *out, size_t *pos, size_t limit)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[4];
+	size_t n = 0;
+	if (c == '"' || c == '\\') {
+		tmp[n++] = '\\';
+		tmp[n++] = (char)c;
+	} else if (c >= 0x20 && c < 0x7f) {
+		tmp[n++] = (char)c;
+	} else {
+		tmp[n++] = '\\';
+		tmp[n++] = 'x';
+		tmp[n++] = hex[c >> 4];
+		tmp[n++] = hex[c & 15];
+	}
+	if (*pos + n > limit)
+		return false;
+	memcpy(out + *pos, tmp, n);
+	*pos += n;
+	return true;
+}
+
+const char *diag_quote(const char *s, size_t len, char *out, size_t cap)
+{
+	static const char nul_text[] = "(null)";
+	if (cap == 0)
+		return "";
+	if (!s) {
+		s = nul_text;
+		len = sizeof(nul_text) - 1;
+	}
+	/* Keep room for the closing quote, "..." and the NUL. */
+	if (cap < 6) {
+		out[0] = '\0';
+		return out;
+	}
+	size_t limit = cap - 5, pos = 0;
+	size_t shown = len < DIAG_QUOTE_MAX_INPUT ? len : DIAG_QUOTE_MAX_INPUT;
+	size_t i = 0;
+	out[pos++] = '"';
+	for (; i < shown; i++)
+		if (!quote_byte((unsigned char)s[i], out, &pos, limit))
+			break;
+	out[pos++] = '"';
+	if (i < len) {
+		memcpy(out + pos, "...", 3);
+		pos += 3;
+	}
+	out[pos] = '\0';
+	return out;
+}

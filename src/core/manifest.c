@@ -1,0 +1,1478 @@
+/* manifest.c - load FIXSession manifests (YAML or JSON) into a route_set.
+ *
+ * libyaml builds one document at a time (yaml_parser_load), so every node keeps its line and column for
+ * diagnostics. The walk below follows the FIXSession schema only, never the document's own shape: it has a
+ * fixed depth whatever the input nests or aliases (aliases can even form cycles), and it never visits
+ * subtrees it ignores (status, managedFields, other kinds). The rules are in docs/internals/manifest.md.
+ */
+#include "manifest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "errors.h"
+#include "fix_dict.h"
+#include "glob.h"
+
+#define PATH_TEXT_MAX 160        /* a field path such as spec.matchFields.SenderCompID49.redact */
+#define DURATION_TEXT_MAX 64     /* bytes in a holdTimeout string */
+#define CLASSIFY_MAX 256         /* longer plain scalars are never numbers we need to tell apart */
+#define DNS1123_SUBDOMAIN_MAX 253
+#define DNS_LABEL_MAX 63
+#define PORT_NAME_MAX 15
+
+/* One load: where routes and diagnostics go, and which input is being read. */
+struct loader {
+	struct route_set *out;
+	struct diag_list *dl;
+	const char *file; /* origin of the current input, for diagnostics */
+	const char *buf;  /* the current input, to place reader errors */
+	size_t len;
+	int err;          /* sticky FIXGW_ENOMEM */
+};
+
+/* One FIXSession object being validated. */
+struct obj {
+	struct loader *ld;
+	yaml_document_t *doc;
+	char prefix[32]; /* "items[3]" inside a List, else "" */
+};
+
+/* A scalar's bytes (not NUL-terminated; may contain NUL). */
+struct text {
+	const char *p;
+	size_t n;
+};
+
+/* ---- small helpers ---- */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_lower(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+static bool is_upper(char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+static bool is_alpha(char c)
+{
+	return is_lower(c) || is_upper(c);
+}
+
+static bool text_is(struct text t, const char *lit)
+{
+	size_t n = strlen(lit);
+	return t.n == n && memcmp(t.p, lit, n) == 0;
+}
+
+static bool text_in(struct text t, const char *const *list)
+{
+	for (; *list; list++)
+		if (text_is(t, *list))
+			return true;
+	return false;
+}
+
+static char *text_dup(struct text t)
+{
+	char *s = malloc(t.n + 1);
+	if (s) {
+		memcpy(s, t.p, t.n);
+		s[t.n] = '\0';
+	}
+	return s;
+}
+
+static yaml_node_t *node_at(yaml_document_t *doc, int id)
+{
+	return yaml_document_get_node(doc, id);
+}
+
+static bool text_of(const yaml_node_t *n, struct text *t)
+{
+	if (!n || n->type != YAML_SCALAR_NODE)
+		return false;
+	t->p = (const char *)n->data.scalar.value;
+	t->n = n->data.scalar.length;
+	return true;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static unsigned mark_num(size_t v)
+{
+	return v >= UINT_MAX ? UINT_MAX : (unsigned)v + 1;
+}
+
+/* ---- how YAML (and so kubectl and the API server) types a plain scalar ---- */
+
+enum scalar_type { SCALAR_STRING, SCALAR_NULL, SCALAR_BOOL, SCALAR_NUMBER };
+
+static const char *const yaml_nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+/* YAML 1.1 booleans as well: Kubernetes' YAML decoder still reads yes/no/on/off as booleans. */
+static const char *const yaml_bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", "y",  "Y",
+					 "yes",  "Yes",  "YES",  "n",     "N",     "no",    "No", "NO",
+					 "on",   "On",   "ON",   "off",   "Off",   "OFF",   NULL};
+static const char *const yaml_special_floats[] = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf", "+.INF", "-.inf",
+						  "-.Inf", "-.INF", ".nan",  ".NaN",  ".NAN",  NULL};
+
+static size_t skip_digits(const char *s, size_t i, size_t n, const char *set)
+{
+	while (i < n && strchr(set, s[i]) && s[i])
+		i++;
+	return i;
+}
+
+/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? : the decimal forms YAML resolves as numbers. */
+static bool is_yaml_decimal(const char *s, size_t n)
+{
+	static const char dec[] = "0123456789";
+	size_t i = 0;
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		i++;
+	size_t d = skip_digits(s, i, n, dec);
+	bool digits = d > i;
+	i = d;
+	if (i < n && s[i] == '.') {
+		d = skip_digits(s, i + 1, n, dec);
+		if (!digits && d == i + 1)
+			return false;
+		digits = true;
+		i = d;
+	}
+	if (!digits)
+		return false;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		d = skip_digits(s, i, n, dec);
+		if (d == i)
+			return false;
+		i = d;
+	}
+	return i == n;
+}
+
+/* Integers in base 16, 8 or 2 as Go's ParseInt(s, 0, 64) reads them. */
+static bool is_prefixed_int(const char *s, size_t n)
+{
+	size_t i = (n > 0 && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
+	if (n - i < 3 || s[i] != '0')
+		return false;
+	const char *set;
+	switch (s[i + 1]) {
+	case 'x':
+	case 'X':
+		set = "0123456789abcdefABCDEF";
+		break;
+	case 'o':
+	case 'O':
+		set = "01234567";
+		break;
+	case 'b':
+	case 'B':
+		set = "01";
+		break;
+	default:
+		return false;
+	}
+	return skip_digits(s, i + 2, n, set) == n;
+}
+
+/* Numbers as Kubernetes' YAML decoder resolves them: underscores are dropped first when the scalar
+ * starts with a digit or sign. Erring towards "number" is safe: it only asks for quotes. */
+static bool is_yaml_number(struct text t)
+{
+	if (t.n == 0 || t.n > CLASSIFY_MAX)
+		return false;
+	if (t.p[0] == '.')
+		return is_yaml_decimal(t.p, t.n);
+	if (!is_digit(t.p[0]) && t.p[0] != '+' && t.p[0] != '-')
+		return false;
+	char s[CLASSIFY_MAX];
+	size_t n = 0;
+	for (size_t i = 0; i < t.n; i++)
+		if (t.p[i] != '_')
+			s[n++] = t.p[i];
+	return n > 0 && (is_yaml_decimal(s, n) || is_prefixed_int(s, n));
+}
+
+static enum scalar_type scalar_type(const yaml_node_t *n)
+{
+	struct text t;
+	if (!text_of(n, &t) || !is_plain(n))
+		return SCALAR_STRING;
+	if (text_in(t, yaml_nulls))
+		return SCALAR_NULL;
+	if (text_in(t, yaml_bools))
+		return SCALAR_BOOL;
+	if (text_in(t, yaml_special_floats) || is_yaml_number(t))
+		return SCALAR_NUMBER;
+	return SCALAR_STRING;
+}
+
+static const char *scalar_type_name(enum scalar_type st)
+{
+	switch (st) {
+	case SCALAR_NULL:
+		return "null";
+	case SCALAR_BOOL:
+		return "a boolean";
+	case SCALAR_NUMBER:
+		return "a number";
+	default:
+		return "a string";
+	}
+}
+
+/* Absent, or null: Kubernetes drops nulls of non-nullable fields, so both mean "not set". */
+static bool is_absent(const yaml_node_t *n)
+{
+	return !n || (n->type == YAML_SCALAR_NODE && scalar_type(n) == SCALAR_NULL);
+}
+
+/* ---- diagnostics ---- */
+
+static void ld_report(struct loader *ld, enum diag_severity sev, unsigned line, unsigned col, const char *fmt,
+		      ...) __attribute__((format(printf, 5, 6)));
+
+static void ld_report(struct loader *ld, enum diag_severity sev, unsigned line, unsigned col, const char *fmt,
+		      ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (diag_addv(ld->dl, sev, ld->file, line, col, NULL, fmt, ap) != 0)
+		ld->err = FIXGW_ENOMEM;
+	va_end(ap);
+}
+
+static void obj_vreport(struct obj *o, enum diag_severity sev, const yaml_node_t *n, const char *path,
+			const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void obj_vreport(struct obj *o, enum diag_severity sev, const yaml_node_t *n, const char *path,
+			const char *fmt, va_list ap)
+{
+	char full[sizeof(o->prefix) + PATH_TEXT_MAX];
+	snprintf(full, sizeof(full), "%s%s%s", o->prefix, o->prefix[0] && path[0] ? "." : "", path);
+	unsigned line = n ? mark_num(n->start_mark.line) : 0, col = n ? mark_num(n->start_mark.column) : 0;
+	if (diag_addv(o->ld->dl, sev, o->ld->file, line, col, full[0] ? full : NULL, fmt, ap) != 0)
+		o->ld->err = FIXGW_ENOMEM;
+}
+
+static void obj_error(struct obj *o, const yaml_node_t *n, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void obj_warn(struct obj *o, const yaml_node_t *n, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void obj_error(struct obj *o, const yaml_node_t *n, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	obj_vreport(o, DIAG_ERROR, n, path, fmt, ap);
+	va_end(ap);
+}
+
+static void obj_warn(struct obj *o, const yaml_node_t *n, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	obj_vreport(o, DIAG_WARNING, n, path, fmt, ap);
+	va_end(ap);
+}
+
+static void missing(struct obj *o, const yaml_node_t *parent, const char *path)
+{
+	obj_error(o, parent, path, "required field is missing");
+}
+
+/* ---- typed field readers: each reports its own error and returns false ---- */
+
+static void unknown_key(struct obj *o, const yaml_node_t *k, const char *path, struct text t,
+			const char *const *names, size_t n)
+{
+	char q[DIAG_QUOTE_CAP];
+	diag_quote(t.p, t.n, q, sizeof(q));
+	if (text_is(t, "<<")) {
+		obj_error(o, k, path, "merge keys (<<) are not supported; write the fields out");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(names[i]) == t.n && strncasecmp(names[i], t.p, t.n) == 0) {
+			obj_error(o, k, path, "unknown field %s (did you mean \"%s\"?)", q, names[i]);
+			return;
+		}
+	}
+	obj_error(o, k, path, "unknown field %s", q);
+}
+
+/* Sort the pairs of a mapping with a fixed set of keys into slots (names[i] -> slots[i]); unknown and
+ * repeated keys are errors. False when map is not a mapping (reported). */
+static bool collect(struct obj *o, yaml_node_t *map, const char *path, const char *const *names, size_t n,
+		    yaml_node_t **slots)
+{
+	memset(slots, 0, n * sizeof(*slots));
+	if (map->type != YAML_MAPPING_NODE) {
+		obj_error(o, map, path, "must be a mapping");
+		return false;
+	}
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = node_at(o->doc, pr->key);
+		struct text t;
+		size_t i = 0;
+		if (!text_of(k, &t)) {
+			obj_error(o, k, path, "keys must be strings");
+			continue;
+		}
+		while (i < n && !text_is(t, names[i]))
+			i++;
+		if (i == n) {
+			unknown_key(o, k, path, t, names, n);
+		} else if (slots[i]) {
+			obj_error(o, k, path, "duplicate key \"%s\"", names[i]);
+		} else {
+			slots[i] = node_at(o->doc, pr->value);
+		}
+	}
+	return true;
+}
+
+static int cmp_text(const void *a, const void *b)
+{
+	const struct text *x = a, *y = b;
+	size_t n = x->n < y->n ? x->n : y->n;
+	int c = memcmp(x->p, y->p, n);
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Free-form string maps (labels, annotations): keys must be strings and unique. Sorting keeps this
+ * O(n log n) for a mapping of any size. */
+static void check_unique_keys(struct obj *o, yaml_node_t *map, const char *path)
+{
+	if (is_absent(map))
+		return;
+	if (map->type != YAML_MAPPING_NODE) {
+		obj_error(o, map, path, "must be a mapping");
+		return;
+	}
+	size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+	if (n < 2)
+		return;
+	struct text *keys = malloc(n * sizeof(*keys));
+	if (!keys) {
+		o->ld->err = FIXGW_ENOMEM;
+		return;
+	}
+	size_t nkeys = 0;
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = node_at(o->doc, pr->key);
+		if (text_of(k, &keys[nkeys]))
+			nkeys++;
+		else
+			obj_error(o, k, path, "keys must be strings");
+	}
+	qsort(keys, nkeys, sizeof(*keys), cmp_text);
+	for (size_t i = 1; i < nkeys; i++) {
+		if (cmp_text(&keys[i - 1], &keys[i]) == 0) {
+			char q[DIAG_QUOTE_CAP];
+			obj_error(o, map, path, "duplicate key %s", diag_quote(keys[i].p, keys[i].n, q, sizeof(q)));
+		}
+	}
+	free(keys);
+}
+
+/* A string field: a scalar that YAML, and so the API server, reads as a string. */
+static bool string_value(struct obj *o, const yaml_node_t *n, const char *path, struct text *t)
+{
+	if (!text_of(n, t)) {
+		obj_error(o, n, path, "must be a string");
+		return false;
+	}
+	enum scalar_type st = scalar_type(n);
+	if (st != SCALAR_STRING) {
+		obj_error(o, n, path, "must be a string, but YAML reads this unquoted value as %s; quote it",
+			  scalar_type_name(st));
+		return false;
+	}
+	return true;
+}
+
+/* An integer field: a plain decimal scalar in [min, max]. */
+static bool int_value(struct obj *o, const yaml_node_t *n, const char *path, long long min, long long max,
+		      long long *out)
+{
+	struct text t;
+	if (!text_of(n, &t) || !is_plain(n)) {
+		obj_error(o, n, path, "must be an integer%s", n->type == YAML_SCALAR_NODE ? ", not a string" : "");
+		return false;
+	}
+	size_t i = (t.n > 0 && (t.p[0] == '-' || t.p[0] == '+')) ? 1 : 0;
+	bool neg = i && t.p[0] == '-';
+	bool digits = i < t.n && skip_digits(t.p, i, t.n, "0123456789") == t.n;
+	if (!digits || (t.p[i] == '0' && t.n - i > 1)) {
+		obj_error(o, n, path, "must be a decimal integer (no leading zeros, fractions or underscores)");
+		return false;
+	}
+	long long v = 0;
+	for (; i < t.n && v <= max - min; i++)
+		v = v * 10 + (t.p[i] - '0');
+	v = neg ? -v : v;
+	if (i < t.n || v < min || v > max) {
+		obj_error(o, n, path, "must be between %lld and %lld", min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool bool_value(struct obj *o, const yaml_node_t *n, const char *path, bool *out)
+{
+	static const char *const yes[] = {"true", "True", "TRUE", NULL};
+	static const char *const no[] = {"false", "False", "FALSE", NULL};
+	struct text t;
+	if (text_of(n, &t) && is_plain(n) && (text_in(t, yes) || text_in(t, no))) {
+		*out = text_in(t, yes);
+		return true;
+	}
+	obj_error(o, n, path, "must be true or false%s",
+		  n->type == YAML_SCALAR_NODE && !is_plain(n) ? ", without quotes" : "");
+	return false;
+}
+
+/* ---- name syntax (Kubernetes validation rules) ---- */
+
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])? (DNS-1123 label), or [a-z]([-a-z0-9]*[a-z0-9])? when letter_first
+ * (DNS-1035 label); at most max bytes. */
+static bool is_dns_label(const char *s, size_t n, size_t max, bool letter_first)
+{
+	if (n == 0 || n > max || s[n - 1] == '-' || s[0] == '-' || (letter_first && !is_lower(s[0])))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_lower(s[i]) && !is_digit(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* DNS-1123 subdomain: labels joined by '.', at most 253 bytes. */
+static bool is_dns_subdomain(struct text t)
+{
+	if (t.n == 0 || t.n > DNS1123_SUBDOMAIN_MAX)
+		return false;
+	size_t start = 0;
+	for (size_t i = 0; i <= t.n; i++) {
+		if (i == t.n || t.p[i] == '.') {
+			if (!is_dns_label(t.p + start, i - start, DNS1123_SUBDOMAIN_MAX, false))
+				return false;
+			start = i + 1;
+		}
+	}
+	return true;
+}
+
+/* IANA service name, as Kubernetes checks port names: at most 15 bytes of [-a-z0-9], at least one
+ * letter, no leading, trailing or double '-'. */
+static bool is_port_name(struct text t)
+{
+	if (!is_dns_label(t.p, t.n, PORT_NAME_MAX, false))
+		return false;
+	bool letter = false;
+	for (size_t i = 0; i < t.n; i++) {
+		letter |= is_lower(t.p[i]);
+		if (i > 0 && t.p[i] == '-' && t.p[i - 1] == '-')
+			return false;
+	}
+	return letter;
+}
+
+/* ---- metadata ---- */
+
+enum {
+	META_NAME,
+	META_NAMESPACE,
+	META_LABELS,
+	META_ANNOTATIONS,
+	META_NKEYS_USED,
+	META_NKEYS = META_NKEYS_USED + 11,
+};
+
+/* The ObjectMeta keys: the first four are read, the rest allowed and ignored. */
+static const char *const meta_keys[META_NKEYS] = {
+	"name",		   "namespace",
+	"labels",	   "annotations",
+	"generateName",	   "selfLink",
+	"uid",		   "resourceVersion",
+	"generation",	   "creationTimestamp",
+	"deletionTimestamp", "deletionGracePeriodSeconds",
+	"ownerReferences", "finalizers",
+	"managedFields",
+};
+
+static void parse_metadata(struct obj *o, yaml_node_t *meta, yaml_node_t *root, struct route *r)
+{
+	yaml_node_t *s[META_NKEYS];
+	struct text t;
+	char q[DIAG_QUOTE_CAP];
+	if (is_absent(meta)) {
+		missing(o, root, "metadata.name");
+		return;
+	}
+	if (!collect(o, meta, "metadata", meta_keys, META_NKEYS, s))
+		return;
+
+	if (is_absent(s[META_NAME])) {
+		missing(o, meta, "metadata.name");
+	} else if (string_value(o, s[META_NAME], "metadata.name", &t)) {
+		if (!is_dns_subdomain(t))
+			obj_error(o, s[META_NAME], "metadata.name",
+				  "%s is not a valid name: use at most 253 lowercase letters, digits, '-' and '.', "
+				  "starting and ending with a letter or digit",
+				  diag_quote(t.p, t.n, q, sizeof(q)));
+		else if (!(r->name = text_dup(t)))
+			o->ld->err = FIXGW_ENOMEM;
+	}
+
+	check_unique_keys(o, s[META_LABELS], "metadata.labels");
+	check_unique_keys(o, s[META_ANNOTATIONS], "metadata.annotations");
+
+	t = (struct text){"default", 7};
+	if (!is_absent(s[META_NAMESPACE])) {
+		if (!string_value(o, s[META_NAMESPACE], "metadata.namespace", &t))
+			return;
+		if (!is_dns_label(t.p, t.n, DNS_LABEL_MAX, false)) {
+			obj_error(o, s[META_NAMESPACE], "metadata.namespace",
+				  "%s is not a valid namespace: use at most 63 lowercase letters, digits and '-', "
+				  "starting and ending with a letter or digit",
+				  diag_quote(t.p, t.n, q, sizeof(q)));
+			return;
+		}
+	}
+	if (!(r->ns = text_dup(t)))
+		o->ld->err = FIXGW_ENOMEM;
+}
+
+/* ---- spec.matchFields ---- */
+
+/* A matchFields key such as SenderCompID49, split into its name and tag. */
+struct field_key {
+	struct text text;
+	size_t name_len;
+	uint32_t tag;
+	bool ok;
+	char path[PATH_TEXT_MAX]; /* spec.matchFields.<key>, valid when ok */
+};
+
+/* Why a key is not PascalCase name + tag number, or NULL when it is. */
+static const char *field_key_problem(struct text t, size_t *name_len)
+{
+	size_t d = t.n;
+	while (d > 0 && is_digit(t.p[d - 1]))
+		d--;
+	*name_len = d;
+	if (t.n > MANIFEST_MAX_KEY_LEN)
+		return "it is too long";
+	if (d == t.n)
+		return "it does not end in a tag number";
+	if (t.p[d] == '0')
+		return "the tag number starts with 0";
+	if (t.n - d > 9)
+		return "the tag number has more than 9 digits";
+	if (d < 2 || !is_upper(t.p[0]) || !is_alpha(t.p[d - 1]))
+		return "the name must start with an uppercase letter and end with a letter";
+	for (size_t i = 0; i < d; i++)
+		if (!is_alpha(t.p[i]) && !is_digit(t.p[i]))
+			return "the name may contain only letters and digits";
+	return NULL;
+}
+
+static bool parse_field_key(struct obj *o, yaml_node_t *k, struct field_key *fk)
+{
+	char q[DIAG_QUOTE_CAP];
+	if (!text_of(k, &fk->text)) {
+		obj_error(o, k, "spec.matchFields", "keys must be strings");
+		return false;
+	}
+	struct text t = fk->text;
+	const char *problem = field_key_problem(t, &fk->name_len);
+	if (problem) {
+		obj_error(o, k, "spec.matchFields",
+			  "invalid field name %s: %s; write the PascalCase field name followed by the tag number, "
+			  "like SenderCompID49 (at most %d characters)",
+			  diag_quote(t.p, t.n, q, sizeof(q)), problem, MANIFEST_MAX_KEY_LEN);
+		return false;
+	}
+	fk->tag = 0;
+	for (size_t i = fk->name_len; i < t.n; i++)
+		fk->tag = fk->tag * 10 + (uint32_t)(t.p[i] - '0');
+	snprintf(fk->path, sizeof(fk->path), "spec.matchFields.%.*s", (int)t.n, t.p);
+
+	const char *std = fix_dict_name(fk->tag);
+	if (fix_dict_is_unroutable(fk->tag)) {
+		if (fix_dict_is_secret(fk->tag))
+			obj_error(o, k, fk->path, "tag %u%s%s%s is a secret and cannot be a routing key", fk->tag,
+				  std ? " (" : "", std ? std : "", std ? ")" : "");
+		else
+			obj_error(o, k, fk->path,
+				  "tag %u%s%s%s frames the message and cannot be a routing key", fk->tag,
+				  std ? " (" : "", std ? std : "", std ? ")" : "");
+		return false;
+	}
+	if (std && (strlen(std) != fk->name_len || memcmp(std, t.p, fk->name_len) != 0))
+		obj_warn(o, k, fk->path,
+			 "%.*s%u: tag %u is %s in standard FIX; fine if your dialect renames it, else check "
+			 "the name or the number",
+			 (int)fk->name_len, t.p, fk->tag, fk->tag, std);
+	return true;
+}
+
+/* The same key twice, or two keys for one tag (SenderCompID49 and Sender49). */
+static bool field_key_repeats(struct obj *o, yaml_node_t *k, const struct field_key *keys, size_t i)
+{
+	for (size_t j = 0; j < i; j++) {
+		if (!keys[j].ok || keys[j].tag != keys[i].tag)
+			continue;
+		if (cmp_text(&keys[j].text, &keys[i].text) == 0)
+			obj_error(o, k, keys[i].path, "duplicate key");
+		else
+			obj_error(o, k, keys[i].path, "tag %u is already matched by %.*s", keys[i].tag,
+				  (int)keys[j].text.n, keys[j].text.p);
+		return true;
+	}
+	return false;
+}
+
+/* The match value: a non-empty string of at most ROUTE_MAX_VALUE_LEN bytes without control characters,
+ * and a valid glob. Values never appear in diagnostics: they may be redacted or hidden. */
+static bool parse_match_value(struct obj *o, const yaml_node_t *n, const char *path, struct route_field *f)
+{
+	struct text t;
+	if (!string_value(o, n, path, &t))
+		return false;
+	if (t.n == 0 || t.n > ROUTE_MAX_VALUE_LEN) {
+		obj_error(o, n, path, "must be 1 to %d bytes long (it has %zu)", ROUTE_MAX_VALUE_LEN, t.n);
+		return false;
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		unsigned char c = (unsigned char)t.p[i];
+		if (c < 0x20 || c == 0x7f) {
+			obj_error(o, n, path, "contains a control character (byte 0x%02x at offset %zu)", c, i);
+			return false;
+		}
+	}
+	if (!glob_is_valid(t.p, t.n)) {
+		obj_error(o, n, path, "is not a valid pattern: a backslash must be followed by the character it "
+				      "makes literal (write \\\\ for a backslash)");
+		return false;
+	}
+	f->value_len = t.n;
+	f->is_pattern = glob_is_pattern(t.p, t.n);
+	if (!(f->value = text_dup(t)))
+		o->ld->err = FIXGW_ENOMEM;
+	return f->value != NULL;
+}
+
+enum { ENTRY_VALUE, ENTRY_LOG, ENTRY_REDACT, ENTRY_NKEYS };
+static const char *const entry_keys[ENTRY_NKEYS] = {"value", "log", "redact"};
+
+static bool parse_field_entry(struct obj *o, yaml_node_t *v, const struct field_key *fk, struct route_field *f)
+{
+	char path[PATH_TEXT_MAX + 8];
+	yaml_node_t *s[ENTRY_NKEYS];
+	if (v->type == YAML_SCALAR_NODE) {
+		obj_error(o, v, fk->path, "must be a mapping with the value inside: %.*s: {value: \"...\"}",
+			  (int)fk->text.n, fk->text.p);
+		return false;
+	}
+	if (!collect(o, v, fk->path, entry_keys, ENTRY_NKEYS, s))
+		return false;
+
+	bool ok = true;
+	f->log = true;
+	snprintf(path, sizeof(path), "%s.log", fk->path);
+	if (!is_absent(s[ENTRY_LOG]))
+		ok &= bool_value(o, s[ENTRY_LOG], path, &f->log);
+	snprintf(path, sizeof(path), "%s.redact", fk->path);
+	if (!is_absent(s[ENTRY_REDACT]))
+		ok &= bool_value(o, s[ENTRY_REDACT], path, &f->redact);
+	if (!f->log && f->redact)
+		obj_warn(o, s[ENTRY_REDACT], path,
+			 "log: false already keeps this field out of all telemetry; redact: true adds nothing");
+
+	snprintf(path, sizeof(path), "%s.value", fk->path);
+	if (!s[ENTRY_VALUE]) {
+		missing(o, v, path);
+		return false;
+	}
+	ok &= parse_match_value(o, s[ENTRY_VALUE], path, f);
+	return ok;
+}
+
+static void sort_fields(struct route_field *f, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct route_field x = f[i];
+		size_t j = i;
+		for (; j > 0 && f[j - 1].tag > x.tag; j--)
+			f[j] = f[j - 1];
+		f[j] = x;
+	}
+}
+
+/* Fill r->fields; true when every entry is valid (so the route kind is known). */
+static bool parse_match_fields(struct obj *o, yaml_node_t *mf, struct route *r)
+{
+	if (is_absent(mf))
+		return true;
+	if (mf->type != YAML_MAPPING_NODE) {
+		obj_error(o, mf, "spec.matchFields", "must be a mapping of field names to {value: ...}");
+		return false;
+	}
+	size_t n = (size_t)(mf->data.mapping.pairs.top - mf->data.mapping.pairs.start);
+	if (n > ROUTE_MAX_FIELDS) {
+		obj_error(o, mf, "spec.matchFields", "has %zu entries; at most %d are allowed", n, ROUTE_MAX_FIELDS);
+		return false;
+	}
+	if (n == 0)
+		return true;
+	struct field_key keys[ROUTE_MAX_FIELDS];
+	if (!(r->fields = calloc(n, sizeof(*r->fields)))) {
+		o->ld->err = FIXGW_ENOMEM;
+		return false;
+	}
+	bool ok = true;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_pair_t *pr = &mf->data.mapping.pairs.start[i];
+		yaml_node_t *k = node_at(o->doc, pr->key);
+		struct route_field f = {0};
+		keys[i].ok = parse_field_key(o, k, &keys[i]);
+		if (!keys[i].ok || field_key_repeats(o, k, keys, i) ||
+		    !parse_field_entry(o, node_at(o->doc, pr->value), &keys[i], &f)) {
+			free(f.value);
+			ok = false;
+			continue;
+		}
+		f.tag = keys[i].tag;
+		if (!(f.name = text_dup((struct text){keys[i].text.p, keys[i].name_len}))) {
+			free(f.value);
+			o->ld->err = FIXGW_ENOMEM;
+			return false;
+		}
+		r->fields[r->nfields++] = f;
+	}
+	sort_fields(r->fields, r->nfields);
+	return ok;
+}
+
+/* ---- the rest of spec ---- */
+
+static void parse_priority(struct obj *o, yaml_node_t *n, struct route *r, bool fields_ok)
+{
+	long long v;
+	if (is_absent(n) || !int_value(o, n, "spec.priority", ROUTE_MIN_PRIORITY, ROUTE_MAX_PRIORITY, &v))
+		return;
+	r->has_priority = true;
+	r->priority = (int32_t)v;
+	if (fields_ok && route_kind_of(r) == ROUTE_KIND_EXACT)
+		obj_error(o, n, "spec.priority",
+			  "priority applies only to wildcard and default routes; exact routes are ordered by "
+			  "specificity");
+}
+
+enum { PORT_NUMBER, PORT_NAME, PORT_NKEYS };
+static const char *const port_keys[PORT_NKEYS] = {"number", "name"};
+
+static void parse_port(struct obj *o, yaml_node_t *n, struct route *r)
+{
+	static const char path[] = "spec.target.service.port";
+	yaml_node_t *s[PORT_NKEYS];
+	if (n->type == YAML_SCALAR_NODE) {
+		obj_error(o, n, path, "must be a mapping: {number: 9880} or {name: fix}");
+		return;
+	}
+	if (!collect(o, n, path, port_keys, PORT_NKEYS, s))
+		return;
+	bool has_number = !is_absent(s[PORT_NUMBER]), has_name = !is_absent(s[PORT_NAME]);
+	if (has_number == has_name) {
+		obj_error(o, n, path, "%s", has_number ? "give the port as number or name, not both"
+						       : "give the Service port as number or name");
+		return;
+	}
+	if (has_number) {
+		long long v;
+		if (int_value(o, s[PORT_NUMBER], "spec.target.service.port.number", 1, 65535, &v))
+			r->target.port = (uint16_t)v;
+		return;
+	}
+	struct text t;
+	char q[DIAG_QUOTE_CAP];
+	if (!string_value(o, s[PORT_NAME], "spec.target.service.port.name", &t))
+		return;
+	if (!is_port_name(t))
+		obj_error(o, s[PORT_NAME], "spec.target.service.port.name",
+			  "%s is not a valid port name: at most 15 lowercase letters, digits and '-', with at "
+			  "least one letter and no leading, trailing or double '-'",
+			  diag_quote(t.p, t.n, q, sizeof(q)));
+	else if (!(r->target.port_name = text_dup(t)))
+		o->ld->err = FIXGW_ENOMEM;
+}
+
+enum { SERVICE_NAME, SERVICE_PORT, SERVICE_NKEYS };
+static const char *const service_keys[SERVICE_NKEYS] = {"name", "port"};
+static const char *const target_keys[] = {"service"};
+
+static void parse_target(struct obj *o, yaml_node_t *n, yaml_node_t *spec, struct route *r)
+{
+	yaml_node_t *svc, *s[SERVICE_NKEYS];
+	if (is_absent(n)) {
+		missing(o, spec, "spec.target");
+		return;
+	}
+	if (!collect(o, n, "spec.target", target_keys, 1, &svc))
+		return;
+	if (is_absent(svc)) {
+		missing(o, n, "spec.target.service");
+		return;
+	}
+	if (!collect(o, svc, "spec.target.service", service_keys, SERVICE_NKEYS, s))
+		return;
+
+	struct text t;
+	char q[DIAG_QUOTE_CAP];
+	if (is_absent(s[SERVICE_NAME])) {
+		missing(o, svc, "spec.target.service.name");
+	} else if (string_value(o, s[SERVICE_NAME], "spec.target.service.name", &t)) {
+		if (!is_dns_label(t.p, t.n, DNS_LABEL_MAX, true))
+			obj_error(o, s[SERVICE_NAME], "spec.target.service.name",
+				  "%s is not a valid Service name: at most 63 lowercase letters, digits and '-', "
+				  "starting with a letter and ending with a letter or digit",
+				  diag_quote(t.p, t.n, q, sizeof(q)));
+		else if (!(r->target.service = text_dup(t)))
+			o->ld->err = FIXGW_ENOMEM;
+	}
+	if (is_absent(s[SERVICE_PORT]))
+		missing(o, svc, "spec.target.service.port");
+	else
+		parse_port(o, s[SERVICE_PORT], r);
+}
+
+static bool listener_repeats(const struct route *r, struct text t)
+{
+	for (size_t i = 0; i < r->nlisteners; i++)
+		if (strlen(r->listeners[i]) == t.n && memcmp(r->listeners[i], t.p, t.n) == 0)
+			return true;
+	return false;
+}
+
+static void parse_listeners(struct obj *o, yaml_node_t *n, struct route *r)
+{
+	if (is_absent(n))
+		return;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		obj_error(o, n, "spec.listeners", "must be a list of listener names");
+		return;
+	}
+	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count == 0 || count > ROUTE_MAX_LISTENERS) {
+		obj_error(o, n, "spec.listeners",
+			  "must name 1 to %d listeners (leave it out to accept connections on every listener)",
+			  ROUTE_MAX_LISTENERS);
+		return;
+	}
+	if (!(r->listeners = calloc(count, sizeof(*r->listeners)))) {
+		o->ld->err = FIXGW_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *item = node_at(o->doc, n->data.sequence.items.start[i]);
+		char path[32], q[DIAG_QUOTE_CAP];
+		struct text t;
+		snprintf(path, sizeof(path), "spec.listeners[%zu]", i);
+		if (!string_value(o, item, path, &t))
+			continue;
+		if (!is_dns_label(t.p, t.n, DNS_LABEL_MAX, false)) {
+			obj_error(o, item, path,
+				  "%s is not a valid listener name: at most 63 lowercase letters, digits and '-', "
+				  "starting and ending with a letter or digit",
+				  diag_quote(t.p, t.n, q, sizeof(q)));
+		} else if (listener_repeats(r, t)) {
+			obj_error(o, item, path, "listener %s is listed twice", diag_quote(t.p, t.n, q, sizeof(q)));
+		} else if (!(r->listeners[r->nlisteners] = text_dup(t))) {
+			o->ld->err = FIXGW_ENOMEM;
+			return;
+		} else {
+			r->nlisteners++;
+		}
+	}
+}
+
+static void parse_hold_timeout(struct obj *o, yaml_node_t *n, struct route *r)
+{
+	static const char path[] = "spec.holdTimeout";
+	struct text t;
+	uint64_t ms;
+	r->hold_timeout_ms = ROUTE_DEFAULT_HOLD_TIMEOUT_MS;
+	if (is_absent(n))
+		return;
+	if (n->type == YAML_SCALAR_NODE && scalar_type(n) == SCALAR_NUMBER) {
+		obj_error(o, n, path, "must be a duration with a unit, such as 30s, 1m30s or 250ms");
+		return;
+	}
+	if (!string_value(o, n, path, &t))
+		return;
+	if (t.n > DURATION_TEXT_MAX || manifest_parse_duration_ms(t.p, t.n, &ms) != 0) {
+		obj_error(o, n, path, "must be a duration such as 30s, 1m30s or 250ms (units: ms, s, m, h)");
+		return;
+	}
+	if (ms == 0 || ms > ROUTE_MAX_HOLD_TIMEOUT_MS) {
+		obj_error(o, n, path, "must be more than 0s and at most 1h");
+		return;
+	}
+	r->hold_timeout_ms = (uint32_t)ms;
+}
+
+enum { SPEC_MATCH_FIELDS, SPEC_PRIORITY, SPEC_TARGET, SPEC_LISTENERS, SPEC_MAX_HELD, SPEC_HOLD_TIMEOUT, SPEC_NKEYS };
+static const char *const spec_keys[SPEC_NKEYS] = {
+	"matchFields", "priority", "target", "listeners", "maxHeldConnections", "holdTimeout",
+};
+
+static void parse_spec(struct obj *o, yaml_node_t *spec, yaml_node_t *root, struct route *r)
+{
+	yaml_node_t *s[SPEC_NKEYS];
+	if (is_absent(spec)) {
+		missing(o, root, "spec");
+		return;
+	}
+	if (!collect(o, spec, "spec", spec_keys, SPEC_NKEYS, s))
+		return;
+	bool fields_ok = parse_match_fields(o, s[SPEC_MATCH_FIELDS], r);
+	parse_priority(o, s[SPEC_PRIORITY], r, fields_ok);
+	parse_target(o, s[SPEC_TARGET], spec, r);
+	parse_listeners(o, s[SPEC_LISTENERS], r);
+
+	long long held = ROUTE_DEFAULT_MAX_HELD;
+	if (!is_absent(s[SPEC_MAX_HELD]))
+		int_value(o, s[SPEC_MAX_HELD], "spec.maxHeldConnections", 0, ROUTE_MAX_MAX_HELD, &held);
+	r->max_held = (uint32_t)held;
+	parse_hold_timeout(o, s[SPEC_HOLD_TIMEOUT], r);
+}
+
+/* ---- objects and documents ---- */
+
+/* namespace/name must be unique in the whole set, including routes the caller loaded before. */
+static bool is_duplicate(struct obj *o, const yaml_node_t *root, const struct route *r)
+{
+	const struct route_set *set = o->ld->out;
+	for (size_t i = 0; i + 1 < set->count; i++) {
+		const struct route *other = &set->items[i];
+		if (other->name && other->ns && strcmp(other->name, r->name) == 0 && strcmp(other->ns, r->ns) == 0) {
+			obj_error(o, root, "metadata.name", "FIXSession %s/%s is also defined at %s", r->ns, r->name,
+				  other->source ? other->source : "(unknown)");
+			return true;
+		}
+	}
+	return false;
+}
+
+static void set_source(struct obj *o, const yaml_node_t *root, struct route *r)
+{
+	const char *file = o->ld->file ? o->ld->file : "(buffer)";
+	int n = snprintf(NULL, 0, "%s:%u", file, mark_num(root->start_mark.line));
+	if (n < 0 || !(r->source = malloc((size_t)n + 1))) {
+		o->ld->err = FIXGW_ENOMEM;
+		return;
+	}
+	snprintf(r->source, (size_t)n + 1, "%s:%u", file, mark_num(root->start_mark.line));
+}
+
+enum { TOP_API_VERSION, TOP_KIND, TOP_METADATA, TOP_SPEC, TOP_STATUS, TOP_NKEYS };
+static const char *const top_keys[TOP_NKEYS] = {"apiVersion", "kind", "metadata", "spec", "status"};
+
+/* Validate one FIXSession object; it becomes a route only when it raised no error. */
+static void load_fixsession(struct loader *ld, yaml_document_t *doc, yaml_node_t *root, const char *prefix)
+{
+	struct obj o = {.ld = ld, .doc = doc};
+	snprintf(o.prefix, sizeof(o.prefix), "%s", prefix);
+	size_t errors_before = ld->dl->nerrors;
+	yaml_node_t *s[TOP_NKEYS];
+	struct route *r = route_set_push(ld->out);
+	if (!r) {
+		ld->err = FIXGW_ENOMEM;
+		return;
+	}
+	collect(&o, root, "", top_keys, TOP_NKEYS, s); /* status is ignored: the operator owns it */
+	parse_metadata(&o, s[TOP_METADATA], root, r);
+	parse_spec(&o, s[TOP_SPEC], root, r);
+	set_source(&o, root, r);
+	if (ld->err || ld->dl->nerrors != errors_before || is_duplicate(&o, root, r))
+		route_set_pop(ld->out);
+}
+
+/* The first value of key in a mapping, or NULL. */
+static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+		struct text t;
+		if (text_of(node_at(doc, pr->key), &t) && text_is(t, key))
+			return node_at(doc, pr->value);
+	}
+	return NULL;
+}
+
+enum doc_kind { DOC_OTHER, DOC_FIXSESSION, DOC_LIST, DOC_FIXSESSION_LIST };
+
+/* What a mapping is, by apiVersion and kind. implied is the kind of items that omit both (the items of a
+ * FIXSessionList, as the API server returns them). */
+static enum doc_kind kind_of(struct loader *ld, yaml_document_t *doc, yaml_node_t *m, enum doc_kind implied)
+{
+	struct text kind, api;
+	yaml_node_t *kn = map_get(doc, m, "kind"), *an = map_get(doc, m, "apiVersion");
+	static const char group[] = FIXSESSION_GROUP "/";
+	if (!kn && !an)
+		return implied;
+	if (!text_of(kn, &kind))
+		return DOC_OTHER;
+	if (!text_of(an, &api))
+		api = (struct text){"", 0};
+	if (text_is(kind, FIXSESSION_KIND)) {
+		if (text_is(api, FIXSESSION_API_VERSION))
+			return DOC_FIXSESSION;
+		/* Another version of ours is skipped, but never silently: it is likely a typo. */
+		if (!an || (api.n >= sizeof(group) - 1 && memcmp(api.p, group, sizeof(group) - 1) == 0)) {
+			char q[DIAG_QUOTE_CAP];
+			const yaml_node_t *at = an ? an : kn;
+			ld_report(ld, DIAG_WARNING, mark_num(at->start_mark.line), mark_num(at->start_mark.column),
+				  "FIXSession with apiVersion %s skipped: expected " FIXSESSION_API_VERSION,
+				  an ? diag_quote(api.p, api.n, q, sizeof(q)) : "(none)");
+		}
+		return DOC_OTHER;
+	}
+	if (text_is(kind, "List") && text_is(api, "v1"))
+		return DOC_LIST;
+	if (text_is(kind, FIXSESSION_KIND "List") && text_is(api, FIXSESSION_API_VERSION))
+		return DOC_FIXSESSION_LIST;
+	return DOC_OTHER;
+}
+
+/* The items of a List: FIXSessions among them are loaded, anything else (nested Lists too) skipped. */
+static void load_list(struct loader *ld, yaml_document_t *doc, yaml_node_t *list, enum doc_kind implied)
+{
+	yaml_node_t *items = map_get(doc, list, "items");
+	if (is_absent(items))
+		return;
+	if (items->type != YAML_SEQUENCE_NODE) {
+		ld_report(ld, DIAG_ERROR, mark_num(items->start_mark.line), mark_num(items->start_mark.column),
+			  "items of a List must be a list");
+		return;
+	}
+	size_t count = (size_t)(items->data.sequence.items.top - items->data.sequence.items.start);
+	for (size_t i = 0; i < count && !ld->err; i++) {
+		yaml_node_t *item = node_at(doc, items->data.sequence.items.start[i]);
+		char prefix[32];
+		if (item->type != YAML_MAPPING_NODE || kind_of(ld, doc, item, implied) != DOC_FIXSESSION)
+			continue;
+		snprintf(prefix, sizeof(prefix), "items[%zu]", i);
+		load_fixsession(ld, doc, item, prefix);
+	}
+}
+
+static void load_document(struct loader *ld, yaml_document_t *doc, yaml_node_t *root)
+{
+	if (root->type != YAML_MAPPING_NODE)
+		return;
+	switch (kind_of(ld, doc, root, DOC_OTHER)) {
+	case DOC_FIXSESSION:
+		load_fixsession(ld, doc, root, "");
+		break;
+	case DOC_LIST:
+		load_list(ld, doc, root, DOC_OTHER);
+		break;
+	case DOC_FIXSESSION_LIST:
+		load_list(ld, doc, root, DOC_FIXSESSION);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- YAML streams ---- */
+
+/* Line and column of a byte offset, for reader errors (bad encoding), which libyaml places by offset. */
+static void offset_position(const struct loader *ld, size_t off, unsigned *line, unsigned *col)
+{
+	size_t l = 0, start = 0;
+	if (off > ld->len)
+		off = ld->len;
+	for (size_t i = 0; i < off; i++) {
+		if (ld->buf[i] == '\n') {
+			l++;
+			start = i + 1;
+		}
+	}
+	*line = mark_num(l);
+	*col = mark_num(off - start);
+}
+
+/* libyaml's problem and context texts are constants, never input. */
+static void report_yaml_error(struct loader *ld, const yaml_parser_t *p)
+{
+	unsigned line, col;
+	const char *problem = p->problem ? p->problem : "unknown error";
+	if (p->error == YAML_MEMORY_ERROR) {
+		ld->err = FIXGW_ENOMEM;
+		return;
+	}
+	if (p->error == YAML_READER_ERROR) {
+		offset_position(ld, p->problem_offset, &line, &col);
+	} else {
+		line = mark_num(p->problem_mark.line);
+		col = mark_num(p->problem_mark.column);
+	}
+	if (p->context)
+		ld_report(ld, DIAG_ERROR, line, col, "invalid YAML: %s (%s at line %u); the rest of the file is skipped",
+			  problem, p->context, mark_num(p->context_mark.line));
+	else
+		ld_report(ld, DIAG_ERROR, line, col, "invalid YAML: %s; the rest of the file is skipped", problem);
+}
+
+/* How many leading documents stay within MANIFEST_MAX_DEPTH and MANIFEST_MAX_NODES. The first that does
+ * not is reported and it and the rest of the input are skipped, because yaml_parser_load would build all
+ * of it in memory (some hundred bytes per node). Syntax errors end the count quietly: the load reports
+ * them in place. */
+static size_t docs_within_limits(struct loader *ld)
+{
+	yaml_parser_t p;
+	size_t docs = 0, depth = 0, nodes = 0, limit = SIZE_MAX;
+	if (!yaml_parser_initialize(&p)) {
+		ld->err = FIXGW_ENOMEM;
+		return 0;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)ld->buf, ld->len);
+	for (bool done = false; !done;) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&p, &ev)) {
+			if (p.error == YAML_MEMORY_ERROR) {
+				ld->err = FIXGW_ENOMEM;
+				limit = 0;
+			}
+			break;
+		}
+		yaml_mark_t mark = ev.start_mark;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			depth = nodes = 0;
+			break;
+		case YAML_DOCUMENT_END_EVENT:
+			docs++;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			depth++;
+			nodes++;
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		default: /* scalars and aliases */
+			nodes++;
+			break;
+		}
+		yaml_event_delete(&ev);
+		if (depth > MANIFEST_MAX_DEPTH || nodes > MANIFEST_MAX_NODES) {
+			ld_report(ld, DIAG_ERROR, mark_num(mark.line), mark_num(mark.column),
+				  depth > MANIFEST_MAX_DEPTH
+					  ? "document nests deeper than %u levels; it and the rest of the file are skipped"
+					  : "document has more than %u nodes; it and the rest of the file are skipped",
+				  depth > MANIFEST_MAX_DEPTH ? MANIFEST_MAX_DEPTH : MANIFEST_MAX_NODES);
+			limit = docs;
+			break;
+		}
+	}
+	yaml_parser_delete(&p);
+	return limit;
+}
+
+/* Load every document of ld->buf; a syntax error ends this input (libyaml cannot resume), not the load. */
+static void load_text(struct loader *ld)
+{
+	size_t ndocs = docs_within_limits(ld);
+	yaml_parser_t p;
+	if (ld->err || !ndocs)
+		return;
+	if (!yaml_parser_initialize(&p)) {
+		ld->err = FIXGW_ENOMEM;
+		return;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)ld->buf, ld->len);
+	for (size_t i = 0; i < ndocs && !ld->err; i++) {
+		yaml_document_t doc;
+		if (!yaml_parser_load(&p, &doc)) {
+			report_yaml_error(ld, &p);
+			break;
+		}
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		if (root)
+			load_document(ld, &doc, root);
+		yaml_document_delete(&doc);
+		if (!root) /* the end of the stream */
+			break;
+	}
+	yaml_parser_delete(&p);
+}
+
+static int load_result(const struct loader *ld, size_t errors_before)
+{
+	if (ld->err)
+		return ld->err;
+	return ld->dl->nerrors != errors_before ? FIXGW_EINVAL : 0;
+}
+
+int manifest_load_buffer(const char *origin, const char *buf, size_t len, struct route_set *out,
+			 struct diag_list *dl)
+{
+	struct loader ld = {.out = out, .dl = dl, .file = origin, .buf = buf, .len = len};
+	size_t errors_before = dl->nerrors;
+	if (len > MANIFEST_MAX_FILE_BYTES)
+		ld_report(&ld, DIAG_ERROR, 0, 0, "input is %zu bytes; the limit is %u", len, MANIFEST_MAX_FILE_BYTES);
+	else
+		load_text(&ld);
+	return load_result(&ld, errors_before);
+}
+
+/* ---- files and directories ---- */
+
+static void path_error(struct loader *ld, const char *path, const char *what, int errnum)
+{
+	ld->file = path;
+	ld_report(ld, DIAG_ERROR, 0, 0, "%s: %s", what, strerror(errnum));
+}
+
+static void load_file(struct loader *ld, const char *path)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		path_error(ld, path, "cannot open", errno);
+		return;
+	}
+	ld->file = path;
+	if (fstat(fd, &st) != 0) {
+		path_error(ld, path, "cannot stat", errno);
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ld_report(ld, DIAG_ERROR, 0, 0, "not a regular file or directory");
+		goto out_close;
+	}
+	if (st.st_size > (off_t)MANIFEST_MAX_FILE_BYTES) {
+		ld_report(ld, DIAG_ERROR, 0, 0, "file is %lld bytes; the limit is %u", (long long)st.st_size,
+			  MANIFEST_MAX_FILE_BYTES);
+		goto out_close;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		ld->err = FIXGW_ENOMEM;
+		goto out_close;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			path_error(ld, path, "cannot read", errno);
+			goto out_free;
+		}
+		if (n == 0)
+			break; /* the file shrank: load what is there */
+		len += (size_t)n;
+	}
+	ld->buf = buf;
+	ld->len = len;
+	load_text(ld);
+	ld->buf = NULL;
+	ld->len = 0;
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+}
+
+static bool has_manifest_ext(const char *name)
+{
+	static const char *const exts[] = {".yaml", ".yml", ".json"};
+	size_t n = strlen(name);
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		size_t e = strlen(exts[i]);
+		if (n > e && strcmp(name + n - e, exts[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void load_path(struct loader *ld, const char *path, unsigned depth, bool named);
+
+/* Every entry of a directory except dotfiles, in byte order, so loads are reproducible. */
+static void load_dir(struct loader *ld, const char *path, unsigned depth)
+{
+	char **names = NULL;
+	size_t count = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir = opendir(path);
+	if (!dir) {
+		path_error(ld, path, "cannot open directory", errno);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 32;
+			char **n = realloc(names, ncap * sizeof(*n));
+			if (!n)
+				goto oom;
+			names = n;
+			cap = ncap;
+		}
+		if (asprintf(&names[count], "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", de->d_name) <
+		    0)
+			goto oom;
+		count++;
+	}
+	closedir(dir);
+	dir = NULL;
+	qsort(names, count, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < count && !ld->err; i++)
+		load_path(ld, names[i], depth + 1, false);
+	goto out;
+oom:
+	ld->err = FIXGW_ENOMEM;
+out:
+	if (dir)
+		closedir(dir);
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* named: the caller gave this path, so it loads whatever its extension. */
+static void load_path(struct loader *ld, const char *path, unsigned depth, bool named)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		path_error(ld, path, "cannot open", errno);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (depth > MANIFEST_MAX_DIR_DEPTH) {
+			ld->file = path;
+			ld_report(ld, DIAG_ERROR, 0, 0, "directory nested more than %d levels deep is skipped",
+				  MANIFEST_MAX_DIR_DEPTH);
+			return;
+		}
+		load_dir(ld, path, depth);
+	} else if (named || (S_ISREG(st.st_mode) && has_manifest_ext(path))) {
+		load_file(ld, path);
+	}
+}
+
+int manifest_load_paths(const char *const *paths, size_t npaths, struct route_set *out, struct diag_list *dl)
+{
+	struct loader ld = {.out = out, .dl = dl};
+	size_t errors_before = dl->nerrors;
+	for (size_t i = 0; i < npaths && !ld.err; i++)
+		load_path(&ld, paths[i], 0, true);
+	return load_result(&ld, errors_before);
+}
+
+/* ---- durations ---- */
+
+/* Go's time.ParseDuration, restricted to what FIXSession needs: one or more <digits>[.<digits>]<unit>
+ * with units ms, s, m and h; no sign. Sub-millisecond remainders round up so that "0.5ms" stays > 0,
+ * as the API server's duration() sees it. */
+int manifest_parse_duration_ms(const char *s, size_t len, uint64_t *out_ms)
+{
+	/* Unit length in ns, and the largest power of ten dividing it: fraction digits beyond that are below
+	 * a nanosecond, which Go drops too. */
+	static const struct {
+		const char *name;
+		uint64_t ns;
+		uint64_t frac_scale;
+	} units[] = {
+		{"ms", 1000000ull, 1000000ull},
+		{"s", 1000000000ull, 1000000000ull},
+		{"m", 60000000000ull, 10000000000ull},
+		{"h", 3600000000000ull, 100000000000ull},
+	};
+	const uint64_t max_ns = UINT64_MAX / 2;
+	uint64_t total = 0;
+	size_t i = 0;
+	if (!s || len == 0)
+		return FIXGW_EINVAL;
+	while (i < len) {
+		uint64_t whole = 0, frac = 0, scale = 1;
+		size_t start = i;
+		for (; i < len && is_digit(s[i]); i++) {
+			if (whole > max_ns / 10)
+				return FIXGW_EINVAL;
+			whole = whole * 10 + (uint64_t)(s[i] - '0');
+		}
+		if (i == start)
+			return FIXGW_EINVAL;
+		size_t fstart = i + 1, fend = i;
+		if (i < len && s[i] == '.') {
+			for (i++; i < len && is_digit(s[i]); i++)
+				;
+			fend = i;
+			if (fend == fstart)
+				return FIXGW_EINVAL;
+		}
+		size_t u = 0, ulen = 0;
+		for (; u < sizeof(units) / sizeof(units[0]); u++) {
+			ulen = strlen(units[u].name); /* "ms" comes first, so "m" never takes its 'm' */
+			if (len - i >= ulen && memcmp(s + i, units[u].name, ulen) == 0)
+				break;
+		}
+		if (u == sizeof(units) / sizeof(units[0]))
+			return FIXGW_EINVAL;
+		i += ulen;
+		for (size_t f = fstart; f < fend && scale < units[u].frac_scale; f++) {
+			frac = frac * 10 + (uint64_t)(s[f] - '0');
+			scale *= 10;
+		}
+		if (whole > (max_ns - total) / units[u].ns)
+			return FIXGW_EINVAL;
+		total += whole * units[u].ns + frac * (units[u].ns / scale);
+		if (total > max_ns)
+			return FIXGW_EINVAL;
+	}
+	*out_ms = total / 1000000u + (total % 1000000u != 0);
+	return 0;
+}
