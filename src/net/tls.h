@@ -1,0 +1,109 @@
+/* tls.h - server-side TLS for the gateway's listeners (OpenSSL 3).
+ *
+ * One tls_server per TLS listener holds an SSL_CTX per certificate (the default and one per SNI name).
+ * Certificates are reloadable: tls_server_reload() builds new contexts and swaps them in for new
+ * handshakes only; live connections keep the context they started with (OpenSSL reference counts).
+ * Renegotiation is refused (SSL_OP_NO_RENEGOTIATION); the minimum version defaults to TLS 1.2.
+ *
+ * SNI picks the certificate only, never the route: routing is decided from the Logon's fields.
+ * One tls_server is shared by all worker threads; each creates its SSLs from it.
+ * OpenSSL writes to sockets with write(2), so the process must ignore SIGPIPE.
+ * See docs/internals/tls.md.
+ */
+#ifndef FIXGW_NET_TLS_H
+#define FIXGW_NET_TLS_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "core/diag.h"
+
+#define TLS_MAX_CERTS 32
+
+struct tls_cert_config {
+	char *server_name; /* SNI name this pair serves ("*.example.com" allowed); NULL for the default */
+	char *cert_file;   /* PEM chain */
+	char *key_file;    /* PEM key */
+};
+
+/** A listener's TLS settings (owned strings; freed by tls_config_free). */
+struct tls_config {
+	bool enabled;
+	struct tls_cert_config certs[TLS_MAX_CERTS]; /* certs[0] is the default (server_name NULL) */
+	size_t ncerts;
+	int min_version;      /* TLS1_2_VERSION (default) or TLS1_3_VERSION */
+	char *ciphers;        /* TLS 1.2 cipher list (OpenSSL syntax), NULL = OpenSSL default */
+	char *ciphersuites;   /* TLS 1.3 suites, NULL = OpenSSL default */
+	char *client_ca_file; /* verify client certificates against this CA bundle when set */
+	bool require_client_cert; /* with client_ca_file: refuse clients without a valid certificate */
+};
+
+/** Free the owned strings of cfg (not cfg itself) and zero it; safe to call twice. */
+void tls_config_free(struct tls_config *cfg);
+
+struct tls_server;
+
+/** Build contexts from cfg (certificates are read now; cfg is copied, the caller keeps it). Every problem
+ * goes to dl (not NULL) under "listeners.<listener>.tls" with the file concerned and OpenSSL's reason; an
+ * expired or not yet valid certificate is a warning, not an error. Returns 0 or FIXGW_EINVAL /
+ * FIXGW_ENOMEM. */
+int tls_server_new(const char *listener, const struct tls_config *cfg, struct tls_server **out,
+		   struct diag_list *dl);
+/** Re-read certificates and keys: the same files when cfg is NULL, else those of cfg (copied; it
+ * becomes the configuration in use on success). New handshakes use the new certificates; connections
+ * already made keep theirs. On failure the old contexts stay, problems are in dl, and a negative code is
+ * returned. Thread safe with respect to all other functions here but tls_server_free(). */
+int tls_server_reload(struct tls_server *s, const struct tls_config *cfg, struct diag_list *dl);
+/** True when a certificate, key or CA file in use differs (path target, size or mtime) from when it was
+ * last read, including by a failed reload. Poll it (a few seconds apart) and call tls_server_reload(s, NULL)
+ * when true: that follows a mounted Kubernetes Secret, which cert-manager updates by swapping a symlink. */
+bool tls_server_files_changed(struct tls_server *s);
+
+/** The notAfter time of each certificate in use (index i is certs[i] of the configuration in use): fills
+ * up to max entries and returns how many certificates there are. For logging and alerting on expiry. */
+size_t tls_server_cert_expiry(const struct tls_server *s, time_t *not_after_out, size_t max);
+
+/** Free s; SSLs made from it stay valid (they hold their own references). */
+void tls_server_free(struct tls_server *s);
+
+/** A new server-side SSL for an accepted non-blocking fd (SSL_set_fd done, accept state set; the fd stays
+ * the caller's to close). Takes the server's lock only briefly. NULL on failure. */
+SSL *tls_server_new_ssl(struct tls_server *s, int fd);
+
+/** Result of one non-blocking step. */
+enum tls_io {
+	TLS_IO_DONE = 0,     /* handshake finished / bytes transferred */
+	TLS_IO_WANT_READ,    /* wait for the fd to be readable */
+	TLS_IO_WANT_WRITE,   /* wait for the fd to be writable */
+	TLS_IO_CLOSED,       /* peer sent close_notify or EOF */
+	TLS_IO_ERROR,        /* fatal; *reason says why (static text or from OpenSSL's error queue) */
+};
+
+/* The I/O calls below clear the thread's OpenSSL error queue before and after each call, so a reason
+ * always belongs to this call. reason may be NULL; it is set on ERROR and on CLOSED ("close_notify" or
+ * "EOF without close_notify") to static text that stays valid. Any call may want the other direction
+ * (a read can need the fd writable, a handshake both ways). After WANT_*, retry with the same bytes
+ * (the buffer may move). */
+
+enum tls_io tls_handshake(SSL *ssl, const char **reason);
+/** Read up to cap bytes; *n is set on DONE. epoll cannot see bytes OpenSSL has already read from the
+ * socket and decrypted: after readiness, loop on tls_read while it returns DONE and tls_has_pending()
+ * is true (or until the caller's own cap), else those bytes wait for the next packet. */
+enum tls_io tls_read(SSL *ssl, void *buf, size_t cap, size_t *n, const char **reason);
+/** True when OpenSSL holds buffered input for ssl (decrypted bytes or a whole unprocessed record). */
+bool tls_has_pending(const SSL *ssl);
+/** Write up to len bytes; *n is set on DONE (SSL_MODE_ENABLE_PARTIAL_WRITE is on: it may be < len). */
+enum tls_io tls_write(SSL *ssl, const void *buf, size_t len, size_t *n, const char **reason);
+/** Send close_notify (best effort, non-blocking, the peer's reply is not awaited); does nothing before
+ * the handshake finished or after a fatal error. */
+void tls_shutdown(SSL *ssl);
+
+/** For logs and spans: negotiated version ("TLSv1.3"), cipher, SNI name sent by the client (or NULL).
+ * The SNI name is the counterparty's input (any bytes but NUL, up to 255): quote it before logging. */
+const char *tls_version_name(const SSL *ssl);
+const char *tls_cipher_name(const SSL *ssl);
+const char *tls_sni_name(const SSL *ssl);
+
+#endif
