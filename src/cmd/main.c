@@ -21,6 +21,7 @@ struct command {
 static const struct command commands[] = {
 	{"logon", cmd_logon, "inspect a FIX Logon: `fixgw logon parse [--json]` reads one on stdin"},
 	{"routes", cmd_routes, "check FIXSession manifests and explain routing decisions"},
+	{"reject-engine", cmd_reject, "answer unmatched Logons with a FIX Logout (the default reject engine)"},
 	{"version", cmd_version, "print the version"},
 };
 

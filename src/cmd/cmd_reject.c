@@ -1,0 +1,199 @@
+/* cmd_reject.c - `fixgw reject-engine`: run the reject engine (src/reject) as a process. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/errors.h"
+#include "core/manifest.h"
+#include "reject/reject_engine.h"
+#include "telemetry/log.h"
+
+#define MAX_LOGON_BYTES_MIN 64u
+#define MAX_LOGON_BYTES_MAX (16u * 1024u * 1024u)
+#define MAX_CONNECTIONS_MAX 1000000u
+#define DURATION_MAX_MS 3600000u /* one hour: anything longer is a typo */
+
+static void reject_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: fixgw reject-engine --listen ADDR [options]\n\n"
+		"A minimal FIX acceptor for connections no FIXSession route claims: it reads the Logon, answers\n"
+		"one Logout (35=5) with the reason in Text (58) and closes. Input that is not a complete Logon\n"
+		"within the limits is closed without an answer and logged (secrets masked).\n\n"
+		"  --listen ADDR           address to listen on: host:port, [v6]:port or :port (required)\n"
+		"  --reason TEXT           Text (58) of the Logout, printable ASCII, 1..%u bytes\n"
+		"                          (default \"%s\")\n"
+		"  --max-logon-bytes N     largest Logon read, %u..%u (default %u)\n"
+		"  --logon-timeout D       time from accept to a complete Logon, e.g. 10s, 500ms (default 10s)\n"
+		"  --linger D              after the Logout, wait this long for the peer to close (default 1s)\n"
+		"  --drain-timeout D       on SIGTERM/SIGINT, let in-flight connections finish this long (default 5s)\n"
+		"  --max-connections N     connections served at once; more are closed at accept (default %u)\n"
+		"  --log-level LEVEL       debug, info, warn, error (default info)\n\n"
+		"Logs are JSON lines on standard error. Exit status: 0 after a signal-requested stop, 1 when the\n"
+		"engine cannot start (address in use, ...), 2 bad usage.\n",
+		REJECT_REASON_MAX, REJECT_DEFAULT_REASON, MAX_LOGON_BYTES_MIN, MAX_LOGON_BYTES_MAX,
+		REJECT_DEFAULT_MAX_LOGON_BYTES, REJECT_DEFAULT_MAX_CONNECTIONS);
+}
+
+static struct reject_engine *volatile running_engine; /* read by the signal handler */
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	if (running_engine)
+		reject_engine_stop(running_engine);
+}
+
+/* SIGTERM and SIGINT drain the engine; SIGPIPE is ignored (a closed log pipe must not kill us). No
+ * SA_RESTART: epoll_wait returns EINTR either way, and the engine is woken through its eventfd. */
+static int install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop_signal;
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*end || errno || v < min || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool parse_duration(const char *s, uint32_t min, uint32_t *out)
+{
+	uint64_t ms;
+
+	if (manifest_parse_duration_ms(s, strlen(s), &ms) != 0 || ms < min || ms > DURATION_MAX_MS)
+		return false;
+	*out = (uint32_t)ms;
+	return true;
+}
+
+static bool reason_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > REJECT_REASON_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* One option with its value: returns false after printing what is wrong. */
+static bool apply_option(const char *opt, const char *val, struct reject_config *cfg, enum log_level *lvl)
+{
+	bool ok;
+	const char *want;
+
+	if (strcmp(opt, "--listen") == 0) {
+		ok = net_addr_parse(val, &cfg->listen) == 0;
+		want = "a numeric host:port, [v6]:port or :port";
+	} else if (strcmp(opt, "--reason") == 0) {
+		ok = reason_valid(val);
+		cfg->reason = val;
+		want = "printable ASCII, 1..200 bytes";
+	} else if (strcmp(opt, "--max-logon-bytes") == 0) {
+		ok = parse_u32(val, MAX_LOGON_BYTES_MIN, MAX_LOGON_BYTES_MAX, &cfg->max_logon_bytes);
+		want = "a number of bytes, 64..16777216";
+	} else if (strcmp(opt, "--logon-timeout") == 0) {
+		ok = parse_duration(val, 1, &cfg->logon_timeout_ms);
+		want = "a duration such as 10s or 500ms, at most 1h";
+	} else if (strcmp(opt, "--linger") == 0) {
+		ok = parse_duration(val, 0, &cfg->linger_ms);
+		want = "a duration such as 1s or 0s, at most 1h";
+	} else if (strcmp(opt, "--drain-timeout") == 0) {
+		ok = parse_duration(val, 0, &cfg->drain_timeout_ms);
+		want = "a duration such as 5s, at most 1h";
+	} else if (strcmp(opt, "--max-connections") == 0) {
+		ok = parse_u32(val, 1, MAX_CONNECTIONS_MAX, &cfg->max_connections);
+		want = "a number, 1..1000000";
+	} else if (strcmp(opt, "--log-level") == 0) {
+		ok = log_level_parse(val, lvl);
+		want = "debug, info, warn or error";
+	} else {
+		fprintf(stderr, "fixgw reject-engine: unknown option '%s'\n", opt);
+		return false;
+	}
+	if (!ok)
+		fprintf(stderr, "fixgw reject-engine: %s '%s': want %s\n", opt, val, want);
+	return ok;
+}
+
+/* Returns EXIT_OK to run, or the exit code to return at once (help printed: OK with *done set). */
+static int parse_args(int argc, char **argv, struct reject_config *cfg, enum log_level *lvl, bool *done)
+{
+	*done = false;
+	for (int i = 1; i < argc; i++) {
+		if (cmd_is_help(argv[i])) {
+			reject_usage(stdout);
+			*done = true;
+			return EXIT_OK;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "fixgw reject-engine: %s needs a value\n", argv[i]);
+			return EXIT_USAGE;
+		}
+		if (!apply_option(argv[i], argv[i + 1], cfg, lvl))
+			return EXIT_USAGE;
+		i++;
+	}
+	if (!cfg->listen.len) {
+		fprintf(stderr, "fixgw reject-engine: --listen is required\n\n");
+		reject_usage(stderr);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int cmd_reject(int argc, char **argv)
+{
+	struct reject_config cfg;
+	struct reject_engine *e;
+	enum log_level lvl = LOG_INFO;
+	bool done;
+	int rc;
+
+	reject_config_defaults(&cfg);
+	rc = parse_args(argc, argv, &cfg, &lvl, &done);
+	if (rc != EXIT_OK || done)
+		return rc;
+	log_configure(lvl, 2);
+
+	rc = reject_engine_create(&cfg, &e);
+	if (rc < 0) {
+		log_msg(LOG_ERROR, "start_failed", NULL, "reject engine cannot listen on %s: %s%s%s", cfg.listen.text,
+			fixgw_strerror(rc), rc == FIXGW_EIO ? ": " : "", rc == FIXGW_EIO ? strerror(errno) : "");
+		return EXIT_FAILURE_RESULT;
+	}
+	running_engine = e;
+	if (install_signals() < 0) {
+		log_msg(LOG_ERROR, "start_failed", NULL, "cannot install signal handlers: %s", strerror(errno));
+		rc = FIXGW_EIO;
+	} else {
+		rc = reject_engine_run(e);
+		if (rc < 0)
+			log_msg(LOG_ERROR, "run_failed", NULL, "reject engine cannot run: %s", fixgw_strerror(rc));
+	}
+	running_engine = NULL;
+	reject_engine_destroy(e);
+	return rc < 0 ? EXIT_FAILURE_RESULT : EXIT_OK;
+}
