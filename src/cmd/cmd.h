@@ -16,6 +16,7 @@ enum {
 	EXIT_INCOMPLETE = 3,     /* logon parse: input ended before the Logon did */
 };
 
+int cmd_gateway(int argc, char **argv);
 int cmd_logon(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
 int cmd_reject(int argc, char **argv);

@@ -19,6 +19,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"gateway", cmd_gateway, "run the gateway (standalone mode): `fixgw gateway --config FILE`"},
 	{"logon", cmd_logon, "inspect a FIX Logon: `fixgw logon parse [--json]` reads one on stdin"},
 	{"routes", cmd_routes, "check FIXSession manifests and explain routing decisions"},
 	{"reject-engine", cmd_reject, "answer unmatched Logons with a FIX Logout (the default reject engine)"},

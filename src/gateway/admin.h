@@ -1,0 +1,22 @@
+/* admin.h - the gateway's admin HTTP listener (separate port, loopback or cluster-internal):
+ *   GET /healthz  200 while the process runs
+ *   GET /readyz   200 when listeners are bound, a routing table is loaded and no drain is under way
+ *   GET /routes   JSON: every FIXSession with its target and per-route counters (active, held, orphaned,
+ *                 routed), orphaned records, process counters, last reload result
+ * HTTP/1.0-style: one request per connection, bounded request size and time. */
+#ifndef FIXGW_GATEWAY_ADMIN_H
+#define FIXGW_GATEWAY_ADMIN_H
+
+#include "gateway/gateway.h"
+#include "net/reactor.h"
+#include "net/sock.h"
+
+struct admin_server;
+
+int admin_start(struct gateway *gw, struct reactor *r, const struct net_addr *addr, struct admin_server **out);
+void admin_stop(struct admin_server *a);
+
+/** The /routes document (malloc'd JSON text), also used by tests. */
+char *admin_routes_json(struct gateway *gw);
+
+#endif

@@ -1,0 +1,80 @@
+/* endpoints.c - ready-endpoint snapshots. */
+#include "gateway/endpoints.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_set(const void *a, const void *b)
+{
+	return strcmp(((const struct endpoint_set *)a)->key, ((const struct endpoint_set *)b)->key);
+}
+
+static void map_free(struct endpoint_map *m)
+{
+	for (size_t i = 0; i < m->count; i++) {
+		free(m->sets[i].key);
+		free(m->sets[i].ready);
+	}
+	free(m->sets);
+	free(m);
+}
+
+struct endpoint_map *endpoint_map_from_config(const struct gw_config *cfg, uint64_t generation)
+{
+	struct endpoint_map *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	atomic_init(&m->refs, 1);
+	m->generation = generation;
+	m->sets = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*m->sets));
+	if (!m->sets)
+		goto fail;
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct gw_service_endpoints *svc = &cfg->services[i];
+		struct endpoint_set *set = &m->sets[m->count++];
+		set->key = strdup(svc->key);
+		set->ready = calloc(svc->count ? svc->count : 1, sizeof(*set->ready));
+		if (!set->key || !set->ready)
+			goto fail;
+		set->ntotal = svc->count;
+		for (size_t k = 0; k < svc->count; k++)
+			if (svc->items[k].ready)
+				set->ready[set->nready++] = svc->items[k].addr;
+	}
+	qsort(m->sets, m->count, sizeof(*m->sets), cmp_set);
+	return m;
+fail:
+	map_free(m);
+	return NULL;
+}
+
+struct endpoint_map *endpoint_map_ref(struct endpoint_map *m)
+{
+	if (m)
+		atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+	return m;
+}
+
+void endpoint_map_unref(struct endpoint_map *m)
+{
+	if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+		map_free(m);
+}
+
+const struct endpoint_set *endpoint_map_find(const struct endpoint_map *m, const char *key)
+{
+	if (!m)
+		return NULL;
+	struct endpoint_set probe = {.key = (char *)key};
+	return bsearch(&probe, m->sets, m->count, sizeof(*m->sets), cmp_set);
+}
+
+void endpoint_key_for_target(const char *ns, const char *service, unsigned port, const char *port_name,
+			     char *out, size_t cap)
+{
+	if (port_name)
+		snprintf(out, cap, "%s/%s:%s", ns, service, port_name);
+	else
+		snprintf(out, cap, "%s/%s:%u", ns, service, port);
+}

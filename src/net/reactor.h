@@ -1,0 +1,99 @@
+/* reactor.h - a small single-threaded event loop: epoll (level-triggered) for fds, a binary min-heap of
+ * timers, deferred callbacks that run after the current batch of events (safe closes from inside a
+ * handler), and a thread-safe post queue woken by an eventfd (how other threads talk to a worker).
+ *
+ * One reactor per thread; nothing here is shared except reactor_post() and reactor_stop().
+ */
+#ifndef FIXGW_NET_REACTOR_H
+#define FIXGW_NET_REACTOR_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+struct reactor;
+
+/** An fd registration. Embed it in the owner; on_event gets the epoll event bits. */
+struct reactor_io {
+	int fd;
+	uint32_t events; /* current interest (EPOLLIN / EPOLLOUT / EPOLLRDHUP) */
+	bool registered;
+	void (*on_event)(struct reactor_io *io, uint32_t events);
+};
+
+/** A one-shot timer. Embed it; re-arm from on_timer to repeat. */
+struct reactor_timer {
+	uint64_t deadline_ms; /* on the reactor's monotonic clock */
+	size_t heap_index;    /* position in the heap + 1; 0 when not armed */
+	void (*on_timer)(struct reactor_timer *t);
+};
+
+/** A callback to run once, after the current batch of events. Embed it. */
+struct reactor_deferred {
+	struct reactor_deferred *next;
+	bool queued;
+	void (*run)(struct reactor_deferred *d);
+};
+
+struct reactor_post_msg {
+	struct reactor_post_msg *next;
+	void (*run)(void *arg);
+	void *arg;
+};
+
+struct reactor {
+	int epfd;
+	int wakefd; /* eventfd for posts and stop */
+	struct reactor_io wake_io;
+	volatile bool stopping;
+	uint64_t now_ms;
+
+	struct reactor_timer **heap;
+	size_t nheap, heap_cap;
+
+	struct reactor_deferred *deferred_head, **deferred_tail;
+
+	pthread_mutex_t post_lock;
+	struct reactor_post_msg *post_head, *post_tail;
+
+	void (*before_sleep)(struct reactor *r, void *arg); /* optional hook, once per loop turn */
+	void *before_sleep_arg;
+};
+
+int reactor_init(struct reactor *r);
+void reactor_fini(struct reactor *r);
+
+/** Monotonic milliseconds, refreshed once per loop turn (cheap to read often). */
+static inline uint64_t reactor_now(const struct reactor *r)
+{
+	return r->now_ms;
+}
+uint64_t reactor_clock_ms(void);
+
+/** Register, change interest, unregister. Return 0 or -errno. */
+int reactor_add(struct reactor *r, struct reactor_io *io, uint32_t events);
+int reactor_set_events(struct reactor *r, struct reactor_io *io, uint32_t events);
+void reactor_del(struct reactor *r, struct reactor_io *io);
+
+/** Arm (or re-arm) a timer for `after_ms` from now; cancel is a no-op when not armed. */
+int reactor_timer_arm(struct reactor *r, struct reactor_timer *t, uint64_t after_ms);
+void reactor_timer_cancel(struct reactor *r, struct reactor_timer *t);
+static inline bool reactor_timer_armed(const struct reactor_timer *t)
+{
+	return t->heap_index != 0;
+}
+
+/** Queue a deferred callback (no-op if already queued). */
+void reactor_defer(struct reactor *r, struct reactor_deferred *d);
+
+/** From any thread: run fn(arg) on the reactor's thread. The message is copied; returns 0 or -ENOMEM. */
+int reactor_post(struct reactor *r, void (*fn)(void *arg), void *arg);
+
+/** Run until reactor_stop(). */
+void reactor_run(struct reactor *r);
+/** From any thread. */
+void reactor_stop(struct reactor *r);
+
+#endif

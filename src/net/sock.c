@@ -1,0 +1,146 @@
+/* sock.c - socket helpers. */
+#include "net/sock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/errors.h"
+
+static int parse_port(const char *s, uint16_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v == 0 || v > 65535 || s[0] == '-' || s[0] == '+')
+		return FIXGW_EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int net_addr_parse(const char *s, struct net_addr *out)
+{
+	char host[64];
+	const char *port;
+	uint16_t p;
+	memset(out, 0, sizeof(*out));
+	if (!s || strlen(s) >= sizeof(host))
+		return FIXGW_EINVAL;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return FIXGW_EINVAL;
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = '\0';
+		port = close + 2;
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&out->ss;
+		if (parse_port(port, &p) || inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return FIXGW_EINVAL;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(p);
+		out->len = sizeof(*a6);
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (!colon)
+			return FIXGW_EINVAL;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+		port = colon + 1;
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&out->ss;
+		if (parse_port(port, &p))
+			return FIXGW_EINVAL;
+		if (host[0] == '\0')
+			a4->sin_addr.s_addr = htonl(INADDR_ANY);
+		else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return FIXGW_EINVAL;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(p);
+		out->len = sizeof(*a4);
+	}
+	net_addr_format((struct sockaddr *)&out->ss, out->len, out->text, sizeof(out->text));
+	return 0;
+}
+
+void net_addr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN];
+	(void)len;
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, cap, "[%s]:%u", ip, ntohs(a6->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
+		snprintf(out, cap, "%s:%u", ip, ntohs(a4->sin_port));
+	} else {
+		snprintf(out, cap, "?");
+	}
+}
+
+int net_listen(const struct net_addr *a, bool reuse_port, int backlog)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, backlog) < 0)
+		goto fail;
+	return fd;
+fail:;
+	int err = -errno;
+	close(fd);
+	return err;
+}
+
+int net_accept(int lfd, struct sockaddr_storage *peer, socklen_t *peer_len)
+{
+	*peer_len = sizeof(*peer);
+	int fd = accept4(lfd, (struct sockaddr *)peer, peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int net_connect_start(const struct net_addr *a)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno != EINPROGRESS) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int net_connect_result(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
+int net_set_nodelay(int fd, bool on)
+{
+	int v = on;
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) < 0 ? -errno : 0;
+}
+
+int net_set_busy_poll(int fd, unsigned usec)
+{
+	int v = (int)usec;
+	if (!usec)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &v, sizeof(v)) < 0 ? -errno : 0;
+}

@@ -1,0 +1,65 @@
+/* log.h - structured JSON log lines, one per event, each carrying its connection context.
+ *
+ * A line is built into a fixed per-call buffer and written with one write(2), so lines from several
+ * threads never interleave. Values are escaped for JSON; values that come from counterparties must already
+ * have gone through the redaction policy (core/redact.h) before they reach a log line.
+ *
+ *   struct log_line l;
+ *   log_begin(&l, LOG_ERROR, "hold_start", &conn->log_ctx);
+ *   log_str(&l, "target", "trading/equities-engine-svc:9880");
+ *   log_end(&l, "no ready endpoints; holding the connection for up to %u ms", timeout_ms);
+ */
+#ifndef FIXGW_TELEMETRY_LOG_H
+#define FIXGW_TELEMETRY_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_CRITICAL };
+
+#define LOG_LINE_MAX 8192
+
+/** What every line about one connection repeats. Borrowed strings; any may be NULL. */
+struct log_ctx {
+	const char *component; /* "gateway", "reject-engine", "operator" */
+	const char *listener;
+	const char *peer;      /* "ip:port" of the counterparty */
+	const char *route;     /* "namespace/name" once routed */
+	const char *trace_id;  /* 32 hex digits, or NULL */
+	const char *span_id;   /* 16 hex digits, or NULL */
+	uint64_t conn_id;      /* 0 when not about a connection */
+};
+
+struct log_line {
+	char buf[LOG_LINE_MAX];
+	size_t len;
+	bool enabled;   /* false when the level is filtered out: every call is then a no-op */
+	bool truncated;
+};
+
+/** Process-wide settings; call before threads start. fd defaults to 2 (stderr). */
+void log_configure(enum log_level min_level, int fd);
+enum log_level log_min_level(void);
+bool log_level_parse(const char *s, enum log_level *out);
+const char *log_level_name(enum log_level lvl);
+
+void log_begin(struct log_line *l, enum log_level lvl, const char *event, const struct log_ctx *ctx);
+void log_str(struct log_line *l, const char *key, const char *value);
+void log_strn(struct log_line *l, const char *key, const char *value, size_t len);
+void log_int(struct log_line *l, const char *key, int64_t value);
+void log_uint(struct log_line *l, const char *key, uint64_t value);
+void log_bool(struct log_line *l, const char *key, bool value);
+/** Add a pre-rendered JSON value (an object or array built by the caller). */
+void log_raw(struct log_line *l, const char *key, const char *json);
+/** Finish with the human message and write the line. */
+void log_end(struct log_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** One-call form for lines without extra attributes. */
+void log_msg(enum log_level lvl, const char *event, const struct log_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/** Append s as a JSON string literal (with quotes) to out; returns bytes written, never past cap. */
+size_t log_json_escape(char *out, size_t cap, const char *s, size_t len);
+
+#endif
