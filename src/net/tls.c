@@ -18,26 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "core/errors.h"
 
 #define TLS_SESS_CACHE_SIZE 2048 /* resumable sessions per set; OpenSSL's default is 20480 */
-#define TLS_MAX_FILES (2 * TLS_MAX_CERTS + 1)
 
 struct tls_ctx_set {
 	SSL_CTX *ctx[TLS_MAX_CERTS]; /* ctx[0] owns the set; the set owns ctx[1..n-1] */
 	char *names[TLS_MAX_CERTS];  /* SNI name of ctx[i] ("*.example.com" allowed), NULL for none */
 	size_t n;
-};
-
-/** What a file looked like when it was last read (stat follows the Secret volume's symlinks). */
-struct tls_file_sig {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim;
-	int err; /* errno of a failed stat, else 0 */
 };
 
 struct tls_server {
@@ -46,10 +35,9 @@ struct tls_server {
 	time_t not_after[TLS_MAX_CERTS];
 	size_t ncerts;
 
-	pthread_mutex_t reload_lock; /* serialises reloads; guards everything below */
+	pthread_mutex_t reload_lock; /* serialises reloads; guards cfg */
 	char *listener;
 	struct tls_config cfg; /* deep copy of the configuration in use, for tls_server_reload(s, NULL) */
-	struct tls_file_sig sigs[TLS_MAX_FILES];
 };
 
 static int set_index = -1; /* SSL_CTX ex_data slot that holds the set */
@@ -225,36 +213,36 @@ static void set_index_init(void)
 /** Settings shared by every context of a listener. Errors go to dl when it is non-NULL (the caller
  * reports them for the first context only: they are the same for all). */
 static int ctx_apply_common(SSL_CTX *ctx, const char *listener, const struct tls_config *cfg,
-			    const char *where, struct diag_list *dl)
+                            const char *where, struct diag_list *dl)
 {
 	int rc = 0;
 	char q[DIAG_QUOTE_CAP], what[DIAG_QUOTE_CAP + 32];
 	const char *sid = listener ? listener : "fixgw";
 
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Partial writes and a movable buffer suit the relay's ring buffers; releasing buffers saves
 	 * ~34 KB per idle connection, and FIX sessions are mostly idle. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+	                          SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_sess_set_cache_size(ctx, TLS_SESS_CACHE_SIZE);
 	/* Without a session id context, resuming a session fails once client certificates are verified. */
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid,
-				       (unsigned)strnlen(sid, SSL_MAX_SID_CTX_LENGTH));
+	                               (unsigned)strnlen(sid, SSL_MAX_SID_CTX_LENGTH));
 	if (!SSL_CTX_set_min_proto_version(ctx, cfg->min_version ? cfg->min_version : TLS1_2_VERSION)) {
 		report_ssl(dl, where, NULL, "cannot set the minimum TLS version");
 		rc = FIXGW_EINVAL;
 	}
 	if (cfg->ciphers && !SSL_CTX_set_cipher_list(ctx, cfg->ciphers)) {
 		snprintf(what, sizeof(what), "ciphers %s (TLS 1.2)",
-			 diag_quote(cfg->ciphers, strlen(cfg->ciphers), q, sizeof(q)));
+		         diag_quote(cfg->ciphers, strlen(cfg->ciphers), q, sizeof(q)));
 		report_ssl(dl, where, NULL, what);
 		rc = FIXGW_EINVAL;
 	}
 	if (cfg->ciphersuites && !SSL_CTX_set_ciphersuites(ctx, cfg->ciphersuites)) {
 		snprintf(what, sizeof(what), "ciphersuites %s (TLS 1.3)",
-			 diag_quote(cfg->ciphersuites, strlen(cfg->ciphersuites), q, sizeof(q)));
+		         diag_quote(cfg->ciphersuites, strlen(cfg->ciphersuites), q, sizeof(q)));
 		report_ssl(dl, where, NULL, what);
 		rc = FIXGW_EINVAL;
 	}
@@ -264,7 +252,7 @@ static int ctx_apply_common(SSL_CTX *ctx, const char *listener, const struct tls
 
 /** Trust client certificates from cfg->client_ca_file (and name its CAs in the CertificateRequest). */
 static int ctx_apply_client_ca(SSL_CTX *ctx, const struct tls_config *cfg, const char *where,
-			       struct diag_list *dl)
+                               struct diag_list *dl)
 {
 	const char *ca = cfg->client_ca_file;
 	if (!ca)
@@ -289,7 +277,7 @@ static int ctx_apply_client_ca(SSL_CTX *ctx, const struct tls_config *cfg, const
 /** Warn about a certificate that is expired or not yet valid (still loaded: refusing it would take the
  * whole listener down, and the expiry is exported for alerting). */
 static int cert_validity(SSL_CTX *ctx, const char *file, const char *where, time_t *not_after,
-			 struct diag_list *dl)
+                         struct diag_list *dl)
 {
 	struct tm tm;
 	char when[32];
@@ -314,7 +302,7 @@ static int cert_validity(SSL_CTX *ctx, const char *file, const char *where, time
 
 /** One context: common settings, client CA, then the certificate chain and its key. */
 static SSL_CTX *ctx_build(const char *listener, const struct tls_config *cfg, size_t i, const char *where,
-			  time_t *not_after, struct diag_list *dl)
+                          time_t *not_after, struct diag_list *dl)
 {
 	const struct tls_cert_config *cc = &cfg->certs[i];
 	struct diag_list *common_dl = i == 0 ? dl : NULL;
@@ -328,8 +316,8 @@ static SSL_CTX *ctx_build(const char *listener, const struct tls_config *cfg, si
 	rc |= ctx_apply_common(ctx, listener, cfg, where, common_dl);
 	rc |= ctx_apply_client_ca(ctx, cfg, where, common_dl);
 	if (!cc->cert_file || !cc->key_file) {
-		diag_add(dl, DIAG_ERROR, cc->cert_file, 0, 0, where, "certificate %zu needs both a certificate "
-			 "and a key file", i);
+		diag_add(dl, DIAG_ERROR, cc->cert_file, 0, 0, where,
+		         "certificate %zu needs a cert and a key file", i);
 		goto fail;
 	}
 	if (!SSL_CTX_use_certificate_chain_file(ctx, cc->cert_file)) {
@@ -360,39 +348,43 @@ static int config_check(const struct tls_config *cfg, const char *where, struct 
 	char q[DIAG_QUOTE_CAP];
 
 	if (cfg->ncerts == 0 || cfg->ncerts > TLS_MAX_CERTS) {
-		diag_add(dl, DIAG_ERROR, NULL, 0, 0, where, "needs 1 to %d certificates, got %zu", TLS_MAX_CERTS,
-			 cfg->ncerts);
+		diag_add(dl, DIAG_ERROR, NULL, 0, 0, where, "needs 1 to %d certificates, got %zu",
+		         TLS_MAX_CERTS, cfg->ncerts);
 		return FIXGW_EINVAL;
 	}
-	if (cfg->min_version != 0 && cfg->min_version != TLS1_2_VERSION && cfg->min_version != TLS1_3_VERSION) {
+	if (cfg->min_version != 0 && cfg->min_version != TLS1_2_VERSION &&
+	    cfg->min_version != TLS1_3_VERSION) {
 		diag_add(dl, DIAG_ERROR, NULL, 0, 0, where, "minimum version must be TLS 1.2 or TLS 1.3");
 		rc = FIXGW_EINVAL;
 	}
 	if (cfg->require_client_cert && !cfg->client_ca_file) {
-		diag_add(dl, DIAG_ERROR, NULL, 0, 0, where, "client certificates are required but no client "
-			 "CA file is set");
+		diag_add(dl, DIAG_ERROR, NULL, 0, 0, where,
+		         "client certificates are required but no client "
+		         "CA file is set");
 		rc = FIXGW_EINVAL;
 	}
 	for (size_t i = 0; i < cfg->ncerts; i++) {
 		const char *n = cfg->certs[i].server_name;
 		if (!n) {
 			if (i > 0) {
-				diag_add(dl, DIAG_ERROR, cfg->certs[i].cert_file, 0, 0, where,
-					 "certificate %zu needs a server name (only the first is the default)", i);
+				diag_add(
+				    dl, DIAG_ERROR, cfg->certs[i].cert_file, 0, 0, where,
+				    "certificate %zu needs a server name (only the first is the default)", i);
 				rc = FIXGW_EINVAL;
 			}
 			continue;
 		}
 		if (!name_valid(n)) {
 			diag_add(dl, DIAG_ERROR, cfg->certs[i].cert_file, 0, 0, where,
-				 "server name %s: expected a host name or *.domain",
-				 diag_quote(n, strlen(n), q, sizeof(q)));
+			         "server name %s: expected a host name or *.domain",
+			         diag_quote(n, strlen(n), q, sizeof(q)));
 			rc = FIXGW_EINVAL;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (cfg->certs[j].server_name && strcasecmp(cfg->certs[j].server_name, n) == 0) {
 				diag_add(dl, DIAG_ERROR, cfg->certs[i].cert_file, 0, 0, where,
-					 "server name %s is given twice", diag_quote(n, strlen(n), q, sizeof(q)));
+				         "server name %s is given twice",
+				         diag_quote(n, strlen(n), q, sizeof(q)));
 				rc = FIXGW_EINVAL;
 				break;
 			}
@@ -404,7 +396,7 @@ static int config_check(const struct tls_config *cfg, const char *where, struct 
 /** Build a set; on success *out is its ctx[0], which owns the set. Every certificate is tried so that all
  * problems are reported at once. */
 static int set_build(const char *listener, const struct tls_config *cfg, SSL_CTX **out, time_t *not_after,
-		     struct diag_list *dl)
+                     struct diag_list *dl)
 {
 	char where[128];
 	int rc;
@@ -442,58 +434,10 @@ fail:
 	return rc;
 }
 
-/* ---- file signatures (reload on change) ---- */
-
-static const char *config_file(const struct tls_config *cfg, size_t k)
-{
-	if (k == 2 * TLS_MAX_CERTS)
-		return cfg->client_ca_file;
-	if (k / 2 >= cfg->ncerts)
-		return NULL;
-	return k % 2 ? cfg->certs[k / 2].key_file : cfg->certs[k / 2].cert_file;
-}
-
-static void sigs_take(const struct tls_config *cfg, struct tls_file_sig *sigs)
-{
-	struct stat st;
-	memset(sigs, 0, TLS_MAX_FILES * sizeof(*sigs));
-	for (size_t k = 0; k < TLS_MAX_FILES; k++) {
-		const char *f = config_file(cfg, k);
-		if (!f)
-			continue;
-		if (stat(f, &st) != 0) {
-			sigs[k].err = errno ? errno : EIO;
-			continue;
-		}
-		sigs[k].dev = st.st_dev;
-		sigs[k].ino = st.st_ino;
-		sigs[k].size = st.st_size;
-		sigs[k].mtim = st.st_mtim;
-	}
-}
-
-static bool sig_equal(const struct tls_file_sig *a, const struct tls_file_sig *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtim.tv_sec == b->mtim.tv_sec &&
-	       a->mtim.tv_nsec == b->mtim.tv_nsec && a->err == b->err;
-}
-
-bool tls_server_files_changed(struct tls_server *s)
-{
-	struct tls_file_sig now[TLS_MAX_FILES];
-	bool changed = false;
-	pthread_mutex_lock(&s->reload_lock);
-	sigs_take(&s->cfg, now);
-	for (size_t k = 0; k < TLS_MAX_FILES && !changed; k++)
-		changed = !sig_equal(&now[k], &s->sigs[k]);
-	pthread_mutex_unlock(&s->reload_lock);
-	return changed;
-}
-
 /* ---- server ---- */
 
 int tls_server_new(const char *listener, const struct tls_config *cfg, struct tls_server **out,
-		   struct diag_list *dl)
+                   struct diag_list *dl)
 {
 	int rc;
 	struct tls_server *s = calloc(1, sizeof(*s));
@@ -507,7 +451,6 @@ int tls_server_new(const char *listener, const struct tls_config *cfg, struct tl
 		rc = FIXGW_ENOMEM;
 		goto fail;
 	}
-	sigs_take(&s->cfg, s->sigs);
 	if ((rc = set_build(s->listener, &s->cfg, &s->dflt, s->not_after, dl)) != 0)
 		goto fail;
 	s->ncerts = s->cfg.ncerts;
@@ -520,7 +463,6 @@ fail:
 
 int tls_server_reload(struct tls_server *s, const struct tls_config *cfg, struct diag_list *dl)
 {
-	struct tls_file_sig sigs[TLS_MAX_FILES];
 	struct tls_config copy = {0};
 	time_t not_after[TLS_MAX_CERTS] = {0};
 	SSL_CTX *fresh = NULL, *old;
@@ -529,21 +471,15 @@ int tls_server_reload(struct tls_server *s, const struct tls_config *cfg, struct
 	pthread_mutex_lock(&s->reload_lock);
 	if (cfg && (rc = config_copy(&copy, cfg)) != 0)
 		goto out;
-	/* Signatures first: a file replaced while it is being read shows up as changed next time. */
-	sigs_take(cfg ? &copy : &s->cfg, sigs);
 	rc = set_build(s->listener, cfg ? &copy : &s->cfg, &fresh, not_after, dl);
 	if (rc != 0) {
-		if (!cfg) /* same files: wait for them to change again rather than retry in a loop */
-			memcpy(s->sigs, sigs, sizeof(sigs));
-		if (cfg)
-			tls_config_free(&copy);
+		tls_config_free(&copy);
 		goto out;
 	}
 	if (cfg) {
 		tls_config_free(&s->cfg);
 		s->cfg = copy;
 	}
-	memcpy(s->sigs, sigs, sizeof(sigs));
 
 	pthread_mutex_lock(&s->lock);
 	old = s->dflt;
@@ -636,7 +572,8 @@ static enum tls_io io_result(SSL *ssl, int ret, int errno_saved, const char **re
 		break;
 	case SSL_ERROR_SSL:
 		e = ERR_peek_last_error();
-		if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 			/* OpenSSL 3 reports a bare TCP close this way; FIX peers do that all the time. */
 			why = "EOF without close_notify";
 			res = TLS_IO_CLOSED;

@@ -33,10 +33,10 @@ struct tls_config {
 	bool enabled;
 	struct tls_cert_config certs[TLS_MAX_CERTS]; /* certs[0] is the default (server_name NULL) */
 	size_t ncerts;
-	int min_version;      /* TLS1_2_VERSION (default) or TLS1_3_VERSION */
-	char *ciphers;        /* TLS 1.2 cipher list (OpenSSL syntax), NULL = OpenSSL default */
-	char *ciphersuites;   /* TLS 1.3 suites, NULL = OpenSSL default */
-	char *client_ca_file; /* verify client certificates against this CA bundle when set */
+	int min_version;          /* TLS1_2_VERSION (default) or TLS1_3_VERSION */
+	char *ciphers;            /* TLS 1.2 cipher list (OpenSSL syntax), NULL = OpenSSL default */
+	char *ciphersuites;       /* TLS 1.3 suites, NULL = OpenSSL default */
+	char *client_ca_file;     /* verify client certificates against this CA bundle when set */
 	bool require_client_cert; /* with client_ca_file: refuse clients without a valid certificate */
 };
 
@@ -50,17 +50,12 @@ struct tls_server;
  * expired or not yet valid certificate is a warning, not an error. Returns 0 or FIXGW_EINVAL /
  * FIXGW_ENOMEM. */
 int tls_server_new(const char *listener, const struct tls_config *cfg, struct tls_server **out,
-		   struct diag_list *dl);
+                   struct diag_list *dl);
 /** Re-read certificates and keys: the same files when cfg is NULL, else those of cfg (copied; it
  * becomes the configuration in use on success). New handshakes use the new certificates; connections
  * already made keep theirs. On failure the old contexts stay, problems are in dl, and a negative code is
  * returned. Thread safe with respect to all other functions here but tls_server_free(). */
 int tls_server_reload(struct tls_server *s, const struct tls_config *cfg, struct diag_list *dl);
-/** True when a certificate, key or CA file in use differs (path target, size or mtime) from when it was
- * last read, including by a failed reload. Poll it (a few seconds apart) and call tls_server_reload(s, NULL)
- * when true: that follows a mounted Kubernetes Secret, which cert-manager updates by swapping a symlink. */
-bool tls_server_files_changed(struct tls_server *s);
-
 /** The notAfter time of each certificate in use (index i is certs[i] of the configuration in use): fills
  * up to max entries and returns how many certificates there are. For logging and alerting on expiry. */
 size_t tls_server_cert_expiry(const struct tls_server *s, time_t *not_after_out, size_t max);
@@ -74,11 +69,11 @@ SSL *tls_server_new_ssl(struct tls_server *s, int fd);
 
 /** Result of one non-blocking step. */
 enum tls_io {
-	TLS_IO_DONE = 0,     /* handshake finished / bytes transferred */
-	TLS_IO_WANT_READ,    /* wait for the fd to be readable */
-	TLS_IO_WANT_WRITE,   /* wait for the fd to be writable */
-	TLS_IO_CLOSED,       /* peer sent close_notify or EOF */
-	TLS_IO_ERROR,        /* fatal; *reason says why (static text or from OpenSSL's error queue) */
+	TLS_IO_DONE = 0,   /* handshake finished / bytes transferred */
+	TLS_IO_WANT_READ,  /* wait for the fd to be readable */
+	TLS_IO_WANT_WRITE, /* wait for the fd to be writable */
+	TLS_IO_CLOSED,     /* peer sent close_notify or EOF */
+	TLS_IO_ERROR,      /* fatal; *reason says why (static text or from OpenSSL's error queue) */
 };
 
 /* The I/O calls below clear the thread's OpenSSL error queue before and after each call, so a reason
