@@ -72,16 +72,18 @@ struct gw_config {
 						* paths resolved against the config file's directory */
 	size_t nroute_paths;
 
-	struct gw_service_endpoints *services; /* static endpoints (standalone mode) */
+	struct gw_service_endpoints *services; /* static endpoints (standalone mode), sorted by key */
 	size_t nservices;
 };
 
-/** Load a config file. Returns 0 and a new config in *out, or FIXGW_EINVAL / FIXGW_EIO / FIXGW_ENOMEM
- * with every problem in dl. */
+/** Load a config file. Returns 0 and a new config in *out (the caller frees it with gw_config_free), or
+ * FIXGW_EINVAL / FIXGW_EIO / FIXGW_ENOMEM with every problem in dl and *out NULL. Relative file paths in
+ * the file are joined to the config file's directory, made absolute. The format, defaults and bounds are
+ * in docs/reference/gateway-config.md. */
 int gw_config_load(const char *path, struct gw_config **out, struct diag_list *dl);
 void gw_config_free(struct gw_config *c);
 
-/** The endpoints for "namespace/service:port", or NULL. */
+/** The endpoints for "namespace/service:port", or NULL (binary search over the sorted services). */
 const struct gw_service_endpoints *gw_config_service(const struct gw_config *c, const char *key);
 
 #endif
