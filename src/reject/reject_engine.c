@@ -39,6 +39,7 @@
 #define RJ_DUMP_MAX 2560u         /* rendered received bytes per log line (fits LOG_LINE_MAX escaped) */
 #define RJ_VALUE_MAX 300u         /* a rendered CompID/BeginString (copied ones are <= 64 bytes) */
 #define RJ_LINGER_SCRATCH 4096u
+#define RJ_WRITE_TIMEOUT_MS 5000u /* a Logout (< 1 KiB) only waits on a peer that stopped reading */
 
 enum rj_state {
 	RJ_READ_LOGON,   /* accumulating the Logon, logon deadline armed */
@@ -331,8 +332,10 @@ static void conn_close(struct rj_conn *c)
 	ctr_inc(&e->ctr.outcomes[c->outcome]);
 	ctr_dec(&e->ctr.active);
 	reactor_defer(&e->reactor, &c->release);
-	if (e->draining && !e->conns)
+	if (e->draining && !e->conns) {
+		reactor_timer_cancel(&e->reactor, &e->drain_deadline);
 		reactor_stop(&e->reactor);
+	}
 }
 
 /* ---- state READ_LOGON ---- */
@@ -421,10 +424,12 @@ static enum rj_state logout_start(struct rj_conn *c)
 				 "printable ASCII or longer than 64 bytes",
 				 0);
 	c->out_off = 0;
-	/* The write deadline reuses linger_ms: a Logout (< 1 KiB) only waits on a peer that never reads. */
-	if (reactor_set_events(&e->reactor, &c->io, EPOLLOUT) < 0 ||
-	    reactor_timer_arm(&e->reactor, &c->timer, e->cfg.linger_ms ? e->cfg.linger_ms : 1) < 0)
-		return conn_fail(c, REJECT_OUT_IO_ERROR, "cannot wait for the socket", errno);
+	/* Stop reading: input after the Logon is never looked at, and EPOLLIN would spin while we write. */
+	int rc = reactor_set_events(&e->reactor, &c->io, EPOLLOUT);
+	if (rc == 0)
+		rc = reactor_timer_arm(&e->reactor, &c->timer, RJ_WRITE_TIMEOUT_MS);
+	if (rc < 0)
+		return conn_fail(c, REJECT_OUT_IO_ERROR, "cannot wait for the socket", -rc);
 	return logout_write(c);
 }
 
@@ -645,8 +650,11 @@ static void drain_deadline(struct reactor_timer *t)
 
 	log_msg(LOG_WARN, "drain_timeout", &e->log, "drain timeout (%u ms) over: closing %llu connection(s)",
 		e->cfg.drain_timeout_ms, (unsigned long long)ctr_get(&e->ctr.active));
-	while (e->conns)
-		conn_step(e->conns, RJ_EV_SHUTDOWN); /* each step unlinks the head */
+	struct rj_conn *next;
+	for (struct rj_conn *c = e->conns; c; c = next) {
+		next = c->next; /* c unlinks itself; next stays valid (frees are deferred) */
+		conn_step(c, RJ_EV_SHUTDOWN);
+	}
 }
 
 static void drain_begin(struct reject_engine *e)
