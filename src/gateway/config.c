@@ -646,11 +646,15 @@ static void parse_tls(struct loader *ld, yaml_node_t *v, const char *path, void 
 	struct tls_config *tls = obj;
 	yaml_node_t *seen[NFIELDS(tls_fields)];
 	parse_mapping(ld, v, path, tls_fields, NFIELDS(tls_fields), tls, seen);
-	if (tls->ncerts == 0)
-		tls->ncerts = 1; /* certs[0], the default pair, is always counted */
+	/* ncerts counts the pairs a TLS server loads, so every certs[i < ncerts] has both files: the default
+	 * pair and the SNI pairs when enabled, none when disabled. A disabled listener's settings are still
+	 * parsed but need not be complete, so TLS can be toggled by one line. */
+	if (!tls->enabled)
+		tls->ncerts = 0;
+	else if (tls->ncerts == 0)
+		tls->ncerts = 1;
 	if (v->type != YAML_MAPPING_NODE)
 		return;
-	/* Settings of a disabled listener are kept unchecked, so TLS can be toggled by one line. */
 	if (tls->enabled && !seen[TLS_CERT])
 		cfg_error(ld, v, path, "certFile is required when enabled is true");
 	if (tls->enabled && !seen[TLS_KEY])

@@ -149,6 +149,7 @@ TEST(full_round_trip)
 	CHECK_EQ_STR(c->listeners[0].name, "fix-plain");
 	CHECK_EQ_STR(c->listeners[0].addr.text, "127.0.0.1:9877");
 	CHECK(!c->listeners[0].tls.enabled);
+	CHECK_EQ_INT(c->listeners[0].tls.ncerts, 0);
 	CHECK_EQ_INT(c->listeners[0].tls.min_version, TLS1_2_VERSION);
 
 	const struct gw_listener_config *l = &c->listeners[1];
@@ -552,6 +553,7 @@ TEST(tls)
 	             0);
 	if (c) {
 		CHECK(!c->listeners[0].tls.enabled);
+		CHECK_EQ_INT(c->listeners[0].tls.ncerts, 0);
 		CHECK_EQ_INT(c->listeners[0].tls.min_version, TLS1_3_VERSION);
 		CHECK_EQ_STR(c->listeners[0].tls.certs[0].cert_file, joined("x.crt"));
 	}
@@ -653,6 +655,44 @@ TEST(aliases_are_bounded)
 	             "tuning.busyPollMicros", "expected an integer, found a mapping");
 }
 
+/* Every Service the shipped FIXSession examples target has endpoints in the sample config, and every
+ * endpoints key is targeted by some example. */
+static void check_sample_targets(const struct gw_config *c)
+{
+	struct route_set set;
+	struct diag_list dl;
+	route_set_init(&set);
+	diag_list_init(&dl);
+	CHECK_EQ_INT(manifest_load_paths((const char *const *)c->route_paths, c->nroute_paths, &set, &dl), 0);
+	CHECK(set.count > 0);
+	bool used[64] = {false};
+	CHECK(c->nservices <= 64);
+	for (size_t i = 0; i < set.count; i++) {
+		const struct route *r = &set.items[i];
+		char key[300];
+		if (r->target.port_name)
+			snprintf(key, sizeof(key), "%s/%s:%s", r->ns, r->target.service, r->target.port_name);
+		else
+			snprintf(key, sizeof(key), "%s/%s:%u", r->ns, r->target.service, r->target.port);
+		const struct gw_service_endpoints *s = gw_config_service(c, key);
+		if (!s) {
+			fprintf(stderr, "  no endpoints for %s (FIXSession %s/%s)\n", key, r->ns, r->name);
+			CHECK(!"every example target has endpoints");
+			continue;
+		}
+		CHECK(s->count >= 1 && s->items[0].ready);
+		used[s - c->services] = true;
+	}
+	for (size_t i = 0; i < c->nservices && i < 64; i++)
+		if (!used[i])
+			fprintf(stderr, "  endpoints key %s is not targeted by any example\n",
+			        c->services[i].key);
+	for (size_t i = 0; i < c->nservices && i < 64; i++)
+		CHECK(used[i]);
+	route_set_free(&set);
+	diag_list_free(&dl);
+}
+
 TEST(sample_config)
 {
 	char path[1024];
@@ -679,9 +719,10 @@ TEST(sample_config)
 		CHECK_EQ_STR(c->reject_addr.text, "127.0.0.1:9881");
 		CHECK_EQ_INT(c->nroute_paths, 1);
 		CHECK(c->nroute_paths && strstr(c->route_paths[0], "/deploy/standalone/../../crds/examples"));
-		CHECK(c->nservices >= 1);
-		for (size_t i = 0; i < c->nservices; i++)
-			CHECK(!strncmp(c->services[i].key, "trading/", 8));
+		CHECK_EQ_INT(c->listeners[1].tls.ncerts, 1);
+		CHECK(c->listeners[1].tls.certs[0].key_file &&
+		      strstr(c->listeners[1].tls.certs[0].key_file, "/deploy/standalone/certs/server.key"));
+		check_sample_targets(c);
 	}
 	gw_config_free(c);
 	diag_list_free(&dl);
