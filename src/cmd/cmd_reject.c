@@ -14,28 +14,31 @@
 #define MAX_LOGON_BYTES_MIN 64u
 #define MAX_LOGON_BYTES_MAX (16u * 1024u * 1024u)
 #define MAX_CONNECTIONS_MAX 1000000u
-#define DURATION_MAX_MS 3600000u /* one hour: anything longer is a typo */
+#define DURATION_MAX_MS     3600000u /* one hour: anything longer is a typo */
 
 static void reject_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: fixgw reject-engine --listen ADDR [options]\n\n"
-		"A minimal FIX acceptor for connections no FIXSession route claims: it reads the Logon, answers\n"
-		"one Logout (35=5) with the reason in Text (58) and closes. Input that is not a complete Logon\n"
-		"within the limits is closed without an answer and logged (secrets masked).\n\n"
-		"  --listen ADDR           address to listen on: host:port, [v6]:port or :port (required)\n"
-		"  --reason TEXT           Text (58) of the Logout, printable ASCII, 1..%u bytes\n"
-		"                          (default \"%s\")\n"
-		"  --max-logon-bytes N     largest Logon read, %u..%u (default %u)\n"
-		"  --logon-timeout D       time from accept to a complete Logon, e.g. 10s, 500ms (default 10s)\n"
-		"  --linger D              after the Logout, wait this long for the peer to close (default 1s)\n"
-		"  --drain-timeout D       on SIGTERM/SIGINT, let in-flight connections finish this long (default 5s)\n"
-		"  --max-connections N     connections served at once; more are closed at accept (default %u)\n"
-		"  --log-level LEVEL       debug, info, warn, error (default info)\n\n"
-		"Logs are JSON lines on standard error. Exit status: 0 after a signal-requested stop, 1 when the\n"
-		"engine cannot start (address in use, ...), 2 bad usage.\n",
-		REJECT_REASON_MAX, REJECT_DEFAULT_REASON, MAX_LOGON_BYTES_MIN, MAX_LOGON_BYTES_MAX,
-		REJECT_DEFAULT_MAX_LOGON_BYTES, REJECT_DEFAULT_MAX_CONNECTIONS);
+	fprintf(
+	    out,
+	    "usage: fixgw reject-engine --listen ADDR [options]\n\n"
+	    "A minimal FIX acceptor for connections no FIXSession route claims: it reads the Logon, answers\n"
+	    "one Logout (35=5) with the reason in Text (58) and closes. Input that is not a complete Logon\n"
+	    "within the limits is closed without an answer and logged (secrets masked).\n\n"
+	    "  --listen ADDR           address to listen on: host:port, [v6]:port or :port (required)\n"
+	    "  --reason TEXT           Text (58) of the Logout, printable ASCII, 1..%u bytes\n"
+	    "                          (default \"%s\")\n"
+	    "  --max-logon-bytes N     largest Logon read, %u..%u (default %u)\n"
+	    "  --logon-timeout D       time from accept to a complete Logon, e.g. 10s, 500ms (default 10s)\n"
+	    "  --linger D              after the Logout, wait this long for the peer to close (default 1s)\n"
+	    "  --drain-timeout D       on SIGTERM/SIGINT, let in-flight connections finish this long "
+	    "(default 5s)\n"
+	    "  --max-connections N     connections served at once; more are closed at accept (default %u)\n"
+	    "  --log-level LEVEL       debug, info, warn, error (default info)\n\n"
+	    "Logs are JSON lines on standard error. Exit status: 0 after a signal-requested stop, 1 when "
+	    "the\n"
+	    "engine cannot start (address in use, ...), 2 bad usage.\n",
+	    REJECT_REASON_MAX, REJECT_DEFAULT_REASON, MAX_LOGON_BYTES_MIN, MAX_LOGON_BYTES_MAX,
+	    REJECT_DEFAULT_MAX_LOGON_BYTES, REJECT_DEFAULT_MAX_CONNECTIONS);
 }
 
 static struct reject_engine *volatile running_engine; /* read by the signal handler */
@@ -180,18 +183,21 @@ int cmd_reject(int argc, char **argv)
 
 	rc = reject_engine_create(&cfg, &e);
 	if (rc < 0) {
-		log_msg(LOG_ERROR, "start_failed", NULL, "reject engine cannot listen on %s: %s%s%s", cfg.listen.text,
-			fixgw_strerror(rc), rc == FIXGW_EIO ? ": " : "", rc == FIXGW_EIO ? strerror(errno) : "");
+		log_msg(LOG_ERROR, "start_failed", NULL, "reject engine cannot listen on %s: %s%s%s",
+		        cfg.listen.text, fixgw_strerror(rc), rc == FIXGW_EIO ? ": " : "",
+		        rc == FIXGW_EIO ? strerror(errno) : "");
 		return EXIT_FAILURE_RESULT;
 	}
 	running_engine = e;
 	if (install_signals() < 0) {
-		log_msg(LOG_ERROR, "start_failed", NULL, "cannot install signal handlers: %s", strerror(errno));
+		log_msg(LOG_ERROR, "start_failed", NULL, "cannot install signal handlers: %s",
+		        strerror(errno));
 		rc = FIXGW_EIO;
 	} else {
 		rc = reject_engine_run(e);
 		if (rc < 0)
-			log_msg(LOG_ERROR, "run_failed", NULL, "reject engine cannot run: %s", fixgw_strerror(rc));
+			log_msg(LOG_ERROR, "run_failed", NULL, "reject engine cannot run: %s",
+			        fixgw_strerror(rc));
 	}
 	running_engine = NULL;
 	reject_engine_destroy(e);

@@ -28,18 +28,18 @@
 #include "net/reactor.h"
 #include "telemetry/log.h"
 
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
-#define RJ_COMPONENT "reject-engine"
-#define RJ_MAX_FIELDS FIX_SCAN_DEFAULT_MAX_FIELDS /* same bound as the gateway's scanner */
-#define RJ_INITIAL_BUF 512u                       /* most Logons are 100-300 bytes */
-#define RJ_ACCEPT_BATCH 64                        /* accepts per readiness event: stay fair to reads */
+#define RJ_COMPONENT         "reject-engine"
+#define RJ_MAX_FIELDS        FIX_SCAN_DEFAULT_MAX_FIELDS /* same bound as the gateway's scanner */
+#define RJ_INITIAL_BUF       512u                        /* most Logons are 100-300 bytes */
+#define RJ_ACCEPT_BATCH      64                          /* accepts per readiness event: stay fair to reads */
 #define RJ_ACCEPT_BACKOFF_MS 100u
-#define RJ_WARN_INTERVAL_MS 1000u /* rate-limited warnings: at most one line per second */
-#define RJ_DUMP_MAX 2560u         /* rendered received bytes per log line (fits LOG_LINE_MAX escaped) */
-#define RJ_VALUE_MAX 300u         /* a rendered CompID/BeginString (copied ones are <= 64 bytes) */
-#define RJ_LINGER_SCRATCH 4096u
-#define RJ_WRITE_TIMEOUT_MS 5000u /* a Logout (< 1 KiB) only waits on a peer that stopped reading */
+#define RJ_WARN_INTERVAL_MS  1000u /* rate-limited warnings: at most one line per second */
+#define RJ_DUMP_MAX          2560u /* rendered received bytes per log line (fits LOG_LINE_MAX escaped) */
+#define RJ_VALUE_MAX         300u  /* a rendered CompID/BeginString (copied ones are <= 64 bytes) */
+#define RJ_LINGER_SCRATCH    4096u
+#define RJ_WRITE_TIMEOUT_MS  5000u /* a Logout (< 1 KiB) only waits on a peer that stopped reading */
 
 enum rj_state {
 	RJ_READ_LOGON,   /* accumulating the Logon, logon deadline armed */
@@ -69,7 +69,8 @@ struct rj_conn {
 	struct log_ctx log;
 
 	/* The Logon: an append-only buffer of at most max_logon_bytes + 1 bytes (one more than the limit so
-	 * that the scanner can tell "too large" from "exactly at the limit"). Freed once the Logout is out. */
+	 * that the scanner can tell "too large" from "exactly at the limit"). Freed once the Logout is out.
+	 */
 	char *buf;
 	size_t len, cap;
 	struct fix_scanner sc;
@@ -112,11 +113,16 @@ struct reject_engine {
 };
 
 static const char *const outcome_names[REJECT_OUT_COUNT] = {
-	[REJECT_OUT_LOGOUT_SENT] = "logout_sent", [REJECT_OUT_INVALID] = "invalid",
-	[REJECT_OUT_TOO_LARGE] = "too_large",     [REJECT_OUT_TIMEOUT] = "timeout",
-	[REJECT_OUT_EOF] = "eof",                 [REJECT_OUT_EMPTY] = "empty",
-	[REJECT_OUT_UNANSWERABLE] = "unanswerable", [REJECT_OUT_IO_ERROR] = "io_error",
-	[REJECT_OUT_OVER_CAPACITY] = "over_capacity", [REJECT_OUT_SHUTDOWN] = "shutdown",
+    [REJECT_OUT_LOGOUT_SENT] = "logout_sent",
+    [REJECT_OUT_INVALID] = "invalid",
+    [REJECT_OUT_TOO_LARGE] = "too_large",
+    [REJECT_OUT_TIMEOUT] = "timeout",
+    [REJECT_OUT_EOF] = "eof",
+    [REJECT_OUT_EMPTY] = "empty",
+    [REJECT_OUT_UNANSWERABLE] = "unanswerable",
+    [REJECT_OUT_IO_ERROR] = "io_error",
+    [REJECT_OUT_OVER_CAPACITY] = "over_capacity",
+    [REJECT_OUT_SHUTDOWN] = "shutdown",
 };
 
 const char *reject_outcome_name(enum reject_outcome o)
@@ -175,11 +181,11 @@ static void limiter_flush(struct rj_warn_limiter *l)
 	if (l->last_err)
 		log_str(&line, "error", strerror(l->last_err));
 	if (l == &e->over_capacity)
-		log_end(&line, "max_connections (%u) reached: %llu connection(s) closed at accept", e->cfg.max_connections,
-			(unsigned long long)l->pending);
+		log_end(&line, "max_connections (%u) reached: %llu connection(s) closed at accept",
+		        e->cfg.max_connections, (unsigned long long)l->pending);
 	else
 		log_end(&line, "accept failed %llu time(s); accepting paused for %u ms each time",
-			(unsigned long long)l->pending, RJ_ACCEPT_BACKOFF_MS);
+		        (unsigned long long)l->pending, RJ_ACCEPT_BACKOFF_MS);
 	l->pending = 0;
 	l->last_ms = reactor_now(&e->reactor);
 }
@@ -323,7 +329,7 @@ static void conn_close(struct rj_conn *c)
 		log_unanswered(c);
 	else
 		log_msg(LOG_DEBUG, "closed", &c->log, "connection closed after the Logout (%s)",
-			c->why ? c->why : "peer closed");
+		        c->why ? c->why : "peer closed");
 	reactor_timer_cancel(&e->reactor, &c->timer);
 	reactor_del(&e->reactor, &c->io);
 	close(c->io.fd);
@@ -377,7 +383,7 @@ static enum rj_state st_read_logon(struct rj_conn *c, enum rj_event ev)
 	}
 	if (n == 0)
 		return c->len ? conn_fail(c, REJECT_OUT_EOF, "peer closed before the Logon was complete", 0)
-			      : conn_fail(c, REJECT_OUT_EMPTY, "peer closed without sending anything", 0);
+		              : conn_fail(c, REJECT_OUT_EMPTY, "peer closed without sending anything", 0);
 	c->len += (size_t)n;
 
 	switch (fix_scan_step(&c->sc, c->buf, c->len)) {
@@ -387,8 +393,9 @@ static enum rj_state st_read_logon(struct rj_conn *c, enum rj_event ev)
 		return RJ_WRITE_LOGOUT;
 	case FIX_SCAN_INVALID:
 	default:
-		return conn_fail(c, c->sc.error == FIX_SCAN_ERR_TOO_LARGE ? REJECT_OUT_TOO_LARGE : REJECT_OUT_INVALID,
-				 fix_scan_error_str(c->sc.error), 0);
+		return conn_fail(
+		    c, c->sc.error == FIX_SCAN_ERR_TOO_LARGE ? REJECT_OUT_TOO_LARGE : REJECT_OUT_INVALID,
+		    fix_scan_error_str(c->sc.error), 0);
 	}
 }
 
@@ -419,10 +426,11 @@ static enum rj_state logout_start(struct rj_conn *c)
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (fix_logout_build(&c->sc, c->buf, e->reason, &now, c->out, sizeof(c->out), &c->out_len) != 0)
-		return conn_fail(c, REJECT_OUT_UNANSWERABLE,
-				 "cannot answer this Logon: BeginString or a CompID/SubID/LocationID is empty of "
-				 "printable ASCII or longer than 64 bytes",
-				 0);
+		return conn_fail(
+		    c, REJECT_OUT_UNANSWERABLE,
+		    "cannot answer this Logon: BeginString or a CompID/SubID/LocationID is empty of "
+		    "printable ASCII or longer than 64 bytes",
+		    0);
 	c->out_off = 0;
 	/* Stop reading: input after the Logon is never looked at, and EPOLLIN would spin while we write. */
 	int rc = reactor_set_events(&e->reactor, &c->io, EPOLLOUT);
@@ -549,7 +557,8 @@ static void conn_on_timer(struct reactor_timer *t)
 static void listener_on_event(struct reactor_io *io, uint32_t events);
 
 /* Take a freshly accepted fd into the state machine. On failure the fd is closed and counted. */
-static void conn_open(struct reject_engine *e, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+static void conn_open(struct reject_engine *e, int fd, const struct sockaddr_storage *peer,
+                      socklen_t peer_len)
 {
 	struct rj_conn *c = calloc(1, sizeof(*c));
 	int rc;
@@ -558,7 +567,8 @@ static void conn_open(struct reject_engine *e, int fd, const struct sockaddr_sto
 	if (!c) {
 		close(fd);
 		ctr_inc(&e->ctr.outcomes[REJECT_OUT_IO_ERROR]);
-		log_msg(LOG_WARN, "reject_unanswered", &e->log, "out of memory for a new connection; closed it");
+		log_msg(LOG_WARN, "reject_unanswered", &e->log,
+		        "out of memory for a new connection; closed it");
 		return;
 	}
 	c->eng = e;
@@ -649,7 +659,7 @@ static void drain_deadline(struct reactor_timer *t)
 	struct reject_engine *e = container_of(t, struct reject_engine, drain_deadline);
 
 	log_msg(LOG_WARN, "drain_timeout", &e->log, "drain timeout (%u ms) over: closing %llu connection(s)",
-		e->cfg.drain_timeout_ms, (unsigned long long)ctr_get(&e->ctr.active));
+	        e->cfg.drain_timeout_ms, (unsigned long long)ctr_get(&e->ctr.active));
 	struct rj_conn *next;
 	for (struct rj_conn *c = e->conns; c; c = next) {
 		next = c->next; /* c unlinks itself; next stays valid (frees are deferred) */
@@ -666,8 +676,9 @@ static void drain_begin(struct reject_engine *e)
 		close(e->listen_io.fd);
 		e->listen_io.fd = -1;
 	}
-	log_msg(LOG_INFO, "draining", &e->log, "stop requested: no longer accepting; %llu connection(s) in flight",
-		(unsigned long long)ctr_get(&e->ctr.active));
+	log_msg(LOG_INFO, "draining", &e->log,
+	        "stop requested: no longer accepting; %llu connection(s) in flight",
+	        (unsigned long long)ctr_get(&e->ctr.active));
 	if (!e->conns) {
 		reactor_stop(&e->reactor);
 		return;
@@ -717,8 +728,8 @@ static int config_check(const struct reject_config *cfg)
 {
 	const char *reason = cfg->reason ? cfg->reason : REJECT_DEFAULT_REASON;
 
-	if (!cfg->listen.len || !reason_ok(reason) || cfg->max_logon_bytes == 0 || cfg->logon_timeout_ms == 0 ||
-	    cfg->max_connections == 0)
+	if (!cfg->listen.len || !reason_ok(reason) || cfg->max_logon_bytes == 0 ||
+	    cfg->logon_timeout_ms == 0 || cfg->max_connections == 0)
 		return FIXGW_EINVAL;
 	return 0;
 }
@@ -794,7 +805,8 @@ static const char *outcomes_json(const struct reject_counters *c, char *out, siz
 
 	for (size_t i = 0; i < REJECT_OUT_COUNT && n < cap; i++)
 		n += (size_t)snprintf(out + n, cap - n, "%s\"%s\":%llu", i ? "," : "{",
-				      reject_outcome_name((enum reject_outcome)i), (unsigned long long)c->outcomes[i]);
+		                      reject_outcome_name((enum reject_outcome)i),
+		                      (unsigned long long)c->outcomes[i]);
 	if (n + 2 > cap)
 		return "{}";
 	out[n++] = '}';

@@ -25,12 +25,12 @@
 
 #include "net/sock.h"
 
-#define REJECT_DEFAULT_REASON "No matching session configuration"
-#define REJECT_REASON_MAX 200u /* bytes of Text (58); printable ASCII only */
-#define REJECT_DEFAULT_MAX_LOGON_BYTES 65536u
+#define REJECT_DEFAULT_REASON           "No matching session configuration"
+#define REJECT_REASON_MAX               200u /* bytes of Text (58); printable ASCII only */
+#define REJECT_DEFAULT_MAX_LOGON_BYTES  65536u
 #define REJECT_DEFAULT_LOGON_TIMEOUT_MS 10000u
-#define REJECT_DEFAULT_MAX_CONNECTIONS 1024u
-#define REJECT_DEFAULT_LINGER_MS 1000u
+#define REJECT_DEFAULT_MAX_CONNECTIONS  1024u
+#define REJECT_DEFAULT_LINGER_MS        1000u
 #define REJECT_DEFAULT_DRAIN_TIMEOUT_MS 5000u
 
 struct reject_config {
@@ -40,7 +40,7 @@ struct reject_config {
 	uint32_t logon_timeout_ms; /* from accept to a complete Logon */
 	uint32_t max_connections;  /* beyond this, accept and close at once */
 	uint32_t linger_ms;        /* after the Logout, wait this long for the peer's FIN before closing, so
-				    * that our close does not turn into a RST that destroys the Logout */
+	                            * that our close does not turn into a RST that destroys the Logout */
 	uint32_t drain_timeout_ms; /* after stop: how long in-flight connections may finish */
 };
 
@@ -63,8 +63,8 @@ enum reject_outcome {
 /** Counters for telemetry. Written by the reactor thread only; read them from any thread with
  * reject_engine_counters(), which takes a consistent-per-field snapshot. */
 struct reject_counters {
-	uint64_t accepted;       /* connections accepted, including the ones closed for capacity */
-	uint64_t active;         /* gauge: connections in the state machine now */
+	uint64_t accepted;        /* connections accepted, including the ones closed for capacity */
+	uint64_t active;          /* gauge: connections in the state machine now */
 	uint64_t accept_backoffs; /* times accepting paused for 100 ms on EMFILE/ENFILE/ENOBUFS/ENOMEM */
 	uint64_t outcomes[REJECT_OUT_COUNT];
 };
