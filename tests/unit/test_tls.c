@@ -190,6 +190,7 @@ struct client_opts {
 	const char *sni;
 	const char *cert; /* base name of a cert/key pair to present */
 	bool seclevel0;   /* let the client offer what OpenSSL 3 forbids by default (TLS 1.0/1.1) */
+	bool no_ticket;   /* TLS 1.2: resume by session id (the server's cache), not by ticket */
 };
 
 struct pair {
@@ -216,6 +217,8 @@ static void pair_open(struct pair *p, struct tls_server *s, const struct client_
 	SSL_CTX_set_min_proto_version(p->cctx, o && o->min_version ? o->min_version : TLS1_VERSION);
 	if (o && o->max_version)
 		SSL_CTX_set_max_proto_version(p->cctx, o->max_version);
+	if (o && o->no_ticket)
+		SSL_CTX_set_options(p->cctx, SSL_OP_NO_TICKET);
 	if (o && o->cert) {
 		snprintf(f, sizeof(f), "%s.crt", o->cert);
 		CHECK(SSL_CTX_use_certificate_file(p->cctx, path(f), SSL_FILETYPE_PEM) == 1);
@@ -422,8 +425,15 @@ TEST(test_client_certificates)
 {
 	struct tls_config cfg = {.client_ca_file = strdup(path("ca.crt")), .require_client_cert = true};
 	cfg_cert(&cfg, NULL, "localhost");
+	cfg_cert(&cfg, "sni.example.test", "sni");
 	struct tls_server *s = server(&cfg);
 	struct pair p;
+
+	/* The SNI switch keeps verification on. */
+	check_refused(s, &(struct client_opts){.sni = "sni.example.test"});
+	check_refused(s, &(struct client_opts){.sni = "sni.example.test", .cert = "rogue"});
+	check_connects(s, &(struct client_opts){.sni = "sni.example.test", .cert = "client"},
+	               "sni.example.test", NULL);
 
 	check_refused(s, NULL);
 	check_refused(s, &(struct client_opts){.max_version = TLS1_2_VERSION});
@@ -509,6 +519,42 @@ TEST(test_reload)
 	tls_config_free(&cfg);
 	tls_config_free(&bad);
 	diag_list_free(&dl);
+}
+
+/** Reconnect with the session of a first connection (read something first: TLS 1.3 tickets arrive after the
+ * handshake). Client certificates on, which needs the session id context. */
+static void check_resumes(int max_version, bool no_ticket)
+{
+	struct tls_config cfg = {.client_ca_file = strdup(path("ca.crt")), .require_client_cert = true};
+	cfg_cert(&cfg, NULL, "localhost");
+	struct tls_server *s = server(&cfg);
+	struct client_opts o = {.max_version = max_version, .cert = "client", .no_ticket = no_ticket};
+	struct pair p;
+
+	pair_open(&p, s, &o);
+	CHECK(pair_handshake(&p) && pair_echo(&p, "first"));
+	SSL_SESSION *sess = SSL_get1_session(p.cli);
+	CHECK(sess != NULL);
+	/* OpenSSL drops the session of a connection freed without close_notify (tickets still work). */
+	tls_shutdown(p.srv);
+	SSL_shutdown(p.cli);
+	pair_close(&p);
+
+	pair_open(&p, s, &o);
+	SSL_set_session(p.cli, sess);
+	CHECK(pair_handshake(&p) && pair_echo(&p, "again"));
+	CHECK(SSL_session_reused(p.srv));
+	pair_close(&p);
+	SSL_SESSION_free(sess);
+	tls_server_free(s);
+	tls_config_free(&cfg);
+}
+
+TEST(test_session_resumption)
+{
+	check_resumes(TLS1_2_VERSION, false); /* ticket */
+	check_resumes(TLS1_2_VERSION, true);  /* session id: the server's cache */
+	check_resumes(0, false);              /* TLS 1.3 ticket */
 }
 
 TEST(test_renegotiation_refused)
@@ -767,6 +813,6 @@ static void setup(void)
 TEST_MAIN(TEST_ENTRY(setup), TEST_ENTRY(test_name_matching), TEST_ENTRY(test_tls13_and_tls12),
           TEST_ENTRY(test_old_versions_refused), TEST_ENTRY(test_min_version_13),
           TEST_ENTRY(test_sni_selects_certificate), TEST_ENTRY(test_client_certificates),
-          TEST_ENTRY(test_reload), TEST_ENTRY(test_renegotiation_refused), TEST_ENTRY(test_config_errors),
-          TEST_ENTRY(test_expiry), TEST_ENTRY(test_close_and_pending), TEST_ENTRY(test_reload_while_serving),
-          TEST_ENTRY(test_cleanup))
+          TEST_ENTRY(test_reload), TEST_ENTRY(test_session_resumption),
+          TEST_ENTRY(test_renegotiation_refused), TEST_ENTRY(test_config_errors), TEST_ENTRY(test_expiry),
+          TEST_ENTRY(test_close_and_pending), TEST_ENTRY(test_reload_while_serving), TEST_ENTRY(test_cleanup))
