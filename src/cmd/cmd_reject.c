@@ -145,7 +145,7 @@ static bool apply_option(const char *opt, const char *val, struct reject_config 
 static int parse_args(int argc, char **argv, struct reject_config *cfg, enum log_level *lvl, bool *done)
 {
 	*done = false;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) { /* every option takes exactly one value */
 		if (cmd_is_help(argv[i])) {
 			reject_usage(stdout);
 			*done = true;
@@ -157,7 +157,6 @@ static int parse_args(int argc, char **argv, struct reject_config *cfg, enum log
 		}
 		if (!apply_option(argv[i], argv[i + 1], cfg, lvl))
 			return EXIT_USAGE;
-		i++;
 	}
 	if (!cfg->listen.len) {
 		fprintf(stderr, "fixgw reject-engine: --listen is required\n\n");
