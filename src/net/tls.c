@@ -551,6 +551,7 @@ static enum tls_io io_result(SSL *ssl, int ret, int errno_saved, const char **re
 {
 	const char *why = NULL;
 	enum tls_io res = TLS_IO_ERROR;
+	bool orderly = false; /* the peer sent close_notify: answering it is right */
 	unsigned long e;
 
 	switch (SSL_get_error(ssl, ret)) {
@@ -561,6 +562,7 @@ static enum tls_io io_result(SSL *ssl, int ret, int errno_saved, const char **re
 	case SSL_ERROR_ZERO_RETURN:
 		why = "close_notify";
 		res = TLS_IO_CLOSED;
+		orderly = true;
 		break;
 	case SSL_ERROR_SYSCALL:
 		if (ERR_peek_error() == 0 && errno_saved == 0) {
@@ -587,11 +589,11 @@ static enum tls_io io_result(SSL *ssl, int ret, int errno_saved, const char **re
 		why = "unexpected TLS state";
 		break;
 	}
-	if (res == TLS_IO_ERROR) {
-		SSL_set_quiet_shutdown(ssl, 1); /* never send close_notify after a fatal error */
-		if (!why)
-			why = "TLS error";
-	}
+	if (res == TLS_IO_ERROR && !why)
+		why = "TLS error";
+	/* No close_notify after a fatal error or a bare EOF: OpenSSL forbids it, and nobody would read it. */
+	if (!orderly)
+		SSL_set_quiet_shutdown(ssl, 1);
 	if (reason)
 		*reason = why;
 	ERR_clear_error();

@@ -92,7 +92,7 @@ bool tls_has_pending(const SSL *ssl);
 /** Write up to len bytes; *n is set on DONE (SSL_MODE_ENABLE_PARTIAL_WRITE is on: it may be < len). */
 enum tls_io tls_write(SSL *ssl, const void *buf, size_t len, size_t *n, const char **reason);
 /** Send close_notify (best effort, non-blocking, the peer's reply is not awaited); does nothing before
- * the handshake finished or after a fatal error. */
+ * the handshake finished or after a fatal error or a bare EOF. */
 void tls_shutdown(SSL *ssl);
 
 /** For logs and spans: negotiated version ("TLSv1.3"), cipher, SNI name sent by the client (or NULL).
