@@ -28,10 +28,10 @@ struct outcome {
 	struct fix_field fields[FIELDS];
 };
 
-#define REQUIRE(c)                                                                                     \
-	do {                                                                                           \
-		if (!(c))                                                                              \
-			abort();                                                                       \
+#define REQUIRE(c)                                                                                           \
+	do {                                                                                                 \
+		if (!(c))                                                                                    \
+			abort();                                                                             \
 	} while (0)
 
 static void record(struct outcome *o, const struct fix_scanner *sc, enum fix_scan_status st)
@@ -49,8 +49,8 @@ static void record(struct outcome *o, const struct fix_scanner *sc, enum fix_sca
 }
 
 /* Feed buf in pieces ending at cuts[0..ncuts) and finally at len. */
-static void scan(struct outcome *o, const char *buf, size_t len, const size_t *cuts, size_t ncuts,
-		 size_t cap, size_t max)
+static void scan(struct outcome *o, const char *buf, size_t len, const size_t *cuts, size_t ncuts, size_t cap,
+                 size_t max)
 {
 	struct fix_field fields[FIELDS];
 	struct fix_scanner sc;
@@ -107,7 +107,7 @@ static void check_lookups(const struct outcome *o, const char *buf)
 }
 
 static const struct redact_rule rules[] = {
-	{49, REDACT_MASK}, {50, REDACT_HIDE}, {95, REDACT_HIDE}, {553, REDACT_MASK}, {925, REDACT_HIDE},
+    {49, REDACT_MASK}, {50, REDACT_HIDE}, {95, REDACT_HIDE}, {553, REDACT_MASK}, {925, REDACT_HIDE},
 };
 static const struct redact_policy policy = {rules, sizeof(rules) / sizeof(rules[0])};
 
@@ -144,7 +144,7 @@ static char absent_letter(const char *buf, size_t len)
 /* Rewrite every value the policy does not show (but not data lengths, which the renderer reads) and
  * require the dump to contain none of it. */
 static void check_secret_oracle(const struct redact_policy *p, const struct outcome *o, const char *buf,
-				size_t len)
+                                size_t len)
 {
 	char mark = absent_letter(buf, len);
 	size_t cap = 4 * len + 16;
@@ -178,7 +178,7 @@ static void run(const char *buf, size_t len, size_t cap, size_t max)
 	size_t cuts[2];
 
 	scan(&one, buf, len, NULL, 0, cap, max);
-	check_invariants(&one, buf, len, cap, max);
+	check_invariants(&one, buf, len, cap, max ? max : FIX_SCAN_DEFAULT_MAX_BYTES);
 	check_lookups(&one, buf);
 
 	for (size_t i = 0; i < len; i++)

@@ -20,7 +20,7 @@ enum scan_state {
 };
 
 #define FIX_TAG_MAX_DIGITS 9
-#define CHECKSUM_DIGITS 3
+#define CHECKSUM_DIGITS    3
 /* "10=nnn<SOH>": the shortest possible trailer, used to reject a data length that can never fit. */
 #define TRAILER_MIN 7u
 
@@ -120,8 +120,8 @@ static void end_field(struct fix_scanner *sc, const char *buf)
 		return;
 	} else if (f->tag == FIX_TAG_CHECKSUM) {
 		/* BodyLength counts the bytes from after 9=...<SOH> up to where 10= starts. */
-		sc->body_length_mismatch = sc->body_length < 0 ||
-					   (uint64_t)sc->body_start_ + (uint64_t)sc->body_length != sc->pos_;
+		sc->body_length_mismatch =
+		    sc->body_length < 0 || (uint64_t)sc->body_start_ + (uint64_t)sc->body_length != sc->pos_;
 		sc->length = sc->cur_;
 		sc->status_ = FIX_SCAN_COMPLETE;
 		return;
@@ -288,7 +288,7 @@ const char *fix_scan_error_str(enum fix_scan_error err)
 }
 
 enum fix_lookup fix_scan_find(const struct fix_scanner *sc, const char *buf, uint32_t tag,
-			      struct fix_field *out)
+                              struct fix_field *out)
 {
 	const struct fix_field *first = NULL;
 

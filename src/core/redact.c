@@ -21,8 +21,8 @@
 
 #include "fix_dict.h"
 
-#define ELLIPSIS "..."
-#define ELLIPSIS_LEN (sizeof(ELLIPSIS) - 1)
+#define ELLIPSIS       "..."
+#define ELLIPSIS_LEN   (sizeof(ELLIPSIS) - 1)
 #define TAG_MAX_DIGITS 9
 
 enum redact_action redact_action_for(const struct redact_policy *policy, uint32_t tag)
@@ -283,7 +283,7 @@ static size_t data_value_end(const struct dump *d, uint32_t tag, size_t v, const
 /* Render the field "tag=" at p whose value starts at v, in a token ending at end. Sets *vend to where
  * the value ends and returns false when the field is hidden (nothing was written). */
 static bool dump_field(const struct dump *d, size_t p, size_t v, uint32_t tag, size_t end,
-		       struct prev_field *prev, size_t *vend)
+                       struct prev_field *prev, size_t *vend)
 {
 	enum redact_action act = redact_action_for(d->policy, tag);
 
@@ -341,7 +341,7 @@ size_t redact_dump(const struct redact_policy *policy, const char *buf, size_t l
 }
 
 enum redact_action redact_value(const struct redact_policy *policy, uint32_t tag, const char *value,
-				size_t value_len, char *out, size_t cap)
+                                size_t value_len, char *out, size_t cap)
 {
 	enum redact_action act = redact_action_for(policy, tag);
 	struct out o;

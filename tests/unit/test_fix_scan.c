@@ -41,7 +41,10 @@ static size_t build(char *dst, const char *begin, const char *body)
 	size_t blen = soh(b, body), n;
 	unsigned sum = 0;
 
-	n = (size_t)sprintf(dst, "8=%s\x01" "9=%zu\x01", begin, blen);
+	n = (size_t)sprintf(dst,
+	                    "8=%s\x01"
+	                    "9=%zu\x01",
+	                    begin, blen);
 	memcpy(dst + n, b, blen);
 	n += blen;
 	for (size_t i = 0; i < n; i++)
@@ -71,7 +74,7 @@ static bool same(const struct result *a, const struct result *b)
 
 /* Scan buf in pieces ending at cut[0] < cut[1] < ... < len; each step sees a longer prefix. */
 static void scan_cuts(struct result *r, const char *buf, size_t len, const size_t *cut, size_t ncut,
-		      size_t cap, size_t max)
+                      size_t cap, size_t max)
 {
 	struct fix_field fields[CAP];
 	struct fix_scanner sc;
@@ -141,13 +144,14 @@ static bool value_is(const char *buf, const struct fix_field *f, const char *lit
 
 TEST(test_logon_every_version)
 {
-	static const char *const versions[] = {"FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3",
-					      "FIX.4.4", "FIXT.1.1", "FIX.5.0SP2", "FIXT.9.9"};
+	static const char *const versions[] = {"FIX.4.0", "FIX.4.1",  "FIX.4.2",    "FIX.4.3",
+	                                       "FIX.4.4", "FIXT.1.1", "FIX.5.0SP2", "FIXT.9.9"};
 	char buf[BUF];
 
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
-		size_t n = build(buf, versions[i], "35=A|34=1|49=CLIENT|52=20240101-12:00:00|56=GW|98=0|"
-						   "108=30|");
+		size_t n = build(buf, versions[i],
+		                 "35=A|34=1|49=CLIENT|52=20240101-12:00:00|56=GW|98=0|"
+		                 "108=30|");
 		struct result r = scan_all_ways(buf, n);
 
 		CHECK_EQ_INT(r.status, FIX_SCAN_COMPLETE);
@@ -332,17 +336,17 @@ TEST(test_body_length_best_effort)
 		int64_t body_length;
 		bool mismatch;
 	} cases[] = {
-		{"8=FIX.4.4|9=5|35=A|10=000|", 5, false},
-		{"8=FIX.4.4|9=6|35=A|10=000|", 6, true},
-		{"8=FIX.4.4|9=0|35=A|10=000|", 0, true},
-		{"8=FIX.4.4|9=000000005|35=A|10=000|", 5, false},
-		{"8=FIX.4.4|9=999999999|35=A|10=000|", 999999999, true},
-		{"8=FIX.4.4|9=1000000000|35=A|10=000|", -1, true},
-		{"8=FIX.4.4|9=|35=A|10=000|", -1, true},
-		{"8=FIX.4.4|9=-5|35=A|10=000|", -1, true},
-		{"8=FIX.4.4|9=+5|35=A|10=000|", -1, true},
-		{"8=FIX.4.4|9=5x|35=A|10=000|", -1, true},
-		{"8=FIX.4.4|9=11|35=A|49=AB|10=000|", 11, false},
+	    {"8=FIX.4.4|9=5|35=A|10=000|", 5, false},
+	    {"8=FIX.4.4|9=6|35=A|10=000|", 6, true},
+	    {"8=FIX.4.4|9=0|35=A|10=000|", 0, true},
+	    {"8=FIX.4.4|9=000000005|35=A|10=000|", 5, false},
+	    {"8=FIX.4.4|9=999999999|35=A|10=000|", 999999999, true},
+	    {"8=FIX.4.4|9=1000000000|35=A|10=000|", -1, true},
+	    {"8=FIX.4.4|9=|35=A|10=000|", -1, true},
+	    {"8=FIX.4.4|9=-5|35=A|10=000|", -1, true},
+	    {"8=FIX.4.4|9=+5|35=A|10=000|", -1, true},
+	    {"8=FIX.4.4|9=5x|35=A|10=000|", -1, true},
+	    {"8=FIX.4.4|9=11|35=A|49=AB|10=000|", 11, false},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -443,7 +447,10 @@ TEST(test_raw_data_is_skipped)
 	CHECK_EQ_INT(fix_scan_find(&sc, buf, 49, &f), FIX_LOOKUP_ABSENT);
 	CHECK_EQ_INT(fix_scan_find(&sc, buf, 96, &f), FIX_LOOKUP_FOUND);
 	CHECK_EQ_INT(f.value_len, 11);
-	CHECK(memcmp(buf + f.value_off, "x\x01" "49=EVIL\x01y", 11) == 0);
+	CHECK(memcmp(buf + f.value_off,
+	             "x\x01"
+	             "49=EVIL\x01y",
+	             11) == 0);
 	CHECK_EQ_INT(fix_scan_find(&sc, buf, 553, &f), FIX_LOOKUP_FOUND);
 
 	/* A data field may even hold "10=000<SOH>". */
@@ -467,7 +474,7 @@ TEST(test_every_data_pair)
 		struct result r;
 
 		snprintf(text, sizeof(text), "35=A|%u=6|%u=|10=1||49=X|", data_by_length[i].key,
-			 data_by_length[i].val);
+		         data_by_length[i].val);
 		n = build(buf, "FIXT.1.1", text);
 		r = scan_all_ways(buf, n);
 		CHECK_EQ_INT(r.status, FIX_SCAN_COMPLETE);
@@ -481,17 +488,17 @@ TEST(test_every_data_pair)
 TEST(test_bad_data_length)
 {
 	static const char *const bad[] = {
-		"8=FIX.4.4|9=5|35=A|95=-1|96=x|",
-		"8=FIX.4.4|9=5|35=A|95=+1|96=x|",
-		"8=FIX.4.4|9=5|35=A|95=abc|96=x|",
-		"8=FIX.4.4|9=5|35=A|95=|96=x|",
-		"8=FIX.4.4|9=5|35=A|95=1x|96=x|",
-		"8=FIX.4.4|9=5|35=A|95=1234567890|96=x|",
-		"8=FIX.4.4|9=5|35=A|95=99999999999999999999|96=x|",
-		/* the data is not followed by SOH where the length says */
-		"8=FIX.4.4|9=5|35=A|95=2|96=abc|",
-		"8=FIX.4.4|9=5|35=A|95=0|96=a|",
-		"8=FIX.4.4|9=5|35=A|90=1|91=ab|",
+	    "8=FIX.4.4|9=5|35=A|95=-1|96=x|",
+	    "8=FIX.4.4|9=5|35=A|95=+1|96=x|",
+	    "8=FIX.4.4|9=5|35=A|95=abc|96=x|",
+	    "8=FIX.4.4|9=5|35=A|95=|96=x|",
+	    "8=FIX.4.4|9=5|35=A|95=1x|96=x|",
+	    "8=FIX.4.4|9=5|35=A|95=1234567890|96=x|",
+	    "8=FIX.4.4|9=5|35=A|95=99999999999999999999|96=x|",
+	    /* the data is not followed by SOH where the length says */
+	    "8=FIX.4.4|9=5|35=A|95=2|96=abc|",
+	    "8=FIX.4.4|9=5|35=A|95=0|96=a|",
+	    "8=FIX.4.4|9=5|35=A|90=1|91=ab|",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -639,7 +646,8 @@ TEST(test_begin_string)
 	struct fix_field fields[CAP];
 	struct fix_scanner sc;
 	struct fix_field bs;
-	const char *text = "8=FIXT.1.1\x01" "9";
+	const char *text = "8=FIXT.1.1\x01"
+	                   "9";
 
 	fix_scan_init(&sc, fields, CAP, 0);
 	bs = fix_scan_begin_string(&sc);
@@ -689,10 +697,10 @@ TEST(test_dict_tables_sorted)
 TEST(test_dict_data_tags)
 {
 	static const uint32_t pairs[][2] = {
-		{90, 91},     {93, 89},     {95, 96},     {212, 213},   {348, 349},   {350, 351},
-		{352, 353},   {354, 355},   {356, 357},   {358, 359},   {360, 361},   {362, 363},
-		{364, 365},   {445, 446},   {618, 619},   {621, 622},   {1184, 1185}, {1277, 1278},
-		{1280, 1281}, {1282, 1283}, {1397, 1398}, {1401, 1402}, {1403, 1404}, {1468, 1469},
+	    {90, 91},     {93, 89},     {95, 96},     {212, 213},   {348, 349},   {350, 351},
+	    {352, 353},   {354, 355},   {356, 357},   {358, 359},   {360, 361},   {362, 363},
+	    {364, 365},   {445, 446},   {618, 619},   {621, 622},   {1184, 1185}, {1277, 1278},
+	    {1280, 1281}, {1282, 1283}, {1397, 1398}, {1401, 1402}, {1403, 1404}, {1468, 1469},
 	};
 
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
@@ -729,46 +737,46 @@ TEST(test_dict_secrets)
 TEST(test_dict_names)
 {
 	static const struct tag_name want[] = {
-		{8, "BeginString"},
-		{9, "BodyLength"},
-		{10, "CheckSum"},
-		{34, "MsgSeqNum"},
-		{35, "MsgType"},
-		{49, "SenderCompID"},
-		{50, "SenderSubID"},
-		{52, "SendingTime"},
-		{56, "TargetCompID"},
-		{57, "TargetSubID"},
-		{58, "Text"},
-		{98, "EncryptMethod"},
-		{108, "HeartBtInt"},
-		{115, "OnBehalfOfCompID"},
-		{116, "OnBehalfOfSubID"},
-		{128, "DeliverToCompID"},
-		{129, "DeliverToSubID"},
-		{141, "ResetSeqNumFlag"},
-		{142, "SenderLocationID"},
-		{143, "TargetLocationID"},
-		{144, "OnBehalfOfLocationID"},
-		{145, "DeliverToLocationID"},
-		{347, "MessageEncoding"},
-		{383, "MaxMessageSize"},
-		{384, "NoMsgTypes"},
-		{553, "Username"},
-		{554, "Password"},
-		{789, "NextExpectedMsgSeqNum"},
-		{925, "NewPassword"},
-		{1128, "ApplVerID"},
-		{1129, "CstmApplVerID"},
-		{1137, "DefaultApplVerID"},
-		{1400, "EncryptedPasswordMethod"},
-		{1401, "EncryptedPasswordLen"},
-		{1402, "EncryptedPassword"},
-		{1403, "EncryptedNewPasswordLen"},
-		{1404, "EncryptedNewPassword"},
-		{1407, "DefaultApplExtID"},
-		{1408, "DefaultCstmApplVerID"},
-		{1409, "SessionStatus"},
+	    {8, "BeginString"},
+	    {9, "BodyLength"},
+	    {10, "CheckSum"},
+	    {34, "MsgSeqNum"},
+	    {35, "MsgType"},
+	    {49, "SenderCompID"},
+	    {50, "SenderSubID"},
+	    {52, "SendingTime"},
+	    {56, "TargetCompID"},
+	    {57, "TargetSubID"},
+	    {58, "Text"},
+	    {98, "EncryptMethod"},
+	    {108, "HeartBtInt"},
+	    {115, "OnBehalfOfCompID"},
+	    {116, "OnBehalfOfSubID"},
+	    {128, "DeliverToCompID"},
+	    {129, "DeliverToSubID"},
+	    {141, "ResetSeqNumFlag"},
+	    {142, "SenderLocationID"},
+	    {143, "TargetLocationID"},
+	    {144, "OnBehalfOfLocationID"},
+	    {145, "DeliverToLocationID"},
+	    {347, "MessageEncoding"},
+	    {383, "MaxMessageSize"},
+	    {384, "NoMsgTypes"},
+	    {553, "Username"},
+	    {554, "Password"},
+	    {789, "NextExpectedMsgSeqNum"},
+	    {925, "NewPassword"},
+	    {1128, "ApplVerID"},
+	    {1129, "CstmApplVerID"},
+	    {1137, "DefaultApplVerID"},
+	    {1400, "EncryptedPasswordMethod"},
+	    {1401, "EncryptedPasswordLen"},
+	    {1402, "EncryptedPassword"},
+	    {1403, "EncryptedNewPasswordLen"},
+	    {1404, "EncryptedNewPassword"},
+	    {1407, "DefaultApplExtID"},
+	    {1408, "DefaultCstmApplVerID"},
+	    {1409, "SessionStatus"},
 	};
 	static const uint32_t named[] = {43, 89, 90, 91, 93, 95, 96, 97, 369};
 
@@ -789,7 +797,7 @@ TEST(test_error_strings)
 		CHECK(fix_scan_error_str((enum fix_scan_error)e) != NULL);
 		for (int f = FIX_SCAN_OK; f < e; f++)
 			CHECK(strcmp(fix_scan_error_str((enum fix_scan_error)e),
-				     fix_scan_error_str((enum fix_scan_error)f)) != 0);
+			             fix_scan_error_str((enum fix_scan_error)f)) != 0);
 	}
 	for (int e = FIXGW_OK; e >= FIXGW_ETIMEOUT; e--) {
 		CHECK(strcmp(fixgw_strerror(e), "unknown error") != 0);
@@ -801,13 +809,13 @@ TEST(test_error_strings)
 }
 
 TEST_MAIN(TEST_ENTRY(test_logon_every_version), TEST_ENTRY(test_every_prefix_needs_more),
-	  TEST_ENTRY(test_verdict_is_sticky), TEST_ENTRY(test_pipelined_bytes_untouched),
-	  TEST_ENTRY(test_not_fix_at_once), TEST_ENTRY(test_random_binary_invalid_quickly),
-	  TEST_ENTRY(test_not_logon), TEST_ENTRY(test_body_length_best_effort), TEST_ENTRY(test_checksum_field),
-	  TEST_ENTRY(test_tags), TEST_ENTRY(test_raw_data_is_skipped), TEST_ENTRY(test_every_data_pair),
-	  TEST_ENTRY(test_bad_data_length), TEST_ENTRY(test_data_tag_not_adjacent),
-	  TEST_ENTRY(test_data_length_too_large_at_once), TEST_ENTRY(test_too_large),
-	  TEST_ENTRY(test_default_max_bytes), TEST_ENTRY(test_too_many_fields), TEST_ENTRY(test_find),
-	  TEST_ENTRY(test_begin_string), TEST_ENTRY(test_init_clamps), TEST_ENTRY(test_dict_tables_sorted),
-	  TEST_ENTRY(test_dict_data_tags), TEST_ENTRY(test_dict_secrets), TEST_ENTRY(test_dict_names),
-	  TEST_ENTRY(test_error_strings))
+          TEST_ENTRY(test_verdict_is_sticky), TEST_ENTRY(test_pipelined_bytes_untouched),
+          TEST_ENTRY(test_not_fix_at_once), TEST_ENTRY(test_random_binary_invalid_quickly),
+          TEST_ENTRY(test_not_logon), TEST_ENTRY(test_body_length_best_effort),
+          TEST_ENTRY(test_checksum_field), TEST_ENTRY(test_tags), TEST_ENTRY(test_raw_data_is_skipped),
+          TEST_ENTRY(test_every_data_pair), TEST_ENTRY(test_bad_data_length),
+          TEST_ENTRY(test_data_tag_not_adjacent), TEST_ENTRY(test_data_length_too_large_at_once),
+          TEST_ENTRY(test_too_large), TEST_ENTRY(test_default_max_bytes), TEST_ENTRY(test_too_many_fields),
+          TEST_ENTRY(test_find), TEST_ENTRY(test_begin_string), TEST_ENTRY(test_init_clamps),
+          TEST_ENTRY(test_dict_tables_sorted), TEST_ENTRY(test_dict_data_tags), TEST_ENTRY(test_dict_secrets),
+          TEST_ENTRY(test_dict_names), TEST_ENTRY(test_error_strings))

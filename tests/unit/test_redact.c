@@ -7,7 +7,7 @@
 #include "test.h"
 
 #define MARK "S3CRET"
-#define OUT 4096
+#define OUT  4096
 
 /* Copy s with '|' turned into SOH; returns the length. */
 static size_t soh(char *dst, const char *s)
@@ -29,7 +29,7 @@ static const char *dump_text(const struct redact_policy *p, const char *text, ch
 }
 
 static const struct redact_rule rules[] = {
-	{49, REDACT_MASK}, {50, REDACT_HIDE}, {95, REDACT_HIDE}, {554, REDACT_SHOW}, {925, REDACT_HIDE},
+    {49, REDACT_MASK}, {50, REDACT_HIDE}, {95, REDACT_HIDE}, {554, REDACT_SHOW}, {925, REDACT_HIDE},
 };
 static const struct redact_policy policy = {rules, sizeof(rules) / sizeof(rules[0])};
 
@@ -63,9 +63,9 @@ TEST(test_dump_logon)
 	char out[OUT];
 
 	CHECK_EQ_STR(dump_text(NULL, "8=FIX.4.4|9=40|35=A|49=CLI|56=GW|553=bob|554=pw|925=new|10=123|", out),
-		     "8=FIX.4.4|9=40|35=A|49=CLI|56=GW|553=bob|554=[REDACTED]|925=[REDACTED]|10=123|");
+	             "8=FIX.4.4|9=40|35=A|49=CLI|56=GW|553=bob|554=[REDACTED]|925=[REDACTED]|10=123|");
 	CHECK_EQ_STR(dump_text(&policy, "8=FIX.4.4|49=CLI|50=desk|56=GW|554=pw|925=new|10=123|", out),
-		     "8=FIX.4.4|49=[REDACTED]|56=GW|554=[REDACTED]|10=123|");
+	             "8=FIX.4.4|49=[REDACTED]|56=GW|554=[REDACTED]|10=123|");
 	/* The last field hidden: nothing left of it. */
 	CHECK_EQ_STR(dump_text(&policy, "56=GW|50=desk", out), "56=GW|");
 	CHECK_EQ_STR(dump_text(&policy, "50=desk|", out), "");
@@ -98,10 +98,11 @@ TEST(test_dump_data_fields)
 	char out[OUT];
 
 	/* Trusted length: the data (with its SOH and fake field) is one masked value. */
-	CHECK_EQ_STR(dump_text(NULL, "35=A|95=7|96=a|49=X||49=Y|", out), "35=A|95=[REDACTED]|96=[REDACTED]|49=Y|");
+	CHECK_EQ_STR(dump_text(NULL, "35=A|95=7|96=a|49=X||49=Y|", out),
+	             "35=A|95=[REDACTED]|96=[REDACTED]|49=Y|");
 	CHECK_EQ_STR(dump_text(NULL, "90=2|91=|||56=B", out), "90=[REDACTED]|91=[REDACTED]|56=B");
 	CHECK_EQ_STR(dump_text(NULL, "1401=1|1402=x|1403=0|1404=|10=000|", out),
-		     "1401=[REDACTED]|1402=[REDACTED]|1403=[REDACTED]|1404=[REDACTED]|10=000|");
+	             "1401=[REDACTED]|1402=[REDACTED]|1403=[REDACTED]|1404=[REDACTED]|10=000|");
 	/* Data up to the end of the input is fine too. */
 	CHECK_EQ_STR(dump_text(NULL, "95=3|96=a|b", out), "95=[REDACTED]|96=[REDACTED]");
 	/* Untrusted length: everything after is masked. */
@@ -124,7 +125,8 @@ TEST(test_dump_embedded_fields)
 	CHECK_EQ_STR(dump_text(NULL, "58=554=pw|49=X|", out), "58=554=[REDACTED]|49=X|");
 	/* Digits before a secret tag: "\x01554=" is how some tools print SOH before 554. */
 	CHECK_EQ_STR(dump_text(NULL, "58=1554=x|", out), "58=1554=[REDACTED]|");
-	CHECK_EQ_STR(dump_text(NULL, "8=FIX.4.4\\x01554=pw|49=X|", out), "8=FIX.4.4\\\\x01554=[REDACTED]|49=X|");
+	CHECK_EQ_STR(dump_text(NULL, "8=FIX.4.4\\x01554=pw|49=X|", out),
+	             "8=FIX.4.4\\\\x01554=[REDACTED]|49=X|");
 	CHECK_EQ_STR(dump_text(NULL, "8=FIX.4.4\\u000196=pw|49=X|", out), "8=FIX.4.4\\\\u000196=[REDACTED]");
 	/* ...but a field's own tag is taken as it is. */
 	CHECK_EQ_STR(dump_text(NULL, "1554=x|196=y|", out), "1554=x|196=y|");
@@ -150,7 +152,9 @@ TEST(test_dump_embedded_fields)
 
 TEST(test_dump_truncation)
 {
-	static const char in[] = "8=FIX.4.4\x01" "554=secret\x01" "58=\xff\xfe\x01";
+	static const char in[] = "8=FIX.4.4\x01"
+	                         "554=secret\x01"
+	                         "58=\xff\xfe\x01";
 	char full[OUT];
 	size_t full_len = redact_dump(NULL, in, sizeof(in) - 1, full, sizeof(full));
 
@@ -210,7 +214,11 @@ TEST(test_value)
 	CHECK_EQ_STR(out, "CLI|\\xff");
 	CHECK_EQ_INT(redact_value(NULL, 554, "pw", 2, out, sizeof(out)), REDACT_MASK);
 	CHECK_EQ_STR(out, REDACTED_TEXT);
-	CHECK_EQ_INT(redact_value(NULL, 96, "a\x01" "b", 3, out, sizeof(out)), REDACT_MASK);
+	CHECK_EQ_INT(redact_value(NULL, 96,
+	                          "a\x01"
+	                          "b",
+	                          3, out, sizeof(out)),
+	             REDACT_MASK);
 	CHECK_EQ_STR(out, REDACTED_TEXT);
 	CHECK_EQ_INT(redact_value(&policy, 49, "CLI", 3, out, sizeof(out)), REDACT_MASK);
 	CHECK_EQ_STR(out, REDACTED_TEXT);
@@ -264,53 +272,54 @@ TEST(test_hostile_inputs_never_leak)
 {
 	/* MARK only ever sits where a FIX engine would see a secret value. */
 	static const char *const cases[] = {
-		"8=FIX.4.4|9=5|35=A|554=" MARK "|10=000|",
-		"554=" MARK,
-		"8=FIX.4.4|554=",
-		"8=FIX.4.4|554=" MARK "554=" MARK,
-		"554==" MARK "|",
-		"0554=" MARK "|",
-		"00000000554=" MARK "|",
-		"925=" MARK "|554=" MARK "|",
-		"1400=" MARK "|",
-		"|||554=" MARK "|||",
-		"95=6|96=" MARK "|",
-		"95=6|96=" MARK,
-		"95=13|96=" MARK "|" MARK "|49=X|",
-		"95=13|96=" MARK "|" MARK,
-		"95=3|96=" MARK "|49=X|",
-		"95=5|96=" MARK "|" MARK "|",
-		"95=100|96=" MARK "|",
-		"95=-1|96=" MARK "|" MARK "|",
-		"95=|96=" MARK "|" MARK "|",
-		"95=abc|96=" MARK "|" MARK "|",
-		"95=99999999999|96=" MARK "|" MARK "|",
-		"95=0|96=" MARK "|" MARK "|",
-		"96=" MARK "|" MARK "|",
-		"96=" MARK,
-		"95=6|58=x|96=" MARK "|" MARK "|",
-		"95=6|95=6|96=" MARK "|",
-		"90=6|91=" MARK "|",
-		"90=2|91=" MARK "|" MARK "|",
-		"1401=6|1402=" MARK "|1403=13|1404=" MARK "|" MARK "|",
-		"1401=2|1402=" MARK "|" MARK "|",
-		"1403=x|1404=" MARK "|" MARK "|",
-		"58=x 554=" MARK "|",
-		"58=554=" MARK "|",
-		"58=x 96=" MARK "|" MARK "|",
-		"58=x 95=6 96=" MARK "|" MARK "|",
-		"554=x 96=" MARK "|" MARK "|",
-		"49=a;554=" MARK,
-		"8=FIX.4.4\\x01554=" MARK,
-		"8=FIX.4.4\\u0001554=" MARK,
-		"8=FIX.4.4\\001554=" MARK,
-		"8=FIX.4.4\\x0195=6\\x0196=" MARK "|" MARK,
-		"1234567890554=" MARK,
-		"8=FIX.4.4^A554=" MARK "^A10=000^A",
-		"x554=" MARK,
-		"\xff\xfe" "554=" MARK,
-		"95=6|96=" MARK "|95=6|96=" MARK "|554=" MARK "|",
-		"212=6|213=ab|cd|554=" MARK "|",
+	    "8=FIX.4.4|9=5|35=A|554=" MARK "|10=000|",
+	    "554=" MARK,
+	    "8=FIX.4.4|554=",
+	    "8=FIX.4.4|554=" MARK "554=" MARK,
+	    "554==" MARK "|",
+	    "0554=" MARK "|",
+	    "00000000554=" MARK "|",
+	    "925=" MARK "|554=" MARK "|",
+	    "1400=" MARK "|",
+	    "|||554=" MARK "|||",
+	    "95=6|96=" MARK "|",
+	    "95=6|96=" MARK,
+	    "95=13|96=" MARK "|" MARK "|49=X|",
+	    "95=13|96=" MARK "|" MARK,
+	    "95=3|96=" MARK "|49=X|",
+	    "95=5|96=" MARK "|" MARK "|",
+	    "95=100|96=" MARK "|",
+	    "95=-1|96=" MARK "|" MARK "|",
+	    "95=|96=" MARK "|" MARK "|",
+	    "95=abc|96=" MARK "|" MARK "|",
+	    "95=99999999999|96=" MARK "|" MARK "|",
+	    "95=0|96=" MARK "|" MARK "|",
+	    "96=" MARK "|" MARK "|",
+	    "96=" MARK,
+	    "95=6|58=x|96=" MARK "|" MARK "|",
+	    "95=6|95=6|96=" MARK "|",
+	    "90=6|91=" MARK "|",
+	    "90=2|91=" MARK "|" MARK "|",
+	    "1401=6|1402=" MARK "|1403=13|1404=" MARK "|" MARK "|",
+	    "1401=2|1402=" MARK "|" MARK "|",
+	    "1403=x|1404=" MARK "|" MARK "|",
+	    "58=x 554=" MARK "|",
+	    "58=554=" MARK "|",
+	    "58=x 96=" MARK "|" MARK "|",
+	    "58=x 95=6 96=" MARK "|" MARK "|",
+	    "554=x 96=" MARK "|" MARK "|",
+	    "49=a;554=" MARK,
+	    "8=FIX.4.4\\x01554=" MARK,
+	    "8=FIX.4.4\\u0001554=" MARK,
+	    "8=FIX.4.4\\001554=" MARK,
+	    "8=FIX.4.4\\x0195=6\\x0196=" MARK "|" MARK,
+	    "1234567890554=" MARK,
+	    "8=FIX.4.4^A554=" MARK "^A10=000^A",
+	    "x554=" MARK,
+	    "\xff\xfe"
+	    "554=" MARK,
+	    "95=6|96=" MARK "|95=6|96=" MARK "|554=" MARK "|",
+	    "212=6|213=ab|cd|554=" MARK "|",
 	};
 	/* The same with literal '|' instead of SOH: a log line pasted back in. */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -324,11 +333,42 @@ TEST(test_hostile_inputs_never_leak)
 TEST(test_random_hostile_never_leak)
 {
 	static const char *const frags[] = {
-		"8=FIX.4.4", "9=12", "35=A", "49=A", "56=B", "58=x", "58=", "=", "554=", "96=", "95=",
-		"554=" MARK, "925=" MARK, "1400=" MARK, "95=6", "95=7", "95=3", "95=x", "96=" MARK,
-		"96=S3C\x01RET", "91=" MARK, "90=6", "90=13", "1401=6", "1402=" MARK, "1403=13",
-		"1404=S3C\x01RET", "10=000", "58=a 554=" MARK, "58=96=" MARK, "\xff", "212=3",
-		"213=", "0554=" MARK, "50=desk", "95=0",
+	    "8=FIX.4.4",
+	    "9=12",
+	    "35=A",
+	    "49=A",
+	    "56=B",
+	    "58=x",
+	    "58=",
+	    "=",
+	    "554=",
+	    "96=",
+	    "95=",
+	    "554=" MARK,
+	    "925=" MARK,
+	    "1400=" MARK,
+	    "95=6",
+	    "95=7",
+	    "95=3",
+	    "95=x",
+	    "96=" MARK,
+	    "96=S3C\x01RET",
+	    "91=" MARK,
+	    "90=6",
+	    "90=13",
+	    "1401=6",
+	    "1402=" MARK,
+	    "1403=13",
+	    "1404=S3C\x01RET",
+	    "10=000",
+	    "58=a 554=" MARK,
+	    "58=96=" MARK,
+	    "\xff",
+	    "212=3",
+	    "213=",
+	    "0554=" MARK,
+	    "50=desk",
+	    "95=0",
 	};
 	static const char *const seps[] = {"\x01", "\x01", "\x01", "|", " ", ";", "^A", "\x01\x01", "x"};
 	static const struct redact_policy *const policies[] = {NULL, &policy};
@@ -359,6 +399,6 @@ TEST(test_random_hostile_never_leak)
 }
 
 TEST_MAIN(TEST_ENTRY(test_action_for), TEST_ENTRY(test_dump_logon), TEST_ENTRY(test_dump_escapes),
-	  TEST_ENTRY(test_dump_data_fields), TEST_ENTRY(test_dump_embedded_fields),
-	  TEST_ENTRY(test_dump_truncation), TEST_ENTRY(test_value), TEST_ENTRY(test_hostile_inputs_never_leak),
-	  TEST_ENTRY(test_random_hostile_never_leak))
+          TEST_ENTRY(test_dump_data_fields), TEST_ENTRY(test_dump_embedded_fields),
+          TEST_ENTRY(test_dump_truncation), TEST_ENTRY(test_value),
+          TEST_ENTRY(test_hostile_inputs_never_leak), TEST_ENTRY(test_random_hostile_never_leak))
