@@ -1,0 +1,274 @@
+"""Test harness for the real gateway binary: loopback engines, a gateway process with its JSON log lines,
+and helpers to wait for what it says. Everything listens on 127.0.0.1 and stops by itself."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+from conftest import FIXGW
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Engine:
+    """A TCP engine stand-in: records every connection's bytes; echoes them unless told otherwise."""
+
+    def __init__(self, port=None, echo=True, prefix=b""):
+        self.port = port or free_port()
+        self.echo = echo
+        self.prefix = prefix
+        self.conns = []  # list of dicts: {"sock", "data": bytearray, "closed": bool}
+        self.lock = threading.Lock()
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", self.port))
+        self.srv.listen(512)
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            rec = {"sock": c, "data": bytearray(), "closed": False, "eof": False}
+            with self.lock:
+                self.conns.append(rec)
+            threading.Thread(target=self._serve, args=(rec,), daemon=True).start()
+
+    def _serve(self, rec):
+        c = rec["sock"]
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    rec["eof"] = True
+                    break
+                with self.lock:
+                    rec["data"] += d
+                if self.echo:
+                    c.sendall(self.prefix + d)
+        except OSError:
+            pass
+        finally:
+            rec["closed"] = True
+
+    def wait_conns(self, n, timeout=10):
+        return wait_until(lambda: len(self.conns) >= n, timeout, what=f"{n} engine connection(s)")
+
+    def data(self, i=0):
+        with self.lock:
+            return bytes(self.conns[i]["data"])
+
+    def reset_all(self):
+        """Abort every connection with a RST."""
+        for rec in list(self.conns):
+            s = rec["sock"]
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.close()
+            except OSError:
+                pass
+
+    def stop(self):
+        self.stopped = True
+        try:
+            self.srv.close()
+        except OSError:
+            pass
+        for rec in list(self.conns):
+            try:
+                rec["sock"].close()
+            except OSError:
+                pass
+
+
+def fixsession(name, fields=None, service="svc", port=9880, namespace="trading", priority=None,
+               listeners=None, max_held=None, hold_timeout=None):
+    """A FIXSession manifest as YAML text. fields: {"SenderCompID49": "X"} or {"X49": {"value":..,"log":..}}."""
+    lines = ["apiVersion: fixgw.io/v1alpha1", "kind: FIXSession",
+             f"metadata: {{name: {name}, namespace: {namespace}}}", "spec:"]
+    if fields:
+        lines.append("  matchFields:")
+        for k, v in fields.items():
+            if isinstance(v, dict):
+                inner = ", ".join(f"{kk}: {json.dumps(vv)}" for kk, vv in v.items())
+                lines.append(f"    {k}: {{{inner}}}")
+            else:
+                lines.append(f"    {k}: {{value: {json.dumps(v)}}}")
+    if priority is not None:
+        lines.append(f"  priority: {priority}")
+    lines.append(f"  target: {{service: {{name: {service}, port: {{number: {port}}}}}}}")
+    if listeners:
+        lines.append(f"  listeners: [{', '.join(listeners)}]")
+    if max_held is not None:
+        lines.append(f"  maxHeldConnections: {max_held}")
+    if hold_timeout is not None:
+        lines.append(f"  holdTimeout: {hold_timeout}")
+    return "\n".join(lines) + "\n"
+
+
+class Gateway:
+    """A running `fixgw gateway` with a generated standalone config in a temp dir."""
+
+    def __init__(self, tmp_path, routes, endpoints, listeners=None, reject=None, extra="", binary=None,
+                 workers=2):
+        self.dir = tmp_path
+        self.routes_dir = tmp_path / "routes"
+        self.routes_dir.mkdir(exist_ok=True)
+        self.listeners = listeners or [{"name": "fix-plain", "port": free_port()}]
+        self.admin_port = free_port()
+        self.reject = reject
+        self.extra = extra
+        self.workers = workers
+        self.binary = str(binary or FIXGW)
+        self.lines = []
+        self.lock = threading.Lock()
+        self.write_routes(routes)
+        self.write_config(endpoints)
+        self.proc = None
+
+    # -- files --
+    def write_routes(self, routes):
+        for f in self.routes_dir.glob("*.yaml"):
+            f.unlink()
+        for i, text in enumerate(routes):
+            (self.routes_dir / f"r{i:03d}.yaml").write_text(text)
+
+    def write_config(self, endpoints):
+        out = [f"workers: {self.workers}", "listeners:"]
+        for l in self.listeners:
+            out.append(f"  - name: {l['name']}")
+            out.append(f"    address: 127.0.0.1:{l['port']}")
+            if l.get("tls"):
+                out.append("    tls:")
+                for k, v in l["tls"].items():
+                    out.append(f"      {k}: {json.dumps(v)}")
+        out.append(f"admin: {{address: 127.0.0.1:{self.admin_port}}}")
+        if self.reject:
+            out.append(f"rejectEngine: {{enabled: true, address: 127.0.0.1:{self.reject}}}")
+        else:
+            out.append("rejectEngine: {enabled: false}")
+        out.append(f"routes: [{self.routes_dir}]")
+        out.append("endpoints:")
+        for key, addrs in endpoints.items():
+            out.append(f"  {key}:")
+            for a in addrs:
+                if isinstance(a, tuple):
+                    out.append(f"    - {{address: 127.0.0.1:{a[0]}, ready: {'true' if a[1] else 'false'}}}")
+                else:
+                    out.append(f"    - {{address: 127.0.0.1:{a}, ready: true}}")
+        if not endpoints:
+            out[-1] = "endpoints: {}"
+        out.append(self.extra)
+        (self.dir / "gateway.yaml").write_text("\n".join(out) + "\n")
+
+    # -- process --
+    def start(self, env=None, expect_start=True):
+        self.proc = subprocess.Popen([self.binary, "gateway", "--config", str(self.dir / "gateway.yaml")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        threading.Thread(target=self._read_logs, daemon=True).start()
+        if expect_start:
+            self.wait_log("started", timeout=10)
+        return self
+
+    def _read_logs(self):
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                rec = {"event": "_text", "msg": line}
+            rec["_raw"] = line
+            with self.lock:
+                self.lines.append(rec)
+
+    def logs(self, event=None, **match):
+        with self.lock:
+            out = list(self.lines)
+        return [r for r in out if (event is None or r.get("event") == event)
+                and all(r.get(k) == v for k, v in match.items())]
+
+    def wait_log(self, event, timeout=10, count=1, **match):
+        return wait_until(lambda: len(self.logs(event, **match)) >= count and self.logs(event, **match),
+                          timeout, what=f"log event {event} {match}")
+
+    def raw_log(self):
+        with self.lock:
+            return "\n".join(r["_raw"] for r in self.lines)
+
+    def port(self, name=None):
+        if name is None:
+            return self.listeners[0]["port"]
+        return next(l["port"] for l in self.listeners if l["name"] == name)
+
+    def connect(self, name=None, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.port(name)), timeout=timeout)
+        return s
+
+    def admin(self, path="/routes"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}{path}", timeout=5) as r:
+            body = r.read()
+            return json.loads(body) if path == "/routes" else body
+
+    def route(self, name):
+        return next(r for r in self.admin()["routes"] if r["name"] == name)
+
+    def reload(self):
+        n = len(self.logs("reloaded")) + len(self.logs("reload_blocked"))
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: len(self.logs("reloaded")) + len(self.logs("reload_blocked")) > n, 10,
+                   what="reload")
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def recv_exactly(sock, n, timeout=10):
+    sock.settimeout(timeout)
+    buf = b""
+    while len(buf) < n:
+        d = sock.recv(n - len(buf))
+        if not d:
+            break
+        buf += d
+    return buf
+
+
+def recv_until_closed(sock, timeout=10):
+    sock.settimeout(timeout)
+    buf = b""
+    while True:
+        try:
+            d = sock.recv(65536)
+        except ConnectionResetError:
+            return buf, "reset"
+        if not d:
+            return buf, "closed"
+        buf += d
