@@ -162,6 +162,31 @@ static bool same_listeners(const struct gw_config *a, const struct gw_config *b)
 	return true;
 }
 
+/* Certificate expiry is an outage waiting to happen: say so at boot and on every reload, loudly when
+ * close. Levels: ERROR when expired, WARN within 30 days, INFO otherwise. */
+static void log_cert_expiry(struct gateway *gw)
+{
+	time_t now = time(NULL);
+	for (size_t i = 0; i < gw->nlisteners; i++) {
+		if (!gw->listeners[i].tls)
+			continue;
+		time_t not_after[TLS_MAX_CERTS];
+		size_t n = tls_server_cert_expiry(gw->listeners[i].tls, not_after, TLS_MAX_CERTS);
+		for (size_t k = 0; k < n && k < TLS_MAX_CERTS; k++) {
+			double days = difftime(not_after[k], now) / 86400.0;
+			const struct tls_cert_config *cc = &gw->listeners[i].cfg->tls.certs[k];
+			struct log_line l;
+			log_begin(&l, days < 0 ? LOG_ERROR : days < 30 ? LOG_WARN : LOG_INFO, "tls_cert_expiry", &ctl_log);
+			log_str(&l, "listener", gw->listeners[i].cfg->name);
+			log_str(&l, "cert_file", cc->cert_file);
+			log_str(&l, "server_name", cc->server_name);
+			log_int(&l, "not_after_unix", (int64_t)not_after[k]);
+			log_int(&l, "days_left", (int64_t)days);
+			log_end(&l, days < 0 ? "certificate has expired" : "certificate expires in %d days", (int)days);
+		}
+	}
+}
+
 static void reload_tls(struct gateway *gw, const struct gw_config *c)
 {
 	for (size_t i = 0; i < gw->nlisteners && i < c->nlisteners; i++) {
@@ -173,6 +198,7 @@ static void reload_tls(struct gateway *gw, const struct gw_config *c)
 			log_diags(LOG_ERROR, "tls_reload_failed", &dl);
 		diag_list_free(&dl);
 	}
+	log_cert_expiry(gw);
 }
 
 /* SIGHUP or a changed file: reload config, certificates, FIXSessions, endpoints. Anything invalid keeps
@@ -459,6 +485,7 @@ int gateway_main(const char *config_path)
 		if (worker_start(&gw->workers[i]) < 0)
 			goto out_admin;
 	gw->ready = true;
+	log_cert_expiry(gw);
 	{
 		struct log_line l;
 		log_begin(&l, LOG_INFO, "started", &ctl_log);

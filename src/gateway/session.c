@@ -288,6 +288,7 @@ static void step_tls_handshake(struct session *s)
 			struct log_line l;
 			log_begin(&l, LOG_WARN, "tls_failure", &s->log);
 			log_str(&l, "reason", reason ? reason : "peer closed during the handshake");
+			log_str(&l, "tls_sni", tls_sni_name(s->ssl)); /* escaped by the log writer */
 			log_end(&l, "TLS handshake failed");
 		}
 		session_close(s, LOG_DEBUG, "connection_closed", "TLS handshake failed");
