@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The README's run command (for now): check the shipped FIXSession examples and explain where three
-# counterparties' Logons would be routed.
+# The README's run command: the gateway and the reject engine on the shipped standalone configuration
+# (deploy/standalone/fixgw.yaml), in the foreground until Ctrl-C.
+#   scripts/run.sh            run the gateway
+#   scripts/run.sh --explain  instead: check the example FIXSessions and explain where sample Logons go
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FIXGW=./build/fixgw
+CONF=deploy/standalone/fixgw.yaml
 
 logon() { # logon BEGINSTRING "tag=value" ... -> a Logon with correct BodyLength and CheckSum on stdout
 	python3 - "$@" <<'PY'
@@ -16,15 +19,33 @@ sys.stdout.buffer.write((msg + "10=%03d\x01" % (sum(msg.encode()) % 256)).encode
 PY
 }
 
-echo "== fixgw routes check crds/examples"
-$FIXGW routes check crds/examples
-for who in "FIX.4.4 49=BROKER_A 56=FIXGW 34=1 52=20261127-12:00:00 98=0 108=30 554=hunter2" \
-	   "FIX.4.2 49=BANK_FI 56=FIXGW 50=RATES 128=FI_DESK 34=1 98=0 108=30" \
-	   "FIXT.1.1 49=ALGO_CO 56=FIXGW 20001=VWAP 34=1 98=0 108=30 1137=9" \
-	   "FIX.4.4 49=UNKNOWN_CP 56=FIXGW 34=1 98=0 108=30"; do
-	# shellcheck disable=SC2086
-	set -- $who
-	echo
-	echo "== Logon from $2 ($1)"
-	logon "$@" | $FIXGW routes explain crds/examples
-done
+if [ "${1:-}" = "--explain" ]; then
+	echo "== fixgw routes check crds/examples"
+	$FIXGW routes check crds/examples
+	for who in "FIX.4.4 49=BROKER_A 56=FIXGW 34=1 52=20261127-12:00:00 98=0 108=30 554=hunter2" \
+		   "FIX.4.2 49=BANK_C 56=FIXGW 50=RATES 128=RATES_DESK 34=1 98=0 108=30" \
+		   "FIXT.1.1 49=BROKER_A 56=FIXGW 20001=VWAP 34=1 98=0 108=30 1137=9" \
+		   "FIX.4.4 49=UNKNOWN_CP 56=FIXGW 34=1 98=0 108=30"; do
+		# shellcheck disable=SC2086
+		set -- $who
+		echo
+		echo "== Logon from $2 ($1)"
+		logon "$@" | $FIXGW routes explain crds/examples
+	done
+	exit 0
+fi
+
+# A throwaway self-signed certificate for the TLS listener, made once (not in git).
+certs=deploy/standalone/certs
+if [ ! -f "$certs/server.crt" ]; then
+	mkdir -p "$certs"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+		-keyout "$certs/server.key" -out "$certs/server.crt" 2>/dev/null
+	echo "run: made a self-signed certificate in $certs (30 days)"
+fi
+
+$FIXGW reject-engine --listen 127.0.0.1:9881 &
+reject_pid=$!
+trap 'kill "$reject_pid" 2>/dev/null || true' EXIT
+echo "run: fixgw gateway --config $CONF  (plaintext 127.0.0.1:9877, TLS 127.0.0.1:9876, admin http://127.0.0.1:9090/routes)"
+$FIXGW gateway --config "$CONF"

@@ -385,6 +385,15 @@ static int boot_listeners(struct gateway *gw)
 			if (err)
 				return err;
 		}
+		/* SO_REUSEPORT would let a second gateway on the same port silently take half the traffic:
+		 * make sure the address is free first, with a plain bind. */
+		int probe = net_listen(&c->listeners[i].addr, false, 1);
+		if (probe < 0) {
+			log_msg(LOG_CRITICAL, "listen_failed", &ctl_log, "cannot listen on %s (%s): %s",
+				c->listeners[i].addr.text, c->listeners[i].name, strerror(-probe));
+			return probe;
+		}
+		close(probe);
 		if (!c->tuning.reuse_port) {
 			l->shared_fd = net_listen(&c->listeners[i].addr, false, 1024);
 			if (l->shared_fd < 0) {

@@ -469,3 +469,12 @@ def test_invalid_config_exits_2(tmp_path, fixgw):
     p = subprocess.run([fixgw, "gateway", "--config", str(tmp_path / "bad.yaml")], capture_output=True, timeout=10)
     assert p.returncode == 2
     assert b"bad.yaml:3" in p.stderr and b"bad.yaml:4" in p.stderr
+
+
+def test_second_gateway_on_same_port_refuses_to_start(tmp_path, engines, gateways):
+    gw, a, _ = basic(tmp_path, engines, gateways)
+    import subprocess
+    p = subprocess.run([gw.binary, "gateway", "--config", str(gw.dir / "gateway.yaml")], capture_output=True,
+                       timeout=10)
+    assert p.returncode == 2
+    assert b"Address already in use" in p.stderr
