@@ -862,6 +862,8 @@ static void parse_endpoints(struct loader *ld, yaml_node_t *v, const char *path,
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
 		yaml_node_t *k = node_at(ld, p->key), *val = node_at(ld, p->value);
+		if (!k || !val)
+			continue;
 		const char *key = want_scalar(ld, k, path, "a \"namespace/service:port\" key");
 		if (!key)
 			continue;
