@@ -52,11 +52,12 @@ struct fix_scanner {
 	struct fix_field *fields; /* caller-owned array of field_cap entries */
 	size_t field_cap;
 
-	/* results, valid when status is COMPLETE (fields and begin_string also while NEED_MORE) */
+	/* results, valid when status is COMPLETE (fields and begin_string also while NEED_MORE, and on
+	 * INVALID for the fields completed before the error, such as the 35 of a NOT_LOGON) */
 	size_t nfields;
 	size_t length;               /* bytes of the Logon including the 10=nnn<SOH> trailer */
 	int64_t body_length;         /* value of tag 9, or -1 when not a usable number */
-	bool body_length_mismatch;   /* tag 9 disagrees with where the trailer really is */
+	bool body_length_mismatch;   /* tag 9 disagrees with where the trailer really is (or is unusable) */
 	enum fix_scan_error error;
 
 	/* private resume state */
