@@ -272,3 +272,172 @@ def recv_until_closed(sock, timeout=10):
         if not d:
             return buf, "closed"
         buf += d
+
+
+# ---------------------------------------------------------------- real peers: QuickFIX and the reject engine
+# Added for the QuickFIX/TLS end-to-end tests; nothing above depends on them.
+
+import pathlib  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+PEERS = pathlib.Path(os.environ.get("FIXGW_PEERS_DIR", ROOT / "build-peers"))
+
+
+def peer_binary(name):
+    """Path of a QuickFIX test peer (fix_acceptor, fix_initiator); skips the test when it is not built."""
+    import pytest
+    p = PEERS / name
+    if not p.exists():
+        pytest.skip(f"{p} not built (cmake -S tests/peers -B build-peers -G Ninja && cmake --build build-peers)")
+    return str(p)
+
+
+class Acceptor:
+    """A running QuickFIX `fix_acceptor` (echoes every application message); its stdout JSON events are
+    collected by a thread. Listens on a free port it picks itself (`--port 0`)."""
+
+    def __init__(self, name, comp_id="VENUE", begin="FIX.4.4", args=()):
+        self.name = name
+        self.events_ = []
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen([peer_binary("fix_acceptor"), "--port", "0", "--begin-string", begin,
+                                      "--sender-comp-id", comp_id, "--name", name, *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        threading.Thread(target=self._read, daemon=True).start()
+        self.port = self.wait_event("listening", timeout=10)[0]["port"]
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                continue
+            with self.lock:
+                self.events_.append(ev)
+
+    def events(self, event=None, **match):
+        with self.lock:
+            out = list(self.events_)
+        return [e for e in out if (event is None or e.get("event") == event)
+                and all(e.get(k) == v for k, v in match.items())]
+
+    def wait_event(self, event, timeout=10, count=1, **match):
+        return wait_until(lambda: len(self.events(event, **match)) >= count and self.events(event, **match),
+                          timeout, what=f"acceptor {self.name}: {event} {match}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class InitiatorRun:
+    """One `fix_initiator` run (one connection attempt): start() it, then result() waits for its exit."""
+
+    def __init__(self, port, sender, target="VENUE", begin="FIX.4.4", messages=0, interval_ms=0,
+                 timeout_ms=8000, sub_id=None, deliver_to=None, tags=(), password=None, username=None,
+                 tls=False, ca=None, args=()):
+        cmd = [peer_binary("fix_initiator"), "--port", str(port), "--begin-string", begin,
+               "--sender-comp-id", sender, "--target-comp-id", target, "--messages", str(messages),
+               "--interval-ms", str(interval_ms), "--timeout-ms", str(timeout_ms)]
+        if sub_id:
+            cmd += ["--sender-sub-id", sub_id]
+        if deliver_to:
+            cmd += ["--deliver-to-comp-id", deliver_to]
+        for t in tags:
+            cmd += ["--logon-tag", t]
+        if username:
+            cmd += ["--username", username]
+        if password:
+            cmd += ["--password", password]
+        if tls:
+            cmd += ["--tls"]
+            if ca:
+                cmd += ["--ca", str(ca)]
+        cmd += list(args)
+        self.cmd = cmd
+        self.wall = timeout_ms / 1000 + 10
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.rc = None
+
+    def result(self):
+        try:
+            out, err = self.proc.communicate(timeout=self.wall)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        self.rc = self.proc.returncode
+        self.stdout, self.stderr = out, err
+        self.events = [json.loads(l) for l in out.splitlines() if l.startswith(b"{")]
+        return self
+
+    def of(self, event):
+        return [e for e in self.events if e.get("event") == event]
+
+    def explain(self):
+        return f"rc={self.rc} cmd={' '.join(self.cmd)}\nstdout={self.stdout!r}\nstderr={self.stderr[-2000:]!r}"
+
+
+def run_initiator(port, sender, **kw):
+    """Run one `fix_initiator` to its end; returns the InitiatorRun (rc, events, stdout, stderr)."""
+    return InitiatorRun(port, sender, **kw).result()
+
+
+class RejectEngineProc:
+    """A running `fixgw reject-engine` on a free loopback port; stderr lines are collected."""
+
+    def __init__(self, reason=None, args=(), binary=None):
+        self.raw = []
+        self.lock = threading.Lock()
+        for _ in range(5):  # the probed port may be taken before the engine binds it: retry
+            self.port = free_port()
+            cmd = [str(binary or FIXGW), "reject-engine", "--listen", f"127.0.0.1:{self.port}"]
+            if reason:
+                cmd += ["--reason", reason]
+            self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            with self.lock:
+                self.raw = []
+            threading.Thread(target=self._read, args=(self.proc, self.raw), daemon=True).start()
+            try:
+                wait_until(lambda: '"listening"' in self.text() or self.proc.poll() is not None, 10,
+                           what="reject engine listening")
+            except AssertionError:
+                pass
+            if '"listening"' in self.text():
+                return
+            self.stop()
+        raise AssertionError("reject engine did not start:\n" + self.text())
+
+    def _read(self, proc, buf):
+        for raw in proc.stderr:
+            with self.lock:
+                buf.append(raw.decode(errors="replace"))
+
+    def text(self):
+        with self.lock:
+            return "".join(self.raw)
+
+    def lines(self, event=None):
+        out = []
+        for l in self.text().splitlines():
+            try:
+                rec = json.loads(l)
+            except ValueError:
+                continue
+            if event is None or rec.get("event") == event:
+                out.append(rec)
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
