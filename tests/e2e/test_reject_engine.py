@@ -583,3 +583,49 @@ def test_quickfix_initiator_receives_the_reason(engine, begin):
     assert line["sender_comp_id"] == "BROKER_Q" and line["begin_string"] == begin
     eng.stop()
     assert b"SECRETPW" not in b"".join(eng.raw)
+
+
+# ---------------------------------------------------------------- behind the gateway (standalone mode)
+
+
+def test_behind_the_standalone_gateway(engine, tmp_path):
+    """An unmatched Logon sent to the gateway comes back as the engine's Logout; garbage gets nothing."""
+    eng = engine("--reason", "Unknown CompID")
+    gw_port = free_port()
+    (tmp_path / "route.yaml").write_text((ROOT / "crds" / "examples" / "equities-single-field.yaml").read_text())
+    (tmp_path / "gw.yaml").write_text(
+        "workers: 1\n"
+        f"listeners: [{{name: fix-plain, address: '127.0.0.1:{gw_port}', tls: {{enabled: false}}}}]\n"
+        f"rejectEngine: {{enabled: true, address: '127.0.0.1:{eng.port}'}}\n"
+        "routes: [route.yaml]\n"
+        f"endpoints: {{'trading/equities-engine-svc:9880': [{{address: '127.0.0.1:{free_port()}', ready: true}}]}}\n")
+    gw = subprocess.Popen([str(BIN), "gateway", "--config", str(tmp_path / "gw.yaml")],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", gw_port), timeout=1).close()
+                break
+            except OSError:
+                assert gw.poll() is None and time.monotonic() < deadline, gw.stderr.read1(65536)
+                time.sleep(0.05)
+        s = socket.create_connection(("127.0.0.1", gw_port), timeout=10)
+        s.sendall(logon(sender="UNKNOWN_CP", extra=[(50, "DESK")]))
+        how, out = read_until_closed(s)
+        s.close()
+        assert how == "eof"
+        check_logout(out, "Unknown CompID", {49: "FIXGW", 56: "UNKNOWN_CP", 57: "DESK"})
+        s = socket.create_connection(("127.0.0.1", gw_port), timeout=10)
+        send_ignoring_reset(s, b"GET / HTTP/1.1\r\n\r\n")
+        how, out = read_until_closed(s)
+        s.close()
+        assert out == b""
+        unanswered(eng, "invalid")
+    finally:
+        gw.send_signal(signal.SIGTERM)
+        try:
+            gw.wait(10)
+        except subprocess.TimeoutExpired:
+            gw.kill()
+            gw.wait()
