@@ -311,7 +311,7 @@ static void conn_unlink(struct rj_conn *c)
 	c->prev = c->next = NULL;
 }
 
-/* Set why the connection ends (first reason wins) and move to CLOSED. */
+/* Record why the connection ends; the caller returns the RJ_CLOSED this gives back. */
 static enum rj_state conn_fail(struct rj_conn *c, enum reject_outcome o, const char *why, int sys_err)
 {
 	c->outcome = o;
@@ -428,8 +428,8 @@ static enum rj_state logout_start(struct rj_conn *c)
 	if (fix_logout_build(&c->sc, c->buf, e->reason, &now, c->out, sizeof(c->out), &c->out_len) != 0)
 		return conn_fail(
 		    c, REJECT_OUT_UNANSWERABLE,
-		    "cannot answer this Logon: BeginString or a CompID/SubID/LocationID is empty of "
-		    "printable ASCII or longer than 64 bytes",
+		    "cannot answer this Logon: a value to echo (BeginString, CompID, SubID, LocationID) is "
+		    "longer than 64 bytes or not printable ASCII",
 		    0);
 	c->out_off = 0;
 	/* Stop reading: input after the Logon is never looked at, and EPOLLIN would spin while we write. */
