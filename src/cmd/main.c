@@ -32,7 +32,7 @@ static void usage(FILE *out)
 		     "fixgw is a FIX-aware Layer-4 gateway: it reads a counterparty's Logon, picks a route from\n"
 		     "FIXSession rules and pipes the connection to the matching engine.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nRun `fixgw <command> --help` for a command's options.\n");
 }
 
