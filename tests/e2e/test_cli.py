@@ -74,7 +74,7 @@ def test_routes_check_examples(fixgw):
 def test_routes_check_conflict_exit_1(fixgw, tmp_path):
     (tmp_path / "a.yaml").write_text(
         "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: by-sub, namespace: t}\n"
-        "spec:\n  matchFields:\n    SenderCompID49: {value: X}\n    SenderSubID50: {value: "Y"}\n"
+        "spec:\n  matchFields:\n    SenderCompID49: {value: X}\n    SenderSubID50: {value: \"Y\"}\n"
         "  target: {service: {name: a, port: {number: 1}}}\n"
         "---\n"
         "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: by-deliver, namespace: t}\n"
