@@ -23,14 +23,14 @@ if [ "${1:-}" = "--explain" ]; then
 	echo "== fixgw routes check crds/examples"
 	$FIXGW routes check crds/examples
 	for who in "FIX.4.4 49=BROKER_A 56=FIXGW 34=1 52=20261127-12:00:00 98=0 108=30 554=hunter2" \
-		   "FIX.4.2 49=BANK_C 56=FIXGW 50=RATES 128=RATES_DESK 34=1 98=0 108=30" \
+		   "FIX.4.2 49=BANK_C 56=FIXGW 50=RATES_TRADER_01 128=FI_DESK 34=1 98=0 108=30" \
 		   "FIXT.1.1 49=BROKER_A 56=FIXGW 20001=VWAP 34=1 98=0 108=30 1137=9" \
 		   "FIX.4.4 49=UNKNOWN_CP 56=FIXGW 34=1 98=0 108=30"; do
 		# shellcheck disable=SC2086
 		set -- $who
 		echo
 		echo "== Logon from $2 ($1)"
-		logon "$@" | $FIXGW routes explain crds/examples
+		logon "$@" | $FIXGW routes explain crds/examples --listener fix-tls
 	done
 	exit 0
 fi

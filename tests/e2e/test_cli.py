@@ -113,3 +113,26 @@ def test_routes_explain_decisions(fixgw):
     assert out["decision"] == "PARSE_FAILURE" and out["route"] is None and out["target"] is None
     out = explain(logon(extra=[(49, "SOMEONE_ELSE")]))
     assert out["decision"] == "PARSE_FAILURE"
+
+
+def test_routes_explain_examples(fixgw):
+    out = explain(logon(sender="BROKER_A"))
+    assert out["decision"] == "ROUTE" and out["route"] == "trading/broker-a-equities"
+    assert out["target"] == {"namespace": "trading", "service": "equities-engine-svc", "port": 9880}
+    fi = logon(sender="BANK_C", extra=[(50, "RATES_TRADER_01"), (128, "FI_DESK")])
+    out = explain(fi, "--listener", "fix-tls")
+    assert out["route"] == "trading/bank-c-rates" and out["target"]["port"] == "fix"
+    assert out["fields"] == {"49": "BANK_C", "50": "RATES_TRADER_01", "128": "FI_DESK"}
+    # the same Logon on the plaintext listener: that route is TLS-only
+    assert explain(fi, "--listener", "fix-plain")["route"] != "trading/bank-c-rates"
+
+
+def test_routes_explain_applies_redaction(fixgw):
+    hf = logon(sender="HEDGEFUND_D", extra=[(115, "FAMILY_OFFICE_7"), (9001, "RESTRICTED"), (554, "pw")])
+    p = run(["routes", "explain", str(EXAMPLES), "--json", "--listener", "fix-tls"], hf)
+    out = json.loads(p.stdout)
+    assert out["route"] == "trading/hedgefund-d-restricted"
+    assert out["fields"]["115"] == "[REDACTED]"
+    assert "9001" not in out["fields"]
+    for leaked in (b"FAMILY_OFFICE_7", b"RESTRICTED", b"pw\x01"):
+        assert leaked not in p.stdout + p.stderr
