@@ -39,6 +39,11 @@ struct loader {
 	const char *buf;  /* the current input, to place reader errors */
 	size_t len;
 	int err;          /* sticky FIXGW_ENOMEM */
+	struct dir_id {
+		dev_t dev;
+		ino_t ino;
+	} *dirs;          /* directories read so far: each is read once, so symlinks cannot loop */
+	size_t ndirs, dirs_cap;
 };
 
 /* One FIXSession object being validated. */
@@ -1382,6 +1387,26 @@ out:
 	free(names);
 }
 
+/* Remember a directory; false when it was read before (through a symlink, or named twice). */
+static bool first_visit(struct loader *ld, const struct stat *st)
+{
+	for (size_t i = 0; i < ld->ndirs; i++)
+		if (ld->dirs[i].dev == st->st_dev && ld->dirs[i].ino == st->st_ino)
+			return false;
+	if (ld->ndirs == ld->dirs_cap) {
+		size_t cap = ld->dirs_cap ? ld->dirs_cap * 2 : 16;
+		struct dir_id *d = realloc(ld->dirs, cap * sizeof(*d));
+		if (!d) {
+			ld->err = FIXGW_ENOMEM;
+			return false;
+		}
+		ld->dirs = d;
+		ld->dirs_cap = cap;
+	}
+	ld->dirs[ld->ndirs++] = (struct dir_id){st->st_dev, st->st_ino};
+	return true;
+}
+
 /* named: the caller gave this path, so it loads whatever its extension. */
 static void load_path(struct loader *ld, const char *path, unsigned depth, bool named)
 {
@@ -1397,7 +1422,12 @@ static void load_path(struct loader *ld, const char *path, unsigned depth, bool 
 				  MANIFEST_MAX_DIR_DEPTH);
 			return;
 		}
-		load_dir(ld, path, depth);
+		if (first_visit(ld, &st)) {
+			load_dir(ld, path, depth);
+		} else if (!ld->err) {
+			ld->file = path;
+			ld_report(ld, DIAG_WARNING, 0, 0, "directory already read through another path; skipped");
+		}
 	} else if (named || (S_ISREG(st.st_mode) && has_manifest_ext(path))) {
 		load_file(ld, path);
 	}
@@ -1409,6 +1439,7 @@ int manifest_load_paths(const char *const *paths, size_t npaths, struct route_se
 	size_t errors_before = dl->nerrors;
 	for (size_t i = 0; i < npaths && !ld.err; i++)
 		load_path(&ld, paths[i], 0, true);
+	free(ld.dirs);
 	return load_result(&ld, errors_before);
 }
 

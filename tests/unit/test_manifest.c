@@ -926,6 +926,45 @@ TEST(paths_errors_and_files)
 	diag_list_free(&dl);
 }
 
+TEST(symlink_loops_end)
+{
+	char dir[] = "/tmp/fixgw-manifest-XXXXXX", path[128];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/r.yaml", dir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs(HEAD "spec:\n" TARGET, f);
+	fclose(f);
+	/* two links back to the directory itself: without the visited set, 2^16 walks */
+	snprintf(path, sizeof(path), "%s/loop-a", dir);
+	CHECK(symlink(dir, path) == 0);
+	snprintf(path, sizeof(path), "%s/loop-b", dir);
+	CHECK(symlink(dir, path) == 0);
+
+	struct route_set set;
+	struct diag_list dl;
+	const char *paths[] = {dir, dir};
+	route_set_init(&set);
+	diag_list_init(&dl);
+	CHECK_EQ_INT(manifest_load_paths(paths, 2, &set, &dl), 0);
+	CHECK_EQ_INT(set.count, 1);
+	CHECK_EQ_INT(dl.nerrors, 0);
+	CHECK_EQ_INT(dl.nwarnings, 3);
+	CHECK(dl.count > 0 && strstr(dl.items[0].message, "already read through another path"));
+	route_set_free(&set);
+	diag_list_free(&dl);
+
+	snprintf(path, sizeof(path), "%s/loop-a", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/loop-b", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/r.yaml", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 TEST(shipped_examples_are_valid_and_quiet)
 {
 	struct route_set set;
@@ -992,5 +1031,5 @@ TEST_MAIN(TEST_ENTRY(minimal_route_gets_defaults), TEST_ENTRY(full_route_every_f
 	  TEST_ENTRY(metadata_rules), TEST_ENTRY(duplicate_names_across_the_load), TEST_ENTRY(every_problem_is_reported),
 	  TEST_ENTRY(syntax_errors_are_placed), TEST_ENTRY(aliases_and_cycles_terminate),
 	  TEST_ENTRY(limits_on_depth_nodes_and_size), TEST_ENTRY(empty_inputs), TEST_ENTRY(directory_tree_loads_in_order),
-	  TEST_ENTRY(paths_errors_and_files), TEST_ENTRY(shipped_examples_are_valid_and_quiet),
+	  TEST_ENTRY(paths_errors_and_files), TEST_ENTRY(symlink_loops_end), TEST_ENTRY(shipped_examples_are_valid_and_quiet),
 	  TEST_ENTRY(scalar_classification))
