@@ -10,12 +10,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(cond)                                                                                  \
-	do {                                                                                           \
-		if (!(cond)) {                                                                         \
-			fprintf(stderr, "fuzz_manifest: %s failed\n", #cond);                          \
-			__builtin_trap();                                                              \
-		}                                                                                      \
+#define REQUIRE(cond)                                                                                        \
+	do {                                                                                                 \
+		if (!(cond)) {                                                                               \
+			fprintf(stderr, "fuzz_manifest: %s failed\n", #cond);                                \
+			__builtin_trap();                                                                    \
+		}                                                                                            \
 	} while (0)
 
 static void check_field(const struct route_field *f)

@@ -49,7 +49,7 @@ static char *dup_or_null(const char *s, bool *failed)
 }
 
 int diag_addv(struct diag_list *dl, enum diag_severity sev, const char *file, unsigned line, unsigned col,
-	      const char *path, const char *fmt, va_list ap)
+              const char *path, const char *fmt, va_list ap)
 {
 	/* Counts first: a caller learns about an error even when storing it fails. */
 	if (sev == DIAG_ERROR)
@@ -79,12 +79,12 @@ int diag_addv(struct diag_list *dl, enum diag_severity sev, const char *file, un
 		goto fail;
 
 	dl->items[dl->count++] = (struct diag){
-		.severity = sev,
-		.file = file_copy,
-		.line = line,
-		.col = col,
-		.path = path_copy,
-		.message = message,
+	    .severity = sev,
+	    .file = file_copy,
+	    .line = line,
+	    .col = col,
+	    .path = path_copy,
+	    .message = message,
 	};
 	return 0;
 
@@ -97,7 +97,7 @@ fail:
 }
 
 int diag_add(struct diag_list *dl, enum diag_severity sev, const char *file, unsigned line, unsigned col,
-	     const char *path, const char *fmt, ...)
+             const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

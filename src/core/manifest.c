@@ -24,12 +24,19 @@
 #include "fix_dict.h"
 #include "glob.h"
 
-#define PATH_TEXT_MAX 160        /* a field path such as spec.matchFields.SenderCompID49.redact */
-#define DURATION_TEXT_MAX 64     /* bytes in a holdTimeout string */
-#define CLASSIFY_MAX 256         /* longer plain scalars are never numbers we need to tell apart */
+#define PATH_TEXT_MAX         160 /* a field path such as spec.matchFields.SenderCompID49.redact */
+#define DURATION_TEXT_MAX     64  /* bytes in a holdTimeout string */
+#define CLASSIFY_MAX          256 /* longer plain scalars are never numbers we need to tell apart */
 #define DNS1123_SUBDOMAIN_MAX 253
-#define DNS_LABEL_MAX 63
-#define PORT_NAME_MAX 15
+#define DNS_LABEL_MAX         63
+#define PORT_NAME_MAX         15
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+struct dir_id {
+	dev_t dev;
+	ino_t ino;
+};
 
 /* One load: where routes and diagnostics go, and which input is being read. */
 struct loader {
@@ -38,11 +45,8 @@ struct loader {
 	const char *file; /* origin of the current input, for diagnostics */
 	const char *buf;  /* the current input, to place reader errors */
 	size_t len;
-	int err;          /* sticky FIXGW_ENOMEM */
-	struct dir_id {
-		dev_t dev;
-		ino_t ino;
-	} *dirs;          /* directories read so far: each is read once, so symlinks cannot loop */
+	int err;             /* sticky FIXGW_ENOMEM */
+	struct dir_id *dirs; /* directories read so far: each is read once, so symlinks cannot loop */
 	size_t ndirs, dirs_cap;
 };
 
@@ -136,10 +140,11 @@ enum scalar_type { SCALAR_STRING, SCALAR_NULL, SCALAR_BOOL, SCALAR_NUMBER };
 static const char *const yaml_nulls[] = {"", "~", "null", "Null", "NULL", NULL};
 /* YAML 1.1 booleans as well: Kubernetes' YAML decoder still reads yes/no/on/off as booleans. */
 static const char *const yaml_bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", "y",  "Y",
-					 "yes",  "Yes",  "YES",  "n",     "N",     "no",    "No", "NO",
-					 "on",   "On",   "ON",   "off",   "Off",   "OFF",   NULL};
-static const char *const yaml_special_floats[] = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf", "+.INF", "-.inf",
-						  "-.Inf", "-.INF", ".nan",  ".NaN",  ".NAN",  NULL};
+                                         "yes",  "Yes",  "YES",  "n",     "N",     "no",    "No", "NO",
+                                         "on",   "On",   "ON",   "off",   "Off",   "OFF",   NULL};
+static const char *const yaml_special_floats[] = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf",
+                                                  "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+                                                  ".NaN",  ".NAN",  NULL};
 
 static size_t skip_digits(const char *s, size_t i, size_t n, const char *set)
 {
@@ -260,10 +265,10 @@ static bool is_absent(const yaml_node_t *n)
 /* ---- diagnostics ---- */
 
 static void ld_report(struct loader *ld, enum diag_severity sev, unsigned line, unsigned col, const char *fmt,
-		      ...) __attribute__((format(printf, 5, 6)));
+                      ...) __attribute__((format(printf, 5, 6)));
 
 static void ld_report(struct loader *ld, enum diag_severity sev, unsigned line, unsigned col, const char *fmt,
-		      ...)
+                      ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -273,10 +278,10 @@ static void ld_report(struct loader *ld, enum diag_severity sev, unsigned line, 
 }
 
 static void obj_vreport(struct obj *o, enum diag_severity sev, const yaml_node_t *n, const char *path,
-			const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
 static void obj_vreport(struct obj *o, enum diag_severity sev, const yaml_node_t *n, const char *path,
-			const char *fmt, va_list ap)
+                        const char *fmt, va_list ap)
 {
 	char full[sizeof(o->prefix) + PATH_TEXT_MAX];
 	snprintf(full, sizeof(full), "%s%s%s", o->prefix, o->prefix[0] && path[0] ? "." : "", path);
@@ -286,9 +291,9 @@ static void obj_vreport(struct obj *o, enum diag_severity sev, const yaml_node_t
 }
 
 static void obj_error(struct obj *o, const yaml_node_t *n, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void obj_warn(struct obj *o, const yaml_node_t *n, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void obj_error(struct obj *o, const yaml_node_t *n, const char *path, const char *fmt, ...)
 {
@@ -314,7 +319,7 @@ static void missing(struct obj *o, const yaml_node_t *parent, const char *path)
 /* ---- typed field readers: each reports its own error and returns false ---- */
 
 static void unknown_key(struct obj *o, const yaml_node_t *k, const char *path, struct text t,
-			const char *const *names, size_t n)
+                        const char *const *names, size_t n)
 {
 	char q[DIAG_QUOTE_CAP];
 	diag_quote(t.p, t.n, q, sizeof(q));
@@ -334,7 +339,7 @@ static void unknown_key(struct obj *o, const yaml_node_t *k, const char *path, s
 /* Sort the pairs of a mapping with a fixed set of keys into slots (names[i] -> slots[i]); unknown and
  * repeated keys are errors. False when map is not a mapping (reported). */
 static bool collect(struct obj *o, yaml_node_t *map, const char *path, const char *const *names, size_t n,
-		    yaml_node_t **slots)
+                    yaml_node_t **slots)
 {
 	memset(slots, 0, n * sizeof(*slots));
 	if (map->type != YAML_MAPPING_NODE) {
@@ -400,7 +405,8 @@ static void check_unique_keys(struct obj *o, yaml_node_t *map, const char *path)
 	for (size_t i = 1; i < nkeys; i++) {
 		if (cmp_text(&keys[i - 1], &keys[i]) == 0) {
 			char q[DIAG_QUOTE_CAP];
-			obj_error(o, map, path, "duplicate key %s", diag_quote(keys[i].p, keys[i].n, q, sizeof(q)));
+			obj_error(o, map, path, "duplicate key %s",
+			          diag_quote(keys[i].p, keys[i].n, q, sizeof(q)));
 		}
 	}
 	free(keys);
@@ -416,7 +422,7 @@ static bool string_value(struct obj *o, const yaml_node_t *n, const char *path, 
 	enum scalar_type st = scalar_type(n);
 	if (st != SCALAR_STRING) {
 		obj_error(o, n, path, "must be a string, but YAML reads this unquoted value as %s; quote it",
-			  scalar_type_name(st));
+		          scalar_type_name(st));
 		return false;
 	}
 	return true;
@@ -424,18 +430,20 @@ static bool string_value(struct obj *o, const yaml_node_t *n, const char *path, 
 
 /* An integer field: a plain decimal scalar in [min, max]. */
 static bool int_value(struct obj *o, const yaml_node_t *n, const char *path, long long min, long long max,
-		      long long *out)
+                      long long *out)
 {
 	struct text t;
 	if (!text_of(n, &t) || !is_plain(n)) {
-		obj_error(o, n, path, "must be an integer%s", n->type == YAML_SCALAR_NODE ? ", not a string" : "");
+		obj_error(o, n, path, "must be an integer%s",
+		          n->type == YAML_SCALAR_NODE ? ", not a string" : "");
 		return false;
 	}
 	size_t i = (t.n > 0 && (t.p[0] == '-' || t.p[0] == '+')) ? 1 : 0;
 	bool neg = i && t.p[0] == '-';
 	bool digits = i < t.n && skip_digits(t.p, i, t.n, "0123456789") == t.n;
 	if (!digits || (t.p[i] == '0' && t.n - i > 1)) {
-		obj_error(o, n, path, "must be a decimal integer (no leading zeros, fractions or underscores)");
+		obj_error(o, n, path,
+		          "must be a decimal integer (no leading zeros, fractions or underscores)");
 		return false;
 	}
 	long long v = 0;
@@ -460,7 +468,7 @@ static bool bool_value(struct obj *o, const yaml_node_t *n, const char *path, bo
 		return true;
 	}
 	obj_error(o, n, path, "must be true or false%s",
-		  n->type == YAML_SCALAR_NODE && !is_plain(n) ? ", without quotes" : "");
+	          n->type == YAML_SCALAR_NODE && !is_plain(n) ? ", without quotes" : "");
 	return false;
 }
 
@@ -511,47 +519,48 @@ static bool is_port_name(struct text t)
 
 /* ---- metadata ---- */
 
-enum {
-	META_NAME,
-	META_NAMESPACE,
-	META_LABELS,
-	META_ANNOTATIONS,
-	META_NKEYS_USED,
-	META_NKEYS = META_NKEYS_USED + 11,
-};
+enum { META_NAME, META_NAMESPACE, META_LABELS, META_ANNOTATIONS };
 
 /* The ObjectMeta keys: the first four are read, the rest allowed and ignored. */
-static const char *const meta_keys[META_NKEYS] = {
-	"name",		   "namespace",
-	"labels",	   "annotations",
-	"generateName",	   "selfLink",
-	"uid",		   "resourceVersion",
-	"generation",	   "creationTimestamp",
-	"deletionTimestamp", "deletionGracePeriodSeconds",
-	"ownerReferences", "finalizers",
-	"managedFields",
+static const char *const meta_keys[] = {
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "generateName",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
 };
 
 static void parse_metadata(struct obj *o, yaml_node_t *meta, yaml_node_t *root, struct route *r)
 {
-	yaml_node_t *s[META_NKEYS];
+	yaml_node_t *s[COUNT(meta_keys)];
 	struct text t;
 	char q[DIAG_QUOTE_CAP];
 	if (is_absent(meta)) {
 		missing(o, root, "metadata.name");
 		return;
 	}
-	if (!collect(o, meta, "metadata", meta_keys, META_NKEYS, s))
+	if (!collect(o, meta, "metadata", meta_keys, COUNT(meta_keys), s))
 		return;
 
 	if (is_absent(s[META_NAME])) {
 		missing(o, meta, "metadata.name");
 	} else if (string_value(o, s[META_NAME], "metadata.name", &t)) {
 		if (!is_dns_subdomain(t))
-			obj_error(o, s[META_NAME], "metadata.name",
-				  "%s is not a valid name: use at most 253 lowercase letters, digits, '-' and '.', "
-				  "starting and ending with a letter or digit",
-				  diag_quote(t.p, t.n, q, sizeof(q)));
+			obj_error(
+			    o, s[META_NAME], "metadata.name",
+			    "%s is not a valid name: use at most 253 lowercase letters, digits, '-' and '.', "
+			    "starting and ending with a letter or digit",
+			    diag_quote(t.p, t.n, q, sizeof(q)));
 		else if (!(r->name = text_dup(t)))
 			o->ld->err = FIXGW_ENOMEM;
 	}
@@ -564,10 +573,11 @@ static void parse_metadata(struct obj *o, yaml_node_t *meta, yaml_node_t *root, 
 		if (!string_value(o, s[META_NAMESPACE], "metadata.namespace", &t))
 			return;
 		if (!is_dns_label(t.p, t.n, DNS_LABEL_MAX, false)) {
-			obj_error(o, s[META_NAMESPACE], "metadata.namespace",
-				  "%s is not a valid namespace: use at most 63 lowercase letters, digits and '-', "
-				  "starting and ending with a letter or digit",
-				  diag_quote(t.p, t.n, q, sizeof(q)));
+			obj_error(
+			    o, s[META_NAMESPACE], "metadata.namespace",
+			    "%s is not a valid namespace: use at most 63 lowercase letters, digits and '-', "
+			    "starting and ending with a letter or digit",
+			    diag_quote(t.p, t.n, q, sizeof(q)));
 			return;
 		}
 	}
@@ -619,10 +629,11 @@ static bool parse_field_key(struct obj *o, yaml_node_t *k, struct field_key *fk)
 	struct text t = fk->text;
 	const char *problem = field_key_problem(t, &fk->name_len);
 	if (problem) {
-		obj_error(o, k, "spec.matchFields",
-			  "invalid field name %s: %s; write the PascalCase field name followed by the tag number, "
-			  "like SenderCompID49 (at most %d characters)",
-			  diag_quote(t.p, t.n, q, sizeof(q)), problem, MANIFEST_MAX_KEY_LEN);
+		obj_error(
+		    o, k, "spec.matchFields",
+		    "invalid field name %s: %s; write the PascalCase field name followed by the tag number, "
+		    "like SenderCompID49 (at most %d characters)",
+		    diag_quote(t.p, t.n, q, sizeof(q)), problem, MANIFEST_MAX_KEY_LEN);
 		return false;
 	}
 	fk->tag = 0;
@@ -632,20 +643,16 @@ static bool parse_field_key(struct obj *o, yaml_node_t *k, struct field_key *fk)
 
 	const char *std = fix_dict_name(fk->tag);
 	if (fix_dict_is_unroutable(fk->tag)) {
-		if (fix_dict_is_secret(fk->tag))
-			obj_error(o, k, fk->path, "tag %u%s%s%s is a secret and cannot be a routing key", fk->tag,
-				  std ? " (" : "", std ? std : "", std ? ")" : "");
-		else
-			obj_error(o, k, fk->path,
-				  "tag %u%s%s%s frames the message and cannot be a routing key", fk->tag,
-				  std ? " (" : "", std ? std : "", std ? ")" : "");
+		obj_error(o, k, fk->path, "tag %u%s%s%s %s and cannot be a routing key", fk->tag,
+		          std ? " (" : "", std ? std : "", std ? ")" : "",
+		          fix_dict_is_secret(fk->tag) ? "is a secret" : "frames the message");
 		return false;
 	}
 	if (std && (strlen(std) != fk->name_len || memcmp(std, t.p, fk->name_len) != 0))
 		obj_warn(o, k, fk->path,
-			 "%.*s%u: tag %u is %s in standard FIX; fine if your dialect renames it, else check "
-			 "the name or the number",
-			 (int)fk->name_len, t.p, fk->tag, fk->tag, std);
+		         "%.*s%u: tag %u is %s in standard FIX; fine if your dialect renames it, else check "
+		         "the name or the number",
+		         (int)fk->name_len, t.p, fk->tag, fk->tag, std);
 	return true;
 }
 
@@ -659,7 +666,7 @@ static bool field_key_repeats(struct obj *o, yaml_node_t *k, const struct field_
 			obj_error(o, k, keys[i].path, "duplicate key");
 		else
 			obj_error(o, k, keys[i].path, "tag %u is already matched by %.*s", keys[i].tag,
-				  (int)keys[j].text.n, keys[j].text.p);
+			          (int)keys[j].text.n, keys[j].text.p);
 		return true;
 	}
 	return false;
@@ -679,13 +686,15 @@ static bool parse_match_value(struct obj *o, const yaml_node_t *n, const char *p
 	for (size_t i = 0; i < t.n; i++) {
 		unsigned char c = (unsigned char)t.p[i];
 		if (c < 0x20 || c == 0x7f) {
-			obj_error(o, n, path, "contains a control character (byte 0x%02x at offset %zu)", c, i);
+			obj_error(o, n, path, "contains a control character (byte 0x%02x at offset %zu)", c,
+			          i);
 			return false;
 		}
 	}
 	if (!glob_is_valid(t.p, t.n)) {
-		obj_error(o, n, path, "is not a valid pattern: a backslash must be followed by the character it "
-				      "makes literal (write \\\\ for a backslash)");
+		obj_error(o, n, path,
+		          "is not a valid pattern: a backslash must be followed by the character it "
+		          "makes literal (write \\\\ for a backslash)");
 		return false;
 	}
 	f->value_len = t.n;
@@ -698,13 +707,14 @@ static bool parse_match_value(struct obj *o, const yaml_node_t *n, const char *p
 enum { ENTRY_VALUE, ENTRY_LOG, ENTRY_REDACT, ENTRY_NKEYS };
 static const char *const entry_keys[ENTRY_NKEYS] = {"value", "log", "redact"};
 
-static bool parse_field_entry(struct obj *o, yaml_node_t *v, const struct field_key *fk, struct route_field *f)
+static bool parse_field_entry(struct obj *o, yaml_node_t *v, const struct field_key *fk,
+                              struct route_field *f)
 {
 	char path[PATH_TEXT_MAX + 8];
 	yaml_node_t *s[ENTRY_NKEYS];
 	if (v->type == YAML_SCALAR_NODE) {
 		obj_error(o, v, fk->path, "must be a mapping with the value inside: %.*s: {value: \"...\"}",
-			  (int)fk->text.n, fk->text.p);
+		          (int)fk->text.n, fk->text.p);
 		return false;
 	}
 	if (!collect(o, v, fk->path, entry_keys, ENTRY_NKEYS, s))
@@ -719,8 +729,9 @@ static bool parse_field_entry(struct obj *o, yaml_node_t *v, const struct field_
 	if (!is_absent(s[ENTRY_REDACT]))
 		ok &= bool_value(o, s[ENTRY_REDACT], path, &f->redact);
 	if (!f->log && f->redact)
-		obj_warn(o, s[ENTRY_REDACT], path,
-			 "log: false already keeps this field out of all telemetry; redact: true adds nothing");
+		obj_warn(
+		    o, s[ENTRY_REDACT], path,
+		    "log: false already keeps this field out of all telemetry; redact: true adds nothing");
 
 	snprintf(path, sizeof(path), "%s.value", fk->path);
 	if (!s[ENTRY_VALUE]) {
@@ -753,7 +764,8 @@ static bool parse_match_fields(struct obj *o, yaml_node_t *mf, struct route *r)
 	}
 	size_t n = (size_t)(mf->data.mapping.pairs.top - mf->data.mapping.pairs.start);
 	if (n > ROUTE_MAX_FIELDS) {
-		obj_error(o, mf, "spec.matchFields", "has %zu entries; at most %d are allowed", n, ROUTE_MAX_FIELDS);
+		obj_error(o, mf, "spec.matchFields", "has %zu entries; at most %d are allowed", n,
+		          ROUTE_MAX_FIELDS);
 		return false;
 	}
 	if (n == 0)
@@ -798,8 +810,8 @@ static void parse_priority(struct obj *o, yaml_node_t *n, struct route *r, bool 
 	r->priority = (int32_t)v;
 	if (fields_ok && route_kind_of(r) == ROUTE_KIND_EXACT)
 		obj_error(o, n, "spec.priority",
-			  "priority applies only to wildcard and default routes; exact routes are ordered by "
-			  "specificity");
+		          "priority applies only to wildcard and default routes; exact routes are ordered by "
+		          "specificity");
 }
 
 enum { PORT_NUMBER, PORT_NAME, PORT_NKEYS };
@@ -817,8 +829,9 @@ static void parse_port(struct obj *o, yaml_node_t *n, struct route *r)
 		return;
 	bool has_number = !is_absent(s[PORT_NUMBER]), has_name = !is_absent(s[PORT_NAME]);
 	if (has_number == has_name) {
-		obj_error(o, n, path, "%s", has_number ? "give the port as number or name, not both"
-						       : "give the Service port as number or name");
+		obj_error(o, n, path, "%s",
+		          has_number ? "give the port as number or name, not both"
+		                     : "give the Service port as number or name");
 		return;
 	}
 	if (has_number) {
@@ -832,10 +845,11 @@ static void parse_port(struct obj *o, yaml_node_t *n, struct route *r)
 	if (!string_value(o, s[PORT_NAME], "spec.target.service.port.name", &t))
 		return;
 	if (!is_port_name(t))
-		obj_error(o, s[PORT_NAME], "spec.target.service.port.name",
-			  "%s is not a valid port name: at most 15 lowercase letters, digits and '-', with at "
-			  "least one letter and no leading, trailing or double '-'",
-			  diag_quote(t.p, t.n, q, sizeof(q)));
+		obj_error(
+		    o, s[PORT_NAME], "spec.target.service.port.name",
+		    "%s is not a valid port name: at most 15 lowercase letters, digits and '-', with at "
+		    "least one letter and no leading, trailing or double '-'",
+		    diag_quote(t.p, t.n, q, sizeof(q)));
 	else if (!(r->target.port_name = text_dup(t)))
 		o->ld->err = FIXGW_ENOMEM;
 }
@@ -866,10 +880,11 @@ static void parse_target(struct obj *o, yaml_node_t *n, yaml_node_t *spec, struc
 		missing(o, svc, "spec.target.service.name");
 	} else if (string_value(o, s[SERVICE_NAME], "spec.target.service.name", &t)) {
 		if (!is_dns_label(t.p, t.n, DNS_LABEL_MAX, true))
-			obj_error(o, s[SERVICE_NAME], "spec.target.service.name",
-				  "%s is not a valid Service name: at most 63 lowercase letters, digits and '-', "
-				  "starting with a letter and ending with a letter or digit",
-				  diag_quote(t.p, t.n, q, sizeof(q)));
+			obj_error(
+			    o, s[SERVICE_NAME], "spec.target.service.name",
+			    "%s is not a valid Service name: at most 63 lowercase letters, digits and '-', "
+			    "starting with a letter and ending with a letter or digit",
+			    diag_quote(t.p, t.n, q, sizeof(q)));
 		else if (!(r->target.service = text_dup(t)))
 			o->ld->err = FIXGW_ENOMEM;
 	}
@@ -897,9 +912,10 @@ static void parse_listeners(struct obj *o, yaml_node_t *n, struct route *r)
 	}
 	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (count == 0 || count > ROUTE_MAX_LISTENERS) {
-		obj_error(o, n, "spec.listeners",
-			  "must name 1 to %d listeners (leave it out to accept connections on every listener)",
-			  ROUTE_MAX_LISTENERS);
+		obj_error(
+		    o, n, "spec.listeners",
+		    "must name 1 to %d listeners (leave it out to accept connections on every listener)",
+		    ROUTE_MAX_LISTENERS);
 		return;
 	}
 	if (!(r->listeners = calloc(count, sizeof(*r->listeners)))) {
@@ -914,12 +930,14 @@ static void parse_listeners(struct obj *o, yaml_node_t *n, struct route *r)
 		if (!string_value(o, item, path, &t))
 			continue;
 		if (!is_dns_label(t.p, t.n, DNS_LABEL_MAX, false)) {
-			obj_error(o, item, path,
-				  "%s is not a valid listener name: at most 63 lowercase letters, digits and '-', "
-				  "starting and ending with a letter or digit",
-				  diag_quote(t.p, t.n, q, sizeof(q)));
+			obj_error(
+			    o, item, path,
+			    "%s is not a valid listener name: at most 63 lowercase letters, digits and '-', "
+			    "starting and ending with a letter or digit",
+			    diag_quote(t.p, t.n, q, sizeof(q)));
 		} else if (listener_repeats(r, t)) {
-			obj_error(o, item, path, "listener %s is listed twice", diag_quote(t.p, t.n, q, sizeof(q)));
+			obj_error(o, item, path, "listener %s is listed twice",
+			          diag_quote(t.p, t.n, q, sizeof(q)));
 		} else if (!(r->listeners[r->nlisteners] = text_dup(t))) {
 			o->ld->err = FIXGW_ENOMEM;
 			return;
@@ -954,9 +972,17 @@ static void parse_hold_timeout(struct obj *o, yaml_node_t *n, struct route *r)
 	r->hold_timeout_ms = (uint32_t)ms;
 }
 
-enum { SPEC_MATCH_FIELDS, SPEC_PRIORITY, SPEC_TARGET, SPEC_LISTENERS, SPEC_MAX_HELD, SPEC_HOLD_TIMEOUT, SPEC_NKEYS };
+enum {
+	SPEC_MATCH_FIELDS,
+	SPEC_PRIORITY,
+	SPEC_TARGET,
+	SPEC_LISTENERS,
+	SPEC_MAX_HELD,
+	SPEC_HOLD_TIMEOUT,
+	SPEC_NKEYS
+};
 static const char *const spec_keys[SPEC_NKEYS] = {
-	"matchFields", "priority", "target", "listeners", "maxHeldConnections", "holdTimeout",
+    "matchFields", "priority", "target", "listeners", "maxHeldConnections", "holdTimeout",
 };
 
 static void parse_spec(struct obj *o, yaml_node_t *spec, yaml_node_t *root, struct route *r)
@@ -988,9 +1014,10 @@ static bool is_duplicate(struct obj *o, const yaml_node_t *root, const struct ro
 	const struct route_set *set = o->ld->out;
 	for (size_t i = 0; i + 1 < set->count; i++) {
 		const struct route *other = &set->items[i];
-		if (other->name && other->ns && strcmp(other->name, r->name) == 0 && strcmp(other->ns, r->ns) == 0) {
-			obj_error(o, root, "metadata.name", "FIXSession %s/%s is also defined at %s", r->ns, r->name,
-				  other->source ? other->source : "(unknown)");
+		if (other->name && other->ns && strcmp(other->name, r->name) == 0 &&
+		    strcmp(other->ns, r->ns) == 0) {
+			obj_error(o, root, "metadata.name", "FIXSession %s/%s is also defined at %s", r->ns,
+			          r->name, other->source ? other->source : "(unknown)");
 			return true;
 		}
 	}
@@ -1064,9 +1091,10 @@ static enum doc_kind kind_of(struct loader *ld, yaml_document_t *doc, yaml_node_
 		if (!an || (api.n >= sizeof(group) - 1 && memcmp(api.p, group, sizeof(group) - 1) == 0)) {
 			char q[DIAG_QUOTE_CAP];
 			const yaml_node_t *at = an ? an : kn;
-			ld_report(ld, DIAG_WARNING, mark_num(at->start_mark.line), mark_num(at->start_mark.column),
-				  "FIXSession with apiVersion %s skipped: expected " FIXSESSION_API_VERSION,
-				  an ? diag_quote(api.p, api.n, q, sizeof(q)) : "(none)");
+			ld_report(ld, DIAG_WARNING, mark_num(at->start_mark.line),
+			          mark_num(at->start_mark.column),
+			          "FIXSession with apiVersion %s skipped: expected " FIXSESSION_API_VERSION,
+			          an ? diag_quote(api.p, api.n, q, sizeof(q)) : "(none)");
 		}
 		return DOC_OTHER;
 	}
@@ -1084,8 +1112,8 @@ static void load_list(struct loader *ld, yaml_document_t *doc, yaml_node_t *list
 	if (is_absent(items))
 		return;
 	if (items->type != YAML_SEQUENCE_NODE) {
-		ld_report(ld, DIAG_ERROR, mark_num(items->start_mark.line), mark_num(items->start_mark.column),
-			  "items of a List must be a list");
+		ld_report(ld, DIAG_ERROR, mark_num(items->start_mark.line),
+		          mark_num(items->start_mark.column), "items of a List must be a list");
 		return;
 	}
 	size_t count = (size_t)(items->data.sequence.items.top - items->data.sequence.items.start);
@@ -1152,10 +1180,12 @@ static void report_yaml_error(struct loader *ld, const yaml_parser_t *p)
 		col = mark_num(p->problem_mark.column);
 	}
 	if (p->context)
-		ld_report(ld, DIAG_ERROR, line, col, "invalid YAML: %s (%s at line %u); the rest of the file is skipped",
-			  problem, p->context, mark_num(p->context_mark.line));
+		ld_report(ld, DIAG_ERROR, line, col,
+		          "invalid YAML: %s (%s at line %u); the rest of the file is skipped", problem,
+		          p->context, mark_num(p->context_mark.line));
 	else
-		ld_report(ld, DIAG_ERROR, line, col, "invalid YAML: %s; the rest of the file is skipped", problem);
+		ld_report(ld, DIAG_ERROR, line, col, "invalid YAML: %s; the rest of the file is skipped",
+		          problem);
 }
 
 /* How many leading documents stay within MANIFEST_MAX_DEPTH and MANIFEST_MAX_NODES. The first that does
@@ -1206,11 +1236,13 @@ static size_t docs_within_limits(struct loader *ld)
 		}
 		yaml_event_delete(&ev);
 		if (depth > MANIFEST_MAX_DEPTH || nodes > MANIFEST_MAX_NODES) {
-			ld_report(ld, DIAG_ERROR, mark_num(mark.line), mark_num(mark.column),
-				  depth > MANIFEST_MAX_DEPTH
-					  ? "document nests deeper than %u levels; it and the rest of the file are skipped"
-					  : "document has more than %u nodes; it and the rest of the file are skipped",
-				  depth > MANIFEST_MAX_DEPTH ? MANIFEST_MAX_DEPTH : MANIFEST_MAX_NODES);
+			ld_report(
+			    ld, DIAG_ERROR, mark_num(mark.line), mark_num(mark.column),
+			    depth > MANIFEST_MAX_DEPTH
+			        ? "document nests deeper than %u levels; it and the rest of the file are "
+			          "skipped"
+			        : "document has more than %u nodes; it and the rest of the file are skipped",
+			    depth > MANIFEST_MAX_DEPTH ? MANIFEST_MAX_DEPTH : MANIFEST_MAX_NODES);
 			limit = docs;
 			break;
 		}
@@ -1255,12 +1287,13 @@ static int load_result(const struct loader *ld, size_t errors_before)
 }
 
 int manifest_load_buffer(const char *origin, const char *buf, size_t len, struct route_set *out,
-			 struct diag_list *dl)
+                         struct diag_list *dl)
 {
 	struct loader ld = {.out = out, .dl = dl, .file = origin, .buf = buf, .len = len};
 	size_t errors_before = dl->nerrors;
 	if (len > MANIFEST_MAX_FILE_BYTES)
-		ld_report(&ld, DIAG_ERROR, 0, 0, "input is %zu bytes; the limit is %u", len, MANIFEST_MAX_FILE_BYTES);
+		ld_report(&ld, DIAG_ERROR, 0, 0, "input is %zu bytes; the limit is %u", len,
+		          MANIFEST_MAX_FILE_BYTES);
 	else
 		load_text(&ld);
 	return load_result(&ld, errors_before);
@@ -1295,7 +1328,7 @@ static void load_file(struct loader *ld, const char *path)
 	}
 	if (st.st_size > (off_t)MANIFEST_MAX_FILE_BYTES) {
 		ld_report(ld, DIAG_ERROR, 0, 0, "file is %lld bytes; the limit is %u", (long long)st.st_size,
-			  MANIFEST_MAX_FILE_BYTES);
+		          MANIFEST_MAX_FILE_BYTES);
 		goto out_close;
 	}
 	if (!(buf = malloc((size_t)st.st_size + 1))) {
@@ -1329,7 +1362,7 @@ static bool has_manifest_ext(const char *name)
 {
 	static const char *const exts[] = {".yaml", ".yml", ".json"};
 	size_t n = strlen(name);
-	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+	for (size_t i = 0; i < COUNT(exts); i++) {
 		size_t e = strlen(exts[i]);
 		if (n > e && strcmp(name + n - e, exts[i]) == 0)
 			return true;
@@ -1366,8 +1399,8 @@ static void load_dir(struct loader *ld, const char *path, unsigned depth)
 			names = n;
 			cap = ncap;
 		}
-		if (asprintf(&names[count], "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", de->d_name) <
-		    0)
+		if (asprintf(&names[count], "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
+		             de->d_name) < 0)
 			goto oom;
 		count++;
 	}
@@ -1418,15 +1451,17 @@ static void load_path(struct loader *ld, const char *path, unsigned depth, bool 
 	if (S_ISDIR(st.st_mode)) {
 		if (depth > MANIFEST_MAX_DIR_DEPTH) {
 			ld->file = path;
-			ld_report(ld, DIAG_ERROR, 0, 0, "directory nested more than %d levels deep is skipped",
-				  MANIFEST_MAX_DIR_DEPTH);
+			ld_report(ld, DIAG_ERROR, 0, 0,
+			          "directory nested more than %d levels deep is skipped",
+			          MANIFEST_MAX_DIR_DEPTH);
 			return;
 		}
 		if (first_visit(ld, &st)) {
 			load_dir(ld, path, depth);
 		} else if (!ld->err) {
 			ld->file = path;
-			ld_report(ld, DIAG_WARNING, 0, 0, "directory already read through another path; skipped");
+			ld_report(ld, DIAG_WARNING, 0, 0,
+			          "directory already read through another path; skipped");
 		}
 	} else if (named || (S_ISREG(st.st_mode) && has_manifest_ext(path))) {
 		load_file(ld, path);
@@ -1457,10 +1492,10 @@ int manifest_parse_duration_ms(const char *s, size_t len, uint64_t *out_ms)
 		uint64_t ns;
 		uint64_t frac_scale;
 	} units[] = {
-		{"ms", 1000000ull, 1000000ull},
-		{"s", 1000000000ull, 1000000000ull},
-		{"m", 60000000000ull, 10000000000ull},
-		{"h", 3600000000000ull, 100000000000ull},
+	    {"ms", 1000000ull, 1000000ull},
+	    {"s", 1000000000ull, 1000000000ull},
+	    {"m", 60000000000ull, 10000000000ull},
+	    {"h", 3600000000000ull, 100000000000ull},
 	};
 	const uint64_t max_ns = UINT64_MAX / 2;
 	uint64_t total = 0;
@@ -1486,12 +1521,12 @@ int manifest_parse_duration_ms(const char *s, size_t len, uint64_t *out_ms)
 				return FIXGW_EINVAL;
 		}
 		size_t u = 0, ulen = 0;
-		for (; u < sizeof(units) / sizeof(units[0]); u++) {
+		for (; u < COUNT(units); u++) {
 			ulen = strlen(units[u].name); /* "ms" comes first, so "m" never takes its 'm' */
 			if (len - i >= ulen && memcmp(s + i, units[u].name, ulen) == 0)
 				break;
 		}
-		if (u == sizeof(units) / sizeof(units[0]))
+		if (u == COUNT(units))
 			return FIXGW_EINVAL;
 		i += ulen;
 		for (size_t f = fstart; f < fend && scale < units[u].frac_scale; f++) {

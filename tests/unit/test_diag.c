@@ -22,7 +22,8 @@ TEST(add_and_print)
 {
 	struct diag_list dl;
 	diag_list_init(&dl);
-	CHECK_EQ_INT(diag_add(&dl, DIAG_ERROR, "a.yaml", 3, 7, "spec.target", "required field is %s", "missing"), 0);
+	CHECK_EQ_INT(
+	    diag_add(&dl, DIAG_ERROR, "a.yaml", 3, 7, "spec.target", "required field is %s", "missing"), 0);
 	CHECK_EQ_INT(diag_add(&dl, DIAG_WARNING, "a.yaml", 4, 1, NULL, "just a warning"), 0);
 	CHECK_EQ_INT(diag_add(&dl, DIAG_ERROR, "b.yaml", 0, 0, NULL, "cannot open: %s", "No such file"), 0);
 	CHECK_EQ_INT(diag_add(&dl, DIAG_ERROR, NULL, 0, 0, "", "no place at all"), 0);
@@ -33,9 +34,9 @@ TEST(add_and_print)
 	CHECK(dl.items[1].path == NULL);
 	char *text = print_all(&dl);
 	CHECK_EQ_STR(text, "a.yaml:3:7: error: spec.target: required field is missing\n"
-			   "a.yaml:4:1: warning: just a warning\n"
-			   "b.yaml: error: cannot open: No such file\n"
-			   "error: no place at all\n");
+	                   "a.yaml:4:1: warning: just a warning\n"
+	                   "b.yaml: error: cannot open: No such file\n"
+	                   "error: no place at all\n");
 	free(text);
 	diag_list_free(&dl);
 	CHECK_EQ_INT(dl.count, 0);
@@ -49,7 +50,9 @@ TEST(storage_is_bounded)
 	diag_list_init(&dl);
 	dl.max_items = 3;
 	for (int i = 0; i < 10; i++)
-		CHECK_EQ_INT(diag_add(&dl, i % 2 ? DIAG_WARNING : DIAG_ERROR, "f", (unsigned)i + 1, 1, NULL, "n%d", i), 0);
+		CHECK_EQ_INT(
+		    diag_add(&dl, i % 2 ? DIAG_WARNING : DIAG_ERROR, "f", (unsigned)i + 1, 1, NULL, "n%d", i),
+		    0);
 	CHECK_EQ_INT(dl.count, 3);
 	CHECK_EQ_INT(dl.dropped, 7);
 	CHECK_EQ_INT(dl.nerrors, 5);
@@ -117,4 +120,4 @@ TEST(quote_truncates)
 }
 
 TEST_MAIN(TEST_ENTRY(add_and_print), TEST_ENTRY(storage_is_bounded), TEST_ENTRY(long_messages_are_kept_whole),
-	  TEST_ENTRY(quote_escapes), TEST_ENTRY(quote_truncates))
+          TEST_ENTRY(quote_escapes), TEST_ENTRY(quote_truncates))

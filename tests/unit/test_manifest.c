@@ -9,8 +9,8 @@
 
 #define DATA FIXGW_SOURCE_DIR "/tests/unit/data/manifests"
 
-#define HEAD "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: r1, namespace: trading}\n"
-#define TARGET "  target: {service: {name: svc, port: {number: 9880}}}\n"
+#define HEAD      "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: r1, namespace: trading}\n"
+#define TARGET    "  target: {service: {name: svc, port: {number: 9880}}}\n"
 #define ONE_FIELD "  matchFields:\n    SenderCompID49: {value: \"BROKER_A\"}\n"
 
 struct res {
@@ -55,9 +55,10 @@ static void expect_error_at(int line, const char *text, const char *path, const 
 	load(&r, text);
 	const struct diag *d = find(&r, path, needle);
 	if (r.rc != FIXGW_EINVAL || r.set.count != 0 || !d || d->severity != DIAG_ERROR) {
-		fprintf(stderr, "%s:%d: expected error at %s containing \"%s\" (rc %d, %zu routes) for:\n%s\n"
-				"got:\n",
-			__FILE__, line, path ? path : "(none)", needle, r.rc, r.set.count, text);
+		fprintf(stderr,
+		        "%s:%d: expected error at %s containing \"%s\" (rc %d, %zu routes) for:\n%s\n"
+		        "got:\n",
+		        __FILE__, line, path ? path : "(none)", needle, r.rc, r.set.count, text);
 		dump(&r);
 		test_failures_++;
 	}
@@ -70,8 +71,8 @@ static void expect_ok_at(int line, const char *text, struct res *r)
 {
 	load(r, text);
 	if (r->rc != 0 || r->set.count != 1 || r->dl.nerrors != 0) {
-		fprintf(stderr, "%s:%d: expected one valid route (rc %d, %zu routes) for:\n%s\ngot:\n", __FILE__,
-			line, r->rc, r->set.count, text);
+		fprintf(stderr, "%s:%d: expected one valid route (rc %d, %zu routes) for:\n%s\ngot:\n",
+		        __FILE__, line, r->rc, r->set.count, text);
 		dump(r);
 		test_failures_++;
 	}
@@ -84,8 +85,8 @@ TEST(minimal_route_gets_defaults)
 {
 	struct res r;
 	EXPECT_OK("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata:\n  name: broker-a\n"
-		  "spec:\n" ONE_FIELD TARGET,
-		  &r);
+	          "spec:\n" ONE_FIELD TARGET,
+	          &r);
 	if (r.set.count == 1) {
 		const struct route *rt = &r.set.items[0];
 		CHECK_EQ_STR(rt->name, "broker-a");
@@ -116,21 +117,21 @@ TEST(full_route_every_field)
 {
 	struct res r;
 	EXPECT_OK(HEAD "spec:\n"
-		       "  matchFields:\n"
-		       "    AlgoStrategy20001: {value: \"VW?P\", redact: true}\n"
-		       "    SenderCompID49: {value: 'BRK_*', log: true}\n"
-		       "    ComplianceID9001:\n"
-		       "      value: RESTRICTED\n"
-		       "      log: false\n"
-		       "  priority: -250\n"
-		       "  target:\n"
-		       "    service:\n"
-		       "      name: equities-engine-svc\n"
-		       "      port: {name: fix}\n"
-		       "  listeners: [fix-tls, fix-plain]\n"
-		       "  maxHeldConnections: 0\n"
-		       "  holdTimeout: 1m30s\n",
-		  &r);
+	               "  matchFields:\n"
+	               "    AlgoStrategy20001: {value: \"VW?P\", redact: true}\n"
+	               "    SenderCompID49: {value: 'BRK_*', log: true}\n"
+	               "    ComplianceID9001:\n"
+	               "      value: RESTRICTED\n"
+	               "      log: false\n"
+	               "  priority: -250\n"
+	               "  target:\n"
+	               "    service:\n"
+	               "      name: equities-engine-svc\n"
+	               "      port: {name: fix}\n"
+	               "  listeners: [fix-tls, fix-plain]\n"
+	               "  maxHeldConnections: 0\n"
+	               "  holdTimeout: 1m30s\n",
+	          &r);
 	if (r.set.count == 1) {
 		const struct route *rt = &r.set.items[0];
 		CHECK_EQ_STR(rt->ns, "trading");
@@ -190,13 +191,13 @@ TEST(json_object_loads)
 {
 	struct res r;
 	EXPECT_OK("{\"apiVersion\":\"fixgw.io/v1alpha1\",\"kind\":\"FIXSession\","
-		  "\"metadata\":{\"name\":\"j\",\"namespace\":\"trading\",\"uid\":\"x\",\"generation\":2,"
-		  "\"managedFields\":[{\"manager\":\"kubectl\",\"fieldsV1\":{\"f:spec\":{}}}]},"
-		  "\"spec\":{\"matchFields\":{\"SenderCompID49\":{\"value\":\"A\\/B\",\"log\":false}},"
-		  "\"priority\":null,\"maxHeldConnections\":3,\"holdTimeout\":\"250ms\","
-		  "\"target\":{\"service\":{\"name\":\"svc\",\"port\":{\"number\":9880}}}},"
-		  "\"status\":{\"activeConnections\":1,\"anything\":{\"goes\":[1,2]}}}",
-		  &r);
+	          "\"metadata\":{\"name\":\"j\",\"namespace\":\"trading\",\"uid\":\"x\",\"generation\":2,"
+	          "\"managedFields\":[{\"manager\":\"kubectl\",\"fieldsV1\":{\"f:spec\":{}}}]},"
+	          "\"spec\":{\"matchFields\":{\"SenderCompID49\":{\"value\":\"A\\/B\",\"log\":false}},"
+	          "\"priority\":null,\"maxHeldConnections\":3,\"holdTimeout\":\"250ms\","
+	          "\"target\":{\"service\":{\"name\":\"svc\",\"port\":{\"number\":9880}}}},"
+	          "\"status\":{\"activeConnections\":1,\"anything\":{\"goes\":[1,2]}}}",
+	          &r);
 	if (r.set.count == 1) {
 		const struct route *rt = &r.set.items[0];
 		CHECK_EQ_STR(rt->fields[0].value, "A/B");
@@ -211,34 +212,37 @@ TEST(json_object_loads)
 
 TEST(json_numbers_and_booleans_are_typed)
 {
-	EXPECT_ERROR("{\"apiVersion\":\"fixgw.io/v1alpha1\",\"kind\":\"FIXSession\",\"metadata\":{\"name\":\"j\"},"
-		     "\"spec\":{\"matchFields\":{\"SenderCompID49\":{\"value\":123}},"
-		     "\"target\":{\"service\":{\"name\":\"svc\",\"port\":{\"number\":\"9880\"}}}}}",
-		     "spec.matchFields.SenderCompID49.value", "quote it");
-	EXPECT_ERROR("{\"apiVersion\":\"fixgw.io/v1alpha1\",\"kind\":\"FIXSession\",\"metadata\":{\"name\":\"j\"},"
-		     "\"spec\":{\"target\":{\"service\":{\"name\":\"svc\",\"port\":{\"number\":\"9880\"}}}}}",
-		     "spec.target.service.port.number", "must be an integer, not a string");
+	EXPECT_ERROR(
+	    "{\"apiVersion\":\"fixgw.io/v1alpha1\",\"kind\":\"FIXSession\",\"metadata\":{\"name\":\"j\"},"
+	    "\"spec\":{\"matchFields\":{\"SenderCompID49\":{\"value\":123}},"
+	    "\"target\":{\"service\":{\"name\":\"svc\",\"port\":{\"number\":\"9880\"}}}}}",
+	    "spec.matchFields.SenderCompID49.value", "quote it");
+	EXPECT_ERROR(
+	    "{\"apiVersion\":\"fixgw.io/v1alpha1\",\"kind\":\"FIXSession\",\"metadata\":{\"name\":\"j\"},"
+	    "\"spec\":{\"target\":{\"service\":{\"name\":\"svc\",\"port\":{\"number\":\"9880\"}}}}}",
+	    "spec.target.service.port.number", "must be an integer, not a string");
 }
 
 TEST(multi_document_and_other_kinds)
 {
 	struct res r;
-	load(&r, "---\n"
-		 "apiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec: {ports: [{port: 9880}], weird: x}\n"
-		 "---\n"
-		 "---\n"
-		 "# only a comment\n"
-		 "...\n"
-		 "---\n" HEAD "spec:\n" ONE_FIELD TARGET "---\n"
-		 "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: r2, namespace: trading}\n"
-		 "spec:\n  matchFields:\n    SenderCompID49: {value: B}\n" TARGET "---\n"
-		 "just a scalar\n"
-		 "---\n"
-		 "- a list\n"
-		 "---\n"
-		 "apiVersion: other.io/v1\nkind: FIXSession\nmetadata: {name: foreign}\n"
-		 "---\n"
-		 "kind: ConfigMap\n");
+	load(&r,
+	     "---\n"
+	     "apiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec: {ports: [{port: 9880}], weird: x}\n"
+	     "---\n"
+	     "---\n"
+	     "# only a comment\n"
+	     "...\n"
+	     "---\n" HEAD "spec:\n" ONE_FIELD TARGET "---\n"
+	     "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: r2, namespace: trading}\n"
+	     "spec:\n  matchFields:\n    SenderCompID49: {value: B}\n" TARGET "---\n"
+	     "just a scalar\n"
+	     "---\n"
+	     "- a list\n"
+	     "---\n"
+	     "apiVersion: other.io/v1\nkind: FIXSession\nmetadata: {name: foreign}\n"
+	     "---\n"
+	     "kind: ConfigMap\n");
 	CHECK_EQ_INT(r.rc, 0);
 	CHECK_EQ_INT(r.set.count, 2);
 	CHECK_EQ_INT(r.dl.count, 0);
@@ -254,7 +258,7 @@ TEST(other_version_of_ours_warns)
 {
 	struct res r;
 	load(&r, "apiVersion: fixgw.io/v1beta1\nkind: FIXSession\nmetadata: {name: x}\n---\n"
-		 "kind: FIXSession\nmetadata: {name: y}\n");
+	         "kind: FIXSession\nmetadata: {name: y}\n");
 	CHECK_EQ_INT(r.rc, 0);
 	CHECK_EQ_INT(r.set.count, 0);
 	CHECK_EQ_INT(r.dl.nwarnings, 2);
@@ -267,16 +271,18 @@ TEST(other_version_of_ours_warns)
 TEST(list_kinds_contribute_items)
 {
 	struct res r;
-	load(&r, "apiVersion: v1\nkind: List\nitems:\n"
-		 "- apiVersion: fixgw.io/v1alpha1\n  kind: FIXSession\n  metadata: {name: a}\n"
-		 "  spec: {target: {service: {name: svc, port: {number: 1}}}}\n"
-		 "- apiVersion: v1\n  kind: Service\n  metadata: {name: svc}\n"
-		 "- apiVersion: fixgw.io/v1alpha1\n  kind: FIXSession\n  metadata: {name: b}\n"
-		 "  spec: {target: {service: {name: svc}}}\n"
-		 "- apiVersion: v1\n  kind: List\n  items: [{apiVersion: fixgw.io/v1alpha1, kind: FIXSession}]\n"
-		 "---\n"
-		 "apiVersion: fixgw.io/v1alpha1\nkind: FIXSessionList\nmetadata: {resourceVersion: \"9\"}\nitems:\n"
-		 "- metadata: {name: c}\n  spec: {target: {service: {name: svc, port: {name: fix}}}}\n");
+	load(&r,
+	     "apiVersion: v1\nkind: List\nitems:\n"
+	     "- apiVersion: fixgw.io/v1alpha1\n  kind: FIXSession\n  metadata: {name: a}\n"
+	     "  spec: {target: {service: {name: svc, port: {number: 1}}}}\n"
+	     "- apiVersion: v1\n  kind: Service\n  metadata: {name: svc}\n"
+	     "- apiVersion: fixgw.io/v1alpha1\n  kind: FIXSession\n  metadata: {name: b}\n"
+	     "  spec: {target: {service: {name: svc}}}\n"
+	     "- apiVersion: v1\n  kind: List\n  items: [{apiVersion: fixgw.io/v1alpha1, kind: FIXSession}]\n"
+	     "---\n"
+	     "apiVersion: fixgw.io/v1alpha1\nkind: FIXSessionList\nmetadata: {resourceVersion: "
+	     "\"9\"}\nitems:\n"
+	     "- metadata: {name: c}\n  spec: {target: {service: {name: svc, port: {name: fix}}}}\n");
 	CHECK_EQ_INT(r.rc, FIXGW_EINVAL);
 	CHECK_EQ_INT(r.set.count, 2);
 	if (r.set.count == 2) {
@@ -297,48 +303,53 @@ TEST(unknown_fields_are_errors)
 {
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  prioirty: 5\n", "spec", "unknown field \"prioirty\"");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  matchfields: {}\n", "spec",
-		     "unknown field \"matchfields\" (did you mean \"matchFields\"?)");
+	             "unknown field \"matchfields\" (did you mean \"matchFields\"?)");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "specs: {}\n", NULL, "unknown field \"specs\"");
-	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: a, tenant: x}\nspec:\n" TARGET,
-		     "metadata", "unknown field \"tenant\"");
+	EXPECT_ERROR(
+	    "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: a, tenant: x}\nspec:\n" TARGET,
+	    "metadata", "unknown field \"tenant\"");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, regex: true}\n" TARGET,
-		     "spec.matchFields.SenderCompID49", "unknown field \"regex\"");
-	EXPECT_ERROR(HEAD "spec:\n  target: {service: {name: svc, port: {number: 1}}, weight: 2}\n", "spec.target",
-		     "unknown field \"weight\"");
+	             "spec.matchFields.SenderCompID49", "unknown field \"regex\"");
+	EXPECT_ERROR(HEAD "spec:\n  target: {service: {name: svc, port: {number: 1}}, weight: 2}\n",
+	             "spec.target", "unknown field \"weight\"");
 	EXPECT_ERROR(HEAD "spec:\n  target: {service: {name: svc, namespace: x, port: {number: 1}}}\n",
-		     "spec.target.service", "unknown field \"namespace\"");
+	             "spec.target.service", "unknown field \"namespace\"");
 	EXPECT_ERROR(HEAD "spec:\n  target: {service: {name: svc, port: {number: 1, protocol: TCP}}}\n",
-		     "spec.target.service.port", "unknown field \"protocol\"");
-	EXPECT_ERROR(HEAD "base: &b {name: svc, port: {number: 1}}\nspec:\n  target:\n    service:\n      <<: *b\n",
-		     NULL, "unknown field \"base\"");
+	             "spec.target.service.port", "unknown field \"protocol\"");
+	EXPECT_ERROR(
+	    HEAD "base: &b {name: svc, port: {number: 1}}\nspec:\n  target:\n    service:\n      <<: *b\n",
+	    NULL, "unknown field \"base\"");
 	EXPECT_ERROR(HEAD "spec:\n  target:\n    service:\n      <<: {name: svc, port: {number: 1}}\n",
-		     "spec.target.service", "merge keys (<<) are not supported");
+	             "spec.target.service", "merge keys (<<) are not supported");
 }
 
 TEST(standard_metadata_and_status_are_accepted)
 {
 	struct res r;
-	EXPECT_OK("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata:\n  name: a\n  namespace: trading\n"
-		  "  labels: {app: x, tier: y}\n  annotations: {note: \"a: b\"}\n  uid: 1234\n"
-		  "  resourceVersion: \"77\"\n  generation: 4\n  creationTimestamp: 2024-01-01T00:00:00Z\n"
-		  "  finalizers: [fixgw.io/cleanup]\n  ownerReferences: []\n  generateName: a-\n"
-		  "  managedFields: [{manager: m, fieldsV1: {f:spec: {f:x: {}}}}]\n"
-		  "spec:\n" TARGET "status:\n  unknown: [whatever, {nested: true}]\n  conditions: 7\n",
-		  &r);
+	EXPECT_OK(
+	    "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata:\n  name: a\n  namespace: trading\n"
+	    "  labels: {app: x, tier: y}\n  annotations: {note: \"a: b\"}\n  uid: 1234\n"
+	    "  resourceVersion: \"77\"\n  generation: 4\n  creationTimestamp: 2024-01-01T00:00:00Z\n"
+	    "  finalizers: [fixgw.io/cleanup]\n  ownerReferences: []\n  generateName: a-\n"
+	    "  managedFields: [{manager: m, fieldsV1: {f:spec: {f:x: {}}}}]\n"
+	    "spec:\n" TARGET "status:\n  unknown: [whatever, {nested: true}]\n  conditions: 7\n",
+	    &r);
 	res_free(&r);
 }
 
 TEST(duplicate_keys_are_errors)
 {
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  priority: 1\n  priority: 2\n", "spec",
-		     "duplicate key \"priority\"");
-	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A}\n    SenderCompID49: {value: B}\n" TARGET,
-		     "spec.matchFields.SenderCompID49", "duplicate key");
+	             "duplicate key \"priority\"");
+	EXPECT_ERROR(
+	    HEAD
+	    "spec:\n  matchFields:\n    SenderCompID49: {value: A}\n    SenderCompID49: {value: B}\n" TARGET,
+	    "spec.matchFields.SenderCompID49", "duplicate key");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, value: B}\n" TARGET,
-		     "spec.matchFields.SenderCompID49", "duplicate key \"value\"");
+	             "spec.matchFields.SenderCompID49", "duplicate key \"value\"");
 	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata:\n  name: a\n"
-		     "  labels: {x: 1, y: 2, x: 3}\nspec:\n" TARGET,
-		     "metadata.labels", "duplicate key \"x\"");
+	             "  labels: {x: 1, y: 2, x: 3}\nspec:\n" TARGET,
+	             "metadata.labels", "duplicate key \"x\"");
 	EXPECT_ERROR(HEAD "metadata: {name: b}\nspec:\n" TARGET, NULL, "duplicate key \"metadata\"");
 }
 
@@ -347,16 +358,16 @@ TEST(duplicate_keys_are_errors)
 TEST(match_field_key_syntax)
 {
 	static const char *const bad[] = {
-		"senderCompID49",    /* lowercase start */
-		"SenderCompID",      /* no tag */
-		"SenderCompID049",   /* leading zero */
-		"SenderCompID0",     /* tag 0 */
-		"S49",               /* name too short */
-		"Sender_CompID49",   /* underscore */
-		"SenderCompID1234567890", /* ten digits */
-		"\"49\"",            /* digits only */
-		"\"Sender CompID49\"",
-		"Abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd1", /* 65 characters */
+	    "senderCompID49",         /* lowercase start */
+	    "SenderCompID",           /* no tag */
+	    "SenderCompID049",        /* leading zero */
+	    "SenderCompID0",          /* tag 0 */
+	    "S49",                    /* name too short */
+	    "Sender_CompID49",        /* underscore */
+	    "SenderCompID1234567890", /* ten digits */
+	    "\"49\"",                 /* digits only */
+	    "\"Sender CompID49\"",
+	    "Abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd1", /* 65 characters */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char doc[512];
@@ -364,9 +375,10 @@ TEST(match_field_key_syntax)
 		EXPECT_ERROR(doc, "spec.matchFields", "invalid field name");
 	}
 	struct res r;
-	EXPECT_OK(HEAD "spec:\n  matchFields:\n    Ab999999999: {value: A}\n    X9Y7: {value: B}\n"
-		       "    Abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabc1: {value: C}\n" TARGET,
-		  &r);
+	EXPECT_OK(HEAD
+	          "spec:\n  matchFields:\n    Ab999999999: {value: A}\n    X9Y7: {value: B}\n"
+	          "    Abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabc1: {value: C}\n" TARGET,
+	          &r);
 	if (r.set.count == 1) {
 		CHECK_EQ_INT(r.set.items[0].fields[0].tag, 1);
 		CHECK_EQ_INT(r.set.items[0].fields[1].tag, 7);
@@ -375,39 +387,45 @@ TEST(match_field_key_syntax)
 	}
 	res_free(&r);
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    [a]: {value: A}\n" TARGET, "spec.matchFields",
-		     "keys must be strings");
+	             "keys must be strings");
 }
 
 TEST(same_tag_twice_is_an_error)
 {
-	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A}\n    Sender49: {value: A}\n" TARGET,
-		     "spec.matchFields.Sender49", "tag 49 is already matched by SenderCompID49");
+	EXPECT_ERROR(
+	    HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A}\n    Sender49: {value: A}\n" TARGET,
+	    "spec.matchFields.Sender49", "tag 49 is already matched by SenderCompID49");
 }
 
 TEST(unroutable_tags)
 {
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    Password554: {value: A}\n" TARGET,
-		     "spec.matchFields.Password554", "tag 554 (Password) is a secret and cannot be a routing key");
+	             "spec.matchFields.Password554",
+	             "tag 554 (Password) is a secret and cannot be a routing key");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    NewPassword925: {value: A}\n" TARGET,
-		     "spec.matchFields.NewPassword925", "is a secret");
-	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    RawData96: {value: A}\n" TARGET, "spec.matchFields.RawData96",
-		     "is a secret");
+	             "spec.matchFields.NewPassword925", "is a secret");
+	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    RawData96: {value: A}\n" TARGET,
+	             "spec.matchFields.RawData96", "is a secret");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    EncryptedPassword1402: {value: A}\n" TARGET,
-		     "spec.matchFields.EncryptedPassword1402", "is a secret");
-	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    MsgType35: {value: A}\n" TARGET, "spec.matchFields.MsgType35",
-		     "tag 35 (MsgType) frames the message and cannot be a routing key");
+	             "spec.matchFields.EncryptedPassword1402", "is a secret");
+	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    MsgType35: {value: A}\n" TARGET,
+	             "spec.matchFields.MsgType35",
+	             "tag 35 (MsgType) frames the message and cannot be a routing key");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    BodyLength9: {value: A}\n" TARGET,
-		     "spec.matchFields.BodyLength9", "cannot be a routing key");
-	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    CheckSum10: {value: A}\n" TARGET, "spec.matchFields.CheckSum10",
-		     "cannot be a routing key");
+	             "spec.matchFields.BodyLength9", "cannot be a routing key");
+	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    CheckSum10: {value: A}\n" TARGET,
+	             "spec.matchFields.CheckSum10", "cannot be a routing key");
 }
 
 TEST(renamed_standard_tag_warns)
 {
 	struct res r;
-	EXPECT_OK(HEAD "spec:\n  matchFields:\n    SenderCompID56: {value: A}\n    Firm49: {value: B}\n" TARGET, &r);
+	EXPECT_OK(HEAD
+	          "spec:\n  matchFields:\n    SenderCompID56: {value: A}\n    Firm49: {value: B}\n" TARGET,
+	          &r);
 	CHECK_EQ_INT(r.dl.nwarnings, 2);
-	const struct diag *d = find(&r, "spec.matchFields.SenderCompID56", "tag 56 is TargetCompID in standard FIX");
+	const struct diag *d =
+	    find(&r, "spec.matchFields.SenderCompID56", "tag 56 is TargetCompID in standard FIX");
 	CHECK(d && d->severity == DIAG_WARNING && d->line == 6 && d->col == 5);
 	CHECK(find(&r, "spec.matchFields.Firm49", "Firm49: tag 49 is SenderCompID") != NULL);
 	res_free(&r);
@@ -431,23 +449,26 @@ TEST(too_many_match_fields)
 
 TEST(value_must_be_a_string)
 {
-	static const char *const bad[] = {"123", "1.5", "-7", "0x1F", "1_000", ".5", "1e3", ".inf", "true", "False",
-					  "yes", "off", "null", "~", "0o17", "+12"};
+	static const char *const bad[] = {"123",  "1.5",   "-7",  "0x1F", "1_000", ".5", "1e3",  ".inf",
+	                                  "true", "False", "yes", "off",  "null",  "~",  "0o17", "+12"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char doc[512];
-		snprintf(doc, sizeof(doc), HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: %s}\n" TARGET,
-			 bad[i]);
+		snprintf(doc, sizeof(doc),
+		         HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: %s}\n" TARGET, bad[i]);
 		EXPECT_ERROR(doc, "spec.matchFields.SenderCompID49.value", "quote it");
 	}
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49:\n      value:\n" TARGET,
-		     "spec.matchFields.SenderCompID49.value", "YAML reads this unquoted value as null; quote it");
-	static const char *const good[] = {"\"123\"", "'true'", "abc123", "12:30", "1.2.3", "2024-01-01", "-x",
-					   "1e", "0x", "_1x", "\"\\x41\"", "|-\n        literal"};
+	             "spec.matchFields.SenderCompID49.value",
+	             "YAML reads this unquoted value as null; quote it");
+	static const char *const good[] = {"\"123\"", "'true'",     "abc123",    "12:30",
+	                                   "1.2.3",   "2024-01-01", "-x",        "1e",
+	                                   "0x",      "_1x",        "\"\\x41\"", "|-\n        literal"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char doc[512];
 		struct res r;
-		snprintf(doc, sizeof(doc), HEAD "spec:\n  matchFields:\n    SenderCompID49:\n      value: %s\n" TARGET,
-			 good[i]);
+		snprintf(doc, sizeof(doc),
+		         HEAD "spec:\n  matchFields:\n    SenderCompID49:\n      value: %s\n" TARGET,
+		         good[i]);
 		EXPECT_OK(doc, &r);
 		res_free(&r);
 	}
@@ -455,41 +476,45 @@ TEST(value_must_be_a_string)
 
 TEST(value_shape)
 {
-	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: BROKER_A\n" TARGET, "spec.matchFields.SenderCompID49",
-		     "must be a mapping with the value inside: SenderCompID49: {value: \"...\"}");
-	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: [A]\n" TARGET, "spec.matchFields.SenderCompID49",
-		     "must be a mapping");
+	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: BROKER_A\n" TARGET,
+	             "spec.matchFields.SenderCompID49",
+	             "must be a mapping with the value inside: SenderCompID49: {value: \"...\"}");
+	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: [A]\n" TARGET,
+	             "spec.matchFields.SenderCompID49", "must be a mapping");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {log: true}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.value", "required field is missing");
+	             "spec.matchFields.SenderCompID49.value", "required field is missing");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: [A]}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.value", "must be a string");
-	EXPECT_ERROR(HEAD "spec:\n  matchFields: [SenderCompID49]\n" TARGET, "spec.matchFields", "must be a mapping");
+	             "spec.matchFields.SenderCompID49.value", "must be a string");
+	EXPECT_ERROR(HEAD "spec:\n  matchFields: [SenderCompID49]\n" TARGET, "spec.matchFields",
+	             "must be a mapping");
 }
 
 TEST(value_content)
 {
 	char doc[1024], big[ROUTE_MAX_VALUE_LEN + 2];
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"\"}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.value", "must be 1 to 256 bytes long (it has 0)");
+	             "spec.matchFields.SenderCompID49.value", "must be 1 to 256 bytes long (it has 0)");
 	memset(big, 'A', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	snprintf(doc, sizeof(doc), HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"%s\"}\n" TARGET, big);
+	snprintf(doc, sizeof(doc), HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"%s\"}\n" TARGET,
+	         big);
 	EXPECT_ERROR(doc, "spec.matchFields.SenderCompID49.value", "(it has 257)");
 	big[sizeof(big) - 2] = '\0';
 	struct res r;
-	snprintf(doc, sizeof(doc), HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"%s\"}\n" TARGET, big);
+	snprintf(doc, sizeof(doc), HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"%s\"}\n" TARGET,
+	         big);
 	EXPECT_OK(doc, &r);
 	res_free(&r);
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"A\\tB\"}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.value", "control character (byte 0x09 at offset 1)");
+	             "spec.matchFields.SenderCompID49.value", "control character (byte 0x09 at offset 1)");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"A\\x01\"}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.value", "control character (byte 0x01 at offset 1)");
+	             "spec.matchFields.SenderCompID49.value", "control character (byte 0x01 at offset 1)");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"A\\x7f\"}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.value", "control character (byte 0x7f");
+	             "spec.matchFields.SenderCompID49.value", "control character (byte 0x7f");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"A\\0B\"}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.value", "control character (byte 0x00 at offset 1)");
+	             "spec.matchFields.SenderCompID49.value", "control character (byte 0x00 at offset 1)");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: 'AB\\'}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.value", "is not a valid pattern");
+	             "spec.matchFields.SenderCompID49.value", "is not a valid pattern");
 	/* non-ASCII bytes are fine */
 	EXPECT_OK(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: \"Zürich*\"}\n" TARGET, &r);
 	res_free(&r);
@@ -500,10 +525,10 @@ TEST(values_never_reach_diagnostics)
 	/* every error a value can raise, with a recognisable secret in it */
 	struct res r;
 	load(&r, HEAD "spec:\n  matchFields:\n"
-		      "    Custom5001: {value: \"hunter2\\x01\", redact: true}\n"
-		      "    Custom5002: {value: 'hunter2\\', log: false}\n"
-		      "    Custom5003: hunter2\n"
-		      "    Custom5004: {value: [hunter2]}\n" TARGET);
+	              "    Custom5001: {value: \"hunter2\\x01\", redact: true}\n"
+	              "    Custom5002: {value: 'hunter2\\', log: false}\n"
+	              "    Custom5003: hunter2\n"
+	              "    Custom5004: {value: [hunter2]}\n" TARGET);
 	CHECK_EQ_INT(r.dl.nerrors, 4);
 	for (size_t i = 0; i < r.dl.count; i++)
 		CHECK(strstr(r.dl.items[i].message, "hunter2") == NULL);
@@ -513,19 +538,24 @@ TEST(values_never_reach_diagnostics)
 TEST(log_and_redact_flags)
 {
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, log: \"false\"}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.log", "must be true or false, without quotes");
+	             "spec.matchFields.SenderCompID49.log", "must be true or false, without quotes");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, redact: yes}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.redact", "must be true or false");
+	             "spec.matchFields.SenderCompID49.redact", "must be true or false");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, redact: 1}\n" TARGET,
-		     "spec.matchFields.SenderCompID49.redact", "must be true or false");
+	             "spec.matchFields.SenderCompID49.redact", "must be true or false");
 	struct res r;
-	EXPECT_OK(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, log: false, redact: true}\n" TARGET, &r);
-	const struct diag *d = find(&r, "spec.matchFields.SenderCompID49.redact", "redact: true adds nothing");
+	EXPECT_OK(HEAD
+	          "spec:\n  matchFields:\n    SenderCompID49: {value: A, log: false, redact: true}\n" TARGET,
+	          &r);
+	const struct diag *d =
+	    find(&r, "spec.matchFields.SenderCompID49.redact", "redact: true adds nothing");
 	CHECK(d && d->severity == DIAG_WARNING);
 	if (r.set.count == 1)
 		CHECK(!r.set.items[0].fields[0].log && r.set.items[0].fields[0].redact);
 	res_free(&r);
-	EXPECT_OK(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, log: TRUE, redact: False}\n" TARGET, &r);
+	EXPECT_OK(HEAD
+	          "spec:\n  matchFields:\n    SenderCompID49: {value: A, log: TRUE, redact: False}\n" TARGET,
+	          &r);
 	CHECK_EQ_INT(r.dl.count, 0);
 	res_free(&r);
 }
@@ -534,17 +564,22 @@ TEST(log_and_redact_flags)
 
 TEST(priority_only_on_wildcard_and_default_routes)
 {
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  priority: 100\n" TARGET, "spec.priority",
-		     "priority applies only to wildcard and default routes; exact routes are ordered by specificity");
+	EXPECT_ERROR(
+	    HEAD "spec:\n" ONE_FIELD "  priority: 100\n" TARGET, "spec.priority",
+	    "priority applies only to wildcard and default routes; exact routes are ordered by specificity");
 	struct res r;
-	EXPECT_OK(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A}\n    SenderSubID50: {value: 'D?'}\n"
-		       "  priority: 100\n" TARGET,
-		  &r);
+	EXPECT_OK(HEAD
+	          "spec:\n  matchFields:\n    SenderCompID49: {value: A}\n    SenderSubID50: {value: 'D?'}\n"
+	          "  priority: 100\n" TARGET,
+	          &r);
 	res_free(&r);
-	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: 'A*'}\n  priority: 1000001\n" TARGET,
-		     "spec.priority", "must be between -1000000 and 1000000");
-	EXPECT_ERROR(HEAD "spec:\n  priority: 99999999999999999999999\n" TARGET, "spec.priority", "must be between");
-	EXPECT_ERROR(HEAD "spec:\n  priority: \"5\"\n" TARGET, "spec.priority", "must be an integer, not a string");
+	EXPECT_ERROR(HEAD
+	             "spec:\n  matchFields:\n    SenderCompID49: {value: 'A*'}\n  priority: 1000001\n" TARGET,
+	             "spec.priority", "must be between -1000000 and 1000000");
+	EXPECT_ERROR(HEAD "spec:\n  priority: 99999999999999999999999\n" TARGET, "spec.priority",
+	             "must be between");
+	EXPECT_ERROR(HEAD "spec:\n  priority: \"5\"\n" TARGET, "spec.priority",
+	             "must be an integer, not a string");
 	EXPECT_ERROR(HEAD "spec:\n  priority: 1.5\n" TARGET, "spec.priority", "must be a decimal integer");
 	EXPECT_ERROR(HEAD "spec:\n  priority: 010\n" TARGET, "spec.priority", "no leading zeros");
 	EXPECT_ERROR(HEAD "spec:\n  priority: [1]\n" TARGET, "spec.priority", "must be an integer");
@@ -565,34 +600,40 @@ TEST(priority_check_waits_for_valid_fields)
 TEST(target_rules)
 {
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD, "spec.target", "required field is missing");
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {}\n", "spec.target.service", "required field is missing");
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {port: {number: 1}}}\n", "spec.target.service.name",
-		     "required field is missing");
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc}}\n", "spec.target.service.port",
-		     "required field is missing");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {}\n", "spec.target.service",
+	             "required field is missing");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {port: {number: 1}}}\n",
+	             "spec.target.service.name", "required field is missing");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc}}\n",
+	             "spec.target.service.port", "required field is missing");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: 9880}}\n",
-		     "spec.target.service.port", "must be a mapping: {number: 9880} or {name: fix}");
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: {}}}\n", "spec.target.service.port",
-		     "give the Service port as number or name");
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: {number: 1, name: fix}}}\n",
-		     "spec.target.service.port", "not both");
+	             "spec.target.service.port", "must be a mapping: {number: 9880} or {name: fix}");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: {}}}\n",
+	             "spec.target.service.port", "give the Service port as number or name");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD
+	                  "  target: {service: {name: svc, port: {number: 1, name: fix}}}\n",
+	             "spec.target.service.port", "not both");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: {number: 0}}}\n",
-		     "spec.target.service.port.number", "must be between 1 and 65535");
+	             "spec.target.service.port.number", "must be between 1 and 65535");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: {number: 65536}}}\n",
-		     "spec.target.service.port.number", "must be between 1 and 65535");
-	static const char *const bad_port_names[] = {"fix-gateway-port1", "1234", "-fix", "fix-", "fi--x", "FIX", "f_x"};
+	             "spec.target.service.port.number", "must be between 1 and 65535");
+	static const char *const bad_port_names[] = {
+	    "fix-gateway-port1", "1234", "-fix", "fix-", "fi--x", "FIX", "f_x"};
 	for (size_t i = 0; i < sizeof(bad_port_names) / sizeof(bad_port_names[0]); i++) {
 		char doc[512];
-		snprintf(doc, sizeof(doc), HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: {name: '%s'}}}\n",
-			 bad_port_names[i]);
+		snprintf(doc, sizeof(doc),
+		         HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: {name: '%s'}}}\n",
+		         bad_port_names[i]);
 		EXPECT_ERROR(doc, "spec.target.service.port.name", "is not a valid port name");
 	}
-	static const char *const bad_services[] = {"1svc", "Svc", "svc-", "svc.x", "s_v",
-						   "a23456789012345678901234567890123456789012345678901234567890123x"};
+	static const char *const bad_services[] = {
+	    "1svc",  "Svc", "svc-",
+	    "svc.x", "s_v", "a23456789012345678901234567890123456789012345678901234567890123x"};
 	for (size_t i = 0; i < sizeof(bad_services) / sizeof(bad_services[0]); i++) {
 		char doc[512];
-		snprintf(doc, sizeof(doc), HEAD "spec:\n" ONE_FIELD "  target: {service: {name: '%s', port: {number: 1}}}\n",
-			 bad_services[i]);
+		snprintf(doc, sizeof(doc),
+		         HEAD "spec:\n" ONE_FIELD "  target: {service: {name: '%s', port: {number: 1}}}\n",
+		         bad_services[i]);
 		EXPECT_ERROR(doc, "spec.target.service.name", "is not a valid Service name");
 	}
 	struct res r;
@@ -607,32 +648,36 @@ TEST(target_rules)
 TEST(listener_rules)
 {
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: [fix-tls, fix-tls]\n", "spec.listeners[1]",
-		     "listener \"fix-tls\" is listed twice");
+	             "listener \"fix-tls\" is listed twice");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: [Fix]\n", "spec.listeners[0]",
-		     "is not a valid listener name");
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: []\n", "spec.listeners", "must name 1 to 16 listeners");
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: fix-tls\n", "spec.listeners", "must be a list");
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: [a, 123]\n", "spec.listeners[1]", "must be a string");
+	             "is not a valid listener name");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: []\n", "spec.listeners",
+	             "must name 1 to 16 listeners");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: fix-tls\n", "spec.listeners",
+	             "must be a list");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: [a, 123]\n", "spec.listeners[1]",
+	             "must be a string");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET
-		     "  listeners: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q]\n",
-		     "spec.listeners", "must name 1 to 16 listeners");
+	                  "  listeners: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q]\n",
+	             "spec.listeners", "must name 1 to 16 listeners");
 }
 
 TEST(hold_rules)
 {
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  maxHeldConnections: 10001\n", "spec.maxHeldConnections",
-		     "must be between 0 and 10000");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  maxHeldConnections: 10001\n",
+	             "spec.maxHeldConnections", "must be between 0 and 10000");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  maxHeldConnections: -1\n", "spec.maxHeldConnections",
-		     "must be between 0 and 10000");
+	             "must be between 0 and 10000");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 30\n", "spec.holdTimeout",
-		     "must be a duration with a unit");
+	             "must be a duration with a unit");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 0s\n", "spec.holdTimeout",
-		     "must be more than 0s and at most 1h");
+	             "must be more than 0s and at most 1h");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 1h1ms\n", "spec.holdTimeout",
-		     "must be more than 0s and at most 1h");
+	             "must be more than 0s and at most 1h");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 30sec\n", "spec.holdTimeout",
-		     "units: ms, s, m, h");
-	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: true\n", "spec.holdTimeout", "must be a string");
+	             "units: ms, s, m, h");
+	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: true\n", "spec.holdTimeout",
+	             "must be a string");
 	struct res r;
 	EXPECT_OK(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 1h\n  maxHeldConnections: 10000\n", &r);
 	if (r.set.count == 1) {
@@ -652,18 +697,45 @@ TEST(duration_parser)
 		const char *s;
 		uint64_t ms;
 	} good[] = {
-		{"30s", 30000},	   {"1m30s", 90000},   {"250ms", 250},	    {"1h", 3600000},	{"1.5s", 1500},
-		{"0.25m", 15000},  {"1h0m0s", 3600000}, {"2m1ms", 120001},  {"0s", 0},		{"1.0001ms", 2},
-		{"0.5h", 1800000}, {"10ms10ms", 20},    {"1.123456789123s", 1124}, {"00001s", 1000},
+	    {"30s", 30000},
+	    {"1m30s", 90000},
+	    {"250ms", 250},
+	    {"1h", 3600000},
+	    {"1.5s", 1500},
+	    {"0.25m", 15000},
+	    {"1h0m0s", 3600000},
+	    {"2m1ms", 120001},
+	    {"0s", 0},
+	    {"1.0001ms", 2},
+	    {"0.5h", 1800000},
+	    {"10ms10ms", 20},
+	    {"1.123456789123s", 1124},
+	    {"00001s", 1000},
 	};
-	static const char *const bad[] = {"",	"s",   "30",  "-1s", "+1s", "1.s", ".5s", "1x",  "1 s", "1S",
-					  "1us", "1ns", "1d",  "1m-", "s30", "1.5", "99999999999999999999h", "1e3s"};
+	static const char *const bad[] = {"",
+	                                  "s",
+	                                  "30",
+	                                  "-1s",
+	                                  "+1s",
+	                                  "1.s",
+	                                  ".5s",
+	                                  "1x",
+	                                  "1 s",
+	                                  "1S",
+	                                  "1us",
+	                                  "1ns",
+	                                  "1d",
+	                                  "1m-",
+	                                  "s30",
+	                                  "1.5",
+	                                  "99999999999999999999h",
+	                                  "1e3s"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		uint64_t ms = 12345;
 		int rc = manifest_parse_duration_ms(good[i].s, strlen(good[i].s), &ms);
 		if (rc != 0 || ms != good[i].ms) {
 			fprintf(stderr, "duration %s: rc %d ms %llu, expected %llu\n", good[i].s, rc,
-				(unsigned long long)ms, (unsigned long long)good[i].ms);
+			        (unsigned long long)ms, (unsigned long long)good[i].ms);
 			test_failures_++;
 		}
 	}
@@ -690,28 +762,32 @@ TEST(duration_parser)
 TEST(metadata_rules)
 {
 	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nspec:\n" TARGET, "metadata.name",
-		     "required field is missing");
-	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {namespace: x}\nspec:\n" TARGET,
-		     "metadata.name", "required field is missing");
+	             "required field is missing");
+	EXPECT_ERROR(
+	    "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {namespace: x}\nspec:\n" TARGET,
+	    "metadata.name", "required field is missing");
 	static const char *const bad_names[] = {"Broker-A", "-a", "a-", "a..b", "a_b", ".a", "a.-b"};
 	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
 		char doc[512];
-		snprintf(doc, sizeof(doc), "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: '%s'}\n"
-					   "spec:\n" TARGET,
-			 bad_names[i]);
+		snprintf(doc, sizeof(doc),
+		         "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: '%s'}\n"
+		         "spec:\n" TARGET,
+		         bad_names[i]);
 		EXPECT_ERROR(doc, "metadata.name", "is not a valid name");
 	}
 	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: 42}\nspec:\n" TARGET,
-		     "metadata.name", "must be a string");
-	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: a, namespace: a.b}\nspec:\n" TARGET,
-		     "metadata.namespace", "is not a valid namespace");
-	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: [a]\nspec:\n" TARGET, "metadata",
-		     "must be a mapping");
+	             "metadata.name", "must be a string");
+	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: a, namespace: "
+	             "a.b}\nspec:\n" TARGET,
+	             "metadata.namespace", "is not a valid namespace");
+	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: [a]\nspec:\n" TARGET,
+	             "metadata", "must be a mapping");
 	EXPECT_ERROR(HEAD, "spec", "required field is missing");
 	EXPECT_ERROR(HEAD "spec: [1]\n", "spec", "must be a mapping");
 	struct res r;
-	EXPECT_OK("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: a.b-1.c, namespace: ~}\nspec:\n" TARGET,
-		  &r);
+	EXPECT_OK("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: a.b-1.c, namespace: "
+	          "~}\nspec:\n" TARGET,
+	          &r);
 	if (r.set.count == 1)
 		CHECK_EQ_STR(r.set.items[0].ns, "default");
 	res_free(&r);
@@ -720,9 +796,10 @@ TEST(metadata_rules)
 TEST(duplicate_names_across_the_load)
 {
 	struct res r;
-	load(&r, HEAD "spec:\n" TARGET "---\n" HEAD "spec:\n" ONE_FIELD TARGET "---\n"
-		      "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: r1, namespace: other}\n"
-		      "spec:\n" TARGET);
+	load(&r,
+	     HEAD "spec:\n" TARGET "---\n" HEAD "spec:\n" ONE_FIELD TARGET "---\n"
+	          "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: r1, namespace: other}\n"
+	          "spec:\n" TARGET);
 	CHECK_EQ_INT(r.rc, FIXGW_EINVAL);
 	CHECK_EQ_INT(r.set.count, 2);
 	const struct diag *d = find(&r, "metadata.name", "FIXSession trading/r1 is also defined at t.yaml:1");
@@ -748,15 +825,17 @@ TEST(duplicate_names_across_the_load)
 TEST(every_problem_is_reported)
 {
 	struct res r;
-	load(&r, HEAD "spec:\n"
-		      "  matchFields:\n"
-		      "    SenderCompID49: {value: 12}\n"   /* line 6 */
-		      "    Password554: {value: x}\n"      /* line 7 */
-		      "  target: {service: {name: Bad_Name, port: {number: 0}}}\n" /* line 8 */
-		      "  listeners: [x, x]\n"               /* line 9 */
-		      "  holdTimeout: forever\n"            /* line 10 */
-		      "  extra: 1\n"                        /* line 11 */
-		      "---\n" "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: good}\nspec:\n" TARGET);
+	load(&r,
+	     HEAD "spec:\n"
+	          "  matchFields:\n"
+	          "    SenderCompID49: {value: 12}\n"                          /* line 6 */
+	          "    Password554: {value: x}\n"                              /* line 7 */
+	          "  target: {service: {name: Bad_Name, port: {number: 0}}}\n" /* line 8 */
+	          "  listeners: [x, x]\n"                                      /* line 9 */
+	          "  holdTimeout: forever\n"                                   /* line 10 */
+	          "  extra: 1\n"                                               /* line 11 */
+	          "---\n"
+	          "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: good}\nspec:\n" TARGET);
 	CHECK_EQ_INT(r.rc, FIXGW_EINVAL);
 	CHECK_EQ_INT(r.dl.nerrors, 7);
 	CHECK_EQ_INT(r.set.count, 1);
@@ -781,7 +860,8 @@ TEST(every_problem_is_reported)
 TEST(syntax_errors_are_placed)
 {
 	struct res r;
-	load(&r, HEAD "spec:\n" TARGET "---\n" "apiVersion: x\n  bad: indent\n");
+	load(&r, HEAD "spec:\n" TARGET "---\n"
+	              "apiVersion: x\n  bad: indent\n");
 	CHECK_EQ_INT(r.rc, FIXGW_EINVAL);
 	CHECK_EQ_INT(r.set.count, 1); /* the document before the error */
 	CHECK_EQ_INT(r.dl.nerrors, 1);
@@ -821,7 +901,9 @@ TEST(aliases_and_cycles_terminate)
 	CHECK_EQ_INT(r.rc, 0);
 	res_free(&r);
 	/* aliases to valid parts are fine */
-	EXPECT_OK(HEAD "status: {x: &t {service: {name: svc, port: {number: 1}}}}\n" "spec: {target: *t}\n", &r);
+	EXPECT_OK(HEAD "status: {x: &t {service: {name: svc, port: {number: 1}}}}\n"
+	               "spec: {target: *t}\n",
+	          &r);
 	res_free(&r);
 }
 
@@ -857,7 +939,8 @@ TEST(limits_on_depth_nodes_and_size)
 
 	route_set_init(&r.set);
 	diag_list_init(&r.dl);
-	CHECK_EQ_INT(manifest_load_buffer("big", "", MANIFEST_MAX_FILE_BYTES + 1u, &r.set, &r.dl), FIXGW_EINVAL);
+	CHECK_EQ_INT(manifest_load_buffer("big", "", MANIFEST_MAX_FILE_BYTES + 1u, &r.set, &r.dl),
+	             FIXGW_EINVAL);
 	CHECK(find(&r, NULL, "the limit is 16777216") != NULL);
 	res_free(&r);
 }
@@ -865,7 +948,8 @@ TEST(limits_on_depth_nodes_and_size)
 TEST(empty_inputs)
 {
 	struct res r;
-	static const char *const empties[] = {"", "\n", "# nothing\n", "---\n", "---\n...\n", "~\n", "{}\n", "[]\n"};
+	static const char *const empties[] = {"",           "\n",  "# nothing\n", "---\n",
+	                                      "---\n...\n", "~\n", "{}\n",        "[]\n"};
 	for (size_t i = 0; i < sizeof(empties) / sizeof(empties[0]); i++) {
 		load(&r, empties[i]);
 		CHECK_EQ_INT(r.rc, 0);
@@ -904,7 +988,7 @@ TEST(paths_errors_and_files)
 	struct route_set set;
 	struct diag_list dl;
 	const char *paths[] = {DATA "/does-not-exist.yaml", DATA "/broken.yaml", DATA "/tree/notes.txt",
-			       DATA "/tree/b-first.yaml"};
+	                       DATA "/tree/b-first.yaml"};
 	route_set_init(&set);
 	diag_list_init(&dl);
 	CHECK_EQ_INT(manifest_load_paths(paths, 4, &set, &dl), FIXGW_EINVAL);
@@ -995,11 +1079,13 @@ TEST(scalar_classification)
 		const char *s;
 		enum scalar_type t;
 	} cases[] = {
-		{"abc", SCALAR_STRING}, {"", SCALAR_NULL},     {"~", SCALAR_NULL},	 {"NULL", SCALAR_NULL},
-		{"nULL", SCALAR_STRING}, {"Y", SCALAR_BOOL},   {"oN", SCALAR_STRING},	 {"0", SCALAR_NUMBER},
-		{"-0.5e-3", SCALAR_NUMBER}, {"1.", SCALAR_NUMBER}, {".", SCALAR_STRING}, {"+", SCALAR_STRING},
-		{"0b101", SCALAR_NUMBER}, {"0b2", SCALAR_STRING}, {"12ab", SCALAR_STRING}, {"1__2", SCALAR_NUMBER},
-		{"-.INF", SCALAR_NUMBER}, {".NaN", SCALAR_NUMBER}, {"1e+", SCALAR_STRING}, {"1.2.3", SCALAR_STRING},
+	    {"abc", SCALAR_STRING},   {"", SCALAR_NULL},        {"~", SCALAR_NULL},
+	    {"NULL", SCALAR_NULL},    {"nULL", SCALAR_STRING},  {"Y", SCALAR_BOOL},
+	    {"oN", SCALAR_STRING},    {"0", SCALAR_NUMBER},     {"-0.5e-3", SCALAR_NUMBER},
+	    {"1.", SCALAR_NUMBER},    {".", SCALAR_STRING},     {"+", SCALAR_STRING},
+	    {"0b101", SCALAR_NUMBER}, {"0b2", SCALAR_STRING},   {"12ab", SCALAR_STRING},
+	    {"1__2", SCALAR_NUMBER},  {"-.INF", SCALAR_NUMBER}, {".NaN", SCALAR_NUMBER},
+	    {"1e+", SCALAR_STRING},   {"1.2.3", SCALAR_STRING},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		yaml_node_t n;
@@ -1009,7 +1095,8 @@ TEST(scalar_classification)
 		n.data.scalar.length = strlen(cases[i].s);
 		n.data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
 		if (scalar_type(&n) != cases[i].t) {
-			fprintf(stderr, "scalar %s: type %d, expected %d\n", cases[i].s, scalar_type(&n), cases[i].t);
+			fprintf(stderr, "scalar %s: type %d, expected %d\n", cases[i].s, scalar_type(&n),
+			        cases[i].t);
 			test_failures_++;
 		}
 		n.data.scalar.style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
@@ -1018,18 +1105,21 @@ TEST(scalar_classification)
 }
 
 TEST_MAIN(TEST_ENTRY(minimal_route_gets_defaults), TEST_ENTRY(full_route_every_field),
-	  TEST_ENTRY(default_route_with_priority), TEST_ENTRY(escaped_wildcard_is_exact), TEST_ENTRY(json_object_loads),
-	  TEST_ENTRY(json_numbers_and_booleans_are_typed), TEST_ENTRY(multi_document_and_other_kinds),
-	  TEST_ENTRY(other_version_of_ours_warns), TEST_ENTRY(list_kinds_contribute_items),
-	  TEST_ENTRY(unknown_fields_are_errors), TEST_ENTRY(standard_metadata_and_status_are_accepted),
-	  TEST_ENTRY(duplicate_keys_are_errors), TEST_ENTRY(match_field_key_syntax),
-	  TEST_ENTRY(same_tag_twice_is_an_error), TEST_ENTRY(unroutable_tags), TEST_ENTRY(renamed_standard_tag_warns),
-	  TEST_ENTRY(too_many_match_fields), TEST_ENTRY(value_must_be_a_string), TEST_ENTRY(value_shape),
-	  TEST_ENTRY(value_content), TEST_ENTRY(values_never_reach_diagnostics), TEST_ENTRY(log_and_redact_flags),
-	  TEST_ENTRY(priority_only_on_wildcard_and_default_routes), TEST_ENTRY(priority_check_waits_for_valid_fields),
-	  TEST_ENTRY(target_rules), TEST_ENTRY(listener_rules), TEST_ENTRY(hold_rules), TEST_ENTRY(duration_parser),
-	  TEST_ENTRY(metadata_rules), TEST_ENTRY(duplicate_names_across_the_load), TEST_ENTRY(every_problem_is_reported),
-	  TEST_ENTRY(syntax_errors_are_placed), TEST_ENTRY(aliases_and_cycles_terminate),
-	  TEST_ENTRY(limits_on_depth_nodes_and_size), TEST_ENTRY(empty_inputs), TEST_ENTRY(directory_tree_loads_in_order),
-	  TEST_ENTRY(paths_errors_and_files), TEST_ENTRY(symlink_loops_end), TEST_ENTRY(shipped_examples_are_valid_and_quiet),
-	  TEST_ENTRY(scalar_classification))
+          TEST_ENTRY(default_route_with_priority), TEST_ENTRY(escaped_wildcard_is_exact),
+          TEST_ENTRY(json_object_loads), TEST_ENTRY(json_numbers_and_booleans_are_typed),
+          TEST_ENTRY(multi_document_and_other_kinds), TEST_ENTRY(other_version_of_ours_warns),
+          TEST_ENTRY(list_kinds_contribute_items), TEST_ENTRY(unknown_fields_are_errors),
+          TEST_ENTRY(standard_metadata_and_status_are_accepted), TEST_ENTRY(duplicate_keys_are_errors),
+          TEST_ENTRY(match_field_key_syntax), TEST_ENTRY(same_tag_twice_is_an_error),
+          TEST_ENTRY(unroutable_tags), TEST_ENTRY(renamed_standard_tag_warns),
+          TEST_ENTRY(too_many_match_fields), TEST_ENTRY(value_must_be_a_string), TEST_ENTRY(value_shape),
+          TEST_ENTRY(value_content), TEST_ENTRY(values_never_reach_diagnostics),
+          TEST_ENTRY(log_and_redact_flags), TEST_ENTRY(priority_only_on_wildcard_and_default_routes),
+          TEST_ENTRY(priority_check_waits_for_valid_fields), TEST_ENTRY(target_rules),
+          TEST_ENTRY(listener_rules), TEST_ENTRY(hold_rules), TEST_ENTRY(duration_parser),
+          TEST_ENTRY(metadata_rules), TEST_ENTRY(duplicate_names_across_the_load),
+          TEST_ENTRY(every_problem_is_reported), TEST_ENTRY(syntax_errors_are_placed),
+          TEST_ENTRY(aliases_and_cycles_terminate), TEST_ENTRY(limits_on_depth_nodes_and_size),
+          TEST_ENTRY(empty_inputs), TEST_ENTRY(directory_tree_loads_in_order),
+          TEST_ENTRY(paths_errors_and_files), TEST_ENTRY(symlink_loops_end),
+          TEST_ENTRY(shipped_examples_are_valid_and_quiet), TEST_ENTRY(scalar_classification))
