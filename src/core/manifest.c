@@ -23,13 +23,11 @@
 #include "errors.h"
 #include "fix_dict.h"
 #include "glob.h"
+#include "k8s_names.h"
 
 #define PATH_TEXT_MAX         160 /* a field path such as spec.matchFields.SenderCompID49.redact */
 #define DURATION_TEXT_MAX     64  /* bytes in a holdTimeout string */
 #define CLASSIFY_MAX          256 /* longer plain scalars are never numbers we need to tell apart */
-#define DNS1123_SUBDOMAIN_MAX 253
-#define DNS_LABEL_MAX         63
-#define PORT_NAME_MAX         15
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -472,51 +470,6 @@ static bool bool_value(struct obj *o, const yaml_node_t *n, const char *path, bo
 	return false;
 }
 
-/* ---- name syntax (Kubernetes validation rules) ---- */
-
-/* [a-z0-9]([-a-z0-9]*[a-z0-9])? (DNS-1123 label), or [a-z]([-a-z0-9]*[a-z0-9])? when letter_first
- * (DNS-1035 label); at most max bytes. */
-static bool is_dns_label(const char *s, size_t n, size_t max, bool letter_first)
-{
-	if (n == 0 || n > max || s[n - 1] == '-' || s[0] == '-' || (letter_first && !is_lower(s[0])))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_lower(s[i]) && !is_digit(s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
-/* DNS-1123 subdomain: labels joined by '.', at most 253 bytes. */
-static bool is_dns_subdomain(struct text t)
-{
-	if (t.n == 0 || t.n > DNS1123_SUBDOMAIN_MAX)
-		return false;
-	size_t start = 0;
-	for (size_t i = 0; i <= t.n; i++) {
-		if (i == t.n || t.p[i] == '.') {
-			if (!is_dns_label(t.p + start, i - start, DNS1123_SUBDOMAIN_MAX, false))
-				return false;
-			start = i + 1;
-		}
-	}
-	return true;
-}
-
-/* IANA service name, as Kubernetes checks port names: at most 15 bytes of [-a-z0-9], at least one
- * letter, no leading, trailing or double '-'. */
-static bool is_port_name(struct text t)
-{
-	if (!is_dns_label(t.p, t.n, PORT_NAME_MAX, false))
-		return false;
-	bool letter = false;
-	for (size_t i = 0; i < t.n; i++) {
-		letter |= is_lower(t.p[i]);
-		if (i > 0 && t.p[i] == '-' && t.p[i - 1] == '-')
-			return false;
-	}
-	return letter;
-}
-
 /* ---- metadata ---- */
 
 enum { META_NAME, META_NAMESPACE, META_LABELS, META_ANNOTATIONS };
@@ -555,7 +508,7 @@ static void parse_metadata(struct obj *o, yaml_node_t *meta, yaml_node_t *root, 
 	if (is_absent(s[META_NAME])) {
 		missing(o, meta, "metadata.name");
 	} else if (string_value(o, s[META_NAME], "metadata.name", &t)) {
-		if (!is_dns_subdomain(t))
+		if (!k8s_is_dns1123_subdomain(t.p, t.n))
 			obj_error(
 			    o, s[META_NAME], "metadata.name",
 			    "%s is not a valid name: use at most 253 lowercase letters, digits, '-' and '.', "
@@ -572,7 +525,7 @@ static void parse_metadata(struct obj *o, yaml_node_t *meta, yaml_node_t *root, 
 	if (!is_absent(s[META_NAMESPACE])) {
 		if (!string_value(o, s[META_NAMESPACE], "metadata.namespace", &t))
 			return;
-		if (!is_dns_label(t.p, t.n, DNS_LABEL_MAX, false)) {
+		if (!k8s_is_dns1123_label(t.p, t.n)) {
 			obj_error(
 			    o, s[META_NAMESPACE], "metadata.namespace",
 			    "%s is not a valid namespace: use at most 63 lowercase letters, digits and '-', "
@@ -844,7 +797,7 @@ static void parse_port(struct obj *o, yaml_node_t *n, struct route *r)
 	char q[DIAG_QUOTE_CAP];
 	if (!string_value(o, s[PORT_NAME], "spec.target.service.port.name", &t))
 		return;
-	if (!is_port_name(t))
+	if (!k8s_is_port_name(t.p, t.n))
 		obj_error(
 		    o, s[PORT_NAME], "spec.target.service.port.name",
 		    "%s is not a valid port name: at most 15 lowercase letters, digits and '-', with at "
@@ -879,7 +832,7 @@ static void parse_target(struct obj *o, yaml_node_t *n, yaml_node_t *spec, struc
 	if (is_absent(s[SERVICE_NAME])) {
 		missing(o, svc, "spec.target.service.name");
 	} else if (string_value(o, s[SERVICE_NAME], "spec.target.service.name", &t)) {
-		if (!is_dns_label(t.p, t.n, DNS_LABEL_MAX, true))
+		if (!k8s_is_dns1035_label(t.p, t.n))
 			obj_error(
 			    o, s[SERVICE_NAME], "spec.target.service.name",
 			    "%s is not a valid Service name: at most 63 lowercase letters, digits and '-', "
@@ -929,7 +882,7 @@ static void parse_listeners(struct obj *o, yaml_node_t *n, struct route *r)
 		snprintf(path, sizeof(path), "spec.listeners[%zu]", i);
 		if (!string_value(o, item, path, &t))
 			continue;
-		if (!is_dns_label(t.p, t.n, DNS_LABEL_MAX, false)) {
+		if (!k8s_is_dns1123_label(t.p, t.n)) {
 			obj_error(
 			    o, item, path,
 			    "%s is not a valid listener name: at most 63 lowercase letters, digits and '-', "

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "core/k8s_names.h"
 #include "core/errors.h"
 #include "core/manifest.h"
 
@@ -177,17 +178,6 @@ static char *dup_or_flag(struct loader *ld, const char *s)
 
 /* ---- value checks ---- */
 
-/* A DNS-1123 label: 1..63 of [a-z0-9-], starting and ending alphanumeric. */
-static bool valid_dns_label(const char *s, size_t len)
-{
-	if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
-
 /* A lowercase DNS name of labels, at most 253 bytes; "*.example.com" when wildcard is allowed. */
 static bool valid_dns_name(const char *s, bool wildcard)
 {
@@ -199,27 +189,12 @@ static bool valid_dns_name(const char *s, bool wildcard)
 	for (;;) {
 		const char *dot = strchr(s, '.');
 		size_t n = dot ? (size_t)(dot - s) : strlen(s);
-		if (!valid_dns_label(s, n))
+		if (!k8s_is_dns1123_label(s, n))
 			return false;
 		if (!dot)
 			return true;
 		s = dot + 1;
 	}
-}
-
-/* A Kubernetes port name (IANA_SVC_NAME): a DNS label of at most 15 bytes with a letter and no "--". */
-static bool valid_port_name(const char *s, size_t len)
-{
-	bool letter = false;
-	if (len > 15 || !valid_dns_label(s, len))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] >= 'a' && s[i] <= 'z')
-			letter = true;
-		if (i > 0 && s[i] == '-' && s[i - 1] == '-')
-			return false;
-	}
-	return letter;
 }
 
 /* A port number 1..65535 written canonically (no sign, no leading zero), so that keys compare as text. */
@@ -246,10 +221,10 @@ static bool valid_service_key(const char *k)
 		return false;
 	const char *svc = slash + 1, *port = colon + 1;
 	size_t svc_len = (size_t)(colon - svc), port_len = strlen(port);
-	if (!valid_dns_label(k, (size_t)(slash - k)) || !valid_dns_label(svc, svc_len) || svc[0] < 'a' ||
+	if (!k8s_is_dns1123_label(k, (size_t)(slash - k)) || !k8s_is_dns1123_label(svc, svc_len) || svc[0] < 'a' ||
 	    svc[0] > 'z')
 		return false;
-	return valid_port_number(port, port_len) || valid_port_name(port, port_len);
+	return valid_port_number(port, port_len) || k8s_is_port_name(port, port_len);
 }
 
 /* Whether every byte is printable; UTF-8 is allowed where allow_high (paths may hold it). */
@@ -673,7 +648,7 @@ static void parse_listener_name(struct loader *ld, yaml_node_t *v, const char *p
 	const char *s = want_scalar(ld, v, path, "a listener name");
 	if (!s)
 		return;
-	if (!valid_dns_label(s, strlen(s))) {
+	if (!k8s_is_dns1123_label(s, strlen(s))) {
 		cfg_error(ld, v, path,
 		          "invalid listener name %s; expected a DNS label (lowercase letters, digits and "
 		          "'-', at most "
