@@ -89,18 +89,6 @@ static bool parse_duration(const char *s, uint32_t min, uint32_t *out)
 	return true;
 }
 
-static bool reason_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > REJECT_REASON_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			return false;
-	return true;
-}
-
 /* One option with its value: returns false after printing what is wrong. */
 static bool apply_option(const char *opt, const char *val, struct reject_config *cfg, enum log_level *lvl)
 {
@@ -111,7 +99,7 @@ static bool apply_option(const char *opt, const char *val, struct reject_config 
 		ok = net_addr_parse(val, &cfg->listen) == 0;
 		want = "a numeric host:port, [v6]:port or :port";
 	} else if (strcmp(opt, "--reason") == 0) {
-		ok = reason_valid(val);
+		ok = reject_reason_valid(val);
 		cfg->reason = val;
 		want = "printable ASCII, 1..200 bytes";
 	} else if (strcmp(opt, "--max-logon-bytes") == 0) {

@@ -712,7 +712,7 @@ void reject_engine_stop(struct reject_engine *e)
 
 /* ---- create / run / destroy ---- */
 
-static bool reason_ok(const char *s)
+bool reject_reason_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -728,7 +728,7 @@ static int config_check(const struct reject_config *cfg)
 {
 	const char *reason = cfg->reason ? cfg->reason : REJECT_DEFAULT_REASON;
 
-	if (!cfg->listen.len || !reason_ok(reason) || cfg->max_logon_bytes == 0 ||
+	if (!cfg->listen.len || !reject_reason_valid(reason) || cfg->max_logon_bytes == 0 ||
 	    cfg->logon_timeout_ms == 0 || cfg->max_connections == 0)
 		return FIXGW_EINVAL;
 	return 0;

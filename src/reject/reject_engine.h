@@ -101,4 +101,7 @@ void reject_engine_counters(const struct reject_engine *e, struct reject_counter
 /** Close everything and free. e may be NULL. Not while reject_engine_run() is running. */
 void reject_engine_destroy(struct reject_engine *e);
 
+/** True for a usable reason text: 1..REJECT_REASON_MAX printable ASCII bytes (it becomes tag 58). */
+bool reject_reason_valid(const char *s);
+
 #endif
