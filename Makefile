@@ -12,7 +12,11 @@ setup:
 run: all
 	@./scripts/run.sh
 
-demo: run
+demo: all
+	@./scripts/setup.sh --test
+	@cmake -S tests/peers -B build-peers -G Ninja >/dev/null
+	@cmake --build build-peers
+	@./scripts/demo.sh
 
 test:
 	@./scripts/test.sh
