@@ -231,3 +231,26 @@ def test_hold_then_release_to_real_acceptor(tmp_path, procs):
     run.result()
     check_session(run, acc, "BROKER_A")
     assert gw.route("trading/broker-a")["held"] == 0
+
+
+# ---------------------------------------------------------------- counters
+
+
+def test_byte_counters_include_the_logon(tmp_path, procs):
+    """The admin document's process-wide byte counters agree with the per-connection totals the gateway logs
+    on `connection_closed` (which count the Logon: it is forwarded like every other byte)."""
+    acc, = acceptors(procs, "equities")
+    routes = [fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="equities-svc")]
+    gw = procs(Gateway(tmp_path, routes, {"trading/equities-svc:9880": [acc.port]}).start())
+    for sender in ("BROKER_A", "BROKER_A"):
+        r = run_initiator(gw.port(), sender, messages=N)
+        assert r.rc == 0, r.explain()
+    closed = gw.wait_log("connection_closed", count=2)
+    wait_until(lambda: gw.admin()["counters"]["active_connections"] == 0, what="sessions closed")
+    c = gw.admin()["counters"]
+    sent = sum(x["bytes_from_client"] for x in closed)
+    received = sum(x["bytes_to_client"] for x in closed)
+    assert c["bytes_to_clients"] == received
+    assert c["bytes_from_clients"] == sent, (
+        f"admin bytes_from_clients={c['bytes_from_clients']}, connection_closed lines say {sent} "
+        f"(short by {sent - c['bytes_from_clients']}: the Logon bytes are not counted)")
