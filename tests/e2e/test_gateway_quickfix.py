@@ -7,6 +7,8 @@ from the echoes (`echo:<acceptor name>:msg-<i>`).
 FIXGW_PEERS_DIR overrides where the peers are (default build-peers/); tests skip when they are not built.
 """
 import re
+import signal
+import time
 
 import pytest
 
@@ -254,3 +256,112 @@ def test_byte_counters_include_the_logon(tmp_path, procs):
     assert c["bytes_from_clients"] == sent, (
         f"admin bytes_from_clients={c['bytes_from_clients']}, connection_closed lines say {sent} "
         f"(short by {sent - c['bytes_from_clients']}: the Logon bytes are not counted)")
+
+
+# ---------------------------------------------------------------- more of the flow with real engines
+
+
+@pytest.mark.parametrize("begin", ["FIX.4.2", "FIX.4.4", "FIXT.1.1"])
+def test_routes_every_begin_string(tmp_path, procs, begin):
+    eq = procs(Acceptor("equities", begin=begin))
+    fi = procs(Acceptor("fixed-income", begin=begin))
+    routes = [fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="equities-svc"),
+              fixsession("bank-b", {"SenderCompID49": "BANK_B", "SenderSubID50": "RATES"}, service="fi-svc")]
+    gw = procs(Gateway(tmp_path, routes, {"trading/equities-svc:9880": [eq.port],
+                                          "trading/fi-svc:9880": [fi.port]}).start())
+    ra = InitiatorRun(gw.port(), "BROKER_A", begin=begin, messages=N)
+    rb = InitiatorRun(gw.port(), "BANK_B", begin=begin, sub_id="RATES", messages=N)
+    check_session(ra.result(), eq, "BROKER_A", begin_string=begin)
+    check_session(rb.result(), fi, "BANK_B", begin_string=begin, sender_sub_id="RATES")
+
+
+def test_hidden_and_redacted_tags_stay_out_of_hold_logs(tmp_path, procs):
+    """log: false and redact: true hold for every line a connection produces, held and released included."""
+    acc, = acceptors(procs, "restricted")
+    routes = [fixsession("hedgefund-d", {"SenderCompID49": "HEDGEFUND_D",
+                                         "ComplianceID9001": {"value": "CMP-7781", "log": False},
+                                         "AlgoStrategy20001": {"value": "VWAP", "redact": True}},
+                         service="restricted-svc", hold_timeout="20s")]
+    gw = procs(Gateway(tmp_path, routes, {"trading/restricted-svc:9880": [(acc.port, False)]},
+                       extra="logLevel: debug").start())
+    run = InitiatorRun(gw.port(), "HEDGEFUND_D", tags=["9001=CMP-7781", "20001=VWAP"], messages=N,
+                       password="pw-in-held-logon", timeout_ms=15000)
+    gw.wait_log("hold_start")
+    gw.write_config({"trading/restricted-svc:9880": [(acc.port, True)]})
+    gw.reload()
+    logon = check_session(run.result(), acc, "HEDGEFUND_D")
+    assert logon["fields"]["9001"] == "CMP-7781" and logon["fields"]["20001"] == "VWAP"
+    gw.wait_log("hold_released")
+    rec = gw.wait_log("routing_decision", fixsession="trading/hedgefund-d")[0]
+    assert field(rec, 20001) == "[REDACTED]" and field(rec, 9001) is None, rec
+    gw.stop()
+    for rec in gw.logs():
+        raw = rec["_raw"]
+        for secret in ("CMP-7781", "VWAP", "pw-in-held-logon", "9001=", "ComplianceID"):
+            assert secret not in raw, raw
+        assert not [k for k in keys(rec) if k.endswith("9001")], raw
+
+
+def test_hold_timeout_disconnects_the_initiator(tmp_path, procs):
+    routes = [fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="equities-svc", hold_timeout="1s")]
+    gw = procs(Gateway(tmp_path, routes, {}).start())                 # no endpoints at all
+    t0 = time.monotonic()
+    r = run_initiator(gw.port(), "BROKER_A", messages=1, timeout_ms=6000)
+    assert r.rc == 5 and not r.of("logon"), r.explain()          # closed without a Logout: never logged on
+    assert 0.8 < time.monotonic() - t0 < 4
+    rec = gw.wait_log("hold_timeout")[0]
+    assert rec["level"] == "CRITICAL"
+    assert gw.route("trading/broker-a")["hold_timeouts"] == 1
+
+
+def test_engine_logout_reaches_the_initiator(tmp_path, procs):
+    """The engine ends the session (its Logout, then close): the initiator gets that Logout through the
+    gateway, and the gateway closes both sides."""
+    acc, = acceptors(procs, "equities")
+    routes = [fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="equities-svc")]
+    gw = procs(Gateway(tmp_path, routes, {"trading/equities-svc:9880": [acc.port]}).start())
+    run = InitiatorRun(gw.port(), "BROKER_A", messages=40, interval_ms=50)
+    acc.wait_event("app", count=3)
+    acc.stop()                                                   # Logout "acceptor stopping", then close
+    run.result()
+    assert run.rc == 3 and run.of("logout")[0]["text"] == "acceptor stopping", run.explain()
+    wait_until(lambda: gw.admin()["counters"]["active_connections"] == 0, what="session closed")
+    gw.wait_log("connection_closed")
+
+
+def test_graceful_shutdown_lets_a_live_session_finish(tmp_path, procs):
+    acc, = acceptors(procs, "equities")
+    routes = [fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="equities-svc")]
+    gw = procs(Gateway(tmp_path, routes, {"trading/equities-svc:9880": [acc.port]},
+                       extra="shutdownGracePeriod: 10s").start())
+    run = InitiatorRun(gw.port(), "BROKER_A", messages=12, interval_ms=100)
+    acc.wait_event("app", count=2)
+    t0 = time.monotonic()
+    gw.proc.send_signal(signal.SIGTERM)
+    gw.wait_log("draining")
+    r = run.result()
+    assert r.rc == 0 and r.of("done")[0]["received"] == 12, r.explain()
+    assert gw.proc.wait(10) == 0
+    assert time.monotonic() - t0 < 5, "the gateway waited for its grace period after the last session ended"
+    # new Logons are no longer accepted while draining or after
+    r = run_initiator(gw.port(), "BROKER_A", messages=1, timeout_ms=3000)
+    assert r.rc != 0 and not r.of("logon"), r.explain()
+
+
+def test_orphaned_session_keeps_flowing_after_its_fixsession_is_deleted(tmp_path, procs):
+    acc, = acceptors(procs, "equities")
+    ra = fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="equities-svc")
+    rb = fixsession("bank-b", {"SenderCompID49": "BANK_B"}, service="equities-svc")
+    gw = procs(Gateway(tmp_path, [ra, rb], {"trading/equities-svc:9880": [acc.port]}).start())
+    run = InitiatorRun(gw.port(), "BROKER_A", messages=12, interval_ms=100)
+    acc.wait_event("app", count=2)
+    gw.write_routes([rb])
+    gw.reload()
+    rec = gw.wait_log("orphan_sessions")[0]
+    assert rec["fixsession"] == "trading/broker-a" and rec["orphaned_connections"] == 1
+    r = run.result()
+    assert r.rc == 0 and r.of("done")[0]["received"] == 12, r.explain()
+    # a new BROKER_A Logon no longer matches
+    r = run_initiator(gw.port(), "BROKER_A", messages=1, timeout_ms=3000)
+    assert r.rc != 0 and not r.of("logon"), r.explain()
+    wait_until(lambda: gw.admin()["orphans"] == [], what="orphan count back to zero")

@@ -16,12 +16,13 @@ import time
 import pytest
 
 from fixmsg import logon
-from gwharness import (Acceptor, Engine, Gateway, fixsession, free_port, peer_binary, recv_exactly,
-                       recv_until_closed, run_initiator, wait_until)
+from gwharness import (Acceptor, Engine, Gateway, RejectEngineProc, fixsession, free_port, peer_binary,
+                       recv_exactly, recv_until_closed, run_initiator, wait_until)
 
 OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="the openssl command line is needed")
 SNI_NAME = "fix.example.test"
+N_TLS = 5
 
 
 # ---------------------------------------------------------------- certificates
@@ -50,6 +51,19 @@ class PKI:
                        f"subjectAltName={','.join('DNS:' + n for n in dns)},IP:127.0.0.1\n")
         self._ssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                   "-subj", f"/CN={cn}/O=fixgw e2e", "-keyout", key, "-out", csr)
+        self._ssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key, "-CAcreateserial",
+                  "-days", "2", "-out", crt, "-extfile", ext)
+        return crt, key
+
+
+    def client_cert(self, name, cn):
+        """A client certificate (clientAuth) with an RSA key: QuickFIX 1.15.1's initiator cannot load an EC
+        client key ("Unable to configure client certificate")."""
+        key, csr, crt, ext = (self.dir / f"{name}.{x}" for x in ("key", "csr", "crt", "ext"))
+        ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                       "extendedKeyUsage=clientAuth\n")
+        self._ssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}/O=fixgw e2e",
+                  "-keyout", key, "-out", csr)
         self._ssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key, "-CAcreateserial",
                   "-days", "2", "-out", crt, "-extfile", ext)
         return crt, key
@@ -118,11 +132,10 @@ def s_client(port, *args, stdin=b"", timeout=10):
 
 
 def negotiated(out):
-    """The protocol version s_client negotiated, or None when the handshake failed."""
-    m = re.search(r"^\s*Protocol\s*: (\S+)$", out, re.M) or re.search(r"^Protocol version: (\S+)$", out, re.M)
-    if not m or "Cipher is (NONE)" in out or "(NONE), Cipher is (NONE)" in out:
-        return None
-    return m.group(1)
+    """The protocol version s_client negotiated ("New, TLSv1.3, Cipher is ..."), or None when the handshake
+    failed ("New, (NONE), Cipher is (NONE)")."""
+    m = re.search(r"^New, (TLSv[\d.]+|SSLv3), Cipher is (\S+)$", out, re.M)
+    return m.group(1) if m and m.group(2) != "(NONE)" else None
 
 
 def subject_cn(out):
@@ -189,12 +202,12 @@ def test_quickfix_initiator_over_tls_to_plaintext_acceptor(tmp_path, procs, pki)
     gw = procs(Gateway(tmp_path, [fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="eq-svc")],
                        {"trading/eq-svc:9880": [acc.port]}, listeners=[tls_listener(*pki.default)],
                        extra="logLevel: debug").start())
-    r = run_initiator(gw.port(), "BROKER_A", messages=5, tls=True, ca=pki.ca)
+    r = run_initiator(gw.port(), "BROKER_A", messages=N_TLS, tls=True, ca=pki.ca)
     assert r.rc == 0, r.explain()
-    assert [e["text"] for e in r.of("echo")] == [f"echo:equities:msg-{i}" for i in range(5)], r.explain()
+    assert [e["text"] for e in r.of("echo")] == [f"echo:equities:msg-{i}" for i in range(N_TLS)], r.explain()
     logon_ev = acc.wait_event("logon", sender="BROKER_A")[0]
     assert logon_ev["target"] == "VENUE"
-    acc.wait_event("app", count=5, sender="BROKER_A")
+    acc.wait_event("app", count=N_TLS, sender="BROKER_A")
     acc.wait_event("logout", sender="BROKER_A")
     est = gw.wait_log("tls_established")[0]
     assert est["tls_version"] in ("TLSv1.2", "TLSv1.3") and "tls_sni" not in est   # QuickFIX sends no SNI
@@ -209,6 +222,33 @@ def test_quickfix_initiator_over_tls_to_plaintext_acceptor(tmp_path, procs, pki)
     assert len(acc.events("logon")) == 1
 
 
+def test_quickfix_over_tls_client_certificates_and_reject_engine(tmp_path, procs, pki):
+    """requireClientCert: a QuickFIX initiator without a certificate is refused in the handshake; with one
+    signed by the client CA it is routed by its Logon; an unknown counterparty with a good certificate gets
+    the reject engine's Logout, through TLS."""
+    peer_binary("fix_initiator")
+    client = pki.client_cert("client", "BROKER_A client")
+    acc = procs(Acceptor("equities"))
+    rej = procs(RejectEngineProc(reason="No matching session configuration"))
+    gw = procs(Gateway(tmp_path, [fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="eq-svc")],
+                       {"trading/eq-svc:9880": [acc.port]}, reject=rej.port,
+                       listeners=[tls_listener(*pki.default, clientCAFile=str(pki.ca), requireClientCert=True)])
+               .start())
+    r = run_initiator(gw.port(), "BROKER_A", messages=2, tls=True, ca=pki.ca, timeout_ms=4000)
+    assert r.rc == 5 and not r.of("logon"), r.explain()
+    rec = gw.wait_log("tls_failure")[0]
+    assert rec["reason"] == "peer did not return a certificate", rec
+    cert_args = ["--cert", str(client[0]), "--key", str(client[1])]
+    r = run_initiator(gw.port(), "BROKER_A", messages=N_TLS, tls=True, ca=pki.ca, args=cert_args)
+    assert r.rc == 0 and r.of("done")[0]["received"] == N_TLS, r.explain()
+    acc.wait_event("logon", sender="BROKER_A")
+    r = run_initiator(gw.port(), "STRANGER", messages=2, tls=True, ca=pki.ca, args=cert_args, timeout_ms=6000)
+    assert r.rc == 3 and r.of("logout")[0]["text"] == "No matching session configuration", r.explain()
+    gw.wait_log("routing_decision", decision="REJECT_ENGINE")
+    assert gw.admin()["counters"]["tls_failures"] == 1
+    assert not acc.events("logon", sender="STRANGER")
+
+
 # ---------------------------------------------------------------- versions
 
 
@@ -218,7 +258,7 @@ def test_tls_versions_below_1_2_refused(tmp_path, procs, pki):
     port = free_port()
     srv = procs(SServer(port, pki.default, "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"))
     rc, out = s_client(port, "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0")
-    assert negotiated(out) == "TLSv1", out
+    assert negotiated(out) == "TLSv1.0", out
     srv.stop()
     for flag in ("-tls1", "-tls1_1"):
         rc, out = s_client(gw.port(), flag, "-cipher", "DEFAULT:@SECLEVEL=0")
