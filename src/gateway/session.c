@@ -96,7 +96,7 @@ static void on_timer(struct reactor_timer *t);
 static void reap(struct reactor_deferred *d);
 static void session_close(struct session *s, enum log_level lvl, const char *event, const char *why);
 static void begin_connect(struct session *s);
-static void relay_pump(struct session *s, bool client_ready, bool upstream_ready);
+static void relay_pump(struct session *s, bool to_upstream, bool to_client);
 
 #define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -871,10 +871,11 @@ static int pump_direction(struct session *s, bool from_client)
 	return 0;
 }
 
-static void relay_pump(struct session *s, bool client_ready, bool upstream_ready)
+/* Move bytes in the directions an event made possible (each costs a syscall when there is nothing to
+ * move, which on the per-message path is worth avoiding), then set interest from the buffers. */
+static void relay_pump(struct session *s, bool to_upstream, bool to_client)
 {
-	if ((client_ready || upstream_ready) &&
-	    (pump_direction(s, true) < 0 || pump_direction(s, false) < 0)) {
+	if ((to_upstream && pump_direction(s, true) < 0) || (to_client && pump_direction(s, false) < 0)) {
 		session_close(s, LOG_INFO, "connection_closed", "connection reset");
 		return;
 	}
@@ -910,7 +911,9 @@ static void on_client(struct reactor_io *io, uint32_t events)
 				      s->state == SS_HOLD ? "client closed while held" : "client closed while connecting");
 		break;
 	case SS_RELAY:
-		relay_pump(s, true, false);
+		/* TLS may need the socket in either direction for either stream (records, key updates). */
+		relay_pump(s, s->ssl || (events & (EPOLLIN | EPOLLHUP | EPOLLERR)),
+			   s->ssl || (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)));
 		break;
 	case SS_CLOSED:
 		break;
@@ -923,7 +926,7 @@ static void on_upstream(struct reactor_io *io, uint32_t events)
 	if (s->state == SS_CONNECTING)
 		step_connecting(s, events);
 	else if (s->state == SS_RELAY)
-		relay_pump(s, false, true);
+		relay_pump(s, events & (EPOLLOUT | EPOLLHUP | EPOLLERR), events & (EPOLLIN | EPOLLHUP | EPOLLERR));
 }
 
 static void on_timer(struct reactor_timer *t)

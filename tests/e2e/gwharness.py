@@ -80,11 +80,14 @@ class Engine:
             return bytes(self.conns[i]["data"])
 
     def reset_all(self):
-        """Abort every connection with a RST."""
+        """Abort every connection with a RST. The serving thread is woken first (SHUT_RD makes its recv
+        return): closing a socket another thread is blocked on would not release it, and no RST would go."""
         for rec in list(self.conns):
             s = rec["sock"]
             try:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.shutdown(socket.SHUT_RD)
+                wait_until(lambda: rec["closed"], 5, what="engine thread to let go of the socket")
                 s.close()
             except OSError:
                 pass
