@@ -409,6 +409,37 @@ def test_certificate_hot_reload_keeps_live_sessions(tmp_path, procs, pki):
     wait_until(lambda: new_cn() == "fixgw-default.test", 5, interval=0.2, what="the first certificate again")
 
 
+def test_bad_certificate_update_keeps_serving_and_sni_pair_reloads(tmp_path, procs, pki):
+    """A half-written or broken update is refused and the listener keeps its current pair; the SNI pair is
+    watched and reloaded like the default one."""
+    d = tmp_path / "tls"
+    d.mkdir()
+    for name in ("default", "sni"):
+        shutil.copyfile(pki.dir / f"{name}.crt", d / f"{name}.crt")
+        shutil.copyfile(pki.dir / f"{name}.key", d / f"{name}.key")
+    sni = [{"serverName": SNI_NAME, "certFile": str(d / "sni.crt"), "keyFile": str(d / "sni.key")}]
+    eng = procs(Engine())
+    gw = procs(Gateway(tmp_path, [fixsession("a", {"SenderCompID49": "A"}, service="svc-a")],
+                       {"trading/svc-a:9880": [eng.port]},
+                       listeners=[tls_listener(d / "default.crt", d / "default.key", sni=sni)]).start())
+
+    def cn(server_name=None):
+        with tls_client(gw.port(), pki.ca, server_hostname=server_name) as c:
+            return common_name(c)
+    assert (cn(), cn(SNI_NAME)) == ("fixgw-default.test", SNI_NAME)
+    (d / "default.crt.new").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    os.replace(d / "default.crt.new", d / "default.crt")
+    rec = gw.wait_log("tls_reload_failed", timeout=10)[0]
+    assert "default.crt" in rec["_raw"] and "not base64" not in rec["_raw"], rec   # names the file, no contents
+    assert (cn(), cn(SNI_NAME)) == ("fixgw-default.test", SNI_NAME)   # both pairs still served
+    # the SNI pair is renewed (and the default one repaired): both reloaded by the file watcher
+    replace_file(pki.default[0], d / "default.crt")
+    replace_file(pki.renewed[1], d / "sni.key")
+    replace_file(pki.renewed[0], d / "sni.crt")
+    wait_until(lambda: cn(SNI_NAME) == "fixgw-renewed.test", 10, interval=0.2, what="the renewed SNI certificate")
+    assert cn() == "fixgw-default.test"
+
+
 # ---------------------------------------------------------------- handshakes that never finish
 
 
