@@ -6,6 +6,7 @@ from the echoes (`echo:<acceptor name>:msg-<i>`).
 
 FIXGW_PEERS_DIR overrides where the peers are (default build-peers/); tests skip when they are not built.
 """
+import datetime
 import re
 import signal
 import time
@@ -365,3 +366,25 @@ def test_orphaned_session_keeps_flowing_after_its_fixsession_is_deleted(tmp_path
     r = run_initiator(gw.port(), "BROKER_A", messages=1, timeout_ms=3000)
     assert r.rc != 0 and not r.of("logon"), r.explain()
     wait_until(lambda: gw.admin()["orphans"] == [], what="orphan count back to zero")
+
+
+def test_release_pacing_is_per_route_not_per_worker(tmp_path, procs):
+    """holdReleaseRate is "held connections released per second per route" (gateway-config.md): a recovering
+    engine sees a trickle of Logons. Eight QuickFIX initiators held on one route, rate 4/s, two workers: no two
+    releases of that route may come closer than one pacing interval, whichever worker holds them."""
+    acc, = acceptors(procs, "equities")
+    routes = [fixsession("brokers", {"SenderCompID49": "BRK_*"}, service="equities-svc", priority=10,
+                         max_held=10, hold_timeout="30s")]
+    gw = procs(Gateway(tmp_path, routes, {"trading/equities-svc:9880": [(acc.port, False)]},
+                       extra="holdReleaseRate: 4", workers=2).start())
+    runs = [InitiatorRun(gw.port(), f"BRK_{i}", messages=1, timeout_ms=20000) for i in range(8)]
+    gw.wait_log("hold_start", count=8)
+    gw.write_config({"trading/equities-svc:9880": [(acc.port, True)]})
+    gw.reload()
+    for r in runs:
+        assert r.result().rc == 0, r.explain()
+    stamps = sorted(datetime.datetime.fromisoformat(x["ts"].replace("Z", "+00:00")).timestamp()
+                    for x in gw.logs("hold_released"))
+    assert len(stamps) == 8
+    gaps = [round(b - a, 3) for a, b in zip(stamps, stamps[1:])]
+    assert min(gaps) >= 0.2, f"releases of one route {gaps} s apart; at 4/s they must be >= 0.25 s apart"
