@@ -249,6 +249,29 @@ def test_quickfix_over_tls_client_certificates_and_reject_engine(tmp_path, procs
     assert not acc.events("logon", sender="STRANGER")
 
 
+def test_route_restricted_to_the_tls_listener(tmp_path, procs, pki):
+    """A FIXSession with `listeners: [fix-tls]` matches only there: the same QuickFIX Logon over the
+    plaintext listener gets the reject engine's Logout; another route serves both listeners."""
+    peer_binary("fix_initiator")
+    acc = procs(Acceptor("equities"))
+    rej = procs(RejectEngineProc(reason="No matching session configuration"))
+    routes = [fixsession("broker-a-tls", {"SenderCompID49": "BROKER_A"}, service="eq-svc", listeners=["fix-tls"]),
+              fixsession("broker-b", {"SenderCompID49": "BROKER_B"}, service="eq-svc")]
+    gw = procs(Gateway(tmp_path, routes, {"trading/eq-svc:9880": [acc.port]}, reject=rej.port,
+                       listeners=[tls_listener(*pki.default), {"name": "fix-plain", "port": free_port()}]).start())
+    r = run_initiator(gw.port("fix-tls"), "BROKER_A", messages=2, tls=True, ca=pki.ca)
+    assert r.rc == 0 and r.of("done")[0]["received"] == 2, r.explain()
+    r = run_initiator(gw.port("fix-plain"), "BROKER_A", messages=2, timeout_ms=6000)
+    assert r.rc == 3 and r.of("logout")[0]["text"] == "No matching session configuration", r.explain()
+    for port, tls in ((gw.port("fix-tls"), True), (gw.port("fix-plain"), False)):
+        r = run_initiator(port, "BROKER_B", messages=2, tls=tls, ca=pki.ca if tls else None)
+        assert r.rc == 0, r.explain()
+    decisions = [(d["listener"], d["decision"]) for d in gw.logs("routing_decision")]
+    assert decisions == [("fix-tls", "ROUTE"), ("fix-plain", "REJECT_ENGINE"), ("fix-tls", "ROUTE"),
+                         ("fix-plain", "ROUTE")], decisions
+    assert len(acc.events("logon", sender="BROKER_A")) == 1 and len(acc.events("logon", sender="BROKER_B")) == 2
+
+
 # ---------------------------------------------------------------- versions
 
 
