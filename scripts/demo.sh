@@ -279,7 +279,8 @@ def routed(name, engine, fixsession, logon_match):
     problems = []
     if rc != 0:
         last = ev[-1] if ev else {}
-        problems.append(f"fix_initiator exited {rc} ({last.get('event')}: {last.get('text') or last.get('reason') or ''})")
+        why = last.get("text") or last.get("reason") or ""
+        problems.append(f"fix_initiator exited {rc} ({last.get('event')}: {why})")
     if len(from_engine) != n or len(echoes) != n:
         problems.append(f"{len(from_engine)}/{n} messages echoed by {engine}")
     if not acc:
