@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""report.py RESULTS.jsonl [MORE.jsonl ...] - markdown tables from bench/run.sh's raw results.
+
+Medians over repeats. "Added" latency is paired per repeat (proxy minus the direct run of the same repeat,
+which ran seconds earlier) before taking the median, so slow drift on the machine cancels out. Ratios are
+fixgw / HAProxy; the goal column says which way is better and whether the goal is met.
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+
+def load(paths):
+    rows = []
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    rows.append(json.loads(line))
+    return rows
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+class Results:
+    def __init__(self, rows):
+        self.by = defaultdict(list)  # (scenario, label, variant) -> rows
+        for r in rows:
+            self.by[(r["scenario"], r["label"], r.get("variant", ""))].append(r)
+
+    def runs(self, scenario, label, variant=""):
+        return self.by.get((scenario, label, variant), [])
+
+    def med(self, scenario, label, key, variant=""):
+        return median([r.get(key) for r in self.runs(scenario, label, variant)])
+
+    def values(self, scenario, label, key, variant=""):
+        return [r.get(key) for r in sorted(self.runs(scenario, label, variant), key=lambda r: r["repeat"])]
+
+    def added(self, scenario, label, key, variant="", base="direct"):
+        """Median over repeats of (label's value - direct's value in the same repeat). Knob runs compare
+        with the direct runs of the main scenario; the other scenarios have their own direct runs."""
+        direct = {r["repeat"]: r[key] for r in self.runs(scenario.replace("knob-", ""), base)}
+        diffs = [r[key] - direct[r["repeat"]] for r in self.runs(scenario, label, variant) if r["repeat"] in direct]
+        return median(diffs)
+
+    def cpu_per_op_us(self, scenario, label, rate_key, variant=""):
+        """Proxy CPU time per operation: CPU utilisation during the run divided by the operation rate."""
+        xs = []
+        for r in self.runs(scenario, label, variant):
+            rate = r.get(rate_key) or 0
+            if rate and r.get("wall_s"):
+                xs.append(r["proxy_cpu_s"] / r["wall_s"] / rate * 1e6)
+        return median(xs)
+
+    def cpu_pct(self, scenario, label):
+        return median([100.0 * r["proxy_cpu_s"] / r["wall_s"] for r in self.runs(scenario, label) if r.get("wall_s")])
+
+
+def us(ns):
+    return "-" if ns is None else f"{ns / 1000:.1f}"
+
+
+def num(x, fmt="{:,.0f}"):
+    return "-" if x is None else fmt.format(x)
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def goal_cell(r, op, target):
+    if r is None:
+        return "-"
+    ok = r <= target if op == "<=" else r >= target
+    return f"{op} {target} ({'met' if ok else 'missed'})"
+
+
+def main():
+    res = Results(load(sys.argv[1:]))
+    out = []
+    w = out.append
+
+    w("## Results (medians)\n")
+    w("| Metric | direct | fixgw | HAProxy | fixgw / HAProxy | goal |")
+    w("| --- | ---: | ---: | ---: | ---: | --- |")
+    for scen, title in (("lat1", "1 session"), ("lat100", "100 sessions, paced")):
+        if not res.runs(scen, "direct"):
+            continue
+        for key, name in (("p50_ns", "p50"), ("p99_ns", "p99"), ("p999_ns", "p99.9")):
+            d, f, h = (res.med(scen, t, key) for t in ("direct", "fixgw", "haproxy"))
+            w(f"| RTT {name}, {title} (µs) | {us(d)} | {us(f)} | {us(h)} | {num(ratio(f, h), '{:.2f}')} | |")
+        for key, name in (("p50_ns", "p50"), ("p99_ns", "p99"), ("p999_ns", "p99.9")):
+            f, h = res.added(scen, "fixgw", key), res.added(scen, "haproxy", key)
+            r = ratio(f, h) if (f or 0) > 0 and (h or 0) > 0 else None
+            goal = goal_cell(r, "<=", 0.8) if key != "p999_ns" else ""
+            w(f"| **added** {name}, {title} (µs) | | {us(f)} | {us(h)} | {num(r, '{:.2f}')} | {goal} |")
+    if res.runs("tput", "direct"):
+        d, f, h = (res.med("tput", t, "msgs_per_s") for t in ("direct", "fixgw", "haproxy"))
+        r = ratio(f, h)
+        w(f"| throughput (msgs/s, 256 B, echoed) | {num(d)} | {num(f)} | {num(h)} | {num(r, '{:.2f}')} | {goal_cell(r, '>=', 1)} |")
+        f, h = res.cpu_pct("tput", "fixgw"), res.cpu_pct("tput", "haproxy")
+        w(f"| proxy CPU during throughput (%) | | {num(f, '{:.0f}')} | {num(h, '{:.0f}')} | | |")
+        f, h = res.cpu_per_op_us("tput", "fixgw", "msgs_per_s"), res.cpu_per_op_us("tput", "haproxy", "msgs_per_s")
+        w(f"| proxy CPU per echoed message (µs, both directions) | | {num(f, '{:.2f}')} | {num(h, '{:.2f}')} | {num(ratio(f, h), '{:.2f}')} | lower is better |")
+        fc, hc = (None if x is None else 1e6 / x for x in (f, h))
+        r = ratio(fc, hc)
+        w(f"| one-core capacity (msgs/s at 100% of the worker's CPU) | | {num(fc)} | {num(hc)} | {num(r, '{:.2f}')} | {goal_cell(r, '>=', 1)} |")
+    if res.runs("logons", "direct"):
+        d, f, h = (res.med("logons", t, "per_s") for t in ("direct", "fixgw", "haproxy"))
+        r = ratio(f, h)
+        w(f"| Logons/s (connect, Logon, first byte, close) | {num(d)} | {num(f)} | {num(h)} | {num(r, '{:.2f}')} | {goal_cell(r, '>=', 1)} |")
+        for key, name in (("p50_ns", "p50"), ("p99_ns", "p99")):
+            d, f, h = (res.med("logons", t, key) for t in ("direct", "fixgw", "haproxy"))
+            w(f"| Logon to first byte {name} (µs) | {us(d)} | {us(f)} | {us(h)} | {num(ratio(f, h), '{:.2f}')} | |")
+        f, h = res.cpu_per_op_us("logons", "fixgw", "per_s"), res.cpu_per_op_us("logons", "haproxy", "per_s")
+        w(f"| proxy CPU per Logon (µs) | | {num(f, '{:.1f}')} | {num(h, '{:.1f}')} | {num(ratio(f, h), '{:.2f}')} | lower is better |")
+        fc, hc = (None if x is None else 1e6 / x for x in (f, h))
+        r = ratio(fc, hc)
+        w(f"| one-core capacity (Logons/s at 100% of the worker's CPU) | | {num(fc)} | {num(hc)} | {num(r, '{:.2f}')} | {goal_cell(r, '>=', 1)} |")
+    for scen, name in (("tls13", "TLS 1.3"), ("tls12", "TLS 1.2")):
+        if not res.runs(scen, "fixgw"):
+            continue
+        f, h = res.med(scen, "fixgw", "per_s"), res.med(scen, "haproxy", "per_s")
+        w(f"| {name} handshakes/s (RSA-2048, no resumption) | | {num(f)} | {num(h)} | {num(ratio(f, h), '{:.2f}')} | |")
+        f, h = res.cpu_per_op_us(scen, "fixgw", "per_s"), res.cpu_per_op_us(scen, "haproxy", "per_s")
+        w(f"| proxy CPU per {name} handshake (µs) | | {num(f)} | {num(h)} | {num(ratio(f, h), '{:.2f}')} | |")
+    idle = {t: (res.runs("idle", t) or [None])[0] for t in ("direct", "fixgw", "haproxy")}
+    if idle["fixgw"] or idle["haproxy"]:
+        def per(r, before, after, unit):
+            if not r or not r.get("opened"):
+                return None
+            return (r[after] - r[before]) * unit / r["opened"]
+
+        user = {t: per(r, "rss_kb_before", "rss_kb_after", 1024) for t, r in idle.items()}
+        tcp = {t: per(r, "tcp_mem_pages_before", "tcp_mem_pages_after", 4096) for t, r in idle.items()}
+        slab = {t: per(r, "slab_kb_before", "slab_kb_after", 1024) for t, r in idle.items()}
+        n = next((r["opened"] for r in idle.values() if r), 0)
+        r = ratio(user["fixgw"], user["haproxy"])
+        w(f"| idle: user-space bytes per session (RSS delta / {n:,}) | | {num(user['fixgw'])} | {num(user['haproxy'])} | {num(r, '{:.2f}')} | fixgw <= 2048 ({'met' if (user['fixgw'] or 1e9) <= 2048 else 'missed'}) |")
+        w(f"| idle: kernel TCP mem bytes per session (sockstat delta, whole run) | {num(tcp['direct'])} | {num(tcp['fixgw'])} | {num(tcp['haproxy'])} | | |")
+
+        def total(t):
+            if user[t] is None or tcp[t] is None or tcp["direct"] is None:
+                return None
+            return user[t] + tcp[t] - tcp["direct"]
+
+        w(f"| idle: total bytes per session (user + kernel TCP mem beyond direct) | | {num(total('fixgw'))} | {num(total('haproxy'))} | {num(ratio(total('fixgw'), total('haproxy')), '{:.2f}')} | |")
+        sf = None if slab["fixgw"] is None or slab["direct"] is None else slab["fixgw"] - slab["direct"]
+        sh = None if slab["haproxy"] is None or slab["direct"] is None else slab["haproxy"] - slab["direct"]
+        w(f"| idle: kernel slab bytes per session beyond direct (system-wide, noisy) | | {num(sf)} | {num(sh)} | | informational |")
+    w("")
+
+    knob_variants = sorted({v for (sc, l, v) in res.by if sc == "knob-lat1" and l == "fixgw"})
+    if knob_variants:
+        w("## fixgw tuning knobs (latency in µs, medians; added = minus direct of the same repeat's lat run)\n")
+        w("| variant | 1 session p50 | p99 | p99.9 | added p50 | added p99 | 100 sessions p50 | p99 | p99.9 | added p50 | added p99 |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for v in knob_variants:
+            cells = []
+            for scen in ("knob-lat1", "knob-lat100"):
+                cells += [us(res.med(scen, "fixgw", k, v)) for k in ("p50_ns", "p99_ns", "p999_ns")]
+                cells += [us(res.added(scen, "fixgw", k, v)) for k in ("p50_ns", "p99_ns")]
+            w(f"| {v or 'defaults'} | " + " | ".join(cells) + " |")
+        w("")
+        rows = []
+        for v in sorted({v for (sc, l, v) in res.by if sc == "knob-tput"}):
+            rows.append(f"| throughput, {v or 'defaults'} | {num(res.med('knob-tput', 'fixgw', 'msgs_per_s', v))} msgs/s | "
+                        f"{num(res.cpu_per_op_us('knob-tput', 'fixgw', 'msgs_per_s', v), '{:.2f}')} µs CPU/msg |")
+        for v in sorted({v for (sc, l, v) in res.by if sc == "knob-logons"}):
+            rows.append(f"| Logons, {v or 'defaults (logLevel info)'} | {num(res.med('knob-logons', 'fixgw', 'per_s', v))} Logons/s | "
+                        f"{num(res.cpu_per_op_us('knob-logons', 'fixgw', 'per_s', v), '{:.1f}')} µs CPU/Logon |")
+        if rows:
+            w("| fixgw variant | rate | proxy CPU per op |")
+            w("| --- | ---: | ---: |")
+            out.extend(rows)
+            w("")
+
+    if res.runs("free-lat1", "direct"):
+        w("## No CPU placement (scheduler free), 1 session latency in µs, medians\n")
+        w("| target | p50 | p99 | p99.9 | added p50 | added p99 | added p99.9 |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for label, v in (("direct", ""), ("fixgw", ""), ("fixgw", "tuning: {pinWorkers: true}"), ("haproxy", "")):
+            if not res.runs("free-lat1", label, v):
+                continue
+            cells = [us(res.med("free-lat1", label, k, v)) for k in ("p50_ns", "p99_ns", "p999_ns")]
+            cells += ["" if label == "direct" else us(res.added("free-lat1", label, k, v)) for k in ("p50_ns", "p99_ns", "p999_ns")]
+            w(f"| {label}{' ' + v if v else ''} | " + " | ".join(cells) + " |")
+        w("")
+
+    w("## Per-repeat values (stability)\n")
+    w("| scenario | metric | direct | fixgw | HAProxy |")
+    w("| --- | --- | --- | --- | --- |")
+    for scen, key, fmt in (("lat1", "p50_ns", us), ("lat1", "p99_ns", us), ("lat100", "p50_ns", us),
+                           ("lat100", "p99_ns", us), ("tput", "msgs_per_s", num), ("logons", "per_s", num),
+                           ("tls13", "per_s", num), ("tls12", "per_s", num)):
+        if not res.runs(scen, "fixgw"):
+            continue
+        cells = [", ".join(fmt(x) for x in res.values(scen, t, key)) or "-" for t in ("direct", "fixgw", "haproxy")]
+        w(f"| {scen} | {key} | " + " | ".join(cells) + " |")
+    errs = sum(r.get("errors", 0) for rows in res.by.values() for r in rows)
+    w(f"\nload-generator errors over all runs: {errs}")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
