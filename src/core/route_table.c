@@ -52,6 +52,7 @@ struct route_table {
 	char *lit_arena;          /* storage of every literal's bytes */
 
 	uint32_t tags[ROUTE_TABLE_MAX_TAGS]; /* every routing tag, ascending */
+	const char *tag_names[ROUTE_TABLE_MAX_TAGS]; /* the PascalCase name a route gives each (borrowed) */
 	size_t ntags;
 
 	struct signature sigs[ROUTE_TABLE_MAX_SIGNATURES]; /* sorted by ntags, descending */
@@ -266,6 +267,8 @@ static int build_policy(struct route_table *t)
 		for (size_t k = 0; k < t->routes[i].nfields; k++) {
 			const struct route_field *f = &t->routes[i].fields[k];
 			size_t slot = (size_t)find_tag(t->tags, t->ntags, f->tag);
+			if (!t->tag_names[slot])
+				t->tag_names[slot] = f->name;
 			enum redact_action a = !f->log ? REDACT_HIDE : f->redact ? REDACT_MASK : REDACT_SHOW;
 			if (a > act[slot])
 				act[slot] = a;
@@ -793,6 +796,12 @@ const uint32_t *route_table_tags(const struct route_table *t, size_t *count)
 {
 	*count = t ? t->ntags : 0;
 	return t ? t->tags : NULL;
+}
+
+const char *route_table_tag_name(const struct route_table *t, uint32_t tag)
+{
+	ssize_t slot = t ? find_tag(t->tags, t->ntags, tag) : -1;
+	return slot >= 0 ? t->tag_names[slot] : NULL;
 }
 
 size_t route_table_count(const struct route_table *t)

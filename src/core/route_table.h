@@ -66,6 +66,10 @@ const struct redact_policy *route_table_policy(const struct route_table *t);
 /** Every tag some route matches on, ascending: what a routing-decision log shows. */
 const uint32_t *route_table_tags(const struct route_table *t, size_t *count);
 
+/** The PascalCase name FIXSessions give a routing tag ("AlgoStrategy" for 20001; the first route's
+ * spelling when several name it), for log labels; NULL for tags no route uses. */
+const char *route_table_tag_name(const struct route_table *t, uint32_t tag);
+
 size_t route_table_count(const struct route_table *t);
 const struct route *route_table_route(const struct route_table *t, size_t i);
 /** Find a route by namespace and name, or NULL. */

@@ -26,6 +26,7 @@ struct route_stats {
 	atomic_uint_fast64_t bytes_from_client, bytes_to_client;
 	atomic_int_fast64_t last_routing_unix_ms;    /* last Logon routed here */
 	atomic_int_fast64_t last_connection_unix_ms; /* last upstream connection established */
+	atomic_int_fast64_t next_release_ms;         /* monotonic time of the next held release allowed */
 	bool present;       /* in the current table; guarded by the registry lock */
 	int orphans_logged; /* active count reported when it became an orphan; guarded by the lock */
 };

@@ -389,7 +389,8 @@ static void fields_json(const struct route_table *t, const struct fix_scanner *s
 		if (redact_value(route_table_policy(t), tags[i], buf + f.value_off, f.value_len, val, sizeof(val)) ==
 		    REDACT_HIDE)
 			continue;
-		const char *name = fix_dict_name(tags[i]);
+		/* "AlgoStrategy20001": the FIXSessions' own label, so logs read like the manifests */
+		const char *name = route_table_tag_name(t, tags[i]);
 		snprintf(key, sizeof(key), "%s%u", name ? name : "Tag", tags[i]);
 		if (n > 1)
 			out[n++] = ',';
@@ -613,24 +614,35 @@ static void leave_hold(struct session *s)
 	}
 }
 
-bool session_try_release(struct session *s, const char *const *released_keys, size_t nreleased,
-			 const char **key_out)
+/* Per-FIXSession pacing shared by every worker: a release claims the route's next slot with a
+ * compare-and-swap, so N workers together release at most holdReleaseRate connections per second. */
+static bool claim_release_slot(struct session *s)
 {
-	for (size_t i = 0; i < nreleased; i++)
-		if (strcmp(released_keys[i], s->target_key) == 0)
-			return false; /* this target already released one connection in this tick */
+	unsigned rate = atomic_load(&gw_of(s)->limits.hold_release_per_sec);
+	int64_t now = (int64_t)reactor_clock_ms();
+	int64_t next = atomic_load(&s->rs->next_release_ms);
+	int64_t interval = rate ? 1000 / (int64_t)rate : 0;
+	while (now >= next)
+		if (atomic_compare_exchange_weak(&s->rs->next_release_ms, &next, now + interval))
+			return true;
+	return false;
+}
+
+enum release_result session_try_release(struct session *s)
+{
 	struct endpoint_map *m = gateway_endpoints(gw_of(s));
 	const struct endpoint_set *set = endpoint_map_find(m, s->target_key);
 	bool ready = set && set->nready > 0;
 	endpoint_map_unref(m);
 	if (!ready)
-		return false;
-	*key_out = s->target_key;
+		return RELEASE_NOT_READY;
+	if (!claim_release_slot(s))
+		return RELEASE_PACED;
 	reactor_timer_cancel(&s->w->reactor, &s->timer);
 	leave_hold(s);
 	s->attempts = 0;
 	begin_connect(s);
-	return true;
+	return RELEASE_DONE;
 }
 
 /* ---- connect ---- */
@@ -721,6 +733,9 @@ static void start_relay(struct session *s)
 	/* The Logon buffer becomes the first bytes towards the engine, unchanged. */
 	s->to_upstream = (struct pending){s->inbuf, 0, s->inlen};
 	s->bytes_from_client = s->inlen;
+	atomic_fetch_add(&gw->counters.bytes_from_clients, s->inlen);
+	if (s->rs)
+		atomic_fetch_add(&s->rs->bytes_from_client, s->inlen);
 	s->inbuf = NULL;
 	s->inlen = s->incap = 0;
 	set_state(s, SS_RELAY);
@@ -936,7 +951,13 @@ static void on_timer(struct reactor_timer *t)
 	switch (s->state) {
 	case SS_TLS_HANDSHAKE:
 		atomic_fetch_add(&gw->counters.tls_failures, 1);
-		log_msg(LOG_WARN, "tls_failure", &s->log, "TLS handshake not finished within the Logon deadline");
+		{
+			struct log_line l;
+			log_begin(&l, LOG_WARN, "tls_failure", &s->log);
+			log_str(&l, "reason", "handshake not finished within the Logon deadline");
+			log_str(&l, "tls_sni", tls_sni_name(s->ssl));
+			log_end(&l, "TLS handshake failed");
+		}
 		session_close(s, LOG_DEBUG, "connection_closed", "TLS handshake timeout");
 		break;
 	case SS_LOGON:

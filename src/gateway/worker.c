@@ -14,7 +14,6 @@
 
 #define ACCEPT_BACKOFF_MS 100 /* pause after EMFILE/ENFILE or at the connection cap */
 #define ACCEPT_BATCH 64        /* connections taken per readiness event, for fairness */
-#define MAX_RELEASED_PER_TICK 64
 
 static const struct log_ctx worker_log = {.component = "gateway"};
 
@@ -113,22 +112,14 @@ static void on_listener(struct reactor_io *io, uint32_t events)
 static void release_tick(struct reactor_timer *t)
 {
 	struct gw_worker *w = (struct gw_worker *)((char *)t - offsetof(struct gw_worker, release_tick));
-	const char *released[MAX_RELEASED_PER_TICK];
-	size_t n = 0;
-	bool more_waiting = false;
+	bool again = false;
 	for (struct session *s = w->held.head, *next; s; s = next) {
 		next = session_next_held(s);
-		const char *key = NULL;
-		if (n == MAX_RELEASED_PER_TICK) {
-			more_waiting = true;
-			break;
-		}
-		if (session_try_release(s, released, n, &key))
-			released[n++] = key;
+		again |= session_try_release(s) != RELEASE_NOT_READY;
 	}
-	/* A target that released one connection this tick may have more waiting: come back after one
-	 * pacing interval, so a recovered engine sees a trickle of Logons, not a storm. */
-	if (n > 0 || more_waiting) {
+	/* Someone was released or is ready but paced: come back after one pacing interval, so a recovered
+	 * engine sees a trickle of Logons, not a storm. */
+	if (again) {
 		unsigned rate = atomic_load(&w->gw->limits.hold_release_per_sec);
 		reactor_timer_arm(&w->reactor, &w->release_tick, rate ? 1000u / rate : 50u);
 	}

@@ -66,9 +66,14 @@ void worker_random_hex(struct gw_worker *w, char *out, size_t nbytes);
 /** Take over an accepted client socket. */
 void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const struct sockaddr_storage *peer,
 		   socklen_t peer_len);
-/** Release one held session if its target now has a ready endpoint. Returns true when released. */
-bool session_try_release(struct session *s, const char *const *released_keys, size_t nreleased,
-			 const char **key_out);
+enum release_result {
+	RELEASE_NOT_READY, /* the target still has no ready endpoint */
+	RELEASE_PACED,     /* ready, but the FIXSession's release rate says wait */
+	RELEASE_DONE,      /* connecting now */
+};
+
+/** Release one held session if its target has a ready endpoint and its FIXSession's pacing allows. */
+enum release_result session_try_release(struct session *s);
 /** Close a session from outside its handlers (drain, shutdown). `why` is logged. */
 void session_abort(struct session *s, const char *why);
 /** True when the session is not yet relaying (still in TLS, Logon, hold or connect). */

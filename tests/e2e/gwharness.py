@@ -174,7 +174,7 @@ class Gateway:
         out.append(f"routes: [{self.routes_dir}]")
         out.append("endpoints:")
         for key, addrs in endpoints.items():
-            out.append(f"  {key}:")
+            out.append(f"  {key}:" + ("" if addrs else " []"))
             for a in addrs:
                 if isinstance(a, tuple):
                     out.append(f"    - {{address: 127.0.0.1:{a[0]}, ready: {'true' if a[1] else 'false'}}}")

@@ -338,6 +338,8 @@ TEST(test_redaction_policy_is_strictest)
 	const uint32_t *tags = route_table_tags(t, &n);
 	CHECK_EQ_INT(n, 3);
 	CHECK_EQ_INT(tags[0], 49);
+	CHECK_EQ_STR(route_table_tag_name(t, 20001), "Field");
+	CHECK(route_table_tag_name(t, 56) == NULL);
 	route_table_unref(t);
 	diag_list_free(&dl);
 }
