@@ -161,7 +161,8 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
+trap 'exit 141' PIPE # e.g. `bench/run.sh | head`: still stop everything started
 
 wait_port() { # wait_port PORT PID
 	local i
