@@ -5,7 +5,8 @@ import subprocess
 import pytest
 
 ROOT = pathlib.Path(os.environ.get("FIXGW_ROOT", pathlib.Path(__file__).resolve().parents[2]))
-FIXGW = ROOT / "build" / "fixgw"
+# FIXGW_BIN runs every end-to-end test against another build (the asan-ubsan one, say).
+FIXGW = pathlib.Path(os.environ.get("FIXGW_BIN", ROOT / "build" / "fixgw"))
 EXAMPLES = ROOT / "crds" / "examples"
 
 

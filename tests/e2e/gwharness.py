@@ -31,9 +31,10 @@ def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
 class Engine:
     """A TCP engine stand-in: records every connection's bytes; echoes them unless told otherwise."""
 
-    def __init__(self, port=None, echo=True, prefix=b""):
+    def __init__(self, port=None, echo=True, prefix=b"", close_on_eof=True):
         self.port = port or free_port()
         self.echo = echo
+        self.close_on_eof = close_on_eof  # like a real engine: a counterparty's FIN ends the session
         self.prefix = prefix
         self.conns = []  # list of dicts: {"sock", "data": bytearray, "closed": bool}
         self.lock = threading.Lock()
@@ -70,6 +71,11 @@ class Engine:
         except OSError:
             pass
         finally:
+            if self.close_on_eof:
+                try:
+                    c.close()
+                except OSError:
+                    pass
             rec["closed"] = True
 
     def wait_conns(self, n, timeout=10):
@@ -243,6 +249,8 @@ class Gateway:
                    what="reload")
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Stop the gateway and insist it went cleanly: exit 0 after SIGTERM, and no sanitizer report (the
+        suite can run against the asan-ubsan build with FIXGW_BIN)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -250,7 +258,14 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return self.proc.returncode
+                raise AssertionError(f"gateway did not stop within {timeout}s of {sig!r}")
+        if self.proc:
+            time.sleep(0.05)  # let the log reader drain the last lines
+            text = self.raw_log()
+            for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+                assert marker not in text, f"sanitizer report from the gateway:\n{text[-4000:]}"
+            assert self.proc.returncode == 0, f"gateway exited {self.proc.returncode}:\n{text[-2000:]}"
+        return self.proc.returncode if self.proc else None
 
 
 def recv_exactly(sock, n, timeout=10):

@@ -198,7 +198,9 @@ def test_oversized_logon_refused(tmp_path, engines, gateways):
 
 
 def test_half_close_propagates_both_ways(tmp_path, engines, gateways):
-    gw, a, _ = basic(tmp_path, engines, gateways)
+    a = engines(close_on_eof=False)
+    gw = gateways(tmp_path, [fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="svc-a")],
+                  {"trading/svc-a:9880": [a.port]}).start()
     msg = logon(sender="BROKER_A")
     c = gw.connect()
     c.sendall(msg)
