@@ -11,6 +11,7 @@
 #   tls13, tls12 TLS handshakes/s, RSA-2048, no resumption (fixgw and haproxy only)
 #   knobs        fixgw only: tcpNoDelay false, reusePort false, busyPollMicros 50 against the defaults on
 #                lat1 and lat100; tcpNoDelay false on tput; logLevel warn on logons
+#   syscalls     fixgw and haproxy only, once: syscalls per round trip (lat1) and per Logon, from perf
 #   free         lat1 with no CPU placement at all (direct, fixgw, fixgw with pinWorkers, haproxy):
 #                pinWorkers can only be judged where the scheduler is otherwise free
 #   idle         memory per idle proxied session at BENCH_IDLE_SESSIONS sessions (once, fresh processes)
@@ -418,6 +419,38 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
 	fi
 done
 
+# syscalls: per-operation syscall counts of each proxy (perf stat on the syscall tracepoints; the counts,
+# not the timings, are what matter: tracing every syscall slows the run down).
+syscall_profile() { # syscall_profile SCENARIO LABEL fixload-args...
+	local scenario=$1 label=$2 pid port out="$TMP/perf.csv" line perf_pid
+	shift 2
+	pid=$(pid_of "$label")
+	port=$(port_of "$label" 0)
+	perf stat -x, -e 'syscalls:sys_enter_*,context-switches' -p "$pid" -o "$out" -- sleep "$((SECS + 2))" \
+		>/dev/null 2>&1 &
+	perf_pid=$!
+	sleep 1 # perf needs a moment to attach to every tracepoint
+	line=$("${PEER_CMD[@]}" "$FIXLOAD" "$@" --target "127.0.0.1:$port" --label "$label" --seconds "$SECS" \
+		--warmup-ms 0) || true
+	wait "$perf_pid" || true
+	[[ $line == "{"*"}" && -s $out ]] || return 0
+	local counts
+	counts=$(awk -F, '$1 ~ /^[0-9]+$/ && $1 > 0 { sub("syscalls:sys_enter_", "", $3); printf "%s\"%s\":%s", sep, $3, $1; sep = "," }' "$out")
+	line="${line%\}},\"scenario\":\"$scenario\",\"repeat\":1,\"variant\":\"\",\"placement\":\"$CURRENT_PLACEMENT\",\"syscalls\":{$counts}}"
+	echo "$line" >>"$RESULTS"
+	log "$scenario/$label: profiled"
+}
+if want syscalls; then
+	if command -v perf >/dev/null && perf stat -e 'syscalls:sys_enter_close' -- true >/dev/null 2>&1; then
+		for t in fixgw haproxy; do
+			syscall_profile syscalls-lat1 "$t" latency --sessions 1
+			syscall_profile syscalls-logons "$t" logons --concurrency "$LOGON_CONC"
+		done
+	else
+		log "perf with syscall tracepoints is not available: no syscall profile"
+	fi
+fi
+
 # idle: fresh proxy processes, so that pools and heaps grown by the runs above do not hide the cost.
 measure_idle() { # measure_idle LABEL
 	local label=$1 pid port rss0=0 rss1=0 mem0 mem1 slab0 slab1 out="$TMP/idle.out" i line
@@ -471,7 +504,7 @@ REPORT=${RESULTS%.jsonl}.md
 	echo "# Gateway benchmark run $STAMP"
 	echo
 	echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r)"
-	echo "- fixgw $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') ($BUILD), $("$HAPROXY" -v | head -1)"
+	echo "- fixgw from $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'), binary built $(date -u -r "$FIXGW" +%FT%TZ) ($BUILD); $("$HAPROXY" -v | head -1)"
 	echo "- $SECS s per run after ${WARMUP_MS} ms warm-up, $REPEAT repeats (medians shown), placement $PLACEMENT, scheduler: ${SCHED_CMD[*]:-default}, fixgw logLevel $FIXGW_LOG_LEVEL"
 	echo "- lat100: $LAT_SESSIONS sessions at $RATE msg/s in total; tput: $TP_SESSIONS sessions x $TP_WINDOW in flight;" \
 		"logons: $LOGON_CONC concurrent; TLS: $TLS_CONC concurrent, RSA-2048; idle: $IDLE_SESSIONS sessions (fd limit $NOFILE)"

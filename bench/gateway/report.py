@@ -195,6 +195,25 @@ def main():
             w(f"| {label}{' ' + v if v else ''} | " + " | ".join(cells) + " |")
         w("")
 
+    prof = {(sc, l): (res.runs(sc, l) or [None])[0] for sc in ("syscalls-lat1", "syscalls-logons") for l in ("fixgw", "haproxy")}
+    if any(prof.values()):
+        w("## Syscalls per operation (perf stat, one run each)\n")
+        w("| syscall | fixgw per round trip | HAProxy per round trip | fixgw per Logon | HAProxy per Logon |")
+        w("| --- | ---: | ---: | ---: | ---: |")
+
+        def per_op(r):
+            if not r:
+                return {}
+            ops = r.get("completed") or r.get("count") or 0
+            return {k: v / ops for k, v in r["syscalls"].items()} if ops else {}
+
+        cols = [per_op(prof[(sc, l)]) for sc in ("syscalls-lat1", "syscalls-logons") for l in ("fixgw", "haproxy")]
+        names = sorted({k for c in cols for k, v in c.items() if v >= 0.05}, key=lambda k: -max(c.get(k, 0) for c in cols))
+        for k in names:
+            w(f"| {k} | " + " | ".join(f"{c.get(k, 0):.2f}" for c in cols) + " |")
+        w("| **total** | " + " | ".join(f"**{sum(v for kk, v in c.items() if kk != 'context-switches'):.1f}**" for c in cols) + " |")
+        w("")
+
     w("## Per-repeat values (stability)\n")
     w("| scenario | metric | direct | fixgw | HAProxy |")
     w("| --- | --- | --- | --- | --- |")
