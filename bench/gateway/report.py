@@ -58,6 +58,11 @@ class Results:
                 xs.append(r["proxy_cpu_s"] / r["wall_s"] / rate * 1e6)
         return median(xs)
 
+    def cpu_per_round_trip_us(self, scenario, label, variant=""):
+        """Proxy CPU time per recorded round trip of a latency run."""
+        return median([r["proxy_cpu_s"] / r["wall_s"] / (r["count"] / r["seconds"]) * 1e6
+                       for r in self.runs(scenario, label, variant) if r.get("wall_s") and r.get("count")])
+
     def cpu_pct(self, scenario, label):
         return median([100.0 * r["proxy_cpu_s"] / r["wall_s"] for r in self.runs(scenario, label) if r.get("wall_s")])
 
@@ -102,6 +107,8 @@ def main():
             r = ratio(f, h) if (f or 0) > 0 and (h or 0) > 0 else None
             goal = goal_cell(r, "<=", 0.8) if key != "p999_ns" else ""
             w(f"| **added** {name}, {title} (µs) | | {us(f)} | {us(h)} | {num(r, '{:.2f}')} | {goal} |")
+        f, h = res.cpu_per_round_trip_us(scen, "fixgw"), res.cpu_per_round_trip_us(scen, "haproxy")
+        w(f"| proxy CPU per round trip, {title} (µs) | | {num(f, '{:.1f}')} | {num(h, '{:.1f}')} | {num(ratio(f, h), '{:.2f}')} | lower is better |")
     if res.runs("tput", "direct"):
         d, f, h = (res.med("tput", t, "msgs_per_s") for t in ("direct", "fixgw", "haproxy"))
         r = ratio(f, h)
