@@ -24,8 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ECHO_CHUNK (64 * 1024)
-#define MAX_EVENTS 256
+#define ECHO_CHUNK  (64 * 1024)
+#define MAX_EVENTS  256
 #define MAX_THREADS 16
 
 /* One client connection. */
@@ -193,7 +193,8 @@ static int worker_init(struct worker *w)
 		return -1;
 	setsockopt(w->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(w->lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (bind(w->lfd, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) < 0 || listen(w->lfd, 4096) < 0)
+	if (bind(w->lfd, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) < 0 ||
+	    listen(w->lfd, 4096) < 0)
 		return -1;
 	struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
 	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &e);
@@ -202,7 +203,7 @@ static int worker_init(struct worker *w)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: fixecho --listen 127.0.0.1:PORT [--threads N]\n"
-		     "Echo every byte back on every connection (a FIX engine stand-in for benchmarks).\n");
+	             "Echo every byte back on every connection (a FIX engine stand-in for benchmarks).\n");
 }
 
 int main(int argc, char **argv)
@@ -222,7 +223,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!listen_text || parse_addr(listen_text, &listen_addr) < 0 || nthreads < 1 || nthreads > MAX_THREADS) {
+	if (!listen_text || parse_addr(listen_text, &listen_addr) < 0 || nthreads < 1 ||
+	    nthreads > MAX_THREADS) {
 		usage(stderr);
 		return 2;
 	}

@@ -42,12 +42,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SENDERS 64
-#define MAX_EVENTS 512
-#define MSG_MAX 65536
-#define LOGON_MAX 512
-#define MAX_SAMPLES (64u * 1024u * 1024u) /* latency samples kept at most (512 MiB) */
-#define CONN_TIMEOUT_NS (5ull * 1000000000ull)
+#define MAX_SENDERS      64
+#define MAX_EVENTS       512
+#define MSG_MAX          65536
+#define LOGON_MAX        512
+#define MAX_SAMPLES      (64u * 1024u * 1024u) /* latency samples kept at most (512 MiB) */
+#define CONN_TIMEOUT_NS  (5ull * 1000000000ull)
 #define SETUP_TIMEOUT_MS 5000
 
 enum mode { M_LATENCY, M_THROUGHPUT, M_LOGONS, M_TLS, M_IDLE };
@@ -72,13 +72,13 @@ struct options {
 };
 
 static struct options opt = {
-	.label = "",
-	.sessions = 1,
-	.concurrency = 16,
-	.window = 16,
-	.size = 256,
-	.seconds = 5,
-	.warmup_ms = 500,
+    .label = "",
+    .sessions = 1,
+    .concurrency = 16,
+    .window = 16,
+    .size = 256,
+    .seconds = 5,
+    .warmup_ms = 500,
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -134,9 +134,9 @@ static size_t fix_frame(char *out, size_t cap, const char *body, size_t body_len
 static size_t build_logon(char *out, size_t cap, const char *sender)
 {
 	char body[LOGON_MAX];
-	int n = snprintf(body, sizeof(body),
-			 "35=A\00149=%s\00156=ENGINE\00134=1\00152=20261127-12:00:00.000\00198=0\001108=30\001",
-			 sender);
+	int n = snprintf(
+	    body, sizeof(body),
+	    "35=A\00149=%s\00156=ENGINE\00134=1\00152=20261127-12:00:00.000\00198=0\001108=30\001", sender);
 	if (n < 0 || (size_t)n >= sizeof(body))
 		die("SenderCompID too long: %s", sender);
 	return fix_frame(out, cap, body, (size_t)n);
@@ -149,8 +149,10 @@ static size_t build_logon(char *out, size_t cap, const char *sender)
 static void build_message(char *out, unsigned size, const char *sender, size_t *seq_off)
 {
 	char body[MSG_MAX];
-	int fixed = snprintf(body, sizeof(body), "35=0\00149=%s\00156=ENGINE\00134=%0*u\00152=20261127-12:00:00.000\001112=",
-			     sender, SEQ_DIGITS, 1u);
+	int fixed =
+	    snprintf(body, sizeof(body),
+	             "35=0\00149=%s\00156=ENGINE\00134=%0*u\00152=20261127-12:00:00.000\001112=", sender,
+	             SEQ_DIGITS, 1u);
 	for (size_t digits = 1; digits <= 6; digits++) {
 		/* size = "8=FIX.4.4|9=" (12) + digits + 1 + body + "10=nnn|" (7) */
 		long body_len = (long)size - 12 - (long)digits - 1 - 7;
@@ -211,7 +213,8 @@ static int connect_start(void)
 		return -errno;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (const struct sockaddr *)&opt.target, sizeof(opt.target)) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)&opt.target, sizeof(opt.target)) < 0 &&
+	    errno != EINPROGRESS) {
 		int err = -errno;
 		close(fd);
 		return err;
@@ -357,7 +360,8 @@ static uint64_t quantile(const struct samples *s, double q)
 /* Print the common head of a result line: {"mode":...,"label":...,"target":... (no closing brace). */
 static void print_head(void)
 {
-	printf("{\"mode\":\"%s\",\"label\":\"%s\",\"target\":\"%s\"", opt.mode_name, opt.label, opt.target_text);
+	printf("{\"mode\":\"%s\",\"label\":\"%s\",\"target\":\"%s\"", opt.mode_name, opt.label,
+	       opt.target_text);
 }
 
 static void print_latency_fields(struct samples *s)
@@ -366,11 +370,12 @@ static void print_latency_fields(struct samples *s)
 	long double sum = 0;
 	for (size_t i = 0; i < s->n; i++)
 		sum += (long double)s->v[i];
-	printf(",\"count\":%zu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
-	       "\"mean_ns\":%.0Lf",
-	       s->n, (unsigned long long)quantile(s, 0.50), (unsigned long long)quantile(s, 0.90),
-	       (unsigned long long)quantile(s, 0.99), (unsigned long long)quantile(s, 0.999),
-	       (unsigned long long)(s->n ? s->v[s->n - 1] : 0), s->n ? sum / (long double)s->n : 0.0L);
+	printf(
+	    ",\"count\":%zu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
+	    "\"mean_ns\":%.0Lf",
+	    s->n, (unsigned long long)quantile(s, 0.50), (unsigned long long)quantile(s, 0.90),
+	    (unsigned long long)quantile(s, 0.99), (unsigned long long)quantile(s, 0.999),
+	    (unsigned long long)(s->n ? s->v[s->n - 1] : 0), s->n ? sum / (long double)s->n : 0.0L);
 }
 
 /* ---- latency ---- */
@@ -393,8 +398,8 @@ static bool lat_send(struct lat_session *s, uint64_t now)
 	s->sent_ns = now;
 	s->busy = true;
 	s->got = 0;
-	/* The socket buffer is empty (one message in flight at most), so a short write means trouble; finish it
-	 * blocking rather than complicate the loop. */
+	/* The socket buffer is empty (one message in flight at most), so a short write means trouble; finish
+	 * it blocking rather than complicate the loop. */
 	return send_all(s->fd, s->msg, opt.size, now + CONN_TIMEOUT_NS);
 }
 
@@ -452,7 +457,8 @@ static int run_latency(void)
 				uint64_t due = t0 + (uint64_t)((double)next_due_idx * period);
 				if (due > now) {
 					uint64_t wait = due - now;
-					timeout = (struct timespec){(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+					timeout = (struct timespec){(time_t)(wait / 1000000000ull),
+					                            (long)(wait % 1000000000ull)};
 					break;
 				}
 				struct lat_session *s = &ss[next_due_idx % n];
@@ -513,7 +519,8 @@ static int run_latency(void)
 		}
 	}
 	print_head();
-	printf(",\"sessions\":%u,\"size\":%u,\"rate\":%.0f,\"seconds\":%.3f", n, opt.size, opt.rate, opt.seconds);
+	printf(",\"sessions\":%u,\"size\":%u,\"rate\":%.0f,\"seconds\":%.3f", n, opt.size, opt.rate,
+	       opt.seconds);
 	print_latency_fields(&smp);
 	printf(",\"sent\":%llu,\"late\":%llu,\"errors\":%llu,\"dropped_samples\":%llu}\n",
 	       (unsigned long long)sent, (unsigned long long)late, (unsigned long long)errors,
@@ -591,8 +598,8 @@ static int run_throughput(void)
 			die("cannot open a session to %s", opt.target_text);
 		epoll_add(ep, ss[i].fd, EPOLLIN, i);
 	}
-	const struct tp_shared tp = {.ep = ep, .block = block, .size = size,
-				     .window_bytes = (uint64_t)opt.window * size};
+	const struct tp_shared tp = {
+	    .ep = ep, .block = block, .size = size, .window_bytes = (uint64_t)opt.window * size};
 	uint64_t errors = 0, total_msgs = 0, msgs_at_start = 0, t_start = 0;
 	uint64_t t0 = now_ns();
 	uint64_t record_from = t0 + (uint64_t)opt.warmup_ms * 1000000ull;
@@ -643,7 +650,8 @@ static int run_throughput(void)
 	double secs = started ? (double)(t_end - t_start) / 1e9 : 0;
 	uint64_t msgs = total_msgs - msgs_at_start;
 	print_head();
-	printf(",\"sessions\":%u,\"window\":%u,\"size\":%u,\"seconds\":%.3f,\"messages\":%llu,\"msgs_per_s\":%.0f,"
+	printf(",\"sessions\":%u,\"window\":%u,\"size\":%u,\"seconds\":%.3f,\"messages\":%llu,\"msgs_per_s\":"
+	       "%.0f,"
 	       "\"mbytes_per_s\":%.2f,\"errors\":%llu}\n",
 	       n, opt.window, opt.size, secs, (unsigned long long)msgs, secs > 0 ? (double)msgs / secs : 0.0,
 	       secs > 0 ? (double)msgs * (double)size / secs / 1e6 : 0.0, (unsigned long long)errors);
@@ -915,8 +923,8 @@ static int run_idle(void)
 	}
 	double open_secs = (double)(now_ns() - t0) / 1e9;
 	print_head();
-	printf(",\"sessions\":%u,\"opened\":%u,\"errors\":%u,\"open_seconds\":%.3f,\"ready\":true}\n", n, opened,
-	       errors, open_secs);
+	printf(",\"sessions\":%u,\"opened\":%u,\"errors\":%u,\"open_seconds\":%.3f,\"ready\":true}\n", n,
+	       opened, errors, open_secs);
 	fflush(stdout);
 	while (!stop_requested && now_ns() < give_up)
 		usleep(50000);
@@ -930,20 +938,21 @@ static int run_idle(void)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: fixload MODE --target HOST:PORT [options]\n"
-		"modes: latency | throughput | logons | tls-handshakes | idle\n"
-		"  --label TEXT        copied into the JSON result (e.g. direct, fixgw, haproxy)\n"
-		"  --senders A,B,...   SenderCompIDs for the Logons, round robin (default BROKER_A)\n"
-		"  --sessions N        latency, throughput, idle (default 1)\n"
-		"  --size BYTES        message size for latency and throughput (default 256)\n"
-		"  --rate R            latency: total messages/s, 0 = closed loop (default 0)\n"
-		"  --rounds K          latency: stop after K recorded round trips per session (default: time)\n"
-		"  --window W          throughput: messages in flight per session (default 16)\n"
-		"  --concurrency C     logons, tls-handshakes: connections in progress (default 16)\n"
-		"  --tls 1.2|1.3       tls-handshakes: protocol version (default: negotiate)\n"
-		"  --seconds T         measured duration; idle: how long to hold at most (default 5)\n"
-		"  --warmup-ms MS      unrecorded warm-up before measuring (default 500)\n");
+	fprintf(
+	    out,
+	    "usage: fixload MODE --target HOST:PORT [options]\n"
+	    "modes: latency | throughput | logons | tls-handshakes | idle\n"
+	    "  --label TEXT        copied into the JSON result (e.g. direct, fixgw, haproxy)\n"
+	    "  --senders A,B,...   SenderCompIDs for the Logons, round robin (default BROKER_A)\n"
+	    "  --sessions N        latency, throughput, idle (default 1)\n"
+	    "  --size BYTES        message size for latency and throughput (default 256)\n"
+	    "  --rate R            latency: total messages/s, 0 = closed loop (default 0)\n"
+	    "  --rounds K          latency: stop after K recorded round trips per session (default: time)\n"
+	    "  --window W          throughput: messages in flight per session (default 16)\n"
+	    "  --concurrency C     logons, tls-handshakes: connections in progress (default 16)\n"
+	    "  --tls 1.2|1.3       tls-handshakes: protocol version (default: negotiate)\n"
+	    "  --seconds T         measured duration; idle: how long to hold at most (default 5)\n"
+	    "  --warmup-ms MS      unrecorded warm-up before measuring (default 500)\n");
 }
 
 static void parse_senders(char *list)
@@ -983,10 +992,10 @@ int main(int argc, char **argv)
 		const char *name;
 		enum mode mode;
 	} modes[] = {{"latency", M_LATENCY},
-		     {"throughput", M_THROUGHPUT},
-		     {"logons", M_LOGONS},
-		     {"tls-handshakes", M_TLS},
-		     {"idle", M_IDLE}};
+	             {"throughput", M_THROUGHPUT},
+	             {"logons", M_LOGONS},
+	             {"tls-handshakes", M_TLS},
+	             {"idle", M_IDLE}};
 	size_t m = 0;
 	while (m < sizeof(modes) / sizeof(modes[0]) && strcmp(argv[1], modes[m].name) != 0)
 		m++;
