@@ -17,6 +17,10 @@ cmake --build --preset default
 step "unit tests"
 ctest --preset default -L unit
 
+step "release build (-O3 finds warnings -O2 does not)"
+cmake --preset release >/dev/null
+cmake --build --preset release
+
 step "unit tests under AddressSanitizer + UBSan"
 cmake --preset asan-ubsan >/dev/null
 cmake --build --preset asan-ubsan

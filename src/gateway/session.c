@@ -97,6 +97,7 @@ static void reap(struct reactor_deferred *d);
 static void session_close(struct session *s, enum log_level lvl, const char *event, const char *why);
 static void begin_connect(struct session *s);
 static void relay_pump(struct session *s, bool to_upstream, bool to_client);
+static int flush(struct session *s, struct pending *p, bool to_client);
 
 #define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -404,10 +405,12 @@ static void fields_json(const struct route_table *t, const struct fix_scanner *s
 
 static void log_decision(struct session *s, const struct route_table *t, const char *decision, uint64_t eval_ns)
 {
-	char fields[2048];
-	fields_json(t, s->scan, s->inbuf, fields, sizeof(fields));
 	struct log_line l;
 	log_begin(&l, LOG_INFO, "routing_decision", &s->log);
+	if (!l.enabled)
+		return; /* the fields cost more to render than the rest of the line */
+	char fields[2048];
+	fields_json(t, s->scan, s->inbuf, fields, sizeof(fields));
 	log_str(&l, "decision", decision);
 	log_str(&l, "fixsession", s->route_name);
 	log_str(&l, "target", s->target_key);
@@ -668,7 +671,7 @@ static bool next_address(struct session *s, struct net_addr *out, unsigned *nrea
 static void close_upstream(struct session *s)
 {
 	if (s->uio.fd >= 0) {
-		reactor_del(&s->w->reactor, &s->uio);
+		reactor_forget(&s->uio); /* close() removes it from epoll: the fd is never duplicated */
 		close(s->uio.fd);
 		s->uio.fd = -1;
 	}
@@ -742,7 +745,17 @@ static void start_relay(struct session *s)
 	uint32_t idle = atomic_load(&gw->limits.idle_timeout_ms);
 	if (idle)
 		arm(s, idle);
-	relay_pump(s, true, true);
+	if (s->ssl) {
+		/* OpenSSL may hold client bytes already read from the socket, which epoll cannot report. */
+		relay_pump(s, true, true);
+		return;
+	}
+	/* Plaintext: send the buffered bytes; anything newer is in the kernel and epoll will say so. */
+	if (flush(s, &s->to_upstream, false) < 0) {
+		session_close(s, LOG_INFO, "connection_closed", "connection reset");
+		return;
+	}
+	relay_pump(s, false, false);
 }
 
 static void step_connecting(struct session *s, uint32_t events)
@@ -871,8 +884,10 @@ static int pump_direction(struct session *s, bool from_client)
 		if (!(s->ssl && from_client && tls_has_pending(s->ssl)) && (size_t)r < GW_RELAY_CHUNK)
 			break; /* drained */
 	}
-	/* Half-close: once everything read from a side is delivered, pass its FIN on. */
-	if (*eof && !p->buf) {
+	/* Half-close: once everything read from a side is delivered, pass its FIN on (unless the other side
+	 * is finished too: then the close that follows says it all). */
+	bool other_done = from_client ? s->upstream_eof && !s->to_client.buf : s->client_eof && !s->to_upstream.buf;
+	if (*eof && !p->buf && !other_done) {
 		if (from_client && !s->upstream_shut) {
 			shutdown(s->uio.fd, SHUT_WR);
 			s->upstream_shut = true;
@@ -1025,7 +1040,7 @@ static void session_close(struct session *s, enum log_level lvl, const char *eve
 	log_uint(&l, "duration_ms", reactor_now(&w->reactor) - s->accepted_ms);
 	log_end(&l, "connection closed: %s", why);
 
-	reactor_del(&w->reactor, &s->cio);
+	reactor_forget(&s->cio);
 	if (s->ssl && !s->client_shut)
 		tls_shutdown(s->ssl);
 	close(s->cio.fd);

@@ -76,6 +76,13 @@ uint64_t reactor_clock_ms(void);
 int reactor_add(struct reactor *r, struct reactor_io *io, uint32_t events);
 int reactor_set_events(struct reactor *r, struct reactor_io *io, uint32_t events);
 void reactor_del(struct reactor *r, struct reactor_io *io);
+/** Mark io unregistered without a syscall, for an fd about to be closed: close() removes it from epoll
+ * as long as the fd was never duplicated (fixgw never duplicates sockets). */
+static inline void reactor_forget(struct reactor_io *io)
+{
+	io->registered = false;
+	io->events = 0;
+}
 
 /** Arm (or re-arm) a timer for `after_ms` from now; cancel is a no-op when not armed. */
 int reactor_timer_arm(struct reactor *r, struct reactor_timer *t, uint64_t after_ms);

@@ -299,7 +299,7 @@ TEST(test_not_logon)
 	size_t n = soh(buf, "8=FIX.4.4|9=5|35=D|");
 	struct result r = scan_all_ways(buf, n);
 	struct fix_scanner sc = {.fields = r.fields, .nfields = r.nfields};
-	struct fix_field f;
+	struct fix_field f = {0};
 
 	CHECK_EQ_INT(r.status, FIX_SCAN_INVALID);
 	CHECK_EQ_INT(r.error, FIX_SCAN_ERR_NOT_LOGON);
@@ -440,7 +440,7 @@ TEST(test_raw_data_is_skipped)
 	size_t n = build(buf, "FIX.4.4", "35=A|95=11|96=x|49=EVIL|y|553=u|");
 	struct result r = scan_all_ways(buf, n);
 	struct fix_scanner sc = {.fields = r.fields, .nfields = r.nfields};
-	struct fix_field f;
+	struct fix_field f = {0};
 
 	CHECK_EQ_INT(r.status, FIX_SCAN_COMPLETE);
 	CHECK(!r.mismatch);
