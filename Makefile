@@ -21,13 +21,16 @@ demo: all
 test:
 	@./scripts/test.sh
 
-bench: setup
+bench:
+	@./scripts/setup.sh --test
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release
+	@build-release/bench/bench_core
+	@taskset -c 0 build-release/bench/bench_relay
 	@./bench/run.sh build-release
 
 format:
-	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'fuzz/*.c' 'bench/*.c')
+	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'fuzz/*.c' 'bench/*.c' 'bench/gateway/*.c')
 
 clean:
 	rm -rf build build-debug build-asan build-release build-fuzz
