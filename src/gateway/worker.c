@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "gateway/placement.h"
 #include "net/sock.h"
 #include "telemetry/log.h"
 
@@ -16,6 +17,13 @@
 #define ACCEPT_BATCH 64        /* connections taken per readiness event, for fairness */
 
 static const struct log_ctx worker_log = {.component = "gateway"};
+
+static struct placement placement_;
+
+static void discover_placement(void)
+{
+	placement_discover(&placement_, "/sys");
+}
 
 static uint64_t xorshift(uint64_t s[2])
 {
@@ -205,17 +213,33 @@ int worker_init(struct gw_worker *w, struct gateway *gw, unsigned index)
 	return 0;
 }
 
+/* Pin this worker to its CPU: the allowed CPUs in NUMA-node order, round robin (placement.h). */
+static void pin(struct gw_worker *w)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, discover_placement);
+	if (!placement_.count) {
+		log_msg(LOG_WARN, "pin_failed", &worker_log, "cannot read this process's CPU affinity: not pinning");
+		return;
+	}
+	size_t i = w->index % placement_.count;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(placement_.cpu[i], &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+		log_msg(LOG_WARN, "pin_failed", &worker_log, "could not pin worker %u to CPU %d", w->index,
+			placement_.cpu[i]);
+		return;
+	}
+	log_msg(LOG_INFO, "worker_pinned", &worker_log, "worker %u pinned to CPU %d (NUMA node %d)", w->index,
+		placement_.cpu[i], placement_.node[i]);
+}
+
 static void *worker_thread(void *arg)
 {
 	struct gw_worker *w = arg;
-	if (w->gw->boot_cfg->tuning.pin_workers) {
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET((int)(w->index % (unsigned)(ncpu > 0 ? ncpu : 1)), &set);
-		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
-			log_msg(LOG_WARN, "pin_failed", &worker_log, "could not pin worker %u to a CPU", w->index);
-	}
+	if (w->gw->boot_cfg->tuning.pin_workers)
+		pin(w);
 	char name[16];
 	snprintf(name, sizeof(name), "fixgw-w%u", w->index);
 	pthread_setname_np(pthread_self(), name);

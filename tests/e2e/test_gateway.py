@@ -480,3 +480,17 @@ def test_second_gateway_on_same_port_refuses_to_start(tmp_path, engines, gateway
                        timeout=10)
     assert p.returncode == 2
     assert b"Address already in use" in p.stderr
+
+
+def test_pinned_workers_follow_the_affinity_mask(tmp_path, engines, gateways):
+    import os
+    gw, a, _ = basic(tmp_path, engines, gateways, extra="tuning: {pinWorkers: true}")
+    recs = gw.wait_log("worker_pinned", count=2)
+    allowed = os.sched_getaffinity(0)
+    for r in recs:
+        cpu = int(r["msg"].split("CPU ")[1].split(" ")[0])
+        assert cpu in allowed
+    msg = logon(sender="BROKER_A")
+    with gw.connect() as c:
+        c.sendall(msg)
+        assert recv_exactly(c, len(msg)) == msg
