@@ -1,6 +1,9 @@
 # Thin wrapper over CMake presets: `make` builds build/fixgw; `make run` and `make test` are the
 # README's two commands.
-.PHONY: all setup run demo test bench fuzz format clean
+.PHONY: all setup run demo test bench fuzz format format-check clean
+
+FORMAT_FILES = $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'fuzz/*.c' 'bench/*.c' \
+	'bench/gateway/*.c')
 
 all: setup
 	@cmake --preset default >/dev/null
@@ -30,7 +33,10 @@ bench:
 	@./bench/run.sh build-release
 
 format:
-	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'fuzz/*.c' 'bench/*.c' 'bench/gateway/*.c')
+	@clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build build-debug build-asan build-release build-fuzz

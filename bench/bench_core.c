@@ -29,10 +29,10 @@ static size_t build_logon(char *out, size_t cap, const char *sender, const char 
 {
 	char body[512];
 	int n = snprintf(body, sizeof(body),
-			 "35=A\00149=%s\00156=FIXGW\00134=1\00152=20261127-12:00:00.000\001%s%s%s%s%s%s"
-			 "98=0\001108=30\001553=user\001554=secret\001",
-			 sender, sub ? "50=" : "", sub ? sub : "", sub ? "\001" : "", deliver ? "128=" : "",
-			 deliver ? deliver : "", deliver ? "\001" : "");
+	                 "35=A\00149=%s\00156=FIXGW\00134=1\00152=20261127-12:00:00.000\001%s%s%s%s%s%s"
+	                 "98=0\001108=30\001553=user\001554=secret\001",
+	                 sender, sub ? "50=" : "", sub ? sub : "", sub ? "\001" : "", deliver ? "128=" : "",
+	                 deliver ? deliver : "", deliver ? "\001" : "");
 	int h = snprintf(out, cap, "8=FIX.4.4\0019=%d\001%s", n, body);
 	unsigned sum = 0;
 	for (int i = 0; i < h; i++)
@@ -66,8 +66,8 @@ static void bench_scan(void)
 		sink += sc.length;
 	}
 	dt = now_ns() - t0;
-	printf("| Logon scan, fed one byte per call | %.1f ns/op | %.1f ns/byte |\n", (double)dt / (iters / 50),
-	       (double)dt / (iters / 50) / (double)len);
+	printf("| Logon scan, fed one byte per call | %.1f ns/op | %.1f ns/byte |\n",
+	       (double)dt / (iters / 50), (double)dt / (iters / 50) / (double)len);
 	(void)sink;
 }
 
@@ -86,8 +86,11 @@ static void make_routes(struct route_set *set, size_t n)
 		static const uint32_t tags[] = {49, 50, 128};
 		for (size_t k = 0; k < nf; k++) {
 			snprintf(buf, sizeof(buf), k == 0 ? "CP%zu" : "V%zu", k == 0 ? i / 3 : i);
-			r->fields[k] = (struct route_field){.tag = tags[k], .name = strdup("F"), .value = strdup(buf),
-							    .value_len = strlen(buf), .log = true};
+			r->fields[k] = (struct route_field){.tag = tags[k],
+			                                    .name = strdup("F"),
+			                                    .value = strdup(buf),
+			                                    .value_len = strlen(buf),
+			                                    .log = true};
 		}
 		r->target.service = strdup("svc");
 		r->target.port = 9880;
@@ -105,8 +108,12 @@ static void make_routes(struct route_set *set, size_t n)
 			r->fields = calloc(1, sizeof(*r->fields));
 			r->nfields = 1;
 			snprintf(buf, sizeof(buf), w ? "ZZ*" : "YY*");
-			r->fields[0] = (struct route_field){.tag = 49, .name = strdup("F"), .value = strdup(buf),
-							    .value_len = 3, .is_pattern = true, .log = true};
+			r->fields[0] = (struct route_field){.tag = 49,
+			                                    .name = strdup("F"),
+			                                    .value = strdup(buf),
+			                                    .value_len = 3,
+			                                    .is_pattern = true,
+			                                    .log = true};
 		}
 		r->target.service = strdup("svc");
 		r->target.port = 9880;

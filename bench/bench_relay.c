@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PINGS 20000
+#define PINGS        20000
 #define STREAM_BYTES (128u * 1024u * 1024u)
-#define CHUNK 65536
+#define CHUNK        65536
 
 static uint64_t now_ns(void)
 {
@@ -47,8 +47,8 @@ static int listen_any(uint16_t *port)
 static int connect_to(uint16_t port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		exit(1);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -140,7 +140,8 @@ static void *relay_thread(void *arg)
 		int n = epoll_wait(ep, evs, 2, -1);
 		for (int i = 0; i < n; i++) {
 			int from = evs[i].data.fd, to = from == c ? u : c;
-			int rc = r->use_splice ? move_splice(from, to, from == c ? p1 : p2) : move_rw(from, to, buf);
+			int rc = r->use_splice ? move_splice(from, to, from == c ? p1 : p2)
+			                       : move_rw(from, to, buf);
 			if (rc < 0)
 				goto out;
 		}
@@ -210,7 +211,7 @@ static struct result run(bool use_splice, bool direct)
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
 	struct result res = {lat[PINGS / 2] / 1e3, lat[PINGS * 99 / 100] / 1e3, lat[PINGS * 999 / 1000] / 1e3,
-			     STREAM_BYTES / secs / 1e6};
+	                     STREAM_BYTES / secs / 1e6};
 	close(fd);
 	pthread_join(et, NULL);
 	if (!direct)
@@ -248,8 +249,10 @@ int main(void)
 			col[k][0][round] = r.p50, col[k][1][round] = r.p99;
 			col[k][2][round] = r.p999, col[k][3][round] = r.mbps;
 		}
-	printf("| relay (median of %d rounds) | RTT p50 (µs) | RTT p99 (µs) | RTT p99.9 (µs) | stream (MB/s, echoed) |\n"
-	       "|---|---|---|---|---|\n", ROUNDS);
+	printf("| relay (median of %d rounds) | RTT p50 (µs) | RTT p99 (µs) | RTT p99.9 (µs) | stream (MB/s, "
+	       "echoed) |\n"
+	       "|---|---|---|---|---|\n",
+	       ROUNDS);
 	for (int k = 0; k < 3; k++)
 		printf("| %s | %.1f | %.1f | %.1f | %.0f |\n", names[k], median(col[k][0]), median(col[k][1]),
 		       median(col[k][2]), median(col[k][3]));

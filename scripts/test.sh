@@ -10,6 +10,9 @@ export FIXGW_ROOT="$PWD"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "clang-format check (make format fixes it)"
+make -s format-check
+
 step "build (default preset)"
 cmake --preset default >/dev/null
 cmake --build --preset default

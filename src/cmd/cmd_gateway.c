@@ -7,13 +7,15 @@
 
 static void gateway_usage(FILE *out)
 {
-	fprintf(out, "usage: fixgw gateway --config FILE\n\n"
-		     "Run the FIX gateway in standalone mode: listeners, limits, TLS, FIXSession manifest paths and\n"
-		     "a static endpoint map come from FILE (see docs/reference/gateway-config.md).\n\n"
-		     "Signals: SIGHUP reloads config, certificates and FIXSessions (a changed file does too);\n"
-		     "SIGTERM/SIGINT stop accepting and let sessions drain for shutdownGracePeriod; a second one\n"
-		     "closes every connection at once.\n"
-		     "exit status: 0 after a clean shutdown, 2 for an invalid configuration or FIXSession set\n");
+	fprintf(
+	    out,
+	    "usage: fixgw gateway --config FILE\n\n"
+	    "Run the FIX gateway in standalone mode: listeners, limits, TLS, FIXSession manifest paths and\n"
+	    "a static endpoint map come from FILE (see docs/reference/gateway-config.md).\n\n"
+	    "Signals: SIGHUP reloads config, certificates and FIXSessions (a changed file does too);\n"
+	    "SIGTERM/SIGINT stop accepting and let sessions drain for shutdownGracePeriod; a second one\n"
+	    "closes every connection at once.\n"
+	    "exit status: 0 after a clean shutdown, 2 for an invalid configuration or FIXSession set\n");
 }
 
 int cmd_gateway(int argc, char **argv)

@@ -9,14 +9,16 @@
 
 static void logon_usage(FILE *out)
 {
-	fprintf(out, "usage: fixgw logon parse [--json] [--max-bytes N]\n\n"
-		     "Reads the first bytes a counterparty would send (a FIX Logon, 35=A) on standard input and\n"
-		     "prints what the gateway extracts: status, Logon length, BeginString and every field by tag.\n"
-		     "Secret fields (554, 925, 95/96, 90/91, 1400-1404) are always shown as [REDACTED].\n\n"
-		     "  --json          one JSON object: {status, reason, length, begin_string, fields, ...}\n"
-		     "  --max-bytes N   size limit of a Logon (default %u)\n\n"
-		     "exit status: 0 complete Logon, 1 invalid, 3 incomplete (input ended first), 2 usage\n",
-		FIX_SCAN_DEFAULT_MAX_BYTES);
+	fprintf(
+	    out,
+	    "usage: fixgw logon parse [--json] [--max-bytes N]\n\n"
+	    "Reads the first bytes a counterparty would send (a FIX Logon, 35=A) on standard input and\n"
+	    "prints what the gateway extracts: status, Logon length, BeginString and every field by tag.\n"
+	    "Secret fields (554, 925, 95/96, 90/91, 1400-1404) are always shown as [REDACTED].\n\n"
+	    "  --json          one JSON object: {status, reason, length, begin_string, fields, ...}\n"
+	    "  --max-bytes N   size limit of a Logon (default %u)\n\n"
+	    "exit status: 0 complete Logon, 1 invalid, 3 incomplete (input ended first), 2 usage\n",
+	    FIX_SCAN_DEFAULT_MAX_BYTES);
 }
 
 static const char *status_word(enum fix_scan_status st)
@@ -52,10 +54,11 @@ static void print_json(const struct cmd_logon_input *in)
 	json_t *o = json_object();
 	char text[1024];
 	json_object_set_new(o, "status", json_string(status_word(in->status)));
-	json_object_set_new(o, "reason", in->status == FIX_SCAN_COMPLETE ? json_null()
-									  : json_string(cmd_scan_reason(in)));
-	json_object_set_new(o, "length", in->status == FIX_SCAN_COMPLETE ? json_integer((json_int_t)in->sc.length)
-									  : json_null());
+	json_object_set_new(o, "reason",
+	                    in->status == FIX_SCAN_COMPLETE ? json_null() : json_string(cmd_scan_reason(in)));
+	json_object_set_new(o, "length",
+	                    in->status == FIX_SCAN_COMPLETE ? json_integer((json_int_t)in->sc.length)
+	                                                    : json_null());
 	struct fix_field bs = fix_scan_begin_string(&in->sc);
 	redact_value(NULL, FIX_TAG_BEGIN_STRING, in->buf + bs.value_off, bs.value_len, text, sizeof(text));
 	json_object_set_new(o, "begin_string", in->sc.nfields ? json_string(text) : json_null());
@@ -71,9 +74,10 @@ static void print_json(const struct cmd_logon_input *in)
 	json_object_set_new(o, "fields", fields);
 	json_object_set_new(o, "ambiguous_tags", ambiguous_tags(in));
 	json_object_set_new(o, "body_length_mismatch",
-			    json_boolean(in->status == FIX_SCAN_COMPLETE && in->sc.body_length_mismatch));
-	json_object_set_new(o, "trailing_bytes",
-			    json_integer(in->status == FIX_SCAN_COMPLETE ? (json_int_t)(in->len - in->sc.length) : 0));
+	                    json_boolean(in->status == FIX_SCAN_COMPLETE && in->sc.body_length_mismatch));
+	json_object_set_new(
+	    o, "trailing_bytes",
+	    json_integer(in->status == FIX_SCAN_COMPLETE ? (json_int_t)(in->len - in->sc.length) : 0));
 	json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
 	fputc('\n', stdout);
 	json_decref(o);
@@ -134,9 +138,9 @@ int cmd_logon(int argc, char **argv)
 		print_json(&in);
 	else
 		print_text(&in);
-	int rc = in.status == FIX_SCAN_COMPLETE ? EXIT_OK
-		 : in.status == FIX_SCAN_INVALID ? EXIT_FAILURE_RESULT
-						 : EXIT_INCOMPLETE;
+	int rc = in.status == FIX_SCAN_COMPLETE  ? EXIT_OK
+	         : in.status == FIX_SCAN_INVALID ? EXIT_FAILURE_RESULT
+	                                         : EXIT_INCOMPLETE;
 	cmd_logon_input_free(&in);
 	return rc;
 }

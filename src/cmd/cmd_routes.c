@@ -13,18 +13,20 @@
 
 static void routes_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: fixgw routes check PATH...\n"
-		"       fixgw routes explain PATH... [--listener NAME] [--json] < logon.bin\n\n"
-		"PATH is a FIXSession manifest (YAML or JSON, multi-document allowed) or a directory of them.\n\n"
-		"check    validate every manifest and the whole set for conflicts.\n"
-		"         exit status: 0 valid and conflict-free, 1 conflicts (each printed), 2 invalid manifests\n"
-		"explain  read a Logon on standard input and say which route wins and why.\n"
-		"         --listener NAME  the listener the connection arrived on; without it, only routes that\n"
-		"                          name no listeners can match\n"
-		"         --json           one JSON object: {decision, route, target, fields, reason}\n"
-		"         decision: ROUTE, DEFAULT_ROUTE, NO_MATCH or PARSE_FAILURE; fields follow the\n"
-		"         FIXSessions' log/redact settings. exit status: 0 explained, 1 conflicts, 2 invalid\n");
+	fprintf(
+	    out,
+	    "usage: fixgw routes check PATH...\n"
+	    "       fixgw routes explain PATH... [--listener NAME] [--json] < logon.bin\n\n"
+	    "PATH is a FIXSession manifest (YAML or JSON, multi-document allowed) or a directory of them.\n\n"
+	    "check    validate every manifest and the whole set for conflicts.\n"
+	    "         exit status: 0 valid and conflict-free, 1 conflicts (each printed), 2 invalid "
+	    "manifests\n"
+	    "explain  read a Logon on standard input and say which route wins and why.\n"
+	    "         --listener NAME  the listener the connection arrived on; without it, only routes that\n"
+	    "                          name no listeners can match\n"
+	    "         --json           one JSON object: {decision, route, target, fields, reason}\n"
+	    "         decision: ROUTE, DEFAULT_ROUTE, NO_MATCH or PARSE_FAILURE; fields follow the\n"
+	    "         FIXSessions' log/redact settings. exit status: 0 explained, 1 conflicts, 2 invalid\n");
 }
 
 /* Load and compile; prints diagnostics. Returns EXIT_OK with *out set, or the exit code to use. */
@@ -54,7 +56,8 @@ static int load_table(char **paths, int npaths, struct route_table **out, bool q
 	}
 	diag_print(&dl, stderr);
 	if (rc == EXIT_FAILURE_RESULT)
-		fprintf(stderr, "fixgw routes: the set has conflicts; a gateway keeps its last-known-good table\n");
+		fprintf(stderr,
+		        "fixgw routes: the set has conflicts; a gateway keeps its last-known-good table\n");
 	diag_list_free(&dl);
 	route_set_free(&set);
 	return rc;
@@ -72,7 +75,7 @@ static json_t *routing_fields(const struct route_table *t, const struct cmd_logo
 			continue;
 		char text[1024], key[16];
 		if (redact_value(route_table_policy(t), tags[i], in->buf + f.value_off, f.value_len, text,
-				 sizeof(text)) == REDACT_HIDE)
+		                 sizeof(text)) == REDACT_HIDE)
 			continue;
 		snprintf(key, sizeof(key), "%u", tags[i]);
 		json_object_set_new(fields, key, json_string(text));
@@ -80,19 +83,22 @@ static json_t *routing_fields(const struct route_table *t, const struct cmd_logo
 	return fields;
 }
 
-static void explain_reason(const struct route_eval *ev, const struct cmd_logon_input *in, char *out, size_t cap)
+static void explain_reason(const struct route_eval *ev, const struct cmd_logon_input *in, char *out,
+                           size_t cap)
 {
 	const struct route *r = ev->route;
 	switch (ev->decision) {
 	case ROUTE_DECISION_MATCH:
 		if (route_kind_of(r) == ROUTE_KIND_EXACT)
-			snprintf(out, cap, "exact match on %zu field%s (the most specific matching route)", r->nfields,
-				 r->nfields == 1 ? "" : "s");
+			snprintf(out, cap, "exact match on %zu field%s (the most specific matching route)",
+			         r->nfields, r->nfields == 1 ? "" : "s");
 		else
-			snprintf(out, cap, "wildcard match at priority %d (no exact route matched)", r->priority);
+			snprintf(out, cap, "wildcard match at priority %d (no exact route matched)",
+			         r->priority);
 		break;
 	case ROUTE_DECISION_DEFAULT:
-		snprintf(out, cap, "default route at priority %d (no exact or wildcard route matched)", r->priority);
+		snprintf(out, cap, "default route at priority %d (no exact or wildcard route matched)",
+		         r->priority);
 		break;
 	case ROUTE_DECISION_NO_MATCH:
 		snprintf(out, cap, "no route matched and no default route applies to this listener");
@@ -100,7 +106,7 @@ static void explain_reason(const struct route_eval *ev, const struct cmd_logon_i
 	case ROUTE_DECISION_AMBIGUOUS: {
 		const char *name = fix_dict_name(ev->ambiguous_tag);
 		snprintf(out, cap, "tag %u%s%s%s occurs twice with different values; refusing to route on it",
-			 ev->ambiguous_tag, name ? " (" : "", name ? name : "", name ? ")" : "");
+		         ev->ambiguous_tag, name ? " (" : "", name ? name : "", name ? ")" : "");
 		break;
 	}
 	}
@@ -112,8 +118,8 @@ static json_t *target_json(const struct route *r)
 	json_t *t = json_object();
 	json_object_set_new(t, "namespace", json_string(r->ns));
 	json_object_set_new(t, "service", json_string(r->target.service));
-	json_object_set_new(t, "port", r->target.port_name ? json_string(r->target.port_name)
-							 : json_integer(r->target.port));
+	json_object_set_new(
+	    t, "port", r->target.port_name ? json_string(r->target.port_name) : json_integer(r->target.port));
 	return t;
 }
 
@@ -130,7 +136,8 @@ static int explain(const struct route_table *t, const char *listener, bool json)
 		snprintf(reason, sizeof(reason), "%s", cmd_scan_reason(&in));
 	} else {
 		route_table_eval(t, &in.sc, in.buf, route_table_listener_bit(t, listener), &ev);
-		decision = ev.decision == ROUTE_DECISION_AMBIGUOUS ? "PARSE_FAILURE" : route_decision_str(ev.decision);
+		decision = ev.decision == ROUTE_DECISION_AMBIGUOUS ? "PARSE_FAILURE"
+		                                                   : route_decision_str(ev.decision);
 		explain_reason(&ev, &in, reason, sizeof(reason));
 	}
 	json_t *o = json_object();
@@ -154,7 +161,8 @@ static int explain(const struct route_table *t, const char *listener, bool json)
 		printf("decision: %s\n", decision);
 		if (ev.route)
 			printf("route:    %s/%s -> service %s port %s%.0d\n", ev.route->ns, ev.route->name,
-			       ev.route->target.service, ev.route->target.port_name ? ev.route->target.port_name : "",
+			       ev.route->target.service,
+			       ev.route->target.port_name ? ev.route->target.port_name : "",
 			       ev.route->target.port);
 		printf("reason:   %s\n", reason);
 		const char *key;
@@ -162,7 +170,8 @@ static int explain(const struct route_table *t, const char *listener, bool json)
 		json_object_foreach(json_object_get(o, "fields"), key, val)
 		{
 			const char *name = fix_dict_name((uint32_t)strtoul(key, NULL, 10));
-			printf("field:    %s%s%s = %s\n", key, name ? " " : "", name ? name : "", json_string_value(val));
+			printf("field:    %s%s%s = %s\n", key, name ? " " : "", name ? name : "",
+			       json_string_value(val));
 		}
 	}
 	json_decref(o);

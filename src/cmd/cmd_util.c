@@ -53,6 +53,7 @@ void cmd_logon_input_free(struct cmd_logon_input *in)
 const char *cmd_scan_reason(const struct cmd_logon_input *in)
 {
 	if (in->status == FIX_SCAN_NEED_MORE)
-		return in->len ? "incomplete Logon: input ended before the CheckSum (10=) field" : "empty input";
+		return in->len ? "incomplete Logon: input ended before the CheckSum (10=) field"
+		               : "empty input";
 	return fix_scan_error_str(in->sc.error);
 }

@@ -19,18 +19,19 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"gateway", cmd_gateway, "run the gateway (standalone mode): `fixgw gateway --config FILE`"},
-	{"logon", cmd_logon, "inspect a FIX Logon: `fixgw logon parse [--json]` reads one on stdin"},
-	{"routes", cmd_routes, "check FIXSession manifests and explain routing decisions"},
-	{"reject-engine", cmd_reject, "answer unmatched Logons with a FIX Logout (the default reject engine)"},
-	{"version", cmd_version, "print the version"},
+    {"gateway", cmd_gateway, "run the gateway (standalone mode): `fixgw gateway --config FILE`"},
+    {"logon", cmd_logon, "inspect a FIX Logon: `fixgw logon parse [--json]` reads one on stdin"},
+    {"routes", cmd_routes, "check FIXSession manifests and explain routing decisions"},
+    {"reject-engine", cmd_reject, "answer unmatched Logons with a FIX Logout (the default reject engine)"},
+    {"version", cmd_version, "print the version"},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: fixgw <command> [args]\n\n"
-		     "fixgw is a FIX-aware Layer-4 gateway: it reads a counterparty's Logon, picks a route from\n"
-		     "FIXSession rules and pipes the connection to the matching engine.\n\ncommands:\n");
+	fprintf(out,
+	        "usage: fixgw <command> [args]\n\n"
+	        "fixgw is a FIX-aware Layer-4 gateway: it reads a counterparty's Logon, picks a route from\n"
+	        "FIXSession rules and pipes the connection to the matching engine.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nRun `fixgw <command> --help` for a command's options.\n");

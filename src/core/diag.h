@@ -17,10 +17,10 @@ enum diag_severity { DIAG_WARNING = 0, DIAG_ERROR = 1 };
 
 struct diag {
 	enum diag_severity severity;
-	char *file;   /* owned; may be NULL */
+	char *file;    /* owned; may be NULL */
 	unsigned line; /* 1-based; 0 when unknown */
 	unsigned col;
-	char *path;   /* owned; may be NULL */
+	char *path;    /* owned; may be NULL */
 	char *message; /* owned */
 };
 
@@ -39,16 +39,16 @@ void diag_list_free(struct diag_list *dl);
 
 /** Add one diagnostic. file/path may be NULL. Returns 0, or FIXGW_ENOMEM (the count is still updated). */
 int diag_add(struct diag_list *dl, enum diag_severity sev, const char *file, unsigned line, unsigned col,
-	     const char *path, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+             const char *path, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 int diag_addv(struct diag_list *dl, enum diag_severity sev, const char *file, unsigned line, unsigned col,
-	      const char *path, const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
+              const char *path, const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
 
 /** Print every stored diagnostic, one per line; when some were dropped (max_items), one last line says
  * how many. */
 void diag_print(const struct diag_list *dl, FILE *out);
 
-#define DIAG_QUOTE_MAX_INPUT 64 /* input bytes diag_quote shows; longer values end in "..." */
-#define DIAG_QUOTE_CAP 264      /* an out buffer this big always holds the whole quoted form */
+#define DIAG_QUOTE_MAX_INPUT 64  /* input bytes diag_quote shows; longer values end in "..." */
+#define DIAG_QUOTE_CAP       264 /* an out buffer this big always holds the whole quoted form */
 
 /** Quote an untrusted value for a message: "value" with escapes, at most DIAG_QUOTE_MAX_INPUT input bytes
  * (then ... after the closing quote). Printable ASCII stays, '"' and '\' get a backslash, any other byte

@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FIX_SCAN_DEFAULT_MAX_BYTES (64u * 1024u)
+#define FIX_SCAN_DEFAULT_MAX_BYTES  (64u * 1024u)
 #define FIX_SCAN_DEFAULT_MAX_FIELDS 512u
-#define FIX_TAG_MAX 999999999u /* nine digits: a tag never overflows uint32_t */
+#define FIX_TAG_MAX                 999999999u /* nine digits: a tag never overflows uint32_t */
 
 enum fix_scan_status {
 	FIX_SCAN_NEED_MORE = 0, /* no verdict yet: append bytes and call again */
@@ -29,12 +29,12 @@ enum fix_scan_status {
 
 enum fix_scan_error {
 	FIX_SCAN_OK = 0,
-	FIX_SCAN_ERR_NOT_FIX,         /* does not start with 8=FIX...<SOH>9= */
-	FIX_SCAN_ERR_NOT_LOGON,       /* third field is not 35=A */
-	FIX_SCAN_ERR_BAD_TAG,         /* a tag that is not 1-9 digits followed by '=' */
-	FIX_SCAN_ERR_BAD_DATA_LENGTH, /* a data-length field whose value is not a usable number */
-	FIX_SCAN_ERR_TOO_LARGE,       /* more than max_bytes without a complete Logon */
-	FIX_SCAN_ERR_TOO_MANY_FIELDS, /* more fields than the caller's array holds */
+	FIX_SCAN_ERR_NOT_FIX,            /* does not start with 8=FIX...<SOH>9= */
+	FIX_SCAN_ERR_NOT_LOGON,          /* third field is not 35=A */
+	FIX_SCAN_ERR_BAD_TAG,            /* a tag that is not 1-9 digits followed by '=' */
+	FIX_SCAN_ERR_BAD_DATA_LENGTH,    /* a data-length field whose value is not a usable number */
+	FIX_SCAN_ERR_TOO_LARGE,          /* more than max_bytes without a complete Logon */
+	FIX_SCAN_ERR_TOO_MANY_FIELDS,    /* more fields than the caller's array holds */
 	FIX_SCAN_ERR_BAD_CHECKSUM_FIELD, /* 10= whose value is not three digits */
 };
 
@@ -55,20 +55,20 @@ struct fix_scanner {
 	/* results, valid when status is COMPLETE (fields and begin_string also while NEED_MORE, and on
 	 * INVALID for the fields completed before the error, such as the 35 of a NOT_LOGON) */
 	size_t nfields;
-	size_t length;               /* bytes of the Logon including the 10=nnn<SOH> trailer */
-	int64_t body_length;         /* value of tag 9, or -1 when not a usable number */
-	bool body_length_mismatch;   /* tag 9 disagrees with where the trailer really is (or is unusable) */
+	size_t length;             /* bytes of the Logon including the 10=nnn<SOH> trailer */
+	int64_t body_length;       /* value of tag 9, or -1 when not a usable number */
+	bool body_length_mismatch; /* tag 9 disagrees with where the trailer really is (or is unusable) */
 	enum fix_scan_error error;
 
 	/* private resume state */
-	size_t pos_;             /* start of the field being scanned (the next one once its SOH is seen) */
-	size_t cur_;             /* next byte to examine: bytes before it are never looked at again */
-	size_t value_off_;       /* start of the value being scanned */
-	size_t body_start_;      /* first byte after 9=...<SOH> */
-	uint32_t tag_;           /* tag of the field being scanned (partial while its digits arrive) */
-	uint32_t data_tag_;      /* tag whose value is length-prefixed, 0 if none pending */
-	uint32_t data_len_;      /* its declared length; UINT32_MAX when not a usable number */
-	int state_;              /* where in a field cur_ is (enum in fix_scan.c) */
+	size_t pos_;        /* start of the field being scanned (the next one once its SOH is seen) */
+	size_t cur_;        /* next byte to examine: bytes before it are never looked at again */
+	size_t value_off_;  /* start of the value being scanned */
+	size_t body_start_; /* first byte after 9=...<SOH> */
+	uint32_t tag_;      /* tag of the field being scanned (partial while its digits arrive) */
+	uint32_t data_tag_; /* tag whose value is length-prefixed, 0 if none pending */
+	uint32_t data_len_; /* its declared length; UINT32_MAX when not a usable number */
+	int state_;         /* where in a field cur_ is (enum in fix_scan.c) */
 	enum fix_scan_status status_;
 };
 
@@ -96,7 +96,7 @@ enum fix_lookup {
 
 /** Find tag among the scanned fields. On FOUND/AMBIGUOUS *out is the first occurrence. */
 enum fix_lookup fix_scan_find(const struct fix_scanner *sc, const char *buf, uint32_t tag,
-			      struct fix_field *out);
+                              struct fix_field *out);
 
 /** The BeginString view (field 0) or an empty view before it is scanned. */
 struct fix_field fix_scan_begin_string(const struct fix_scanner *sc);

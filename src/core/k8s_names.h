@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define K8S_DNS_LABEL_MAX 63
+#define K8S_DNS_LABEL_MAX     63
 #define K8S_DNS_SUBDOMAIN_MAX 253
-#define K8S_PORT_NAME_MAX 15
+#define K8S_PORT_NAME_MAX     15
 
 /** DNS-1123 label: 1..63 of [a-z0-9-], starting and ending alphanumeric (namespaces, listener names). */
 bool k8s_is_dns1123_label(const char *s, size_t n);

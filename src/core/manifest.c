@@ -25,9 +25,9 @@
 #include "glob.h"
 #include "k8s_names.h"
 
-#define PATH_TEXT_MAX         160 /* a field path such as spec.matchFields.SenderCompID49.redact */
-#define DURATION_TEXT_MAX     64  /* bytes in a holdTimeout string */
-#define CLASSIFY_MAX          256 /* longer plain scalars are never numbers we need to tell apart */
+#define PATH_TEXT_MAX     160 /* a field path such as spec.matchFields.SenderCompID49.redact */
+#define DURATION_TEXT_MAX 64  /* bytes in a holdTimeout string */
+#define CLASSIFY_MAX      256 /* longer plain scalars are never numbers we need to tell apart */
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

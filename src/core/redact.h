@@ -45,6 +45,6 @@ size_t redact_dump(const struct redact_policy *policy, const char *buf, size_t l
 /** Render one field value for telemetry: copies the escaped value (as redact_dump does for a value) or
  * [REDACTED]; returns the action applied (HIDE writes an empty string). */
 enum redact_action redact_value(const struct redact_policy *policy, uint32_t tag, const char *value,
-				size_t value_len, char *out, size_t cap);
+                                size_t value_len, char *out, size_t cap);
 
 #endif

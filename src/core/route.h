@@ -10,24 +10,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ROUTE_MAX_FIELDS 16          /* matchFields entries in one FIXSession */
-#define ROUTE_MAX_VALUE_LEN 256      /* bytes in one match value or pattern */
-#define ROUTE_MAX_LISTENERS 16       /* listener names in one FIXSession */
-#define ROUTE_DEFAULT_MAX_HELD 1u
+#define ROUTE_MAX_FIELDS              16  /* matchFields entries in one FIXSession */
+#define ROUTE_MAX_VALUE_LEN           256 /* bytes in one match value or pattern */
+#define ROUTE_MAX_LISTENERS           16  /* listener names in one FIXSession */
+#define ROUTE_DEFAULT_MAX_HELD        1u
 #define ROUTE_DEFAULT_HOLD_TIMEOUT_MS 30000u
-#define ROUTE_MAX_HOLD_TIMEOUT_MS (3600u * 1000u)
-#define ROUTE_MAX_MAX_HELD 10000u
-#define ROUTE_MIN_PRIORITY (-1000000)
-#define ROUTE_MAX_PRIORITY 1000000
+#define ROUTE_MAX_HOLD_TIMEOUT_MS     (3600u * 1000u)
+#define ROUTE_MAX_MAX_HELD            10000u
+#define ROUTE_MIN_PRIORITY            (-1000000)
+#define ROUTE_MAX_PRIORITY            1000000
 
 struct route_field {
-	uint32_t tag;      /* the parse key: the number at the end of the field name */
-	char *name;        /* the PascalCase part, "SenderCompID" for SenderCompID49 (owned) */
-	char *value;       /* as written: an exact value or a glob pattern (owned) */
+	uint32_t tag; /* the parse key: the number at the end of the field name */
+	char *name;   /* the PascalCase part, "SenderCompID" for SenderCompID49 (owned) */
+	char *value;  /* as written: an exact value or a glob pattern (owned) */
 	size_t value_len;
-	bool is_pattern;   /* value has an unescaped '*' or '?' */
-	bool log;          /* false: absent from all telemetry */
-	bool redact;       /* true: [REDACTED] in all telemetry */
+	bool is_pattern; /* value has an unescaped '*' or '?' */
+	bool log;        /* false: absent from all telemetry */
+	bool redact;     /* true: [REDACTED] in all telemetry */
 };
 
 struct route_target {
@@ -37,15 +37,15 @@ struct route_target {
 };
 
 struct route {
-	char *ns;   /* metadata.namespace (owned; "default" when absent) */
-	char *name; /* metadata.name (owned) */
-	char *source; /* "file:line" of the document, for diagnostics (owned; may be NULL) */
+	char *ns;                   /* metadata.namespace (owned; "default" when absent) */
+	char *name;                 /* metadata.name (owned) */
+	char *source;               /* "file:line" of the document, for diagnostics (owned; may be NULL) */
 	struct route_field *fields; /* owned array, sorted by tag, tags unique */
-	size_t nfields;     /* 0: the catch-all default route */
+	size_t nfields;             /* 0: the catch-all default route */
 	bool has_priority;
-	int32_t priority;   /* wildcard and default routes only; higher wins; default 0 */
+	int32_t priority; /* wildcard and default routes only; higher wins; default 0 */
 	struct route_target target;
-	char **listeners;   /* owned array of owned names; none: every listener */
+	char **listeners; /* owned array of owned names; none: every listener */
 	size_t nlisteners;
 	uint32_t max_held;        /* maxHeldConnections */
 	uint32_t hold_timeout_ms; /* holdTimeout */

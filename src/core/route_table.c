@@ -18,8 +18,8 @@
 #include "core/glob.h"
 
 #define ROUTE_TABLE_MAX_TAGS 256 /* distinct routing tags over all routes (bounds eval's stack) */
-#define OTHER_LISTENER_BIT (UINT64_C(1) << 63)
-#define NO_ENTRY UINT32_MAX
+#define OTHER_LISTENER_BIT   (UINT64_C(1) << 63)
+#define NO_ENTRY             UINT32_MAX
 
 /* A distinct tag set among exact routes. */
 struct signature {
@@ -36,8 +36,8 @@ struct literal {
 
 struct exact_entry {
 	uint64_t hash;
-	uint32_t route;  /* index into table->routes */
-	uint32_t next;   /* next entry in the bucket, or NO_ENTRY */
+	uint32_t route; /* index into table->routes */
+	uint32_t next;  /* next entry in the bucket, or NO_ENTRY */
 };
 
 struct route_table {
@@ -45,13 +45,13 @@ struct route_table {
 
 	struct route *routes; /* owned, moved from the route_set */
 	size_t nroutes;
-	uint64_t *masks;      /* listener mask of each route */
-	uint16_t *sig_of;     /* signature index of each exact route */
-	struct literal **lits; /* per exact route: its literal values, aligned with route->fields */
+	uint64_t *masks;          /* listener mask of each route */
+	uint16_t *sig_of;         /* signature index of each exact route */
+	struct literal **lits;    /* per exact route: its literal values, aligned with route->fields */
 	struct literal *lit_slab; /* storage of every lits[i] */
 	char *lit_arena;          /* storage of every literal's bytes */
 
-	uint32_t tags[ROUTE_TABLE_MAX_TAGS]; /* every routing tag, ascending */
+	uint32_t tags[ROUTE_TABLE_MAX_TAGS];         /* every routing tag, ascending */
 	const char *tag_names[ROUTE_TABLE_MAX_TAGS]; /* the PascalCase name a route gives each (borrowed) */
 	size_t ntags;
 
@@ -65,7 +65,7 @@ struct route_table {
 
 	uint32_t *wildcards; /* route indices, priority descending */
 	size_t nwildcards;
-	uint32_t *defaults;  /* route indices, priority descending */
+	uint32_t *defaults; /* route indices, priority descending */
 	size_t ndefaults;
 
 	char *listeners[ROUTE_TABLE_MAX_LISTENERS]; /* names route listener bits refer to (borrowed) */
@@ -136,8 +136,8 @@ static int add_listener(struct route_table *t, char *name, struct diag_list *dl)
 		if (strcmp(t->listeners[i], name) == 0)
 			return 0;
 	if (t->nlisteners == ROUTE_TABLE_MAX_LISTENERS) {
-		diag_add(dl, DIAG_ERROR, NULL, 0, 0, NULL,
-			 "routes name more than %d distinct listeners", ROUTE_TABLE_MAX_LISTENERS);
+		diag_add(dl, DIAG_ERROR, NULL, 0, 0, NULL, "routes name more than %d distinct listeners",
+		         ROUTE_TABLE_MAX_LISTENERS);
 		return FIXGW_EINVAL;
 	}
 	t->listeners[t->nlisteners++] = name;
@@ -175,7 +175,7 @@ static void describe_listeners(const struct route_table *t, uint64_t mask, char 
 	for (size_t i = 0; i < t->nlisteners && used < cap; i++)
 		if (mask & (UINT64_C(1) << i))
 			used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? ", " : "listener ",
-						 t->listeners[i]);
+			                         t->listeners[i]);
 }
 
 /* ---- conflict reporting ---- */
@@ -186,7 +186,8 @@ struct conflict_ctx {
 	size_t found;
 };
 
-static void append_fields(char *out, size_t cap, size_t *used, const struct route *r, const struct route *other)
+static void append_fields(char *out, size_t cap, size_t *used, const struct route *r,
+                          const struct route *other)
 {
 	for (size_t i = 0; i < r->nfields && *used < cap; i++) {
 		const struct route_field *f = &r->fields[i];
@@ -196,10 +197,10 @@ static void append_fields(char *out, size_t cap, size_t *used, const struct rout
 		if (dup)
 			continue;
 		char q[96];
-		const char *shown = f->log && !f->redact ? diag_quote(f->value, f->value_len, q, sizeof(q))
-							 : "[REDACTED]";
+		const char *shown =
+		    f->log && !f->redact ? diag_quote(f->value, f->value_len, q, sizeof(q)) : "[REDACTED]";
 		*used += (size_t)snprintf(out + *used, cap - *used, "%s%s%u=%s", *used ? ", " : "", f->name,
-					  f->tag, shown);
+		                          f->tag, shown);
 	}
 }
 
@@ -217,10 +218,10 @@ static void report_conflict(struct conflict_ctx *c, uint32_t ai, uint32_t bi, co
 	append_fields(fields, sizeof(fields), &used, b, a);
 	describe_listeners(t, t->masks[ai] & t->masks[bi], lst, sizeof(lst));
 	diag_add(c->dl, DIAG_ERROR, NULL, 0, 0, NULL,
-		 "conflict: FIXSession %s/%s (%s) and %s/%s (%s) can both match one Logon on %s "
-		 "(overlapping fields: %s): %s",
-		 a->ns, a->name, a->source ? a->source : "?", b->ns, b->name, b->source ? b->source : "?", lst,
-		 used ? fields : "none: both match every Logon", why);
+	         "conflict: FIXSession %s/%s (%s) and %s/%s (%s) can both match one Logon on %s "
+	         "(overlapping fields: %s): %s",
+	         a->ns, a->name, a->source ? a->source : "?", b->ns, b->name, b->source ? b->source : "?",
+	         lst, used ? fields : "none: both match every Logon", why);
 }
 
 /* ---- compile ---- */
@@ -244,7 +245,7 @@ static int collect_tags(struct route_table *t, struct diag_list *dl)
 			continue;
 		if (t->ntags == ROUTE_TABLE_MAX_TAGS) {
 			diag_add(dl, DIAG_ERROR, NULL, 0, 0, NULL,
-				 "routes match on more than %d distinct tags", ROUTE_TABLE_MAX_TAGS);
+			         "routes match on more than %d distinct tags", ROUTE_TABLE_MAX_TAGS);
 			err = FIXGW_EINVAL;
 			break;
 		}
@@ -295,9 +296,10 @@ static int find_or_add_signature(struct route_table *t, const struct route *r, s
 			return (int)s;
 	}
 	if (t->nsigs == ROUTE_TABLE_MAX_SIGNATURES) {
-		diag_add(dl, DIAG_ERROR, NULL, 0, 0, NULL,
-			 "exact routes use more than %d distinct sets of tags (FIXSession %s/%s adds one more)",
-			 ROUTE_TABLE_MAX_SIGNATURES, r->ns, r->name);
+		diag_add(
+		    dl, DIAG_ERROR, NULL, 0, 0, NULL,
+		    "exact routes use more than %d distinct sets of tags (FIXSession %s/%s adds one more)",
+		    ROUTE_TABLE_MAX_SIGNATURES, r->ns, r->name);
 		return FIXGW_EINVAL;
 	}
 	struct signature *sig = &t->sigs[t->nsigs];
@@ -359,7 +361,7 @@ static int build_exact(struct route_table *t, struct diag_list *dl)
 		t->lits[i] = slab;
 		for (size_t k = 0; k < r->nfields; k++) {
 			size_t len = glob_unescape(r->fields[k].value, r->fields[k].value_len, arena,
-						   r->fields[k].value_len + 1);
+			                           r->fields[k].value_len + 1);
 			slab[k] = (struct literal){arena, (uint32_t)len};
 			arena += len + 1;
 		}
@@ -376,12 +378,13 @@ static int build_exact(struct route_table *t, struct diag_list *dl)
 /* The exact route with signature sig whose literal values equal vals and whose listeners include
  * listener_bit; NO_ENTRY when none. */
 static uint32_t lookup_exact(const struct route_table *t, uint32_t sig, const struct literal *vals,
-			     uint64_t hash, uint64_t listener_bit)
+                             uint64_t hash, uint64_t listener_bit)
 {
 	size_t n = t->sigs[sig].ntags;
 	for (uint32_t e = t->buckets[hash & t->bucket_mask]; e != NO_ENTRY; e = t->entries[e].next) {
 		const struct exact_entry *ent = &t->entries[e];
-		if (ent->hash != hash || t->sig_of[ent->route] != sig || !(t->masks[ent->route] & listener_bit))
+		if (ent->hash != hash || t->sig_of[ent->route] != sig ||
+		    !(t->masks[ent->route] & listener_bit))
 			continue;
 		size_t k = 0;
 		while (k < n && literal_eq(t->lits[ent->route][k], vals[k]))
@@ -408,15 +411,16 @@ static void check_same_signature(struct conflict_ctx *c)
 			while (k < n && literal_eq(t->lits[a->route][k], t->lits[b->route][k]))
 				k++;
 			if (k == n)
-				report_conflict(c, b->route, a->route,
-						"they match the same fields and values; delete or change one");
+				report_conflict(
+				    c, b->route, a->route,
+				    "they match the same fields and values; delete or change one");
 		}
 	}
 }
 
 /* Projection of an exact route's literals onto the shared tags of two signatures. */
 static uint64_t hash_projection(const struct route_table *t, uint32_t route, const uint32_t *shared,
-				size_t nshared)
+                                size_t nshared)
 {
 	const struct route *r = &t->routes[route];
 	uint64_t h = FNV_OFFSET;
@@ -450,7 +454,7 @@ static bool agree_on(const struct route_table *t, uint32_t a, uint32_t b, const 
  * shared tags (all pairs when none are shared) can match one Logon with no winner. Hash join on the
  * shared tags: O(routes of a + routes of b). */
 static int check_signature_pair(struct conflict_ctx *c, uint32_t sa, uint32_t sb, const uint32_t *members,
-				const size_t *first, uint64_t *hashes, uint32_t *heads, uint32_t *next)
+                                const size_t *first, uint64_t *hashes, uint32_t *heads, uint32_t *next)
 {
 	const struct route_table *t = c->t;
 	const struct signature *a = &t->sigs[sa], *b = &t->sigs[sb];
@@ -485,10 +489,12 @@ static int check_signature_pair(struct conflict_ctx *c, uint32_t sa, uint32_t sb
 		uint64_t h = hash_projection(t, rb, shared, nshared);
 		for (uint32_t x = heads[h & (nbuckets - 1)]; x != NO_ENTRY; x = next[x]) {
 			uint32_t ra = members[first[sa] + x];
-			if (hashes[x] == h && (t->masks[ra] & t->masks[rb]) && agree_on(t, ra, rb, shared, nshared))
-				report_conflict(c, ra, rb,
-						"neither has all the other's fields, so neither is more specific; "
-						"add the missing fields to one of them or separate their listeners");
+			if (hashes[x] == h && (t->masks[ra] & t->masks[rb]) &&
+			    agree_on(t, ra, rb, shared, nshared))
+				report_conflict(
+				    c, ra, rb,
+				    "neither has all the other's fields, so neither is more specific; "
+				    "add the missing fields to one of them or separate their listeners");
 		}
 	}
 	return 0;
@@ -566,10 +572,12 @@ static void check_priority_conflicts(struct conflict_ctx *c, const uint32_t *lis
 		for (size_t x = run; x < end; x++)
 			for (size_t y = x + 1; y < end && c->found <= ROUTE_TABLE_MAX_CONFLICTS; y++) {
 				uint32_t a = list[x], b = list[y];
-				if ((t->masks[a] & t->masks[b]) && wildcards_overlap(&t->routes[a], &t->routes[b]))
-					report_conflict(c, a, b,
-							"they have the same priority; give one a higher priority "
-							"or make their patterns disjoint");
+				if ((t->masks[a] & t->masks[b]) &&
+				    wildcards_overlap(&t->routes[a], &t->routes[b]))
+					report_conflict(
+					    c, a, b,
+					    "they have the same priority; give one a higher priority "
+					    "or make their patterns disjoint");
 			}
 		run = end;
 	}
@@ -613,9 +621,10 @@ static int build_lists(struct route_table *t, struct diag_list *dl)
 		t->by_name[i] = (uint32_t)i;
 	}
 	if (t->nwildcards + t->ndefaults > ROUTE_TABLE_MAX_WILDCARDS) {
-		diag_add(dl, DIAG_ERROR, NULL, 0, 0, NULL,
-			 "%zu wildcard and default routes; at most %d are supported (use exact routes at scale)",
-			 t->nwildcards + t->ndefaults, ROUTE_TABLE_MAX_WILDCARDS);
+		diag_add(
+		    dl, DIAG_ERROR, NULL, 0, 0, NULL,
+		    "%zu wildcard and default routes; at most %d are supported (use exact routes at scale)",
+		    t->nwildcards + t->ndefaults, ROUTE_TABLE_MAX_WILDCARDS);
 		return FIXGW_EINVAL;
 	}
 	qsort_r(t->wildcards, t->nwildcards, sizeof(uint32_t), cmp_priority_desc, t->routes);
@@ -682,7 +691,7 @@ int route_table_compile(struct route_set *set, struct diag_list *dl, struct rout
 		check_priority_conflicts(&c, t->defaults, t->ndefaults);
 		if (c.found > ROUTE_TABLE_MAX_CONFLICTS)
 			diag_add(dl, DIAG_ERROR, NULL, 0, 0, NULL, "%zu more conflicts not shown",
-				 c.found - ROUTE_TABLE_MAX_CONFLICTS);
+			         c.found - ROUTE_TABLE_MAX_CONFLICTS);
 		if (!err && c.found)
 			err = FIXGW_ECONFLICT;
 	}
@@ -730,7 +739,7 @@ static bool wildcard_matches(const struct route *r, const struct tag_value *vals
 }
 
 void route_table_eval(const struct route_table *t, const struct fix_scanner *sc, const char *buf,
-		      uint64_t listener_bit, struct route_eval *res)
+                      uint64_t listener_bit, struct route_eval *res)
 {
 	*res = (struct route_eval){ROUTE_DECISION_NO_MATCH, NULL, 0};
 	if (!t)

@@ -24,10 +24,10 @@
 #include "redact.h"
 #include "route.h"
 
-#define ROUTE_TABLE_MAX_SIGNATURES 64  /* distinct tag sets among exact routes */
-#define ROUTE_TABLE_MAX_LISTENERS 63   /* distinct listener names named by routes */
-#define ROUTE_TABLE_MAX_WILDCARDS 4096 /* wildcard + default routes (pairwise-checked within a priority) */
-#define ROUTE_TABLE_MAX_CONFLICTS 100  /* conflicts reported in full; the rest are counted */
+#define ROUTE_TABLE_MAX_SIGNATURES 64   /* distinct tag sets among exact routes */
+#define ROUTE_TABLE_MAX_LISTENERS  63   /* distinct listener names named by routes */
+#define ROUTE_TABLE_MAX_WILDCARDS  4096 /* wildcard + default routes (pairwise-checked within a priority) */
+#define ROUTE_TABLE_MAX_CONFLICTS  100  /* conflicts reported in full; the rest are counted */
 
 struct route_table;
 
@@ -44,10 +44,10 @@ void route_table_unref(struct route_table *t);
 uint64_t route_table_listener_bit(const struct route_table *t, const char *listener);
 
 enum route_decision {
-	ROUTE_DECISION_MATCH = 0,  /* an exact or wildcard FIXSession matched */
-	ROUTE_DECISION_DEFAULT,    /* a default (no matchFields) FIXSession matched */
-	ROUTE_DECISION_NO_MATCH,   /* nothing matched */
-	ROUTE_DECISION_AMBIGUOUS,  /* a routing tag occurs twice with different values: refuse to route */
+	ROUTE_DECISION_MATCH = 0, /* an exact or wildcard FIXSession matched */
+	ROUTE_DECISION_DEFAULT,   /* a default (no matchFields) FIXSession matched */
+	ROUTE_DECISION_NO_MATCH,  /* nothing matched */
+	ROUTE_DECISION_AMBIGUOUS, /* a routing tag occurs twice with different values: refuse to route */
 };
 
 struct route_eval {
@@ -58,7 +58,7 @@ struct route_eval {
 
 /** Evaluate a completed scan (buf is the scanned buffer). Never allocates. */
 void route_table_eval(const struct route_table *t, const struct fix_scanner *sc, const char *buf,
-		      uint64_t listener_bit, struct route_eval *res);
+                      uint64_t listener_bit, struct route_eval *res);
 
 /** The table-wide redaction policy (the strictest setting any route gives each tag). */
 const struct redact_policy *route_table_policy(const struct route_table *t);

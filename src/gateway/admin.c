@@ -11,8 +11,8 @@
 
 #include "telemetry/log.h"
 
-#define ADMIN_REQ_MAX 4096
-#define ADMIN_TIMEOUT_MS 5000
+#define ADMIN_REQ_MAX     4096
+#define ADMIN_TIMEOUT_MS  5000
 #define ADMIN_MAX_CLIENTS 32
 
 struct admin_client {
@@ -34,7 +34,7 @@ struct admin_server {
 	int nclients;
 };
 
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static void client_reap(struct reactor_deferred *d)
 {
@@ -65,12 +65,14 @@ static json_t *route_json(struct gateway *gw, const struct route *r)
 	char key[512], target[512];
 	snprintf(key, sizeof(key), "%s/%s", r->ns, r->name);
 	endpoint_key_for_target(r->ns, r->target.service, r->target.port, r->target.port_name, target,
-				sizeof(target));
+	                        sizeof(target));
 	json_t *o = json_object();
 	json_object_set_new(o, "name", json_string(key));
 	enum route_kind k = route_kind_of(r);
-	json_object_set_new(o, "kind", json_string(k == ROUTE_KIND_EXACT ? "exact"
-						    : k == ROUTE_KIND_WILDCARD ? "wildcard" : "default"));
+	json_object_set_new(o, "kind",
+	                    json_string(k == ROUTE_KIND_EXACT      ? "exact"
+	                                : k == ROUTE_KIND_WILDCARD ? "wildcard"
+	                                                           : "default"));
 	json_object_set_new(o, "priority", r->has_priority ? json_integer(r->priority) : json_null());
 	json_object_set_new(o, "target", json_string(target));
 	json_t *ls = json_array();
@@ -88,12 +90,14 @@ static json_t *route_json(struct gateway *gw, const struct route *r)
 	if (st) {
 		json_object_set_new(o, "active", json_integer(atomic_load(&st->active)));
 		json_object_set_new(o, "held", json_integer(atomic_load(&st->held)));
-		json_object_set_new(o, "routed_total", json_integer((json_int_t)atomic_load(&st->routed_total)));
-		json_object_set_new(o, "hold_timeouts", json_integer((json_int_t)atomic_load(&st->hold_timeouts)));
+		json_object_set_new(o, "routed_total",
+		                    json_integer((json_int_t)atomic_load(&st->routed_total)));
+		json_object_set_new(o, "hold_timeouts",
+		                    json_integer((json_int_t)atomic_load(&st->hold_timeouts)));
 		json_object_set_new(o, "last_routing_unix_ms",
-				    json_integer((json_int_t)atomic_load(&st->last_routing_unix_ms)));
+		                    json_integer((json_int_t)atomic_load(&st->last_routing_unix_ms)));
 		json_object_set_new(o, "last_connection_unix_ms",
-				    json_integer((json_int_t)atomic_load(&st->last_connection_unix_ms)));
+		                    json_integer((json_int_t)atomic_load(&st->last_connection_unix_ms)));
 		route_stats_unref(st);
 	}
 	return o;
@@ -129,25 +133,28 @@ char *admin_routes_json(struct gateway *gw)
 	json_object_set_new(cj, "active_connections", json_integer(atomic_load(&c->active_connections)));
 	json_object_set_new(cj, "held_connections", json_integer(atomic_load(&c->held_connections)));
 	json_object_set_new(cj, "reject_engine_connections",
-			    json_integer((json_int_t)atomic_load(&c->reject_engine_connections)));
+	                    json_integer((json_int_t)atomic_load(&c->reject_engine_connections)));
 	json_object_set_new(cj, "tls_failures", json_integer((json_int_t)atomic_load(&c->tls_failures)));
-	json_object_set_new(cj, "bytes_from_clients", json_integer((json_int_t)atomic_load(&c->bytes_from_clients)));
-	json_object_set_new(cj, "bytes_to_clients", json_integer((json_int_t)atomic_load(&c->bytes_to_clients)));
+	json_object_set_new(cj, "bytes_from_clients",
+	                    json_integer((json_int_t)atomic_load(&c->bytes_from_clients)));
+	json_object_set_new(cj, "bytes_to_clients",
+	                    json_integer((json_int_t)atomic_load(&c->bytes_to_clients)));
 	json_t *rej = json_object();
 	for (int i = 0; i < GW_REJECT__COUNT; i++)
 		json_object_set_new(rej, gw_reject_reason_name((enum gw_reject_reason)i),
-				    json_integer((json_int_t)atomic_load(&c->rejections[i])));
+		                    json_integer((json_int_t)atomic_load(&c->rejections[i])));
 	json_object_set_new(cj, "rejections", rej);
 	json_object_set_new(doc, "counters", cj);
 	json_object_set_new(doc, "last_reload_error",
-			    gw->last_reload_error[0] ? json_string(gw->last_reload_error) : json_null());
+	                    gw->last_reload_error[0] ? json_string(gw->last_reload_error) : json_null());
 	json_object_set_new(doc, "draining", json_boolean(atomic_load(&gw->draining)));
 	char *text = json_dumps(doc, JSON_INDENT(2));
 	json_decref(doc);
 	return text;
 }
 
-static void respond(struct admin_client *c, int status, const char *reason, const char *ctype, const char *body)
+static void respond(struct admin_client *c, int status, const char *reason, const char *ctype,
+                    const char *body)
 {
 	size_t blen = strlen(body);
 	size_t cap = blen + 256;
@@ -157,9 +164,9 @@ static void respond(struct admin_client *c, int status, const char *reason, cons
 		return;
 	}
 	c->resplen = (size_t)snprintf(c->resp, cap,
-				      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-				      "Connection: close\r\nCache-Control: no-store\r\n\r\n",
-				      status, reason, ctype, blen);
+	                              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                              "Connection: close\r\nCache-Control: no-store\r\n\r\n",
+	                              status, reason, ctype, blen);
 	memcpy(c->resp + c->resplen, body, blen);
 	c->resplen += blen;
 	reactor_set_events(c->srv->r, &c->io, EPOLLOUT);
@@ -182,7 +189,7 @@ static void handle_request(struct admin_client *c)
 	} else if (strcmp(path, "/readyz") == 0) {
 		bool ready = gw->ready && !atomic_load(&gw->draining);
 		respond(c, ready ? 200 : 503, ready ? "OK" : "Service Unavailable", "text/plain",
-			ready ? "ready\n" : (atomic_load(&gw->draining) ? "draining\n" : "starting\n"));
+		        ready ? "ready\n" : (atomic_load(&gw->draining) ? "draining\n" : "starting\n"));
 	} else if (strcmp(path, "/routes") == 0) {
 		char *body = admin_routes_json(gw);
 		if (body) {
@@ -263,8 +270,8 @@ int admin_start(struct gateway *gw, struct reactor *r, const struct net_addr *ad
 	a->r = r;
 	int fd = net_listen(addr, false, 64);
 	if (fd < 0) {
-		log_msg(LOG_CRITICAL, "listen_failed", NULL, "cannot listen on admin address %s: %s", addr->text,
-			strerror(-fd));
+		log_msg(LOG_CRITICAL, "listen_failed", NULL, "cannot listen on admin address %s: %s",
+		        addr->text, strerror(-fd));
 		free(a);
 		return fd;
 	}

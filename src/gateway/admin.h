@@ -13,7 +13,8 @@
 
 struct admin_server;
 
-int admin_start(struct gateway *gw, struct reactor *r, const struct net_addr *addr, struct admin_server **out);
+int admin_start(struct gateway *gw, struct reactor *r, const struct net_addr *addr,
+                struct admin_server **out);
 void admin_stop(struct admin_server *a);
 
 /** The /routes document (malloc'd JSON text), also used by tests. */

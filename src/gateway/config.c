@@ -221,8 +221,8 @@ static bool valid_service_key(const char *k)
 		return false;
 	const char *svc = slash + 1, *port = colon + 1;
 	size_t svc_len = (size_t)(colon - svc), port_len = strlen(port);
-	if (!k8s_is_dns1123_label(k, (size_t)(slash - k)) || !k8s_is_dns1123_label(svc, svc_len) || svc[0] < 'a' ||
-	    svc[0] > 'z')
+	if (!k8s_is_dns1123_label(k, (size_t)(slash - k)) || !k8s_is_dns1123_label(svc, svc_len) ||
+	    svc[0] < 'a' || svc[0] > 'z')
 		return false;
 	return valid_port_number(port, port_len) || k8s_is_port_name(port, port_len);
 }

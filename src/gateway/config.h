@@ -16,11 +16,11 @@
 #include "net/sock.h"
 #include "net/tls.h"
 
-#define GW_MAX_LISTENERS 16
+#define GW_MAX_LISTENERS   16
 #define GW_MAX_ROUTE_PATHS 64
 
 struct gw_listener_config {
-	char *name;        /* DNS label, as FIXSession listeners name it */
+	char *name; /* DNS label, as FIXSession listeners name it */
 	struct net_addr addr;
 	struct tls_config tls;
 };
@@ -39,10 +39,10 @@ struct gw_service_endpoints {
 };
 
 struct gw_tuning {
-	bool tcp_nodelay;     /* default true */
-	bool reuse_port;      /* default true: one listening socket per worker */
+	bool tcp_nodelay;      /* default true */
+	bool reuse_port;       /* default true: one listening socket per worker */
 	unsigned busy_poll_us; /* SO_BUSY_POLL on accepted sockets, 0 = off */
-	bool pin_workers;     /* pin worker i to CPU i % ncpu */
+	bool pin_workers;      /* pin worker i to CPU i % ncpu */
 };
 
 struct gw_config {
@@ -53,23 +53,23 @@ struct gw_config {
 	size_t nlisteners;
 	struct net_addr admin_addr; /* admin HTTP; len 0 = disabled */
 
-	uint32_t logon_timeout_ms;      /* default 10000: absolute deadline for TLS + Logon */
-	uint32_t max_logon_bytes;       /* default 65536 */
-	uint32_t connect_timeout_ms;    /* default 2000 per endpoint attempt */
-	uint32_t idle_timeout_ms;       /* default 0 = none (FIX heartbeats are the engines' business) */
-	uint32_t hold_timeout_ms;       /* default 30000; a FIXSession's holdTimeout overrides */
-	uint32_t max_held_per_process;  /* default 500 (maxHeldConnectionsPerPod) */
-	uint32_t hold_release_per_sec;  /* default 20 per route: pacing after endpoints recover */
-	uint32_t max_connections;       /* default 10000, process-wide safety bound */
-	uint32_t shutdown_grace_ms;     /* default 30000 */
-	char *log_level;                /* default "info" */
+	uint32_t logon_timeout_ms;     /* default 10000: absolute deadline for TLS + Logon */
+	uint32_t max_logon_bytes;      /* default 65536 */
+	uint32_t connect_timeout_ms;   /* default 2000 per endpoint attempt */
+	uint32_t idle_timeout_ms;      /* default 0 = none (FIX heartbeats are the engines' business) */
+	uint32_t hold_timeout_ms;      /* default 30000; a FIXSession's holdTimeout overrides */
+	uint32_t max_held_per_process; /* default 500 (maxHeldConnectionsPerPod) */
+	uint32_t hold_release_per_sec; /* default 20 per route: pacing after endpoints recover */
+	uint32_t max_connections;      /* default 10000, process-wide safety bound */
+	uint32_t shutdown_grace_ms;    /* default 30000 */
+	char *log_level;               /* default "info" */
 	struct gw_tuning tuning;
 
-	bool reject_enabled;            /* forward unmatched connections to the reject engine */
+	bool reject_enabled; /* forward unmatched connections to the reject engine */
 	struct net_addr reject_addr;
 
 	char *route_paths[GW_MAX_ROUTE_PATHS]; /* FIXSession manifests (files or directories), relative
-						* paths resolved against the config file's directory */
+	                                        * paths resolved against the config file's directory */
 	size_t nroute_paths;
 
 	struct gw_service_endpoints *services; /* static endpoints (standalone mode), sorted by key */

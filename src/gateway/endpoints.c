@@ -71,7 +71,7 @@ const struct endpoint_set *endpoint_map_find(const struct endpoint_map *m, const
 }
 
 void endpoint_key_for_target(const char *ns, const char *service, unsigned port, const char *port_name,
-			     char *out, size_t cap)
+                             char *out, size_t cap)
 {
 	if (port_name)
 		snprintf(out, cap, "%s/%s:%s", ns, service, port_name);

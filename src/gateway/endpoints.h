@@ -17,14 +17,14 @@ struct endpoint_set {
 	char *key;              /* "namespace/service:port" */
 	struct net_addr *ready; /* ready endpoints only */
 	size_t nready;
-	size_t ntotal;          /* ready + not ready: 0 means the Service is unknown */
+	size_t ntotal; /* ready + not ready: 0 means the Service is unknown */
 };
 
 struct endpoint_map {
 	atomic_uint refs;
 	struct endpoint_set *sets; /* sorted by key */
 	size_t count;
-	uint64_t generation;       /* increases with every new snapshot */
+	uint64_t generation; /* increases with every new snapshot */
 };
 
 /** Build a snapshot from the standalone config's endpoints. NULL on ENOMEM. */
@@ -37,6 +37,6 @@ const struct endpoint_set *endpoint_map_find(const struct endpoint_map *m, const
 
 /** "namespace/service:port" for a route's target, into out. */
 void endpoint_key_for_target(const char *ns, const char *service, unsigned port, const char *port_name,
-			     char *out, size_t cap);
+                             char *out, size_t cap);
 
 #endif

@@ -24,14 +24,14 @@
 #include "telemetry/log.h"
 
 #define WATCH_INTERVAL_MS 1000
-#define DRAIN_POLL_MS 100
+#define DRAIN_POLL_MS     100
 
 static const struct log_ctx ctl_log = {.component = "gateway"};
 
 const char *gw_reject_reason_name(enum gw_reject_reason r)
 {
 	static const char *const names[] = {"no_match", "parse_failure", "target_unreachable", "hold_timeout",
-					    "hold_cap_reached"};
+	                                    "hold_cap_reached"};
 	return r < GW_REJECT__COUNT ? names[r] : "?";
 }
 
@@ -112,11 +112,13 @@ static int load_table(const struct gw_config *c, struct route_table **out, char 
 		err = route_table_compile(&set, &dl, out);
 	if (err == FIXGW_ECONFLICT) {
 		log_diags(LOG_CRITICAL, "route_conflict", &dl);
-		snprintf(why, why_cap, "FIXSession conflicts (%zu); keeping the last-known-good table", dl.nerrors);
+		snprintf(why, why_cap, "FIXSession conflicts (%zu); keeping the last-known-good table",
+		         dl.nerrors);
 	} else if (err) {
 		log_diags(LOG_ERROR, "route_invalid", &dl);
-		snprintf(why, why_cap, "invalid FIXSession manifests (%zu errors); keeping the last-known-good table",
-			 dl.nerrors);
+		snprintf(why, why_cap,
+		         "invalid FIXSession manifests (%zu errors); keeping the last-known-good table",
+		         dl.nerrors);
 	} else {
 		log_diags(LOG_WARN, "route_warning", &dl);
 	}
@@ -132,7 +134,8 @@ static void notify_workers(struct gateway *gw, void (*fn)(void *))
 }
 
 /* Swap in a new table and endpoints; the old ones go when the last connection using them lets go. */
-static void install(struct gateway *gw, struct route_table *t, struct endpoint_map *m, const struct gw_config *c)
+static void install(struct gateway *gw, struct route_table *t, struct endpoint_map *m,
+                    const struct gw_config *c)
 {
 	pthread_mutex_lock(&gw->lock);
 	struct route_table *old_t = gw->table;
@@ -176,13 +179,18 @@ static void log_cert_expiry(struct gateway *gw)
 			double days = difftime(not_after[k], now) / 86400.0;
 			const struct tls_cert_config *cc = &gw->listeners[i].cfg->tls.certs[k];
 			struct log_line l;
-			log_begin(&l, days < 0 ? LOG_ERROR : days < 30 ? LOG_WARN : LOG_INFO, "tls_cert_expiry", &ctl_log);
+			log_begin(&l,
+			          days < 0    ? LOG_ERROR
+			          : days < 30 ? LOG_WARN
+			                      : LOG_INFO,
+			          "tls_cert_expiry", &ctl_log);
 			log_str(&l, "listener", gw->listeners[i].cfg->name);
 			log_str(&l, "cert_file", cc->cert_file);
 			log_str(&l, "server_name", cc->server_name);
 			log_int(&l, "not_after_unix", (int64_t)not_after[k]);
 			log_int(&l, "days_left", (int64_t)days);
-			log_end(&l, days < 0 ? "certificate has expired" : "certificate expires in %d days", (int)days);
+			log_end(&l, days < 0 ? "certificate has expired" : "certificate expires in %d days",
+			        (int)days);
 		}
 	}
 }
@@ -212,7 +220,8 @@ static void reload(struct gateway *gw, const char *cause)
 	if (err) {
 		log_diags(LOG_ERROR, "config_invalid", &dl);
 		snprintf(gw->last_reload_error, sizeof(gw->last_reload_error),
-			 "config %s invalid (%zu errors); keeping the running config", gw->boot_cfg->path, dl.nerrors);
+		         "config %s invalid (%zu errors); keeping the running config", gw->boot_cfg->path,
+		         dl.nerrors);
 		log_msg(LOG_ERROR, "reload_failed", &ctl_log, "%s", gw->last_reload_error);
 		diag_list_free(&dl);
 		return;
@@ -220,8 +229,9 @@ static void reload(struct gateway *gw, const char *cause)
 	log_diags(LOG_WARN, "config_warning", &dl);
 	diag_list_free(&dl);
 	if (!same_listeners(gw->boot_cfg, c))
-		log_msg(LOG_WARN, "listeners_changed", &ctl_log,
-			"listener names, addresses or TLS on/off changed: those take effect at the next restart");
+		log_msg(
+		    LOG_WARN, "listeners_changed", &ctl_log,
+		    "listener names, addresses or TLS on/off changed: those take effect at the next restart");
 
 	char why[256] = "";
 	struct route_table *t = NULL;
@@ -242,7 +252,8 @@ static void reload(struct gateway *gw, const char *cause)
 	gw->last_reload_unix_ms = (uint64_t)time(NULL) * 1000u;
 	snprintf(gw->last_reload_error, sizeof(gw->last_reload_error), "%s", table_ok ? "" : why);
 	if (table_ok)
-		log_msg(LOG_INFO, "reloaded", &ctl_log, "reloaded (%s): %zu FIXSessions", cause, route_table_count(t));
+		log_msg(LOG_INFO, "reloaded", &ctl_log, "reloaded (%s): %zu FIXSessions", cause,
+		        route_table_count(t));
 	else
 		log_msg(LOG_CRITICAL, "reload_blocked", &ctl_log, "reload (%s): %s", cause, why);
 	notify_workers(gw, worker_endpoints_changed);
@@ -324,7 +335,8 @@ static void on_drain_tick(struct reactor_timer *t)
 	if (active == 0 || reactor_now(&gw->control) >= ctl->drain_deadline_ms) {
 		if (active)
 			log_msg(LOG_WARN, "drain_timeout", &ctl_log,
-				"grace period over: closing %d remaining connection%s", active, active == 1 ? "" : "s");
+			        "grace period over: closing %d remaining connection%s", active,
+			        active == 1 ? "" : "s");
 		notify_workers(gw, worker_close_all);
 		reactor_stop(&gw->control);
 		return;
@@ -346,9 +358,9 @@ static void begin_shutdown(struct control *ctl, const char *sig)
 	reactor_timer_cancel(&gw->control, &ctl->watch);
 	uint32_t grace = gw->cfg->shutdown_grace_ms;
 	log_msg(LOG_INFO, "draining", &ctl_log,
-		"%s: no longer accepting; letting %d connection%s drain for up to %u ms", sig,
-		atomic_load(&gw->counters.active_connections),
-		atomic_load(&gw->counters.active_connections) == 1 ? "" : "s", grace);
+	        "%s: no longer accepting; letting %d connection%s drain for up to %u ms", sig,
+	        atomic_load(&gw->counters.active_connections),
+	        atomic_load(&gw->counters.active_connections) == 1 ? "" : "s", grace);
 	notify_workers(gw, worker_begin_drain);
 	ctl->drain_deadline_ms = reactor_now(&gw->control) + grace;
 	reactor_timer_arm(&gw->control, &ctl->drain, 0);
@@ -390,15 +402,16 @@ static int boot_listeners(struct gateway *gw)
 		int probe = net_listen(&c->listeners[i].addr, false, 1);
 		if (probe < 0) {
 			log_msg(LOG_CRITICAL, "listen_failed", &ctl_log, "cannot listen on %s (%s): %s",
-				c->listeners[i].addr.text, c->listeners[i].name, strerror(-probe));
+			        c->listeners[i].addr.text, c->listeners[i].name, strerror(-probe));
 			return probe;
 		}
 		close(probe);
 		if (!c->tuning.reuse_port) {
 			l->shared_fd = net_listen(&c->listeners[i].addr, false, 1024);
 			if (l->shared_fd < 0) {
-				log_msg(LOG_CRITICAL, "listen_failed", &ctl_log, "cannot listen on %s (%s): %s",
-					c->listeners[i].addr.text, c->listeners[i].name, strerror(-l->shared_fd));
+				log_msg(LOG_CRITICAL, "listen_failed", &ctl_log,
+				        "cannot listen on %s (%s): %s", c->listeners[i].addr.text,
+				        c->listeners[i].name, strerror(-l->shared_fd));
 				return l->shared_fd;
 			}
 		}
@@ -482,7 +495,8 @@ int gateway_main(const char *config_path)
 	if (gw->cfg->admin_addr.len && admin_start(gw, &gw->control, &gw->cfg->admin_addr, &admin) < 0)
 		goto out_workers;
 
-	ctl.sigio = (struct reactor_io){.fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC), .on_event = on_signal};
+	ctl.sigio =
+	    (struct reactor_io){.fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC), .on_event = on_signal};
 	ctl.watch.on_timer = on_watch;
 	ctl.drain.on_timer = on_drain_tick;
 	ctl.signature = watch_signature(gw);

@@ -10,7 +10,8 @@
 
 static void add(struct placement *p, const cpu_set_t *allowed, bool *taken, int cpu, int node)
 {
-	if (cpu < 0 || cpu >= CPU_SETSIZE || cpu >= PLACEMENT_MAX_CPUS || taken[cpu] || !CPU_ISSET(cpu, allowed))
+	if (cpu < 0 || cpu >= CPU_SETSIZE || cpu >= PLACEMENT_MAX_CPUS || taken[cpu] ||
+	    !CPU_ISSET(cpu, allowed))
 		return;
 	taken[cpu] = true;
 	p->cpu[p->count] = cpu;
@@ -19,7 +20,8 @@ static void add(struct placement *p, const cpu_set_t *allowed, bool *taken, int 
 }
 
 /* A sysfs cpulist such as "0-3,8-11". */
-static void add_cpulist(struct placement *p, const cpu_set_t *allowed, bool *taken, const char *list, int node)
+static void add_cpulist(struct placement *p, const cpu_set_t *allowed, bool *taken, const char *list,
+                        int node)
 {
 	const char *s = list;
 	while (*s) {

@@ -98,9 +98,10 @@ static void note_presence(struct route_stats *st, bool present)
 		log_begin(&l, LOG_ERROR, "orphan_sessions", &registry_log);
 		log_str(&l, "fixsession", st->key);
 		log_int(&l, "orphaned_connections", active);
-		log_end(&l, "FIXSession %s was deleted with %d live connection%s; they continue until a side "
-			    "disconnects (re-apply the FIXSession to re-associate them)",
-			st->key, active, active == 1 ? "" : "s");
+		log_end(&l,
+		        "FIXSession %s was deleted with %d live connection%s; they continue until a side "
+		        "disconnects (re-apply the FIXSession to re-associate them)",
+		        st->key, active, active == 1 ? "" : "s");
 		st->orphans_logged = active;
 	} else if (!st->present && present && st->orphans_logged) {
 		struct log_line l;
@@ -108,7 +109,7 @@ static void note_presence(struct route_stats *st, bool present)
 		log_str(&l, "fixsession", st->key);
 		log_int(&l, "connections", active);
 		log_end(&l, "FIXSession %s is back; %d live connection%s re-associated", st->key, active,
-			active == 1 ? "" : "s");
+		        active == 1 ? "" : "s");
 		st->orphans_logged = 0;
 	}
 	st->present = present;
@@ -152,7 +153,7 @@ void route_registry_sync(struct route_registry *reg, const struct route_table *t
 }
 
 void route_registry_foreach(struct route_registry *reg, void (*fn)(const struct route_stats *st, void *arg),
-			    void *arg)
+                            void *arg)
 {
 	pthread_mutex_lock(&reg->lock);
 	for (size_t i = 0; i < reg->count; i++)

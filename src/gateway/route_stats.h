@@ -27,7 +27,7 @@ struct route_stats {
 	atomic_int_fast64_t last_routing_unix_ms;    /* last Logon routed here */
 	atomic_int_fast64_t last_connection_unix_ms; /* last upstream connection established */
 	atomic_int_fast64_t next_release_ms;         /* monotonic time of the next held release allowed */
-	bool present;       /* in the current table; guarded by the registry lock */
+	bool present;                                /* in the current table; guarded by the registry lock */
 	int orphans_logged; /* active count reported when it became an orphan; guarded by the lock */
 };
 
@@ -54,6 +54,6 @@ int route_stats_orphaned(const struct route_stats *st);
 
 /** Visit every record under the lock (for the admin view and metrics). */
 void route_registry_foreach(struct route_registry *reg, void (*fn)(const struct route_stats *st, void *arg),
-			    void *arg);
+                            void *arg);
 
 #endif

@@ -28,7 +28,7 @@
 #include "telemetry/log.h"
 
 #define LOGON_BUF_INITIAL 2048u
-#define DUMP_MAX 4096u
+#define DUMP_MAX          4096u
 
 enum session_state {
 	SS_TLS_HANDSHAKE,
@@ -74,13 +74,13 @@ struct session {
 
 	/* routing result */
 	enum target_kind target_kind;
-	struct route_stats *rs;   /* referenced; NULL for the reject engine */
-	char route_name[256];     /* "namespace/name" */
-	char target_key[320];     /* "namespace/service:port" */
+	struct route_stats *rs; /* referenced; NULL for the reject engine */
+	char route_name[256];   /* "namespace/name" */
+	char target_key[320];   /* "namespace/service:port" */
 	uint32_t hold_timeout_ms;
 	uint32_t max_held;
 	bool counted_held, counted_active;
-	unsigned attempts;        /* upstream connection attempts so far */
+	unsigned attempts; /* upstream connection attempts so far */
 	uint64_t hold_started_ms;
 
 	/* RELAY */
@@ -99,7 +99,7 @@ static void begin_connect(struct session *s);
 static void relay_pump(struct session *s, bool to_upstream, bool to_client);
 static int flush(struct session *s, struct pending *p, bool to_client);
 
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static struct gateway *gw_of(const struct session *s)
 {
@@ -211,7 +211,7 @@ bool session_is_pre_relay(const struct session *s)
 /* ---- accept ---- */
 
 void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const struct sockaddr_storage *peer,
-		   socklen_t peer_len)
+                   socklen_t peer_len)
 {
 	struct gateway *gw = w->gw;
 	struct session *s = calloc(1, sizeof(*s));
@@ -230,8 +230,12 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 	net_addr_format((const struct sockaddr *)peer, peer_len, s->peer, sizeof(s->peer));
 	worker_random_hex(w, s->trace_id, 16);
 	worker_random_hex(w, s->span_id, 8);
-	s->log = (struct log_ctx){.component = "gateway", .listener = l->cfg->name, .peer = s->peer,
-				  .trace_id = s->trace_id, .span_id = s->span_id, .conn_id = s->id};
+	s->log = (struct log_ctx){.component = "gateway",
+	                          .listener = l->cfg->name,
+	                          .peer = s->peer,
+	                          .trace_id = s->trace_id,
+	                          .span_id = s->span_id,
+	                          .conn_id = s->id};
 	list_add(&w->sessions, s);
 	atomic_fetch_add(&gw->counters.accepted, 1);
 	atomic_fetch_add(&gw->counters.active_connections, 1);
@@ -340,7 +344,7 @@ static const struct redact_policy *current_policy(struct session *s, struct rout
 
 /* WARN line with the received bytes, secrets and hidden tags removed. */
 static void log_with_bytes(struct session *s, enum log_level lvl, const char *event, const char *decision,
-			   const char *why)
+                           const char *why)
 {
 	struct route_table *t;
 	const struct redact_policy *policy = current_policy(s, &t);
@@ -356,7 +360,8 @@ static void log_with_bytes(struct session *s, enum log_level lvl, const char *ev
 	route_table_unref(t);
 }
 
-static void reject_or_close(struct session *s, enum gw_reject_reason reason, const char *decision, const char *why)
+static void reject_or_close(struct session *s, enum gw_reject_reason reason, const char *decision,
+                            const char *why)
 {
 	struct gateway *gw = gw_of(s);
 	atomic_fetch_add(&gw->counters.rejections[reason], 1);
@@ -377,7 +382,7 @@ static void reject_or_close(struct session *s, enum gw_reject_reason reason, con
 
 /* The routing tags of the Logon as a JSON object, per the table's redaction policy. */
 static void fields_json(const struct route_table *t, const struct fix_scanner *sc, const char *buf, char *out,
-			size_t cap)
+                        size_t cap)
 {
 	size_t n = 0, ntags;
 	const uint32_t *tags = route_table_tags(t, &ntags);
@@ -387,8 +392,8 @@ static void fields_json(const struct route_table *t, const struct fix_scanner *s
 		if (fix_scan_find(sc, buf, tags[i], &f) == FIX_LOOKUP_ABSENT)
 			continue;
 		char val[512], key[64];
-		if (redact_value(route_table_policy(t), tags[i], buf + f.value_off, f.value_len, val, sizeof(val)) ==
-		    REDACT_HIDE)
+		if (redact_value(route_table_policy(t), tags[i], buf + f.value_off, f.value_len, val,
+		                 sizeof(val)) == REDACT_HIDE)
 			continue;
 		/* "AlgoStrategy20001": the FIXSessions' own label, so logs read like the manifests */
 		const char *name = route_table_tag_name(t, tags[i]);
@@ -403,7 +408,8 @@ static void fields_json(const struct route_table *t, const struct fix_scanner *s
 	out[n] = '\0';
 }
 
-static void log_decision(struct session *s, const struct route_table *t, const char *decision, uint64_t eval_ns)
+static void log_decision(struct session *s, const struct route_table *t, const char *decision,
+                         uint64_t eval_ns)
 {
 	struct log_line l;
 	log_begin(&l, LOG_INFO, "routing_decision", &s->log);
@@ -463,8 +469,9 @@ static void route_logon(struct session *s)
 	if (ev.decision == ROUTE_DECISION_AMBIGUOUS) {
 		char why[128];
 		const char *name = fix_dict_name(ev.ambiguous_tag);
-		snprintf(why, sizeof(why), "tag %u%s%s%s occurs twice with different values; refusing to route",
-			 ev.ambiguous_tag, name ? " (" : "", name ? name : "", name ? ")" : "");
+		snprintf(why, sizeof(why),
+		         "tag %u%s%s%s occurs twice with different values; refusing to route",
+		         ev.ambiguous_tag, name ? " (" : "", name ? name : "", name ? ")" : "");
 		route_table_unref(t);
 		free_scan(s);
 		reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE", why);
@@ -473,16 +480,18 @@ static void route_logon(struct session *s)
 	if (ev.decision == ROUTE_DECISION_NO_MATCH) {
 		route_table_unref(t);
 		free_scan(s);
-		reject_or_close(s, GW_REJECT_NO_MATCH, "NO_MATCH", "no FIXSession matched and no default route applies");
+		reject_or_close(s, GW_REJECT_NO_MATCH, "NO_MATCH",
+		                "no FIXSession matched and no default route applies");
 		return;
 	}
 	const struct route *r = ev.route;
 	snprintf(s->route_name, sizeof(s->route_name), "%s/%s", r->ns, r->name);
 	endpoint_key_for_target(r->ns, r->target.service, r->target.port, r->target.port_name, s->target_key,
-				sizeof(s->target_key));
+	                        sizeof(s->target_key));
 	s->log.route = s->route_name;
 	s->target_kind = TARGET_ROUTE;
-	s->hold_timeout_ms = r->hold_timeout_ms ? r->hold_timeout_ms : atomic_load(&gw->limits.hold_timeout_ms);
+	s->hold_timeout_ms =
+	    r->hold_timeout_ms ? r->hold_timeout_ms : atomic_load(&gw->limits.hold_timeout_ms);
 	s->max_held = r->max_held;
 	s->rs = route_registry_get(&gw->routes, s->route_name);
 	if (s->rs) {
@@ -509,12 +518,14 @@ static void step_logon(struct session *s, uint32_t events)
 			if (cap > max + 4096u)
 				cap = max + 4096u;
 			if (cap <= s->inlen) {
-				reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE", "Logon larger than the limit");
+				reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE",
+				                "Logon larger than the limit");
 				return;
 			}
 			char *nb = realloc(s->inbuf, cap);
 			if (!nb) {
-				session_close(s, LOG_ERROR, "internal_error", "out of memory for the Logon buffer");
+				session_close(s, LOG_ERROR, "internal_error",
+				              "out of memory for the Logon buffer");
 				return;
 			}
 			s->inbuf = nb;
@@ -527,11 +538,12 @@ static void step_logon(struct session *s, uint32_t events)
 			break;
 		if (r == -2 || eof) {
 			if (s->inlen == 0) /* an L4 health check or a port scan: not worth a warning */
-				session_close(s, LOG_DEBUG, "connection_closed", "closed before sending anything");
+				session_close(s, LOG_DEBUG, "connection_closed",
+				              "closed before sending anything");
 			else
 				reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE",
-						eof ? "client closed before completing the Logon"
-						    : "read error before completing the Logon");
+				                eof ? "client closed before completing the Logon"
+				                    : "read error before completing the Logon");
 			return;
 		}
 		s->inlen += (uint32_t)r;
@@ -541,7 +553,8 @@ static void step_logon(struct session *s, uint32_t events)
 			struct fix_field *fields = calloc(FIX_SCAN_DEFAULT_MAX_FIELDS, sizeof(*fields));
 			if (!s->scan || !fields) {
 				free(fields);
-				session_close(s, LOG_ERROR, "internal_error", "out of memory for the scanner");
+				session_close(s, LOG_ERROR, "internal_error",
+				              "out of memory for the scanner");
 				return;
 			}
 			fix_scan_init(s->scan, fields, FIX_SCAN_DEFAULT_MAX_FIELDS, max);
@@ -591,7 +604,8 @@ static void enter_hold(struct session *s, const char *why)
 		log_uint(&l, "max_held_connections", route_ok ? (uint64_t)per_process : s->max_held);
 		log_str(&l, "cap", route_ok ? "maxHeldConnectionsPerPod" : "maxHeldConnections");
 		log_end(&l, "no ready endpoint for %s and the %s cap (%u) is reached: closing the connection",
-			s->target_key, route_ok ? "per-pod" : "FIXSession", route_ok ? (unsigned)per_process : s->max_held);
+		        s->target_key, route_ok ? "per-pod" : "FIXSession",
+		        route_ok ? (unsigned)per_process : s->max_held);
 		session_close(s, LOG_DEBUG, "connection_closed", "hold cap reached");
 		return;
 	}
@@ -606,7 +620,8 @@ static void enter_hold(struct session *s, const char *why)
 	log_str(&l, "target", s->target_key);
 	log_uint(&l, "hold_timeout_ms", s->hold_timeout_ms);
 	log_str(&l, "reason", why);
-	log_end(&l, "%s for %s; holding the connection for up to %u ms", why, s->target_key, s->hold_timeout_ms);
+	log_end(&l, "%s for %s; holding the connection for up to %u ms", why, s->target_key,
+	        s->hold_timeout_ms);
 }
 
 static void leave_hold(struct session *s)
@@ -702,8 +717,8 @@ static void begin_connect(struct session *s)
 		s->attempts++;
 		int fd = net_connect_start(&addr);
 		if (fd < 0) {
-			log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s failed: %s", addr.text,
-				strerror(-fd));
+			log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s failed: %s",
+			        addr.text, strerror(-fd));
 			continue;
 		}
 		s->uio.fd = fd;
@@ -768,7 +783,7 @@ static void step_connecting(struct session *s, uint32_t events)
 		return;
 	}
 	log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s failed: %s", s->target_key,
-		strerror(err ? -err : ECONNREFUSED));
+	        strerror(err ? -err : ECONNREFUSED));
 	close_upstream(s);
 	begin_connect(s);
 }
@@ -826,7 +841,7 @@ static int flush(struct session *s, struct pending *p, bool to_client)
 {
 	while (p->buf && p->off < p->len) {
 		ssize_t w = to_client ? write_client(s, p->buf + p->off, p->len - p->off)
-				      : write_upstream(s, p->buf + p->off, p->len - p->off);
+		                      : write_upstream(s, p->buf + p->off, p->len - p->off);
 		if (w < 0)
 			return -1;
 		if (w == 0)
@@ -860,7 +875,7 @@ static int pump_direction(struct session *s, bool from_client)
 		bool saw_eof = false;
 		const char *err;
 		ssize_t r = from_client ? read_client(s, s->w->scratch, GW_RELAY_CHUNK, &saw_eof, &err)
-					: read_upstream(s, s->w->scratch, GW_RELAY_CHUNK, &saw_eof);
+		                        : read_upstream(s, s->w->scratch, GW_RELAY_CHUNK, &saw_eof);
 		if (r == -1)
 			break;
 		if (r == -2)
@@ -888,7 +903,8 @@ static int pump_direction(struct session *s, bool from_client)
 	}
 	/* Half-close: once everything read from a side is delivered, pass its FIN on (unless the other side
 	 * is finished too: then the close that follows says it all). */
-	bool other_done = from_client ? s->upstream_eof && !s->to_client.buf : s->client_eof && !s->to_upstream.buf;
+	bool other_done =
+	    from_client ? s->upstream_eof && !s->to_client.buf : s->client_eof && !s->to_upstream.buf;
 	if (*eof && !p->buf && !other_done) {
 		if (from_client && !s->upstream_shut) {
 			shutdown(s->uio.fd, SHUT_WR);
@@ -916,8 +932,10 @@ static void relay_pump(struct session *s, bool to_upstream, bool to_client)
 		return;
 	}
 	/* Interest follows the buffers: read a side only while its bytes have somewhere to go. */
-	uint32_t cev = (s->to_upstream.buf || s->client_eof ? 0 : EPOLLIN | EPOLLRDHUP) | (s->to_client.buf ? EPOLLOUT : 0);
-	uint32_t uev = (s->to_client.buf || s->upstream_eof ? 0 : EPOLLIN) | (s->to_upstream.buf ? EPOLLOUT : 0);
+	uint32_t cev = (s->to_upstream.buf || s->client_eof ? 0 : EPOLLIN | EPOLLRDHUP) |
+	               (s->to_client.buf ? EPOLLOUT : 0);
+	uint32_t uev =
+	    (s->to_client.buf || s->upstream_eof ? 0 : EPOLLIN) | (s->to_upstream.buf ? EPOLLOUT : 0);
 	want(s, &s->cio, cev);
 	if (s->state != SS_CLOSED)
 		want(s, &s->uio, uev);
@@ -941,14 +959,15 @@ static void on_client(struct reactor_io *io, uint32_t events)
 		 * stop asking for EPOLLIN (level-triggered, it would fire until the upstream is up). */
 		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			session_close(s, LOG_INFO, "connection_closed",
-				      s->state == SS_HOLD ? "client closed while held" : "client closed while connecting");
+			              s->state == SS_HOLD ? "client closed while held"
+			                                  : "client closed while connecting");
 		else
 			want(s, &s->cio, EPOLLRDHUP);
 		break;
 	case SS_RELAY:
 		/* TLS may need the socket in either direction for either stream (records, key updates). */
 		relay_pump(s, s->ssl || (events & (EPOLLIN | EPOLLHUP | EPOLLERR)),
-			   s->ssl || (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)));
+		           s->ssl || (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)));
 		break;
 	case SS_CLOSED:
 		break;
@@ -961,7 +980,8 @@ static void on_upstream(struct reactor_io *io, uint32_t events)
 	if (s->state == SS_CONNECTING)
 		step_connecting(s, events);
 	else if (s->state == SS_RELAY)
-		relay_pump(s, events & (EPOLLOUT | EPOLLHUP | EPOLLERR), events & (EPOLLIN | EPOLLHUP | EPOLLERR));
+		relay_pump(s, events & (EPOLLOUT | EPOLLHUP | EPOLLERR),
+		           events & (EPOLLIN | EPOLLHUP | EPOLLERR));
 }
 
 static void on_timer(struct reactor_timer *t)
@@ -985,7 +1005,8 @@ static void on_timer(struct reactor_timer *t)
 		if (s->inlen == 0)
 			session_close(s, LOG_INFO, "connection_closed", "no Logon within the deadline");
 		else
-			reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE", "Logon incomplete at the deadline");
+			reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE",
+			                "Logon incomplete at the deadline");
 		break;
 	case SS_HOLD: {
 		atomic_fetch_add(&gw->counters.rejections[GW_REJECT_HOLD_TIMEOUT], 1);
@@ -995,13 +1016,16 @@ static void on_timer(struct reactor_timer *t)
 		log_begin(&l, LOG_CRITICAL, "hold_timeout", &s->log);
 		log_str(&l, "target", s->target_key);
 		log_uint(&l, "hold_duration_ms", reactor_now(&s->w->reactor) - s->hold_started_ms);
-		log_end(&l, "no ready endpoint for %s within %u ms: closing the held connection (needs attention)",
-			s->target_key, s->hold_timeout_ms);
+		log_end(
+		    &l,
+		    "no ready endpoint for %s within %u ms: closing the held connection (needs attention)",
+		    s->target_key, s->hold_timeout_ms);
 		session_close(s, LOG_DEBUG, "connection_closed", "hold timeout");
 		break;
 	}
 	case SS_CONNECTING:
-		log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s timed out", s->target_key);
+		log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s timed out",
+		        s->target_key);
 		close_upstream(s);
 		begin_connect(s);
 		break;

@@ -14,7 +14,7 @@
 #include "telemetry/log.h"
 
 #define ACCEPT_BACKOFF_MS 100 /* pause after EMFILE/ENFILE or at the connection cap */
-#define ACCEPT_BATCH 64        /* connections taken per readiness event, for fairness */
+#define ACCEPT_BATCH      64  /* connections taken per readiness event, for fairness */
 
 static const struct log_ctx worker_log = {.component = "gateway"};
 
@@ -92,10 +92,12 @@ static void on_listener(struct reactor_io *io, uint32_t events)
 	struct gateway *gw = w->gw;
 	(void)events;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		if (atomic_load(&gw->counters.active_connections) >= (int)atomic_load(&gw->limits.max_connections)) {
-			rate_limited_warn(w, "connection_cap",
-					  "maxConnections reached: not accepting for now (the kernel backlog holds new "
-					  "connections)");
+		if (atomic_load(&gw->counters.active_connections) >=
+		    (int)atomic_load(&gw->limits.max_connections)) {
+			rate_limited_warn(
+			    w, "connection_cap",
+			    "maxConnections reached: not accepting for now (the kernel backlog holds new "
+			    "connections)");
 			pause_accepting(w);
 			return;
 		}
@@ -105,7 +107,8 @@ static void on_listener(struct reactor_io *io, uint32_t events)
 		if (fd == -EAGAIN || fd == -EINTR || fd == -ECONNABORTED)
 			return;
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
-			rate_limited_warn(w, "accept_backoff", "out of file descriptors or memory: pausing accept");
+			rate_limited_warn(w, "accept_backoff",
+			                  "out of file descriptors or memory: pausing accept");
 			pause_accepting(w);
 			return;
 		}
@@ -197,8 +200,9 @@ int worker_init(struct gw_worker *w, struct gateway *gw, unsigned index)
 		if (cfg->tuning.reuse_port) {
 			int fd = net_listen(&gw->listeners[i].cfg->addr, true, 1024);
 			if (fd < 0) {
-				log_msg(LOG_CRITICAL, "listen_failed", &worker_log, "cannot listen on %s (%s): %s",
-					gw->listeners[i].cfg->addr.text, gw->listeners[i].cfg->name, strerror(-fd));
+				log_msg(LOG_CRITICAL, "listen_failed", &worker_log,
+				        "cannot listen on %s (%s): %s", gw->listeners[i].cfg->addr.text,
+				        gw->listeners[i].cfg->name, strerror(-fd));
 				return fd;
 			}
 			wl->io.fd = fd;
@@ -219,7 +223,8 @@ static void pin(struct gw_worker *w)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, discover_placement);
 	if (!placement_.count) {
-		log_msg(LOG_WARN, "pin_failed", &worker_log, "cannot read this process's CPU affinity: not pinning");
+		log_msg(LOG_WARN, "pin_failed", &worker_log,
+		        "cannot read this process's CPU affinity: not pinning");
 		return;
 	}
 	size_t i = w->index % placement_.count;
@@ -228,11 +233,11 @@ static void pin(struct gw_worker *w)
 	CPU_SET(placement_.cpu[i], &set);
 	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
 		log_msg(LOG_WARN, "pin_failed", &worker_log, "could not pin worker %u to CPU %d", w->index,
-			placement_.cpu[i]);
+		        placement_.cpu[i]);
 		return;
 	}
 	log_msg(LOG_INFO, "worker_pinned", &worker_log, "worker %u pinned to CPU %d (NUMA node %d)", w->index,
-		placement_.cpu[i], placement_.node[i]);
+	        placement_.cpu[i], placement_.node[i]);
 }
 
 static void *worker_thread(void *arg)

@@ -65,7 +65,7 @@ void worker_random_hex(struct gw_worker *w, char *out, size_t nbytes);
 
 /** Take over an accepted client socket. */
 void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const struct sockaddr_storage *peer,
-		   socklen_t peer_len);
+                   socklen_t peer_len);
 enum release_result {
 	RELEASE_NOT_READY, /* the target still has no ready endpoint */
 	RELEASE_PACED,     /* ready, but the FIXSession's release rate says wait */

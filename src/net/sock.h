@@ -10,8 +10,8 @@
 /** A socket address parsed from "host:port", "[v6]:port" or ":port" (all interfaces, IPv4). */
 struct net_addr {
 	struct sockaddr_storage ss;
-	socklen_t len;     /* 0: unset */
-	char text[64];     /* normalised: "127.0.0.1:9877", "[::1]:9877" */
+	socklen_t len; /* 0: unset */
+	char text[64]; /* normalised: "127.0.0.1:9877", "[::1]:9877" */
 };
 
 /** Parse a numeric address (no DNS: the gateway never blocks on a resolver). Returns 0 or FIXGW_EINVAL. */

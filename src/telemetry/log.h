@@ -24,17 +24,17 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_CRITICAL };
 struct log_ctx {
 	const char *component; /* "gateway", "reject-engine", "operator" */
 	const char *listener;
-	const char *peer;      /* "ip:port" of the counterparty */
-	const char *route;     /* "namespace/name" once routed */
-	const char *trace_id;  /* 32 hex digits, or NULL */
-	const char *span_id;   /* 16 hex digits, or NULL */
-	uint64_t conn_id;      /* 0 when not about a connection */
+	const char *peer;     /* "ip:port" of the counterparty */
+	const char *route;    /* "namespace/name" once routed */
+	const char *trace_id; /* 32 hex digits, or NULL */
+	const char *span_id;  /* 16 hex digits, or NULL */
+	uint64_t conn_id;     /* 0 when not about a connection */
 };
 
 struct log_line {
 	char buf[LOG_LINE_MAX];
 	size_t len;
-	bool enabled;   /* false when the level is filtered out: every call is then a no-op */
+	bool enabled; /* false when the level is filtered out: every call is then a no-op */
 	bool truncated;
 };
 
@@ -57,7 +57,7 @@ void log_end(struct log_line *l, const char *fmt, ...) __attribute__((format(pri
 
 /** One-call form for lines without extra attributes. */
 void log_msg(enum log_level lvl, const char *event, const struct log_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /** Append s as a JSON string literal (with quotes) to out; returns bytes written, never past cap. */
 size_t log_json_escape(char *out, size_t cap, const char *s, size_t len);

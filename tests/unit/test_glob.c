@@ -65,7 +65,7 @@ TEST(test_overlap_matches_brute_force)
 					for (size_t k = 0; k < len; k++)
 						s[k] = (bits >> k) & 1 ? 'b' : 'a';
 					brute = glob_match(pats[i], strlen(pats[i]), s, len) &&
-						glob_match(pats[j], strlen(pats[j]), s, len);
+					        glob_match(pats[j], strlen(pats[j]), s, len);
 				}
 			if (O(pats[i], pats[j]) != brute)
 				fprintf(stderr, "overlap(%s, %s) != %d\n", pats[i], pats[j], brute);
@@ -74,4 +74,4 @@ TEST(test_overlap_matches_brute_force)
 }
 
 TEST_MAIN(TEST_ENTRY(test_match_basics), TEST_ENTRY(test_escapes), TEST_ENTRY(test_overlap_exact),
-	  TEST_ENTRY(test_overlap_matches_brute_force))
+          TEST_ENTRY(test_overlap_matches_brute_force))

@@ -19,7 +19,7 @@ TEST(test_node_order_and_affinity)
 	char root[] = "/tmp/fixgw-placement-XXXXXX", path[256];
 	CHECK(mkdtemp(root) != NULL);
 	const char *dirs[] = {"devices", "devices/system", "devices/system/node", "devices/system/node/node0",
-			      "devices/system/node/node1"};
+	                      "devices/system/node/node1"};
 	for (size_t i = 0; i < 5; i++) {
 		snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
 		mkdir(path, 0700);

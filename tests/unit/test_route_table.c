@@ -7,7 +7,7 @@
 /* Add a route "ns/name" with fields given as "49=BROKER_A" strings; flags: "!" prefix = log:false,
  * "~" prefix = redact:true. Listeners as a comma list or NULL. */
 static struct route *add_route(struct route_set *set, const char *name, int32_t prio, bool has_prio,
-			       const char *listeners, const char *const *fields, size_t nfields)
+                               const char *listeners, const char *const *fields, size_t nfields)
 {
 	struct route *r = route_set_push(set);
 	r->ns = strdup("trading");
@@ -54,7 +54,7 @@ static struct route *add_route(struct route_set *set, const char *name, int32_t 
 }
 
 #define F(...) (const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *)
-#define NOF NULL, 0
+#define NOF    NULL, 0
 
 /* A scanner result built from "49=A|50=B" (no real scanning: the evaluator only reads fields). */
 struct fake_logon {
@@ -386,8 +386,8 @@ TEST(test_many_routes_scale)
 }
 
 TEST_MAIN(TEST_ENTRY(test_specificity_order), TEST_ENTRY(test_no_match_and_null_table),
-	  TEST_ENTRY(test_duplicate_exact_conflict), TEST_ENTRY(test_incomparable_exact_conflicts),
-	  TEST_ENTRY(test_listeners_separate_routes), TEST_ENTRY(test_wildcard_conflicts),
-	  TEST_ENTRY(test_default_cascade), TEST_ENTRY(test_ambiguous_tag_refused),
-	  TEST_ENTRY(test_escaped_literal_is_exact), TEST_ENTRY(test_redaction_policy_is_strictest),
-	  TEST_ENTRY(test_conflict_report_respects_redaction), TEST_ENTRY(test_many_routes_scale))
+          TEST_ENTRY(test_duplicate_exact_conflict), TEST_ENTRY(test_incomparable_exact_conflicts),
+          TEST_ENTRY(test_listeners_separate_routes), TEST_ENTRY(test_wildcard_conflicts),
+          TEST_ENTRY(test_default_cascade), TEST_ENTRY(test_ambiguous_tag_refused),
+          TEST_ENTRY(test_escaped_literal_is_exact), TEST_ENTRY(test_redaction_policy_is_strictest),
+          TEST_ENTRY(test_conflict_report_respects_redaction), TEST_ENTRY(test_many_routes_scale))
