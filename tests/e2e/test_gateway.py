@@ -494,3 +494,23 @@ def test_pinned_workers_follow_the_affinity_mask(tmp_path, engines, gateways):
     with gw.connect() as c:
         c.sendall(msg)
         assert recv_exactly(c, len(msg)) == msg
+
+
+def test_idle_timeout_closes_quiet_sessions_only(tmp_path, engines, gateways):
+    gw, a, _ = basic(tmp_path, engines, gateways, extra="idleTimeout: 1s")
+    msg = logon(sender="BROKER_A")
+    quiet, busy = gw.connect(), gw.connect()
+    for c in (quiet, busy):
+        c.sendall(msg)
+        assert recv_exactly(c, len(msg)) == msg
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.8:        # busy talks every 300 ms, quiet says nothing
+        busy.sendall(b"hb")
+        assert recv_exactly(busy, 2) == b"hb"
+        time.sleep(0.3)
+    assert recv_until_closed(quiet, timeout=3)[0] == b""
+    busy.sendall(b"still")
+    assert recv_exactly(busy, 5) == b"still"
+    assert gw.logs("connection_closed", reason="idle timeout")
+    busy.close()
+    quiet.close()
