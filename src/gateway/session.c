@@ -75,8 +75,10 @@ struct session {
 	/* routing result */
 	enum target_kind target_kind;
 	struct route_stats *rs; /* referenced; NULL for the reject engine */
-	char route_name[256];   /* "namespace/name" */
-	char target_key[320];   /* "namespace/service:port" */
+	const char *route_name; /* "namespace/name", or "REJECT_ENGINE" ("" before routing) */
+	const char *target_key; /* "namespace/service:port", or "reject-engine" */
+	char *names;            /* owned storage of both when routed to a FIXSession (exact size: an idle
+	                         * session's memory is mostly this struct) */
 	uint32_t hold_timeout_ms;
 	uint32_t max_held;
 	bool counted_held, counted_active;
@@ -224,6 +226,7 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 	s->id = ++w->next_conn_id * 64 + w->index;
 	s->cio = (struct reactor_io){.fd = fd, .on_event = on_client};
 	s->uio = (struct reactor_io){.fd = -1, .on_event = on_upstream};
+	s->route_name = s->target_key = "";
 	s->timer.on_timer = on_timer;
 	s->reaper.run = reap;
 	s->accepted_ms = s->last_activity_ms = reactor_now(&w->reactor);
@@ -369,8 +372,8 @@ static void reject_or_close(struct session *s, enum gw_reject_reason reason, con
 	if (gateway_reject_target(gw, &reject)) {
 		log_with_bytes(s, LOG_WARN, "routing_decision", "REJECT_ENGINE", why);
 		s->target_kind = TARGET_REJECT_ENGINE;
-		snprintf(s->target_key, sizeof(s->target_key), "reject-engine");
-		snprintf(s->route_name, sizeof(s->route_name), "REJECT_ENGINE");
+		s->target_key = "reject-engine";
+		s->route_name = "REJECT_ENGINE";
 		s->log.route = s->route_name;
 		atomic_fetch_add(&gw->counters.reject_engine_connections, 1);
 		begin_connect(s);
@@ -451,6 +454,25 @@ static void free_scan(struct session *s)
 	}
 }
 
+/* Keep the route's and target's names for the session's life, in one exact-size allocation. */
+static int set_names(struct session *s, const struct route *r)
+{
+	char route[512], target[512];
+	int a = snprintf(route, sizeof(route), "%s/%s", r->ns, r->name) + 1;
+	endpoint_key_for_target(r->ns, r->target.service, r->target.port, r->target.port_name, target,
+	                        sizeof(target));
+	size_t b = strlen(target) + 1;
+	char *buf = malloc((size_t)a + b);
+	if (!buf)
+		return -1;
+	memcpy(buf, route, (size_t)a);
+	memcpy(buf + a, target, b);
+	s->names = buf;
+	s->route_name = buf;
+	s->target_key = buf + a;
+	return 0;
+}
+
 /* The Logon is complete: evaluate the routes and act on the decision. */
 static void route_logon(struct session *s)
 {
@@ -485,9 +507,12 @@ static void route_logon(struct session *s)
 		return;
 	}
 	const struct route *r = ev.route;
-	snprintf(s->route_name, sizeof(s->route_name), "%s/%s", r->ns, r->name);
-	endpoint_key_for_target(r->ns, r->target.service, r->target.port, r->target.port_name, s->target_key,
-	                        sizeof(s->target_key));
+	if (set_names(s, r) < 0) {
+		route_table_unref(t);
+		free_scan(s);
+		session_close(s, LOG_ERROR, "internal_error", "out of memory");
+		return;
+	}
 	s->log.route = s->route_name;
 	s->target_kind = TARGET_ROUTE;
 	s->hold_timeout_ms =
@@ -1091,6 +1116,7 @@ static void reap(struct reactor_deferred *d)
 	free(s->to_upstream.buf);
 	free(s->to_client.buf);
 	route_stats_unref(s->rs);
+	free(s->names);
 	free(s);
 }
 
