@@ -514,3 +514,20 @@ def test_idle_timeout_closes_quiet_sessions_only(tmp_path, engines, gateways):
     assert gw.logs("connection_closed", reason="idle timeout")
     busy.close()
     quiet.close()
+
+
+def test_max_connections_pauses_accepting_until_one_closes(tmp_path, engines, gateways):
+    gw, a, _ = basic(tmp_path, engines, gateways, extra="maxConnections: 3", workers=1)
+    idle = [gw.connect() for _ in range(3)]          # no Logon yet: they count as connections
+    wait_until(lambda: gw.admin()["counters"]["active_connections"] == 3, what="3 connections")
+    msg = logon(sender="BROKER_A")
+    late = gw.connect()                              # the kernel queues it; the gateway does not take it
+    late.sendall(msg)
+    late.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        late.recv(1)
+    gw.wait_log("connection_cap")
+    idle.pop().close()
+    assert recv_exactly(late, len(msg), timeout=5) == msg
+    for c in idle + [late]:
+        c.close()
