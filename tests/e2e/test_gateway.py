@@ -531,3 +531,29 @@ def test_max_connections_pauses_accepting_until_one_closes(tmp_path, engines, ga
     assert recv_exactly(late, len(msg), timeout=5) == msg
     for c in idle + [late]:
         c.close()
+
+
+def test_next_endpoint_after_a_refused_connect(tmp_path, engines, gateways):
+    live = engines()
+    dead = free_port()                                # nothing listens here: connect is refused
+    gw = gateways(tmp_path, [fixsession("a", {"SenderCompID49": "A"}, service="svc-a")],
+                  {"trading/svc-a:9880": [dead, live.port]}, workers=1).start()
+    msg = logon(sender="A")
+    for _ in range(4):                                # round robin starts on each endpoint in turn
+        with gw.connect() as c:
+            c.sendall(msg)
+            assert recv_exactly(c, len(msg)) == msg
+    live.wait_conns(4)
+    assert gw.logs("upstream_connect_failed"), "the dead endpoint was never tried"
+    assert gw.admin()["counters"]["rejections"]["target_unreachable"] == 0
+
+
+def test_all_endpoints_refusing_is_target_unreachable(tmp_path, engines, gateways):
+    gw = gateways(tmp_path, [fixsession("a", {"SenderCompID49": "A"}, service="svc-a")],
+                  {"trading/svc-a:9880": [free_port(), free_port()]}).start()
+    with gw.connect() as c:
+        c.sendall(logon(sender="A"))
+        assert recv_until_closed(c)[0] == b""
+    rec = gw.wait_log("target_unreachable")[0]
+    assert rec["level"] == "ERROR" and rec["attempts"] == 2
+    assert gw.admin()["counters"]["rejections"]["target_unreachable"] == 1
