@@ -8,10 +8,10 @@
 
 #define TAGS 3
 static const uint32_t tag_of[TAGS] = {49, 50, 128};
-static const char *const values[] = {"A", "B", "AB"};        /* what a Logon may carry */
+static const char *const values[] = {"A", "B", "AB"};                         /* what a Logon may carry */
 static const char *const patterns[] = {"A", "B", "AB", "A*", "*B", "?", "*"}; /* what a route may ask */
-#define NVALUES 3
-#define NPATTERNS 7
+#define NVALUES    3
+#define NPATTERNS  7
 #define MAX_ROUTES 5
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
@@ -35,9 +35,12 @@ static void random_route(struct route_set *set, int i)
 		if (next(2))
 			continue;
 		const char *p = patterns[next(next(3) ? 3 : NPATTERNS)]; /* mostly literals */
-		r->fields[r->nfields++] = (struct route_field){.tag = tag_of[t], .name = strdup("F"),
-		                                               .value = strdup(p), .value_len = strlen(p),
-		                                               .is_pattern = glob_is_pattern(p, strlen(p)), .log = true};
+		r->fields[r->nfields++] = (struct route_field){.tag = tag_of[t],
+		                                               .name = strdup("F"),
+		                                               .value = strdup(p),
+		                                               .value_len = strlen(p),
+		                                               .is_pattern = glob_is_pattern(p, strlen(p)),
+		                                               .log = true};
 	}
 	r->priority = (int32_t)next(2);
 	r->has_priority = route_kind_of(r) != ROUTE_KIND_EXACT;
@@ -106,7 +109,7 @@ static const struct route *brute_winner(const struct route *rs, size_t n, const 
 			if (route_kind_of(m[i]) != (enum route_kind)kind)
 				continue;
 			if (!winner || (kind == ROUTE_KIND_EXACT ? strict_superset(m[i], winner)
-			                                          : m[i]->priority > winner->priority))
+			                                         : m[i]->priority > winner->priority))
 				winner = m[i];
 		}
 	return winner;
@@ -150,7 +153,8 @@ TEST(test_compiler_agrees_with_brute_force)
 					continue;
 				size_t vl = strlen(values[logon[k]]);
 				memcpy(buf + len, values[logon[k]], vl);
-				fields[sc.nfields++] = (struct fix_field){tag_of[k], (uint32_t)len, (uint32_t)vl};
+				fields[sc.nfields++] =
+				    (struct fix_field){tag_of[k], (uint32_t)len, (uint32_t)vl};
 				len += vl;
 			}
 			struct route_eval ev;
@@ -162,11 +166,13 @@ TEST(test_compiler_agrees_with_brute_force)
 		CHECK(!mismatch);
 		/* accepted exactly when no Logon is ambiguous */
 		if ((err == FIXGW_ECONFLICT) != any_ambiguous) {
-			fprintf(stderr, "round %d: compile=%d, brute force ambiguous=%d\n", round, err, any_ambiguous);
+			fprintf(stderr, "round %d: compile=%d, brute force ambiguous=%d\n", round, err,
+			        any_ambiguous);
 			for (size_t i = 0; i < n; i++) {
 				fprintf(stderr, "  %s prio=%d:", copy[i].name, copy[i].priority);
 				for (size_t k = 0; k < copy[i].nfields; k++)
-					fprintf(stderr, " %u=%s", copy[i].fields[k].tag, copy[i].fields[k].value);
+					fprintf(stderr, " %u=%s", copy[i].fields[k].tag,
+					        copy[i].fields[k].value);
 				fprintf(stderr, "\n");
 			}
 			CHECK(false);
