@@ -28,6 +28,44 @@ def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+class JsonLines:
+    """The JSON lines a process writes to one stream, collected by a thread. A line that is not JSON is
+    kept as {"event": "_text", "msg": line}; every record keeps its text in "_raw"."""
+
+    def __init__(self, stream, what):
+        self.what = what
+        self.records = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for raw in stream:
+            line = raw.decode(errors="replace").rstrip("\n")
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                rec = {"event": "_text", "msg": line}
+            if not isinstance(rec, dict):
+                rec = {"event": "_text", "msg": line}
+            rec["_raw"] = line
+            with self.lock:
+                self.records.append(rec)
+
+    def select(self, event=None, **match):
+        with self.lock:
+            out = list(self.records)
+        return [r for r in out if (event is None or r.get("event") == event)
+                and all(r.get(k) == v for k, v in match.items())]
+
+    def wait(self, event, timeout=10, count=1, **match):
+        return wait_until(lambda: len(self.select(event, **match)) >= count and self.select(event, **match),
+                          timeout, what=f"{self.what}: {event} {match}")
+
+    def text(self):
+        with self.lock:
+            return "\n".join(r["_raw"] for r in self.records)
+
+
 class Engine:
     """A TCP engine stand-in: records every connection's bytes; echoes them unless told otherwise."""
 
@@ -150,8 +188,7 @@ class Gateway:
         self.extra = extra
         self.workers = workers
         self.binary = str(binary or FIXGW)
-        self.lines = []
-        self.lock = threading.Lock()
+        self.log = None
         self.write_routes(routes)
         self.write_config(endpoints)
         self.proc = None
@@ -192,38 +229,26 @@ class Gateway:
         (self.dir / "gateway.yaml").write_text("\n".join(out) + "\n")
 
     # -- process --
-    def start(self, env=None, expect_start=True):
-        self.proc = subprocess.Popen([self.binary, "gateway", "--config", str(self.dir / "gateway.yaml")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        threading.Thread(target=self._read_logs, daemon=True).start()
+    def start(self, env=None, expect_start=True, preexec_fn=None):
+        self.attach(subprocess.Popen([self.binary, "gateway", "--config", str(self.dir / "gateway.yaml")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                                     preexec_fn=preexec_fn))
         if expect_start:
             self.wait_log("started", timeout=10)
         return self
 
-    def _read_logs(self):
-        for raw in self.proc.stderr:
-            line = raw.decode(errors="replace").rstrip("\n")
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                rec = {"event": "_text", "msg": line}
-            rec["_raw"] = line
-            with self.lock:
-                self.lines.append(rec)
+    def attach(self, proc):
+        self.proc = proc
+        self.log = JsonLines(proc.stderr, "gateway")
 
     def logs(self, event=None, **match):
-        with self.lock:
-            out = list(self.lines)
-        return [r for r in out if (event is None or r.get("event") == event)
-                and all(r.get(k) == v for k, v in match.items())]
+        return self.log.select(event, **match)
 
     def wait_log(self, event, timeout=10, count=1, **match):
-        return wait_until(lambda: len(self.logs(event, **match)) >= count and self.logs(event, **match),
-                          timeout, what=f"log event {event} {match}")
+        return self.log.wait(event, timeout, count, **match)
 
     def raw_log(self):
-        with self.lock:
-            return "\n".join(r["_raw"] for r in self.lines)
+        return self.log.text()
 
     def port(self, name=None):
         if name is None:
@@ -317,32 +342,17 @@ class Acceptor:
 
     def __init__(self, name, comp_id="VENUE", begin="FIX.4.4", args=()):
         self.name = name
-        self.events_ = []
-        self.lock = threading.Lock()
         self.proc = subprocess.Popen([peer_binary("fix_acceptor"), "--port", "0", "--begin-string", begin,
                                       "--sender-comp-id", comp_id, "--name", name, *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        threading.Thread(target=self._read, daemon=True).start()
+        self.out = JsonLines(self.proc.stdout, f"acceptor {name}")
         self.port = self.wait_event("listening", timeout=10)[0]["port"]
 
-    def _read(self):
-        for raw in self.proc.stdout:
-            try:
-                ev = json.loads(raw)
-            except ValueError:
-                continue
-            with self.lock:
-                self.events_.append(ev)
-
     def events(self, event=None, **match):
-        with self.lock:
-            out = list(self.events_)
-        return [e for e in out if (event is None or e.get("event") == event)
-                and all(e.get(k) == v for k, v in match.items())]
+        return [e for e in self.out.select(event, **match) if e.get("event") != "_text"]
 
     def wait_event(self, event, timeout=10, count=1, **match):
-        return wait_until(lambda: len(self.events(event, **match)) >= count and self.events(event, **match),
-                          timeout, what=f"acceptor {self.name}: {event} {match}")
+        return self.out.wait(event, timeout, count, **match)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -410,17 +420,13 @@ class RejectEngineProc:
     """A running `fixgw reject-engine` on a free loopback port; stderr lines are collected."""
 
     def __init__(self, reason=None, args=(), binary=None):
-        self.raw = []
-        self.lock = threading.Lock()
         for _ in range(5):  # the probed port may be taken before the engine binds it: retry
             self.port = free_port()
             cmd = [str(binary or FIXGW), "reject-engine", "--listen", f"127.0.0.1:{self.port}"]
             if reason:
                 cmd += ["--reason", reason]
             self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            with self.lock:
-                self.raw = []
-            threading.Thread(target=self._read, args=(self.proc, self.raw), daemon=True).start()
+            self.err = JsonLines(self.proc.stderr, "reject engine")
             try:
                 wait_until(lambda: '"listening"' in self.text() or self.proc.poll() is not None, 10,
                            what="reject engine listening")
@@ -431,25 +437,11 @@ class RejectEngineProc:
             self.stop()
         raise AssertionError("reject engine did not start:\n" + self.text())
 
-    def _read(self, proc, buf):
-        for raw in proc.stderr:
-            with self.lock:
-                buf.append(raw.decode(errors="replace"))
-
     def text(self):
-        with self.lock:
-            return "".join(self.raw)
+        return self.err.text()
 
     def lines(self, event=None):
-        out = []
-        for l in self.text().splitlines():
-            try:
-                rec = json.loads(l)
-            except ValueError:
-                continue
-            if event is None or rec.get("event") == event:
-                out.append(rec)
-        return out
+        return [r for r in self.err.select(event) if r.get("event") != "_text"]
 
     def stop(self):
         if self.proc.poll() is None:

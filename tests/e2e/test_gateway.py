@@ -402,11 +402,7 @@ def test_emfile_backoff_and_recovery(tmp_path, engines, gateways):
 
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
-    import subprocess
-    gw.proc = subprocess.Popen([gw.binary, "gateway", "--config", str(gw.dir / "gateway.yaml")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit)
-    import threading
-    threading.Thread(target=gw._read_logs, daemon=True).start()
+    gw.start(expect_start=False, preexec_fn=limit)
     try:
         gw.wait_log("started")
         socks = []
