@@ -346,20 +346,33 @@ static const struct redact_policy *current_policy(struct session *s, struct rout
 }
 
 /* WARN line with the received bytes, secrets and hidden tags removed. */
-static void log_with_bytes(struct session *s, enum log_level lvl, const char *event, const char *decision,
-                           const char *why)
+static void fields_json(const struct route_table *t, const struct fix_scanner *sc, const char *buf, char *out,
+                        size_t cap);
+
+/* The decision line for a connection no FIXSession takes: the extracted routing fields when the Logon
+ * was complete, and the received bytes, both after redaction. `rejected_as` is NO_MATCH or
+ * PARSE_FAILURE when the decision is REJECT_ENGINE. */
+static void log_with_bytes(struct session *s, const char *decision, const char *rejected_as, const char *why)
 {
 	struct route_table *t;
 	const struct redact_policy *policy = current_policy(s, &t);
-	char dump[DUMP_MAX];
-	redact_dump(policy, s->inbuf ? s->inbuf : "", s->inlen, dump, sizeof(dump));
 	struct log_line l;
-	log_begin(&l, lvl, event, &s->log);
-	log_str(&l, "decision", decision);
-	log_str(&l, "reason", why);
-	log_uint(&l, "received_bytes", s->inlen);
-	log_str(&l, "bytes", dump);
-	log_end(&l, "%s: %s", decision, why);
+	log_begin(&l, LOG_WARN, "routing_decision", &s->log);
+	if (l.enabled) {
+		char dump[DUMP_MAX], fields[2048];
+		redact_dump(policy, s->inbuf ? s->inbuf : "", s->inlen, dump, sizeof(dump));
+		log_str(&l, "decision", decision);
+		if (rejected_as)
+			log_str(&l, "rejected_as", rejected_as);
+		log_str(&l, "reason", why);
+		if (s->scan && s->scan->length) { /* a complete Logon: what routing looked at */
+			fields_json(t, s->scan, s->inbuf, fields, sizeof(fields));
+			log_raw(&l, "fields", fields);
+		}
+		log_uint(&l, "received_bytes", s->inlen);
+		log_str(&l, "bytes", dump);
+		log_end(&l, "%s: %s", decision, why);
+	}
 	route_table_unref(t);
 }
 
@@ -370,7 +383,7 @@ static void reject_or_close(struct session *s, enum gw_reject_reason reason, con
 	atomic_fetch_add(&gw->counters.rejections[reason], 1);
 	struct net_addr reject;
 	if (gateway_reject_target(gw, &reject)) {
-		log_with_bytes(s, LOG_WARN, "routing_decision", "REJECT_ENGINE", why);
+		log_with_bytes(s, "REJECT_ENGINE", decision, why);
 		s->target_kind = TARGET_REJECT_ENGINE;
 		s->target_key = "reject-engine";
 		s->route_name = "REJECT_ENGINE";
@@ -379,7 +392,7 @@ static void reject_or_close(struct session *s, enum gw_reject_reason reason, con
 		begin_connect(s);
 		return;
 	}
-	log_with_bytes(s, LOG_WARN, "routing_decision", decision, why);
+	log_with_bytes(s, decision, NULL, why);
 	session_close(s, LOG_DEBUG, "connection_closed", why);
 }
 
@@ -495,15 +508,16 @@ static void route_logon(struct session *s)
 		         "tag %u%s%s%s occurs twice with different values; refusing to route",
 		         ev.ambiguous_tag, name ? " (" : "", name ? name : "", name ? ")" : "");
 		route_table_unref(t);
-		free_scan(s);
 		reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE", why);
+		/* after the decision line, which shows the fields; s lives until the batch ends */
+		free_scan(s);
 		return;
 	}
 	if (ev.decision == ROUTE_DECISION_NO_MATCH) {
 		route_table_unref(t);
-		free_scan(s);
 		reject_or_close(s, GW_REJECT_NO_MATCH, "NO_MATCH",
 		                "no FIXSession matched and no default route applies");
+		free_scan(s);
 		return;
 	}
 	const struct route *r = ev.route;

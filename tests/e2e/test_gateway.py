@@ -101,6 +101,7 @@ def test_garbage_closed_with_warn_and_no_engine_contact(tmp_path, engines, gatew
         assert data == b""
     rec = gw.wait_log("routing_decision", decision="PARSE_FAILURE")[0]
     assert rec["level"] == "WARN" and "GET / HTTP/1.1" in rec["bytes"]
+    assert "fields" not in rec                                  # nothing was parsed
     assert len(a.conns) == 0 and len(b.conns) == 0
 
 
@@ -113,6 +114,7 @@ def test_no_match_closed_with_warn_and_redacted_bytes(tmp_path, engines, gateway
     rec = gw.wait_log("routing_decision", decision="NO_MATCH")[0]
     assert rec["level"] == "WARN"
     assert "49=NOBODY" in rec["bytes"] and "554=[REDACTED]" in rec["bytes"]
+    assert rec["fields"] == {"SenderCompID49": "NOBODY"}        # what routing looked at
     assert "hunter2" not in gw.raw_log() and "newpw" not in gw.raw_log()
     assert gw.admin()["counters"]["rejections"]["no_match"] == 1
 
@@ -128,7 +130,8 @@ def test_no_match_goes_to_reject_engine(tmp_path, engines, gateways):
         assert recv_exactly(c, len(msg)) == msg   # the stand-in reject engine echoes
     rej.wait_conns(1)
     assert rej.data(0) == msg
-    gw.wait_log("routing_decision", decision="REJECT_ENGINE")
+    rec = gw.wait_log("routing_decision", decision="REJECT_ENGINE")[0]
+    assert rec["rejected_as"] == "NO_MATCH" and rec["fields"] == {"SenderCompID49": "STRANGER"}
     assert gw.admin()["counters"]["reject_engine_connections"] == 1
 
 
