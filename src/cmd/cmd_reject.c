@@ -33,6 +33,9 @@ static void reject_usage(FILE *out)
 	    "  --drain-timeout D       on SIGTERM/SIGINT, let in-flight connections finish this long "
 	    "(default 5s)\n"
 	    "  --max-connections N     connections served at once; more are closed at accept (default %u)\n"
+	    "  --mask-tag TAG          show this tag's value as [REDACTED] in logs (repeatable; as a\n"
+	    "                          FIXSession's redact: true)\n"
+	    "  --hide-tag TAG          leave this tag out of logs entirely (repeatable; as log: false)\n"
 	    "  --log-level LEVEL       debug, info, warn, error (default info)\n\n"
 	    "Logs are JSON lines on standard error. Exit status: 0 after a signal-requested stop, 1 when "
 	    "the\n"
@@ -89,6 +92,36 @@ static bool parse_duration(const char *s, uint32_t min, uint32_t *out)
 	return true;
 }
 
+#define MAX_POLICY_TAGS 256
+
+/* --mask-tag / --hide-tag collected into one redaction policy (sorted, one rule per tag, hide wins). */
+static struct redact_rule policy_rules[MAX_POLICY_TAGS];
+static struct redact_policy policy = {policy_rules, 0};
+
+static bool add_policy_tag(const char *val, enum redact_action action)
+{
+	uint32_t tag;
+	if (!parse_u32(val, 1, 999999999u, &tag))
+		return false;
+	for (size_t i = 0; i < policy.nrules; i++) {
+		if (policy_rules[i].tag == tag) {
+			if (action > policy_rules[i].action)
+				policy_rules[i].action = action;
+			return true;
+		}
+	}
+	if (policy.nrules == MAX_POLICY_TAGS)
+		return false;
+	size_t at = policy.nrules;
+	while (at > 0 && policy_rules[at - 1].tag > tag) {
+		policy_rules[at] = policy_rules[at - 1];
+		at--;
+	}
+	policy_rules[at] = (struct redact_rule){tag, action};
+	policy.nrules++;
+	return true;
+}
+
 /* One option with its value: returns false after printing what is wrong. */
 static bool apply_option(const char *opt, const char *val, struct reject_config *cfg, enum log_level *lvl)
 {
@@ -117,6 +150,10 @@ static bool apply_option(const char *opt, const char *val, struct reject_config 
 	} else if (strcmp(opt, "--max-connections") == 0) {
 		ok = parse_u32(val, 1, MAX_CONNECTIONS_MAX, &cfg->max_connections);
 		want = "a number, 1..1000000";
+	} else if (strcmp(opt, "--mask-tag") == 0 || strcmp(opt, "--hide-tag") == 0) {
+		ok = add_policy_tag(val, opt[2] == 'm' ? REDACT_MASK : REDACT_HIDE);
+		cfg->policy = &policy;
+		want = "a tag number 1..999999999 (at most 256 tags)";
 	} else if (strcmp(opt, "--log-level") == 0) {
 		ok = log_level_parse(val, lvl);
 		want = "debug, info, warn or error";

@@ -235,8 +235,8 @@ static bool render_field(const struct rj_conn *c, uint32_t tag, char *out, size_
 	} else if (fix_scan_find(&c->sc, c->buf, tag, &f) == FIX_LOOKUP_ABSENT) {
 		return false;
 	}
-	redact_value(NULL, tag, c->buf + f.value_off, f.value_len, out, cap);
-	return true;
+	return redact_value(c->eng->cfg.policy, tag, c->buf + f.value_off, f.value_len, out, cap) !=
+	       REDACT_HIDE;
 }
 
 static void log_field(struct log_line *l, const struct rj_conn *c, const char *key, uint32_t tag)
@@ -281,7 +281,7 @@ static void log_unanswered(const struct rj_conn *c)
 	log_field(&l, c, "begin_string", FIX_TAG_BEGIN_STRING);
 	log_uint(&l, "received_bytes", c->len);
 	if (c->len) {
-		redact_dump(NULL, c->buf, c->len, dump, sizeof(dump));
+		redact_dump(c->eng->cfg.policy, c->buf, c->len, dump, sizeof(dump));
 		log_str(&l, "received", dump);
 	}
 	log_uint(&l, "duration_ms", reactor_now(&c->eng->reactor) - c->accepted_ms);

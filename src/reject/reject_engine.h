@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "core/redact.h"
 #include "net/sock.h"
 
 #define REJECT_DEFAULT_REASON           "No matching session configuration"
@@ -42,6 +43,8 @@ struct reject_config {
 	uint32_t linger_ms;        /* after the Logout, wait this long for the peer's FIN before closing, so
 	                            * that our close does not turn into a RST that destroys the Logout */
 	uint32_t drain_timeout_ms; /* after stop: how long in-flight connections may finish */
+	const struct redact_policy *policy; /* per-tag redaction for log lines, as FIXSessions set it
+	                                     * (borrowed, must outlive the engine); NULL = secrets only */
 };
 
 /** How a connection ended. Every accepted connection ends in exactly one outcome, so the sum over

@@ -398,6 +398,24 @@ def test_password_never_in_logs(engine):
     assert b"[REDACTED]" in text
 
 
+def test_mask_and_hide_tags_apply_to_every_line(engine):
+    """--mask-tag / --hide-tag carry a FIXSession's redact: true / log: false into the engine's lines."""
+    eng = engine("--mask-tag", "20001", "--hide-tag", "9001", "--logon-timeout", "500ms")
+    answered = logon(extra=[(20001, "VWAPSECRET"), (9001, "HIDDENVAL")])
+    how, out = reject_once(eng, answered)
+    assert out.startswith(b"8=FIX.4.4")
+    s = eng.connect()                                # unanswered: its bytes are dumped at WARN
+    s.sendall(answered[:-20])
+    read_until_closed(s)
+    s.close()
+    unanswered(eng, "timeout")
+    rc, _ = eng.stop()
+    assert rc == 0
+    text = b"".join(eng.raw)
+    assert b"20001=[REDACTED]" in text
+    assert b"VWAPSECRET" not in text and b"HIDDENVAL" not in text and b"9001=" not in text
+
+
 # ---------------------------------------------------------------- load and limits
 
 
