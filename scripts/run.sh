@@ -44,7 +44,8 @@ if [ ! -f "$certs/server.crt" ]; then
 	echo "run: made a self-signed certificate in $certs (30 days)"
 fi
 
-$FIXGW reject-engine --listen 127.0.0.1:9881 &
+# The examples redact OnBehalfOfCompID115 and hide ComplianceID9001: the reject engine's logs follow suit.
+$FIXGW reject-engine --listen 127.0.0.1:9881 --mask-tag 115 --hide-tag 9001 &
 reject_pid=$!
 trap 'kill "$reject_pid" 2>/dev/null || true' EXIT
 echo "run: fixgw gateway --config $CONF  (plaintext 127.0.0.1:9877, TLS 127.0.0.1:9876, admin http://127.0.0.1:9090/routes)"
