@@ -35,13 +35,14 @@ if [ "${1:-}" = "--explain" ]; then
 	exit 0
 fi
 
-# A throwaway self-signed certificate for the TLS listener, made once (not in git).
+# A throwaway self-signed certificate for the TLS listener (not in git), made again when it would expire
+# within 30 days (the gateway warns about those).
 certs=deploy/standalone/certs
-if [ ! -f "$certs/server.crt" ]; then
+if ! openssl x509 -checkend 2592000 -noout -in "$certs/server.crt" >/dev/null 2>&1; then
 	mkdir -p "$certs"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost \
 		-keyout "$certs/server.key" -out "$certs/server.crt" 2>/dev/null
-	echo "run: made a self-signed certificate in $certs (30 days)"
+	echo "run: made a self-signed certificate in $certs (365 days)"
 fi
 
 # The examples redact OnBehalfOfCompID115 and hide ComplianceID9001: the reject engine's logs follow suit.
