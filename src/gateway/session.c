@@ -100,6 +100,7 @@ static void session_close(struct session *s, enum log_level lvl, const char *eve
 static void begin_connect(struct session *s);
 static void relay_pump(struct session *s, bool to_upstream, bool to_client);
 static int flush(struct session *s, struct pending *p, bool to_client);
+static void count_bytes(struct session *s, bool from_client, uint64_t n);
 
 #define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -791,10 +792,7 @@ static void start_relay(struct session *s)
 	}
 	/* The Logon buffer becomes the first bytes towards the engine, unchanged. */
 	s->to_upstream = (struct pending){s->inbuf, 0, s->inlen};
-	s->bytes_from_client = s->inlen;
-	atomic_fetch_add(&gw->counters.bytes_from_clients, s->inlen);
-	if (s->rs)
-		atomic_fetch_add(&s->rs->bytes_from_client, s->inlen);
+	count_bytes(s, true, s->inlen);
 	s->inbuf = NULL;
 	s->inlen = s->incap = 0;
 	set_state(s, SS_RELAY);
@@ -901,11 +899,27 @@ static ssize_t read_upstream(struct session *s, char *buf, size_t cap, bool *eof
 	return r;
 }
 
+/* Bytes moved one way, counted for the session, the process and the FIXSession (admin view, metrics). */
+static void count_bytes(struct session *s, bool from_client, uint64_t n)
+{
+	struct gateway *gw = gw_of(s);
+	if (from_client) {
+		s->bytes_from_client += n;
+		atomic_fetch_add(&gw->counters.bytes_from_clients, n);
+		if (s->rs)
+			atomic_fetch_add(&s->rs->bytes_from_client, n);
+	} else {
+		s->bytes_to_client += n;
+		atomic_fetch_add(&gw->counters.bytes_to_clients, n);
+		if (s->rs)
+			atomic_fetch_add(&s->rs->bytes_to_client, n);
+	}
+}
+
 /* Move bytes one way until the source is drained, the sink is full, or a fair share was moved.
  * Returns -1 when the session must close. */
 static int pump_direction(struct session *s, bool from_client)
 {
-	struct gateway *gw = gw_of(s);
 	struct pending *p = from_client ? &s->to_upstream : &s->to_client;
 	bool *eof = from_client ? &s->client_eof : &s->upstream_eof;
 	if (flush(s, p, !from_client) < 0)
@@ -924,17 +938,7 @@ static int pump_direction(struct session *s, bool from_client)
 			break;
 		}
 		s->last_activity_ms = reactor_now(&s->w->reactor);
-		if (from_client) {
-			s->bytes_from_client += (uint64_t)r;
-			atomic_fetch_add(&gw->counters.bytes_from_clients, (uint64_t)r);
-			if (s->rs)
-				atomic_fetch_add(&s->rs->bytes_from_client, (uint64_t)r);
-		} else {
-			s->bytes_to_client += (uint64_t)r;
-			atomic_fetch_add(&gw->counters.bytes_to_clients, (uint64_t)r);
-			if (s->rs)
-				atomic_fetch_add(&s->rs->bytes_to_client, (uint64_t)r);
-		}
+		count_bytes(s, from_client, (uint64_t)r);
 		if (forward(s, p, !from_client, s->w->scratch, (size_t)r) < 0)
 			return -1;
 		if (!(s->ssl && from_client && tls_has_pending(s->ssl)) && (size_t)r < GW_RELAY_CHUNK)
