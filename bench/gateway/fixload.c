@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchaddr.h"
+
 #define MAX_SENDERS      64
 #define MAX_EVENTS       512
 #define MSG_MAX          65536
@@ -186,24 +188,6 @@ static void set_seq(char *msg, unsigned size, size_t seq_off, uint32_t seq)
 }
 
 /* ---- sockets ---- */
-
-static int parse_addr(const char *s, struct sockaddr_in *out)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535)
-		return -1;
-	memset(out, 0, sizeof(*out));
-	out->sin_family = AF_INET;
-	out->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
-}
 
 /* A non-blocking socket with a connect in progress (or done). Returns the fd or -errno. */
 static int connect_start(void)
