@@ -1,6 +1,6 @@
 # Thin wrapper over CMake presets: `make` builds build/fixgw; `make run` and `make test` are the
 # README's two commands.
-.PHONY: all setup run demo test bench fuzz format format-check clean
+.PHONY: all setup run demo test bench fuzz format format-check clean tools
 
 FORMAT_FILES = $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'fuzz/*.c' 'bench/*.c' \
 	'bench/gateway/*.c')
@@ -23,6 +23,11 @@ demo: all
 
 test:
 	@./scripts/test.sh
+
+# The pinned third-party test programs (etcd, kube-apiserver, kubectl, kube-controller-manager, otelcol,
+# helm), built from tools/ or taken from their cache; the last line printed is the directory holding them.
+tools:
+	@./tools/build.sh
 
 bench:
 	@./scripts/setup.sh --test
