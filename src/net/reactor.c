@@ -8,6 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "telemetry/log.h"
+
+/* How soon a loop retries writing log lines the sink could not take, when nothing else wakes it. */
+#define REACTOR_LOG_RETRY_MS 10
+
 #define REACTOR_MAX_EVENTS 256
 
 uint64_t reactor_clock_ms(void)
@@ -234,6 +239,9 @@ void reactor_stop(struct reactor *r)
 void reactor_run(struct reactor *r)
 {
 	struct epoll_event events[REACTOR_MAX_EVENTS];
+	/* The loop's log lines wait in a thread buffer and go out in one write per turn (a turn often closes
+	 * several connections); a full log pipe then costs dropped lines, never a stalled loop. */
+	log_sink_thread_buffer(true);
 	while (!r->stopping) {
 		if (r->before_sleep)
 			r->before_sleep(r, r->before_sleep_arg);
@@ -245,6 +253,8 @@ void reactor_run(struct reactor *r)
 			uint64_t d = r->heap[0]->deadline_ms;
 			timeout = d <= now ? 0 : (int)(d - now > 60000 ? 60000 : d - now);
 		}
+		if (log_flush() && (timeout < 0 || timeout > REACTOR_LOG_RETRY_MS))
+			timeout = REACTOR_LOG_RETRY_MS;
 		int n = epoll_wait(r->epfd, events, REACTOR_MAX_EVENTS, timeout);
 		r->now_ms = reactor_clock_ms();
 		for (int i = 0; i < n; i++) {
@@ -255,4 +265,5 @@ void reactor_run(struct reactor *r)
 		run_timers(r);
 		run_deferred(r);
 	}
+	log_sink_thread_buffer(false); /* flushes, waiting a bounded time for a full sink */
 }

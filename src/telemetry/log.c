@@ -1,27 +1,39 @@
-/* log.c - JSON log lines. */
+/* log.c - JSON log lines: formatting here, writing in log_sink.c. */
 #include "telemetry/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level min_level_ = LOG_INFO;
-static int log_fd_ = 2;
+/* Read by every thread on every line, changed by a reload: relaxed is enough, a line filtered by the old
+ * level just before the change is as right as one after it. */
+static _Atomic int min_level_ = LOG_INFO;
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"};
 
 void log_configure(enum log_level min_level, int fd)
 {
-	min_level_ = min_level;
-	log_fd_ = fd;
+	log_set_level(min_level);
+	log_sink_open(fd);
+}
+
+void log_set_level(enum log_level min_level)
+{
+	atomic_store_explicit(&min_level_, (int)min_level, memory_order_relaxed);
 }
 
 enum log_level log_min_level(void)
 {
-	return min_level_;
+	return (enum log_level)atomic_load_explicit(&min_level_, memory_order_relaxed);
+}
+
+uint64_t log_dropped_total(void)
+{
+	return log_sink_dropped_total();
 }
 
 const char *log_level_name(enum log_level lvl)
@@ -80,11 +92,31 @@ static void append(struct log_line *l, const char *s, size_t len)
 	l->len += len;
 }
 
+/* Keys are literals from the code (letters, digits, '_'): written as they are, no escaping pass. */
 static void key(struct log_line *l, const char *k)
 {
-	append(l, ",", 1);
-	l->len += log_json_escape(l->buf + l->len, LOG_LINE_MAX - 2 - l->len, k, strlen(k));
-	append(l, ":", 1);
+	size_t n = strlen(k);
+	if (l->len + n + 4 >= LOG_LINE_MAX - 2) {
+		l->truncated = true;
+		return;
+	}
+	char *p = l->buf + l->len;
+	*p++ = ',';
+	*p++ = '"';
+	memcpy(p, k, n);
+	p += n;
+	*p++ = '"';
+	*p++ = ':';
+	l->len = (size_t)(p - l->buf);
+}
+
+/* Decimal digits of v at the end of a 20-byte buffer; returns the first digit. */
+static char *utoa_end(char *end, uint64_t v)
+{
+	do
+		*--end = (char)('0' + v % 10);
+	while (v /= 10);
+	return end;
 }
 
 void log_strn(struct log_line *l, const char *k, const char *value, size_t len)
@@ -105,18 +137,22 @@ void log_int(struct log_line *l, const char *k, int64_t value)
 {
 	if (!l->enabled)
 		return;
-	char num[32];
+	char num[24], *end = num + sizeof(num);
+	char *p = utoa_end(end, value < 0 ? 0 - (uint64_t)value : (uint64_t)value);
+	if (value < 0)
+		*--p = '-';
 	key(l, k);
-	append(l, num, (size_t)snprintf(num, sizeof(num), "%lld", (long long)value));
+	append(l, p, (size_t)(end - p));
 }
 
 void log_uint(struct log_line *l, const char *k, uint64_t value)
 {
 	if (!l->enabled)
 		return;
-	char num[32];
+	char num[24], *end = num + sizeof(num);
+	char *p = utoa_end(end, value);
 	key(l, k);
-	append(l, num, (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)value));
+	append(l, p, (size_t)(end - p));
 }
 
 void log_bool(struct log_line *l, const char *k, bool value)
@@ -135,23 +171,54 @@ void log_raw(struct log_line *l, const char *k, const char *json)
 	append(l, json, strlen(json));
 }
 
+/* The line head up to the seconds, rendered once per second per thread: gmtime_r and snprintf cost more
+ * than the rest of a short line. */
+struct ts_cache {
+	time_t sec;
+	size_t len;
+	char text[48];
+};
+static _Thread_local struct ts_cache ts_cache_ = {.sec = -1};
+
+static void begin_head(struct log_line *l, enum log_level lvl)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct ts_cache *c = &ts_cache_;
+	if (ts.tv_sec != c->sec) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		int n =
+		    snprintf(c->text, sizeof(c->text), "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.",
+		             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		c->len = n > 0 && (size_t)n < sizeof(c->text) ? (size_t)n : 0;
+		c->sec = ts.tv_sec;
+	}
+	char *p = l->buf;
+	memcpy(p, c->text, c->len);
+	p += c->len;
+	long us = ts.tv_nsec / 1000;
+	for (int i = 5; i >= 0; i--, us /= 10)
+		p[i] = (char)('0' + us % 10);
+	p += 6;
+	static const char mid[] = "Z\",\"level\":\"";
+	memcpy(p, mid, sizeof(mid) - 1);
+	p += sizeof(mid) - 1;
+	size_t n = strlen(level_names[lvl]);
+	memcpy(p, level_names[lvl], n);
+	p += n;
+	*p++ = '"';
+	l->len = (size_t)(p - l->buf);
+}
+
 void log_begin(struct log_line *l, enum log_level lvl, const char *event, const struct log_ctx *ctx)
 {
-	l->enabled = lvl >= min_level_;
+	l->enabled = lvl >= log_min_level() && lvl <= LOG_CRITICAL;
 	l->len = 0;
 	l->truncated = false;
 	if (!l->enabled)
 		return;
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	char head[96];
-	int n =
-	    snprintf(head, sizeof(head), "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"level\":\"%s\"",
-	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	             ts.tv_nsec / 1000, level_names[lvl]);
-	append(l, head, (size_t)n);
+	begin_head(l, lvl);
 	log_str(l, "event", event);
 	if (!ctx)
 		return;
@@ -163,6 +230,34 @@ void log_begin(struct log_line *l, enum log_level lvl, const char *event, const 
 	log_str(l, "route", ctx->route);
 	log_str(l, "trace_id", ctx->trace_id);
 	log_str(l, "span_id", ctx->span_id);
+}
+
+/* Once lines go through again, say how many did not: the report bypasses the level filter, since a
+ * gap in the log must never pass silently. */
+static void report_drops(void)
+{
+	uint64_t n = log_sink_take_unreported();
+	if (!n)
+		return;
+	struct log_line l = {.enabled = true};
+	begin_head(&l, LOG_WARN);
+	log_str(&l, "event", "log_lines_dropped");
+	log_str(&l, "component", "log");
+	log_uint(&l, "dropped", n);
+	log_uint(&l, "dropped_total", log_sink_dropped_total());
+	log_str(&l, "msg", "the log sink was full: lines were dropped instead of stalling the workers");
+	l.buf[l.len++] = '}';
+	l.buf[l.len++] = '\n';
+	log_sink_write(l.buf, l.len);
+}
+
+bool log_flush(void)
+{
+	int rc = log_sink_flush();
+	if (rc != 0)
+		return rc > 0; /* a failed sink takes no report either */
+	report_drops();
+	return log_sink_flush() > 0;
 }
 
 void log_end(struct log_line *l, const char *fmt, ...)
@@ -181,14 +276,8 @@ void log_end(struct log_line *l, const char *fmt, ...)
 		log_bool(l, "truncated", true);
 	l->buf[l->len++] = '}';
 	l->buf[l->len++] = '\n';
-	for (size_t off = 0; off < l->len;) {
-		ssize_t w = write(log_fd_, l->buf + off, l->len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break; /* nowhere to report a failing log sink */
-		off += (size_t)w;
-	}
+	if (log_sink_write(l->buf, l->len) && !log_sink_thread_buffering())
+		report_drops(); /* a buffering thread reports from log_flush(), once its buffer went out */
 }
 
 void log_msg(enum log_level lvl, const char *event, const struct log_ctx *ctx, const char *fmt, ...)

@@ -1,7 +1,10 @@
 /* log.h - structured JSON log lines, one per event, each carrying its connection context.
  *
- * A line is built into a fixed per-call buffer and written with one write(2), so lines from several
- * threads never interleave. Values are escaped for JSON; values that come from counterparties must already
+ * A line is built into a fixed per-call buffer and handed whole to the sink (log_sink.h), which never
+ * blocks the caller: an event loop thread buffers its lines and writes them once per loop turn
+ * (log_flush()), and lines the sink cannot take are dropped and counted (log_dropped_total()), then
+ * reported in a "log_lines_dropped" line once writing resumes. Keys are literals from the code and are
+ * written as they are. Values are escaped for JSON; values that come from counterparties must already
  * have gone through the redaction policy (core/redact.h) before they reach a log line.
  *
  *   struct log_line l;
@@ -15,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "telemetry/log_sink.h"
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_CRITICAL };
 
@@ -38,9 +43,20 @@ struct log_line {
 	bool truncated;
 };
 
-/** Process-wide settings; call before threads start. fd defaults to 2 (stderr). */
+/** Process-wide settings. fd defaults to 2 (stderr); the first call opens the sink on it (see
+ * log_sink_open()), later calls with the same fd only change the level, so a reload may call it while
+ * other threads log. */
 void log_configure(enum log_level min_level, int fd);
+/** Change the minimum level from any thread; every thread's next line sees it. */
+void log_set_level(enum log_level min_level);
 enum log_level log_min_level(void);
+/** Lines dropped because the sink was full, summed over all threads since start (for the admin view
+ * and the exporter). */
+uint64_t log_dropped_total(void);
+/** Write the calling thread's buffered lines without blocking, and report drops once they went out.
+ * An event loop calls it once per turn; returns true when lines remain (the sink is full): call again
+ * within a few milliseconds even if nothing else happens. */
+bool log_flush(void);
 bool log_level_parse(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level lvl);
 

@@ -287,7 +287,7 @@ class Gateway:
         if self.proc:
             time.sleep(0.05)  # let the log reader drain the last lines
             text = self.raw_log()
-            for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            for marker in ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"):
                 assert marker not in text, f"sanitizer report from the gateway:\n{text[-4000:]}"
             assert self.proc.returncode == 0, f"gateway exited {self.proc.returncode}:\n{text[-2000:]}"
         return self.proc.returncode if self.proc else None
