@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config clang llvm libclang-rt-14-dev clang-format
-	libyaml-dev libjansson-dev libssl-dev openssl)
+	libyaml-dev libjansson-dev libssl-dev openssl libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev)
 TEST_PKGS=(python3 python3-pytest libquickfix-dev g++ haproxy iproute2 procps)
 
 want=("${BUILD_PKGS[@]}")
