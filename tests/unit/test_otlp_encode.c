@@ -117,8 +117,8 @@ TEST(spans_round_trip)
 	otlp_rec_from_span(&recs[0], &root);
 	otlp_rec_from_span(&recs[1], &child);
 
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	CHECK_EQ_INT(otlp_encode_spans(res, recs, 2, &buf, &len), 0);
 	Otlp__ExportTraceServiceRequest *req = otlp__export_trace_service_request__unpack(NULL, len, buf);
 	CHECK(req != NULL);
@@ -185,8 +185,8 @@ TEST(logs_round_trip_and_severities)
 		}
 		otlp_rec_from_log(&recs[i], &l);
 	}
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	CHECK_EQ_INT(otlp_encode_logs(res, recs, 5, &buf, &len), 0);
 	Otlp__ExportLogsServiceRequest *req = otlp__export_logs_service_request__unpack(NULL, len, buf);
 	CHECK(req != NULL);
@@ -247,8 +247,8 @@ TEST(records_are_bounded_and_valid_utf8)
 
 	/* Whatever was cut, the encoding still unpacks (protobuf-c checks UTF-8 of strings on unpack too) */
 	struct otlp_resource *res = test_resource(no_env);
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	struct otlp_rec both[2];
 	otlp_rec_from_span(&both[0], &s);
 	otlp_rec_from_span(&both[1], &s2);
@@ -303,8 +303,8 @@ TEST(metrics_round_trip)
 	    FIXGW_EINVAL);
 	CHECK_EQ_INT(set.dropped, 1);
 
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	CHECK_EQ_INT(otlp_encode_metrics(res, &set, 0, set.npoints, OTLP_CUMULATIVE, &buf, &len), 0);
 	Otlp__ExportMetricsServiceRequest *req = otlp__export_metrics_service_request__unpack(NULL, len, buf);
 	CHECK(req != NULL);

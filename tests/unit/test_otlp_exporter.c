@@ -425,7 +425,7 @@ TEST(grpc_framing)
 	otlp_grpc_frame(p, 0x01020304);
 	CHECK(p[0] == 0 && p[1] == 1 && p[2] == 2 && p[3] == 3 && p[4] == 4);
 	const uint8_t *msg;
-	size_t len;
+	size_t len = 0;
 	static const uint8_t ok[] = {0, 0, 0, 0, 2, 0x0a, 0x00};
 	CHECK_EQ_INT(otlp_grpc_unframe(ok, sizeof(ok), &msg, &len), 0);
 	CHECK(len == 2 && msg == ok + 5);
