@@ -207,16 +207,15 @@ int cmd_reject(int argc, char **argv)
 
 	rc = reject_engine_create(&cfg, &e);
 	if (rc < 0) {
-		log_msg(LOG_ERROR, "start_failed", NULL, "reject engine cannot listen on %s: %s%s%s",
-		        cfg.listen.text, fixgw_strerror(rc), rc == FIXGW_EIO ? ": " : "",
-		        rc == FIXGW_EIO ? strerror(errno) : "");
+		log_msg(LOG_ERROR, "start_failed", NULL, "reject engine cannot listen on %s: %s",
+		        cfg.listen.text, fixgw_strerror(rc));
 		return EXIT_FAILURE_RESULT;
 	}
 	running_engine = e;
 	if (install_signals() < 0) {
+		rc = -errno;
 		log_msg(LOG_ERROR, "start_failed", NULL, "cannot install signal handlers: %s",
-		        strerror(errno));
-		rc = FIXGW_EIO;
+		        fixgw_strerror(rc));
 	} else {
 		rc = reject_engine_run(e);
 		if (rc < 0)

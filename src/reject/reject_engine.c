@@ -759,11 +759,8 @@ int reject_engine_create(const struct reject_config *cfg, struct reject_engine *
 	e->cfg = *cfg;
 	e->reason = cfg->reason ? cfg->reason : REJECT_DEFAULT_REASON;
 	e->listen_io = (struct reactor_io){.fd = -1, .on_event = listener_on_event};
-	if ((rc = reactor_init(&e->reactor)) < 0) {
-		errno = -rc;
-		rc = rc == -ENOMEM ? FIXGW_ENOMEM : FIXGW_EIO;
-		goto free_engine;
-	}
+	if ((rc = reactor_init(&e->reactor)) < 0)
+		goto free_engine; /* a -errno value */
 	e->reactor_ready = true;
 	e->reactor.before_sleep = before_sleep;
 	e->reactor.before_sleep_arg = e;
@@ -774,8 +771,7 @@ int reject_engine_create(const struct reject_config *cfg, struct reject_engine *
 
 	fd = net_listen(&cfg->listen, false, SOMAXCONN);
 	if (fd < 0) {
-		errno = -fd;
-		rc = FIXGW_EIO;
+		rc = fd; /* a -errno value: EADDRINUSE says more than EIO */
 		goto fini_reactor;
 	}
 	e->listen_io.fd = fd;
@@ -784,10 +780,8 @@ int reject_engine_create(const struct reject_config *cfg, struct reject_engine *
 	*out = e;
 	return 0;
 
-fini_reactor:;
-	int saved = errno;
+fini_reactor:
 	reactor_fini(&e->reactor);
-	errno = saved;
 free_engine:
 	free(e);
 	return rc;
@@ -823,10 +817,8 @@ int reject_engine_run(struct reject_engine *e)
 
 	if (e->listen_io.fd < 0)
 		return FIXGW_EINVAL;
-	if ((rc = reactor_add(&e->reactor, &e->listen_io, EPOLLIN)) < 0) {
-		errno = -rc;
-		return FIXGW_EIO;
-	}
+	if ((rc = reactor_add(&e->reactor, &e->listen_io, EPOLLIN)) < 0)
+		return rc;
 	log_begin(&l, LOG_INFO, "listening", &e->log);
 	log_str(&l, "address", e->address);
 	log_str(&l, "reason", e->reason);

@@ -82,8 +82,8 @@ const char *reject_outcome_name(enum reject_outcome o);
 
 /** Create the engine and bind its listening socket (so an address in use is reported here, before
  * anything runs). cfg is copied; cfg->reason is borrowed. Returns 0, FIXGW_EINVAL for a bad config
- * (reason not printable ASCII or longer than REJECT_REASON_MAX, zero limits), FIXGW_EIO when the socket
- * cannot be bound (errno is kept), FIXGW_ENOMEM. */
+ * (reason not printable ASCII or longer than REJECT_REASON_MAX, zero limits), the -errno value of the
+ * failing call when the socket cannot be bound (-EADDRINUSE, ...), FIXGW_ENOMEM. */
 int reject_engine_create(const struct reject_config *cfg, struct reject_engine **out);
 
 /** The address actually bound (the configured one, normalised). */
