@@ -1,7 +1,9 @@
 /* bench_core.c - core benchmarks: Logon scan ns/op, route evaluation latency (p50/p99) and compile +
- * conflict-check time at 10, 1,000 and 100,000 routes. Run by `make bench`; numbers go into
- * docs/benchmarks.md. Each evaluation is timed on its own with CLOCK_MONOTONIC, so the reported
- * latencies include the clock read (measured and printed as "timer overhead"). */
+ * conflict-check time at 10, 1,000 and 100,000 routes, and the manifest loader (YAML text to compiled
+ * table, what `fixgw routes check` does minus reading files) at 10,000, 40,000 and 100,000 FIXSessions. Run
+ * by `make bench`; numbers go into docs/benchmarks.md. Each evaluation is timed on its own with
+ * CLOCK_MONOTONIC, so the reported latencies include the clock read (measured and printed as "timer
+ * overhead"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "core/diag.h"
 #include "core/fix_scan.h"
 #include "core/glob.h"
+#include "core/manifest.h"
 #include "core/route_table.h"
 
 static uint64_t now_ns(void)
@@ -195,6 +198,66 @@ static void bench_conflict_check(size_t n)
 	route_set_free(&set);
 }
 
+#define LOADER_PER_BUFFER 5000 /* objects per buffer, as files of a directory would hold them */
+
+/* n FIXSessions as YAML text in buffers of LOADER_PER_BUFFER objects, parsed, checked and compiled:
+ * `fixgw routes check` without the file reads. The best of three runs is reported. */
+static void bench_loader(size_t n)
+{
+	size_t nbufs = (n + LOADER_PER_BUFFER - 1) / LOADER_PER_BUFFER, cap = LOADER_PER_BUFFER * 320;
+	char **bufs = calloc(nbufs, sizeof(*bufs));
+	size_t *lens = calloc(nbufs, sizeof(*lens));
+	uint64_t best_load = UINT64_MAX, best_total = UINT64_MAX;
+	for (size_t b = 0; b < nbufs; b++) {
+		bufs[b] = malloc(cap);
+		for (size_t i = b * LOADER_PER_BUFFER; i < n && i < (b + 1) * LOADER_PER_BUFFER; i++)
+			lens[b] += (size_t)snprintf(
+			    bufs[b] + lens[b], cap - lens[b],
+			    "---\napiVersion: fixgw.io/v1alpha1\nkind: FIXSession\n"
+			    "metadata:\n  name: s%zu\n  namespace: trading\nspec:\n"
+			    "  matchFields:\n    SenderCompID49:\n      value: \"CLIENT%zu\"\n"
+			    "  target:\n    service:\n      name: engine%zu\n"
+			    "      port:\n        number: 9880\n",
+			    i, i, i % 50);
+	}
+	for (int run = 0; run < 3; run++) {
+		struct route_set set;
+		struct diag_list dl;
+		struct manifest_loader *ld;
+		struct route_table *t = NULL;
+		char origin[32];
+		route_set_init(&set);
+		diag_list_init(&dl);
+		uint64_t t0 = now_ns();
+		int rc = manifest_loader_new(&set, &dl, &ld);
+		for (size_t b = 0; b < nbufs && rc == 0; b++) {
+			snprintf(origin, sizeof(origin), "part%03zu.yaml", b);
+			rc = manifest_loader_add(ld, origin, bufs[b], lens[b]);
+		}
+		manifest_loader_free(ld);
+		uint64_t t1 = now_ns();
+		if (rc == 0)
+			rc = route_table_compile(&set, &dl, &t);
+		uint64_t t2 = now_ns();
+		if (rc != 0 || !t || route_table_count(t) != n) {
+			fprintf(stderr, "loader bench: rc %d\n", rc);
+			diag_print(&dl, stderr);
+			exit(1);
+		}
+		best_load = t1 - t0 < best_load ? t1 - t0 : best_load;
+		best_total = t2 - t0 < best_total ? t2 - t0 : best_total;
+		route_table_unref(t);
+		diag_list_free(&dl);
+		route_set_free(&set);
+	}
+	printf("| %zu | %.0f ms | %.0f ms | %.1f us |\n", n, (double)best_load / 1e6,
+	       (double)best_total / 1e6, (double)best_total / 1e3 / (double)n);
+	for (size_t b = 0; b < nbufs; b++)
+		free(bufs[b]);
+	free(bufs);
+	free(lens);
+}
+
 int main(void)
 {
 	uint64_t samples[1001];
@@ -217,5 +280,11 @@ int main(void)
 	printf("\n## Compile + conflict check\n\n| exact routes | time |\n|---|---|\n");
 	bench_conflict_check(10000);
 	bench_conflict_check(100000);
+	printf("\n## Manifest loader (YAML text, %d objects per buffer; best of 3)\n\n"
+	       "| FIXSessions | parse + check | + compile | per FIXSession |\n|---|---|---|---|\n",
+	       LOADER_PER_BUFFER);
+	bench_loader(10000);
+	bench_loader(40000);
+	bench_loader(100000);
 	return 0;
 }

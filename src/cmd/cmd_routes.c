@@ -7,7 +7,7 @@
 #include "core/diag.h"
 #include "core/errors.h"
 #include "core/fix_dict.h"
-#include "core/manifest.h"
+#include "io/manifest_paths.h"
 #include "core/redact.h"
 #include "core/route_table.h"
 
@@ -38,7 +38,7 @@ static int load_table(char **paths, int npaths, struct route_table **out, bool q
 	diag_list_init(&dl);
 	*out = NULL;
 	int rc = EXIT_OK;
-	int err = manifest_load_paths((const char *const *)paths, (size_t)npaths, &set, &dl);
+	int err = manifest_paths_load((const char *const *)paths, (size_t)npaths, &set, &dl);
 	if (err == FIXGW_ENOMEM) {
 		fprintf(stderr, "fixgw routes: out of memory\n");
 		rc = EXIT_USAGE;

@@ -7,23 +7,19 @@
  */
 #include "manifest.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #include "errors.h"
 #include "fix_dict.h"
 #include "glob.h"
 #include "k8s_names.h"
+#include "yaml_doc.h"
 
 #define PATH_TEXT_MAX     160 /* a field path such as spec.matchFields.SenderCompID49.redact */
 #define DURATION_TEXT_MAX 64  /* bytes in a holdTimeout string */
@@ -31,26 +27,28 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-struct dir_id {
-	dev_t dev;
-	ino_t ino;
+/* namespace/name -> index in out->items, open addressing: the duplicate check costs O(1) per object
+ * instead of a scan of every route loaded before (quadratic at 10,000 objects and more). */
+struct name_index {
+	uint32_t *slots; /* route index + 1; 0 is an empty slot */
+	size_t cap;      /* a power of two, or 0 */
+	size_t count;
 };
 
 /* One load: where routes and diagnostics go, and which input is being read. */
-struct loader {
+struct manifest_loader {
 	struct route_set *out;
 	struct diag_list *dl;
 	const char *file; /* origin of the current input, for diagnostics */
 	const char *buf;  /* the current input, to place reader errors */
 	size_t len;
-	int err;             /* sticky FIXGW_ENOMEM */
-	struct dir_id *dirs; /* directories read so far: each is read once, so symlinks cannot loop */
-	size_t ndirs, dirs_cap;
+	int err; /* sticky FIXGW_ENOMEM */
+	struct name_index names;
 };
 
 /* One FIXSession object being validated. */
 struct obj {
-	struct loader *ld;
+	struct manifest_loader *ld;
 	yaml_document_t *doc;
 	char prefix[32]; /* "items[3]" inside a List, else "" */
 };
@@ -262,11 +260,11 @@ static bool is_absent(const yaml_node_t *n)
 
 /* ---- diagnostics ---- */
 
-static void ld_report(struct loader *ld, enum diag_severity sev, unsigned line, unsigned col, const char *fmt,
-                      ...) __attribute__((format(printf, 5, 6)));
+static void ld_report(struct manifest_loader *ld, enum diag_severity sev, unsigned line, unsigned col,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void ld_report(struct loader *ld, enum diag_severity sev, unsigned line, unsigned col, const char *fmt,
-                      ...)
+static void ld_report(struct manifest_loader *ld, enum diag_severity sev, unsigned line, unsigned col,
+                      const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -961,20 +959,85 @@ static void parse_spec(struct obj *o, yaml_node_t *spec, yaml_node_t *root, stru
 
 /* ---- objects and documents ---- */
 
+/* ---- the name index ---- */
+
+static uint64_t name_hash(const char *ns, const char *name)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a over "ns\0name" */
+	for (const unsigned char *p = (const unsigned char *)ns;; p++) {
+		h = (h ^ *p) * 1099511628211ull;
+		if (!*p)
+			break;
+	}
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return h;
+}
+
+/* The slot holding ns/name, or the empty slot where it would go. cap must be non-zero. */
+static size_t name_slot(const struct name_index *ix, const struct route_set *set, const char *ns,
+                        const char *name)
+{
+	size_t mask = ix->cap - 1, i = (size_t)name_hash(ns, name) & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t v = ix->slots[i];
+		if (!v)
+			return i;
+		const struct route *r = &set->items[v - 1];
+		if (strcmp(r->name, name) == 0 && strcmp(r->ns, ns) == 0)
+			return i;
+	}
+}
+
+/* Keep the load factor at most 1/2 so probes stay short. */
+static int name_index_reserve(struct name_index *ix, const struct route_set *set)
+{
+	if ((ix->count + 1) * 2 <= ix->cap)
+		return 0;
+	size_t cap = ix->cap ? ix->cap * 2 : 1024;
+	uint32_t *slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return FIXGW_ENOMEM;
+	struct name_index grown = {slots, cap, ix->count};
+	for (size_t i = 0; i < ix->cap; i++) {
+		uint32_t v = ix->slots[i];
+		if (v)
+			slots[name_slot(&grown, set, set->items[v - 1].ns, set->items[v - 1].name)] = v;
+	}
+	free(ix->slots);
+	*ix = grown;
+	return 0;
+}
+
+/* Index route i of the set; the first of two equal names keeps its place. */
+static int name_index_add(struct name_index *ix, const struct route_set *set, size_t i)
+{
+	const struct route *r = &set->items[i];
+	if (!r->ns || !r->name)
+		return 0;
+	if (i >= UINT32_MAX || name_index_reserve(ix, set) != 0)
+		return FIXGW_ENOMEM;
+	size_t slot = name_slot(ix, set, r->ns, r->name);
+	if (!ix->slots[slot]) {
+		ix->slots[slot] = (uint32_t)(i + 1);
+		ix->count++;
+	}
+	return 0;
+}
+
 /* namespace/name must be unique in the whole set, including routes the caller loaded before. */
 static bool is_duplicate(struct obj *o, const yaml_node_t *root, const struct route *r)
 {
-	const struct route_set *set = o->ld->out;
-	for (size_t i = 0; i + 1 < set->count; i++) {
-		const struct route *other = &set->items[i];
-		if (other->name && other->ns && strcmp(other->name, r->name) == 0 &&
-		    strcmp(other->ns, r->ns) == 0) {
-			obj_error(o, root, "metadata.name", "FIXSession %s/%s is also defined at %s", r->ns,
-			          r->name, other->source ? other->source : "(unknown)");
-			return true;
-		}
-	}
-	return false;
+	const struct name_index *ix = &o->ld->names;
+	if (!ix->cap)
+		return false;
+	uint32_t v = ix->slots[name_slot(ix, o->ld->out, r->ns, r->name)];
+	if (!v)
+		return false;
+	const struct route *other = &o->ld->out->items[v - 1];
+	obj_error(o, root, "metadata.name", "FIXSession %s/%s is also defined at %s", r->ns, r->name,
+	          other->source ? other->source : "(unknown)");
+	return true;
 }
 
 static void set_source(struct obj *o, const yaml_node_t *root, struct route *r)
@@ -992,7 +1055,8 @@ enum { TOP_API_VERSION, TOP_KIND, TOP_METADATA, TOP_SPEC, TOP_STATUS, TOP_NKEYS 
 static const char *const top_keys[TOP_NKEYS] = {"apiVersion", "kind", "metadata", "spec", "status"};
 
 /* Validate one FIXSession object; it becomes a route only when it raised no error. */
-static void load_fixsession(struct loader *ld, yaml_document_t *doc, yaml_node_t *root, const char *prefix)
+static void load_fixsession(struct manifest_loader *ld, yaml_document_t *doc, yaml_node_t *root,
+                            const char *prefix)
 {
 	struct obj o = {.ld = ld, .doc = doc};
 	snprintf(o.prefix, sizeof(o.prefix), "%s", prefix);
@@ -1009,6 +1073,8 @@ static void load_fixsession(struct loader *ld, yaml_document_t *doc, yaml_node_t
 	set_source(&o, root, r);
 	if (ld->err || ld->dl->nerrors != errors_before || is_duplicate(&o, root, r))
 		route_set_pop(ld->out);
+	else if (name_index_add(&ld->names, ld->out, ld->out->count - 1) != 0)
+		ld->err = FIXGW_ENOMEM;
 }
 
 /* The first value of key in a mapping, or NULL. */
@@ -1026,7 +1092,8 @@ enum doc_kind { DOC_OTHER, DOC_FIXSESSION, DOC_LIST, DOC_FIXSESSION_LIST };
 
 /* What a mapping is, by apiVersion and kind. implied is the kind of items that omit both (the items of a
  * FIXSessionList, as the API server returns them). */
-static enum doc_kind kind_of(struct loader *ld, yaml_document_t *doc, yaml_node_t *m, enum doc_kind implied)
+static enum doc_kind kind_of(struct manifest_loader *ld, yaml_document_t *doc, yaml_node_t *m,
+                             enum doc_kind implied)
 {
 	struct text kind, api;
 	yaml_node_t *kn = map_get(doc, m, "kind"), *an = map_get(doc, m, "apiVersion");
@@ -1059,7 +1126,8 @@ static enum doc_kind kind_of(struct loader *ld, yaml_document_t *doc, yaml_node_
 }
 
 /* The items of a List: FIXSessions among them are loaded, anything else (nested Lists too) skipped. */
-static void load_list(struct loader *ld, yaml_document_t *doc, yaml_node_t *list, enum doc_kind implied)
+static void load_list(struct manifest_loader *ld, yaml_document_t *doc, yaml_node_t *list,
+                      enum doc_kind implied)
 {
 	yaml_node_t *items = map_get(doc, list, "items");
 	if (is_absent(items))
@@ -1080,7 +1148,7 @@ static void load_list(struct loader *ld, yaml_document_t *doc, yaml_node_t *list
 	}
 }
 
-static void load_document(struct loader *ld, yaml_document_t *doc, yaml_node_t *root)
+static void load_document(struct manifest_loader *ld, yaml_document_t *doc, yaml_node_t *root)
 {
 	if (root->type != YAML_MAPPING_NODE)
 		return;
@@ -1102,7 +1170,7 @@ static void load_document(struct loader *ld, yaml_document_t *doc, yaml_node_t *
 /* ---- YAML streams ---- */
 
 /* Line and column of a byte offset, for reader errors (bad encoding), which libyaml places by offset. */
-static void offset_position(const struct loader *ld, size_t off, unsigned *line, unsigned *col)
+static void offset_position(const struct manifest_loader *ld, size_t off, unsigned *line, unsigned *col)
 {
 	size_t l = 0, start = 0;
 	if (off > ld->len)
@@ -1118,7 +1186,7 @@ static void offset_position(const struct loader *ld, size_t off, unsigned *line,
 }
 
 /* libyaml's problem and context texts are constants, never input. */
-static void report_yaml_error(struct loader *ld, const yaml_parser_t *p)
+static void report_yaml_error(struct manifest_loader *ld, const yaml_parser_t *p)
 {
 	unsigned line, col;
 	const char *problem = p->problem ? p->problem : "unknown error";
@@ -1141,294 +1209,121 @@ static void report_yaml_error(struct loader *ld, const yaml_parser_t *p)
 		          problem);
 }
 
-/* How many leading documents stay within MANIFEST_MAX_DEPTH and MANIFEST_MAX_NODES. The first that does
- * not is reported and it and the rest of the input are skipped, because yaml_parser_load would build all
- * of it in memory (some hundred bytes per node). Syntax errors end the count quietly: the load reports
- * them in place. */
-static size_t docs_within_limits(struct loader *ld)
+/* Load every document of ld->buf, composing each within MANIFEST_MAX_DEPTH and MANIFEST_MAX_NODES in
+ * the same pass that parses it. A syntax error or a document past a limit ends this input (libyaml
+ * cannot resume), not the load: the documents before it are kept. */
+static void load_text(struct manifest_loader *ld)
 {
+	static const struct yaml_doc_limits limits = {MANIFEST_MAX_DEPTH, MANIFEST_MAX_NODES};
 	yaml_parser_t p;
-	size_t docs = 0, depth = 0, nodes = 0, limit = SIZE_MAX;
-	if (!yaml_parser_initialize(&p)) {
-		ld->err = FIXGW_ENOMEM;
-		return 0;
-	}
-	yaml_parser_set_input_string(&p, (const unsigned char *)ld->buf, ld->len);
-	for (bool done = false; !done;) {
-		yaml_event_t ev;
-		if (!yaml_parser_parse(&p, &ev)) {
-			if (p.error == YAML_MEMORY_ERROR) {
-				ld->err = FIXGW_ENOMEM;
-				limit = 0;
-			}
-			break;
-		}
-		yaml_mark_t mark = ev.start_mark;
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			depth = nodes = 0;
-			break;
-		case YAML_DOCUMENT_END_EVENT:
-			docs++;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			depth++;
-			nodes++;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			depth--;
-			break;
-		default: /* scalars and aliases */
-			nodes++;
-			break;
-		}
-		yaml_event_delete(&ev);
-		if (depth > MANIFEST_MAX_DEPTH || nodes > MANIFEST_MAX_NODES) {
-			ld_report(
-			    ld, DIAG_ERROR, mark_num(mark.line), mark_num(mark.column),
-			    depth > MANIFEST_MAX_DEPTH
-			        ? "document nests deeper than %u levels; it and the rest of the file are "
-			          "skipped"
-			        : "document has more than %u nodes; it and the rest of the file are skipped",
-			    depth > MANIFEST_MAX_DEPTH ? MANIFEST_MAX_DEPTH : MANIFEST_MAX_NODES);
-			limit = docs;
-			break;
-		}
-	}
-	yaml_parser_delete(&p);
-	return limit;
-}
-
-/* Load every document of ld->buf; a syntax error ends this input (libyaml cannot resume), not the load. */
-static void load_text(struct loader *ld)
-{
-	size_t ndocs = docs_within_limits(ld);
-	yaml_parser_t p;
-	if (ld->err || !ndocs)
-		return;
 	if (!yaml_parser_initialize(&p)) {
 		ld->err = FIXGW_ENOMEM;
 		return;
 	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)ld->buf, ld->len);
-	for (size_t i = 0; i < ndocs && !ld->err; i++) {
+	while (!ld->err) {
 		yaml_document_t doc;
-		if (!yaml_parser_load(&p, &doc)) {
+		yaml_mark_t at = {0, 0, 0};
+		enum yaml_doc_status st = yaml_doc_next(&p, &limits, &doc, &at);
+		unsigned line = mark_num(at.line), col = mark_num(at.column);
+		if (st == YAML_DOC_END)
+			break;
+		switch (st) {
+		case YAML_DOC_OK: {
+			yaml_node_t *root = yaml_document_get_root_node(&doc);
+			if (root)
+				load_document(ld, &doc, root);
+			yaml_document_delete(&doc);
+			continue;
+		}
+		case YAML_DOC_SYNTAX:
 			report_yaml_error(ld, &p);
 			break;
-		}
-		yaml_node_t *root = yaml_document_get_root_node(&doc);
-		if (root)
-			load_document(ld, &doc, root);
-		yaml_document_delete(&doc);
-		if (!root) /* the end of the stream */
+		case YAML_DOC_DEPTH:
+			ld_report(
+			    ld, DIAG_ERROR, line, col,
+			    "document nests deeper than %u levels; it and the rest of the file are skipped",
+			    MANIFEST_MAX_DEPTH);
 			break;
+		case YAML_DOC_NODES:
+			ld_report(ld, DIAG_ERROR, line, col,
+			          "document has more than %u nodes; it and the rest of the file are skipped",
+			          MANIFEST_MAX_NODES);
+			break;
+		case YAML_DOC_ALIAS:
+			ld_report(ld, DIAG_ERROR, line, col,
+			          "invalid YAML: found undefined alias (an alias must follow its anchor); "
+			          "the rest of "
+			          "the file is skipped");
+			break;
+		default:
+			ld->err = FIXGW_ENOMEM;
+			break;
+		}
+		break;
 	}
 	yaml_parser_delete(&p);
 }
 
-static int load_result(const struct loader *ld, size_t errors_before)
+/* ---- the loader ---- */
+
+int manifest_loader_new(struct route_set *out, struct diag_list *dl, struct manifest_loader **ldp)
 {
+	struct manifest_loader *ld = calloc(1, sizeof(*ld));
+	*ldp = NULL;
+	if (!ld)
+		return FIXGW_ENOMEM;
+	ld->out = out;
+	ld->dl = dl;
+	for (size_t i = 0; i < out->count; i++) {
+		if (name_index_add(&ld->names, out, i) != 0) {
+			manifest_loader_free(ld);
+			return FIXGW_ENOMEM;
+		}
+	}
+	*ldp = ld;
+	return 0;
+}
+
+int manifest_loader_add(struct manifest_loader *ld, const char *origin, const char *buf, size_t len)
+{
+	size_t errors_before = ld->dl->nerrors;
+	if (ld->err)
+		return ld->err;
+	ld->file = origin;
+	ld->buf = buf;
+	ld->len = len;
+	if (len > MANIFEST_MAX_FILE_BYTES)
+		ld_report(ld, DIAG_ERROR, 0, 0, "input is %zu bytes; the limit is %u", len,
+		          MANIFEST_MAX_FILE_BYTES);
+	else
+		load_text(ld);
+	ld->file = NULL;
+	ld->buf = NULL;
+	ld->len = 0;
 	if (ld->err)
 		return ld->err;
 	return ld->dl->nerrors != errors_before ? FIXGW_EINVAL : 0;
 }
 
+void manifest_loader_free(struct manifest_loader *ld)
+{
+	if (!ld)
+		return;
+	free(ld->names.slots);
+	free(ld);
+}
+
 int manifest_load_buffer(const char *origin, const char *buf, size_t len, struct route_set *out,
                          struct diag_list *dl)
 {
-	struct loader ld = {.out = out, .dl = dl, .file = origin, .buf = buf, .len = len};
-	size_t errors_before = dl->nerrors;
-	if (len > MANIFEST_MAX_FILE_BYTES)
-		ld_report(&ld, DIAG_ERROR, 0, 0, "input is %zu bytes; the limit is %u", len,
-		          MANIFEST_MAX_FILE_BYTES);
-	else
-		load_text(&ld);
-	return load_result(&ld, errors_before);
-}
-
-/* ---- files and directories ---- */
-
-static void path_error(struct loader *ld, const char *path, const char *what, int errnum)
-{
-	ld->file = path;
-	ld_report(ld, DIAG_ERROR, 0, 0, "%s: %s", what, strerror(errnum));
-}
-
-static void load_file(struct loader *ld, const char *path)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		path_error(ld, path, "cannot open", errno);
-		return;
-	}
-	ld->file = path;
-	if (fstat(fd, &st) != 0) {
-		path_error(ld, path, "cannot stat", errno);
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ld_report(ld, DIAG_ERROR, 0, 0, "not a regular file or directory");
-		goto out_close;
-	}
-	if (st.st_size > (off_t)MANIFEST_MAX_FILE_BYTES) {
-		ld_report(ld, DIAG_ERROR, 0, 0, "file is %lld bytes; the limit is %u", (long long)st.st_size,
-		          MANIFEST_MAX_FILE_BYTES);
-		goto out_close;
-	}
-	if (!(buf = malloc((size_t)st.st_size + 1))) {
-		ld->err = FIXGW_ENOMEM;
-		goto out_close;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			path_error(ld, path, "cannot read", errno);
-			goto out_free;
-		}
-		if (n == 0)
-			break; /* the file shrank: load what is there */
-		len += (size_t)n;
-	}
-	ld->buf = buf;
-	ld->len = len;
-	load_text(ld);
-	ld->buf = NULL;
-	ld->len = 0;
-out_free:
-	free(buf);
-out_close:
-	close(fd);
-}
-
-static bool has_manifest_ext(const char *name)
-{
-	static const char *const exts[] = {".yaml", ".yml", ".json"};
-	size_t n = strlen(name);
-	for (size_t i = 0; i < COUNT(exts); i++) {
-		size_t e = strlen(exts[i]);
-		if (n > e && strcmp(name + n - e, exts[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void load_path(struct loader *ld, const char *path, unsigned depth, bool named);
-
-/* Every entry of a directory except dotfiles, in byte order, so loads are reproducible. */
-static void load_dir(struct loader *ld, const char *path, unsigned depth)
-{
-	char **names = NULL;
-	size_t count = 0, cap = 0;
-	struct dirent *de;
-	DIR *dir = opendir(path);
-	if (!dir) {
-		path_error(ld, path, "cannot open directory", errno);
-		return;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			char **n = realloc(names, ncap * sizeof(*n));
-			if (!n)
-				goto oom;
-			names = n;
-			cap = ncap;
-		}
-		if (asprintf(&names[count], "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
-		             de->d_name) < 0)
-			goto oom;
-		count++;
-	}
-	closedir(dir);
-	dir = NULL;
-	qsort(names, count, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < count && !ld->err; i++)
-		load_path(ld, names[i], depth + 1, false);
-	goto out;
-oom:
-	ld->err = FIXGW_ENOMEM;
-out:
-	if (dir)
-		closedir(dir);
-	for (size_t i = 0; i < count; i++)
-		free(names[i]);
-	free(names);
-}
-
-/* Remember a directory; false when it was read before (through a symlink, or named twice). */
-static bool first_visit(struct loader *ld, const struct stat *st)
-{
-	for (size_t i = 0; i < ld->ndirs; i++)
-		if (ld->dirs[i].dev == st->st_dev && ld->dirs[i].ino == st->st_ino)
-			return false;
-	if (ld->ndirs == ld->dirs_cap) {
-		size_t cap = ld->dirs_cap ? ld->dirs_cap * 2 : 16;
-		struct dir_id *d = realloc(ld->dirs, cap * sizeof(*d));
-		if (!d) {
-			ld->err = FIXGW_ENOMEM;
-			return false;
-		}
-		ld->dirs = d;
-		ld->dirs_cap = cap;
-	}
-	ld->dirs[ld->ndirs++] = (struct dir_id){st->st_dev, st->st_ino};
-	return true;
-}
-
-/* named: the caller gave this path, so it loads whatever its extension. */
-static void load_path(struct loader *ld, const char *path, unsigned depth, bool named)
-{
-	struct stat st;
-	if (stat(path, &st) != 0) {
-		path_error(ld, path, "cannot open", errno);
-		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		if (depth > MANIFEST_MAX_DIR_DEPTH) {
-			ld->file = path;
-			ld_report(ld, DIAG_ERROR, 0, 0,
-			          "directory nested more than %d levels deep is skipped",
-			          MANIFEST_MAX_DIR_DEPTH);
-			return;
-		}
-		if (first_visit(ld, &st)) {
-			load_dir(ld, path, depth);
-		} else if (!ld->err) {
-			ld->file = path;
-			ld_report(ld, DIAG_WARNING, 0, 0,
-			          "directory already read through another path; skipped");
-		}
-	} else if (named || (S_ISREG(st.st_mode) && has_manifest_ext(path))) {
-		load_file(ld, path);
-	}
-}
-
-int manifest_load_paths(const char *const *paths, size_t npaths, struct route_set *out, struct diag_list *dl)
-{
-	struct loader ld = {.out = out, .dl = dl};
-	size_t errors_before = dl->nerrors;
-	for (size_t i = 0; i < npaths && !ld.err; i++)
-		load_path(&ld, paths[i], 0, true);
-	free(ld.dirs);
-	return load_result(&ld, errors_before);
+	struct manifest_loader *ld;
+	int rc = manifest_loader_new(out, dl, &ld);
+	if (rc)
+		return rc;
+	rc = manifest_loader_add(ld, origin, buf, len);
+	manifest_loader_free(ld);
+	return rc;
 }
 
 /* ---- durations ---- */

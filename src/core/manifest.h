@@ -1,11 +1,12 @@
 /* manifest.h - load FIXSession manifests (YAML or JSON) into a route_set.
  *
- * Accepts files, multi-document files and directories (every *.yaml, *.yml and *.json below it, in
- * sorted order). Documents of other kinds (a Service in the same file, say) are skipped; a `kind: List`
- * document contributes its items. Every problem of a load is reported in the diag_list with file, line,
- * column and field path; nothing stops at the first error. The same validation runs for the CLI, the
- * gateway's standalone mode and the operator (which passes API objects as JSON text), so they can never
- * disagree about what a valid FIXSession is.
+ * The core takes buffers only: reading files and walking directories is src/io/manifest_paths.h's job,
+ * which hands each file to a manifest_loader. Documents of other kinds (a Service in the same file, say)
+ * are skipped; a `kind: List` document contributes its items; a document that looks like a FIXSession
+ * but names another kind (FixSession) is an error. Every problem of a load is reported in the diag_list
+ * with origin, line, column and field path; nothing stops at the first error. The same validation runs
+ * for the CLI, the gateway's standalone mode and the operator (which passes API objects as JSON text), so
+ * they can never disagree about what a valid FIXSession is.
  */
 #ifndef FIXGW_CORE_MANIFEST_H
 #define FIXGW_CORE_MANIFEST_H
@@ -23,14 +24,26 @@
 #define MANIFEST_MAX_DEPTH      64         /* nesting levels in one document */
 #define MANIFEST_MAX_NODES      (1u << 18) /* scalars, collections and aliases in one document */
 #define MANIFEST_MAX_KEY_LEN    64         /* bytes in one matchFields key such as SenderCompID49 */
-#define MANIFEST_MAX_DIR_DEPTH  16         /* directory levels below a path given to manifest_load_paths */
 
-/** Load each path (file or directory). Valid routes are appended to out (which keeps ownership), invalid
- * documents are left out and described in dl. Duplicate namespace/name pairs are errors. Returns 0 when
- * no error was reported, FIXGW_EINVAL when dl holds errors, FIXGW_ENOMEM on allocation failure. */
-int manifest_load_paths(const char *const *paths, size_t npaths, struct route_set *out, struct diag_list *dl);
+/** One load of many buffers into one route_set (opaque). It indexes namespace/name, so the duplicate
+ * check costs O(1) per object whatever the number already loaded. */
+struct manifest_loader;
 
-/** Load one in-memory buffer; `origin` names it in diagnostics. Same contract as manifest_load_paths. */
+/** Start a load. Valid routes will be appended to out (which keeps ownership of them); diagnostics go
+ * to dl. Both are borrowed and must outlive the loader. Routes already in out take part in the
+ * duplicate check. Returns 0 and *ldp, or FIXGW_ENOMEM. */
+int manifest_loader_new(struct route_set *out, struct diag_list *dl, struct manifest_loader **ldp);
+
+/** Load every document of one buffer; origin (borrowed for the call; copied where kept) names it in
+ * diagnostics and in each route's source. Invalid documents are left out and described in dl; a
+ * namespace/name loaded before is an error. Returns 0 when this buffer raised no error, FIXGW_EINVAL
+ * when it did, FIXGW_ENOMEM on allocation failure (sticky: later calls return it too). */
+int manifest_loader_add(struct manifest_loader *ld, const char *origin, const char *buf, size_t len);
+
+/** Free the loader; the routes stay in out. NULL is allowed. */
+void manifest_loader_free(struct manifest_loader *ld);
+
+/** One buffer, one call: new, add, free. Same contract as manifest_loader_add. */
 int manifest_load_buffer(const char *origin, const char *buf, size_t len, struct route_set *out,
                          struct diag_list *dl);
 

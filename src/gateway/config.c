@@ -10,20 +10,19 @@
 #include "gateway/config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "core/k8s_names.h"
 #include "core/errors.h"
 #include "core/manifest.h"
+#include "io/file.h"
 
 #define GW_CONFIG_MAX_BYTES     (4u * 1024u * 1024u) /* a config file larger than this is refused */
 #define GW_CONFIG_MAX_DEPTH     32                   /* nesting levels (the schema needs 6) */
@@ -987,58 +986,27 @@ static void load_root(struct loader *ld, yaml_node_t *root, struct gw_config *c)
 
 /* ---- reading and parsing ---- */
 
-static int read_file(const char *path, char **out, size_t *out_len, struct diag_list *dl)
+/* Read the config file whole; every failure is one diagnostic at the path. */
+static int read_config(const char *path, char **out, size_t *out_len, struct diag_list *dl)
 {
-	int rc = FIXGW_EIO;
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		diag_add(dl, DIAG_ERROR, path, 0, 0, NULL, "cannot open the config file: %s",
-		         strerror(errno));
-		return FIXGW_EIO;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		diag_add(dl, DIAG_ERROR, path, 0, 0, NULL, "the config must be a regular file");
-		goto out_fd;
-	}
-	/* Read up to one byte past the cap whatever st_size says, so a growing file is still refused. */
-	buf = malloc(GW_CONFIG_MAX_BYTES + 2);
-	if (!buf) {
-		rc = FIXGW_ENOMEM;
-		goto out_fd;
-	}
-	while (len <= GW_CONFIG_MAX_BYTES) {
-		ssize_t n = read(fd, buf + len, GW_CONFIG_MAX_BYTES + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			diag_add(dl, DIAG_ERROR, path, 0, 0, NULL, "cannot read the config file: %s",
-			         strerror(errno));
-			goto out_buf;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > GW_CONFIG_MAX_BYTES) {
+	int rc = io_read_file(path, GW_CONFIG_MAX_BYTES, out, out_len);
+	switch (rc) {
+	case 0:
+	case -ENOMEM:
+		return rc;
+	case -EFBIG:
 		diag_add(dl, DIAG_ERROR, path, 0, 0, NULL, "the config file is larger than %u bytes",
 		         GW_CONFIG_MAX_BYTES);
-		rc = FIXGW_EINVAL;
-		goto out_buf;
+		return FIXGW_EINVAL;
+	case -EISDIR:
+	case -EINVAL:
+		diag_add(dl, DIAG_ERROR, path, 0, 0, NULL, "the config must be a regular file");
+		return rc;
+	default:
+		diag_add(dl, DIAG_ERROR, path, 0, 0, NULL, "cannot open the config file: %s",
+		         fixgw_strerror(rc));
+		return rc;
 	}
-	buf[len] = '\0';
-	*out = buf;
-	*out_len = len;
-	close(fd);
-	return 0;
-
-out_buf:
-	free(buf);
-out_fd:
-	close(fd);
-	return rc;
 }
 
 static int syntax_error(struct loader *ld, const yaml_parser_t *p)
@@ -1200,7 +1168,7 @@ int gw_config_load(const char *path, struct gw_config **out, struct diag_list *d
 	char *buf = NULL;
 	size_t len = 0;
 	*out = NULL;
-	int rc = read_file(path, &buf, &len, dl);
+	int rc = read_config(path, &buf, &len, dl);
 	if (rc)
 		return rc;
 	rc = FIXGW_ENOMEM;

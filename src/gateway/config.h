@@ -77,9 +77,9 @@ struct gw_config {
 };
 
 /** Load a config file. Returns 0 and a new config in *out (the caller frees it with gw_config_free), or
- * FIXGW_EINVAL / FIXGW_EIO / FIXGW_ENOMEM with every problem in dl and *out NULL. Relative file paths in
- * the file are joined to the config file's directory, made absolute. The format, defaults and bounds are
- * in docs/reference/gateway-config.md. */
+ * FIXGW_EINVAL, FIXGW_ENOMEM or the -errno of reading the file, with every problem in dl and *out NULL.
+ * Relative file paths in the file are joined to the config file's directory, made absolute. The format,
+ * defaults and bounds are in docs/reference/gateway-config.md. */
 int gw_config_load(const char *path, struct gw_config **out, struct diag_list *dl);
 void gw_config_free(struct gw_config *c);
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "core/errors.h"
-#include "core/manifest.h"
+#include "io/manifest_paths.h"
 #include "gateway/admin.h"
 #include "gateway/worker.h"
 #include "telemetry/log.h"
@@ -107,7 +107,7 @@ static int load_table(const struct gw_config *c, struct route_table **out, char 
 	route_set_init(&set);
 	diag_list_init(&dl);
 	*out = NULL;
-	int err = manifest_load_paths((const char *const *)c->route_paths, c->nroute_paths, &set, &dl);
+	int err = manifest_paths_load((const char *const *)c->route_paths, c->nroute_paths, &set, &dl);
 	if (!err)
 		err = route_table_compile(&set, &dl, out);
 	if (err == FIXGW_ECONFLICT) {

@@ -5,7 +5,7 @@
 
 #include "test.h"
 
-static const int all_codes[] = {FIXGW_ENOMEM, FIXGW_EINVAL,    FIXGW_EIO,    FIXGW_EAGAIN,
+static const int all_codes[] = {FIXGW_ENOMEM,   FIXGW_EINVAL,    FIXGW_EIO,    FIXGW_EAGAIN,
                                 FIXGW_ETIMEOUT, FIXGW_ECONFLICT, FIXGW_ELIMIT, FIXGW_ECLOSED};
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))
 

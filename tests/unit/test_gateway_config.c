@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "io/manifest_paths.h"
 #include "test.h"
 
 /* A scratch directory per process, so tests can write configs next to relative files. */
@@ -299,7 +300,7 @@ TEST(missing_file)
 	size_t len = 0;
 	snprintf(path, sizeof(path), "%s/does-not-exist.yaml", scratch());
 	diag_list_init(&dl);
-	CHECK_EQ_INT(gw_config_load(path, &c, &dl), FIXGW_EIO);
+	CHECK_EQ_INT(gw_config_load(path, &c, &dl), -ENOENT);
 	CHECK(c == NULL);
 	CHECK_EQ_INT(dl.nerrors, 1);
 	FILE *f = open_memstream(&text, &len);
@@ -312,7 +313,7 @@ TEST(missing_file)
 
 	/* A directory is not a config file either. */
 	diag_list_init(&dl);
-	CHECK_EQ_INT(gw_config_load(scratch(), &c, &dl), FIXGW_EIO);
+	CHECK_EQ_INT(gw_config_load(scratch(), &c, &dl), -EISDIR);
 	CHECK(has_error(&dl, 0, NULL, "regular file"));
 	diag_list_free(&dl);
 }
@@ -663,7 +664,7 @@ static void check_sample_targets(const struct gw_config *c)
 	struct diag_list dl;
 	route_set_init(&set);
 	diag_list_init(&dl);
-	CHECK_EQ_INT(manifest_load_paths((const char *const *)c->route_paths, c->nroute_paths, &set, &dl), 0);
+	CHECK_EQ_INT(manifest_paths_load((const char *const *)c->route_paths, c->nroute_paths, &set, &dl), 0);
 	CHECK(set.count > 0);
 	bool used[64] = {false};
 	CHECK(c->nservices <= 64);

@@ -820,6 +820,49 @@ TEST(duplicate_names_across_the_load)
 	diag_list_free(&dl);
 }
 
+/* The name index must catch every duplicate among many objects and across buffers, and only those:
+ * 3,000 objects in three buffers, where every 97th repeats an earlier name (in its own buffer or an
+ * earlier one) and the index grows several times on the way. */
+TEST(duplicate_names_among_many_objects)
+{
+	enum { PER_BUFFER = 1000, NBUFFERS = 3, EVERY = 97 };
+	struct route_set set;
+	struct diag_list dl;
+	struct manifest_loader *ld;
+	size_t cap = (size_t)PER_BUFFER * 200, expected_dups = 0, n;
+	char *buf = malloc(cap), origin[16];
+	route_set_init(&set);
+	diag_list_init(&dl);
+	CHECK_EQ_INT(manifest_loader_new(&set, &dl, &ld), 0);
+	for (int b = 0; b < NBUFFERS; b++) {
+		n = 0;
+		for (int i = 0; i < PER_BUFFER; i++) {
+			int id = b * PER_BUFFER + i;
+			bool dup = id > 0 && id % EVERY == 0;
+			int name = dup ? id - EVERY / 2 : id; /* a name loaded before, itself no duplicate */
+			expected_dups += dup;
+			n += (size_t)snprintf(buf + n, cap - n,
+			                      "---\napiVersion: fixgw.io/v1alpha1\nkind: FIXSession\n"
+			                      "metadata: {name: s%d, namespace: ns%d}\n"
+			                      "spec: {target: {service: {name: svc, port: {number: 1}}}}\n",
+			                      name, name % 7);
+		}
+		snprintf(origin, sizeof(origin), "buf%d", b);
+		manifest_loader_add(ld, origin, buf, n);
+	}
+	manifest_loader_free(ld);
+	CHECK_EQ_INT(dl.nerrors, expected_dups);
+	CHECK_EQ_INT(set.count, NBUFFERS * PER_BUFFER - expected_dups);
+	for (size_t i = 0; i < dl.count; i++)
+		CHECK(strstr(dl.items[i].message, "is also defined at buf") != NULL);
+	/* same name, other namespace: not a duplicate */
+	const char *other = HEAD "spec:\n" TARGET;
+	CHECK_EQ_INT(manifest_load_buffer("other", other, strlen(other), &set, &dl), 0);
+	free(buf);
+	route_set_free(&set);
+	diag_list_free(&dl);
+}
+
 /* ---- reporting ---- */
 
 TEST(every_problem_is_reported)
@@ -959,120 +1002,6 @@ TEST(empty_inputs)
 	}
 }
 
-/* ---- paths ---- */
-
-TEST(directory_tree_loads_in_order)
-{
-	struct route_set set;
-	struct diag_list dl;
-	const char *paths[] = {DATA "/tree"};
-	route_set_init(&set);
-	diag_list_init(&dl);
-	CHECK_EQ_INT(manifest_load_paths(paths, 1, &set, &dl), 0);
-	CHECK_EQ_INT(dl.count, 0);
-	CHECK_EQ_INT(set.count, 3);
-	if (set.count == 3) {
-		CHECK_EQ_STR(set.items[0].name, "a-route");
-		CHECK_EQ_STR(set.items[1].name, "b-route");
-		CHECK_EQ_STR(set.items[2].name, "c-route");
-		CHECK_EQ_STR(set.items[2].target.port_name, "fix");
-		CHECK(strstr(set.items[2].source, "/tree/sub/c.json:1") != NULL);
-		CHECK(strstr(set.items[0].source, "/tree/a.yml:2") != NULL);
-	}
-	route_set_free(&set);
-	diag_list_free(&dl);
-}
-
-TEST(paths_errors_and_files)
-{
-	struct route_set set;
-	struct diag_list dl;
-	const char *paths[] = {DATA "/does-not-exist.yaml", DATA "/broken.yaml", DATA "/tree/notes.txt",
-	                       DATA "/tree/b-first.yaml"};
-	route_set_init(&set);
-	diag_list_init(&dl);
-	CHECK_EQ_INT(manifest_load_paths(paths, 4, &set, &dl), FIXGW_EINVAL);
-	/* broken.yaml's first document and b-first.yaml; notes.txt is loaded (named) but holds no object */
-	CHECK_EQ_INT(set.count, 2);
-	CHECK_EQ_INT(dl.nerrors, 2);
-	if (dl.count == 2) {
-		CHECK(strstr(dl.items[0].file, "does-not-exist.yaml") != NULL);
-		CHECK(strstr(dl.items[0].message, "No such file or directory") != NULL);
-		CHECK_EQ_INT(dl.items[0].line, 0);
-		CHECK(strstr(dl.items[1].file, "broken.yaml") != NULL);
-		CHECK_EQ_INT(dl.items[1].line, 12);
-	}
-	if (set.count == 2) {
-		CHECK_EQ_STR(set.items[0].name, "before-error");
-		CHECK_EQ_STR(set.items[1].name, "b-route");
-	}
-	route_set_free(&set);
-	diag_list_free(&dl);
-}
-
-TEST(symlink_loops_end)
-{
-	char dir[] = "/tmp/fixgw-manifest-XXXXXX", path[128];
-	CHECK(mkdtemp(dir) != NULL);
-	snprintf(path, sizeof(path), "%s/r.yaml", dir);
-	FILE *f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (!f)
-		return;
-	fputs(HEAD "spec:\n" TARGET, f);
-	fclose(f);
-	/* two links back to the directory itself: without the visited set, 2^16 walks */
-	snprintf(path, sizeof(path), "%s/loop-a", dir);
-	CHECK(symlink(dir, path) == 0);
-	snprintf(path, sizeof(path), "%s/loop-b", dir);
-	CHECK(symlink(dir, path) == 0);
-
-	struct route_set set;
-	struct diag_list dl;
-	const char *paths[] = {dir, dir};
-	route_set_init(&set);
-	diag_list_init(&dl);
-	CHECK_EQ_INT(manifest_load_paths(paths, 2, &set, &dl), 0);
-	CHECK_EQ_INT(set.count, 1);
-	CHECK_EQ_INT(dl.nerrors, 0);
-	CHECK_EQ_INT(dl.nwarnings, 3);
-	CHECK(dl.count > 0 && strstr(dl.items[0].message, "already read through another path"));
-	route_set_free(&set);
-	diag_list_free(&dl);
-
-	snprintf(path, sizeof(path), "%s/loop-a", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/loop-b", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/r.yaml", dir);
-	unlink(path);
-	rmdir(dir);
-}
-
-TEST(shipped_examples_are_valid_and_quiet)
-{
-	struct route_set set;
-	struct diag_list dl;
-	const char *paths[] = {FIXGW_SOURCE_DIR "/crds/examples"};
-	route_set_init(&set);
-	diag_list_init(&dl);
-	CHECK_EQ_INT(manifest_load_paths(paths, 1, &set, &dl), 0);
-	CHECK_EQ_INT(dl.count, 0);
-	CHECK_EQ_INT(set.count, 10);
-	size_t kinds[3] = {0};
-	for (size_t i = 0; i < set.count; i++) {
-		kinds[route_kind_of(&set.items[i])]++;
-		CHECK_EQ_STR(set.items[i].ns, "trading");
-	}
-	CHECK_EQ_INT(kinds[ROUTE_KIND_EXACT], 5);
-	CHECK_EQ_INT(kinds[ROUTE_KIND_WILDCARD], 3);
-	CHECK_EQ_INT(kinds[ROUTE_KIND_DEFAULT], 2);
-	if (dl.count)
-		diag_print(&dl, stderr);
-	route_set_free(&set);
-	diag_list_free(&dl);
-}
-
 TEST(scalar_classification)
 {
 	static const struct {
@@ -1118,8 +1047,7 @@ TEST_MAIN(TEST_ENTRY(minimal_route_gets_defaults), TEST_ENTRY(full_route_every_f
           TEST_ENTRY(priority_check_waits_for_valid_fields), TEST_ENTRY(target_rules),
           TEST_ENTRY(listener_rules), TEST_ENTRY(hold_rules), TEST_ENTRY(duration_parser),
           TEST_ENTRY(metadata_rules), TEST_ENTRY(duplicate_names_across_the_load),
-          TEST_ENTRY(every_problem_is_reported), TEST_ENTRY(syntax_errors_are_placed),
-          TEST_ENTRY(aliases_and_cycles_terminate), TEST_ENTRY(limits_on_depth_nodes_and_size),
-          TEST_ENTRY(empty_inputs), TEST_ENTRY(directory_tree_loads_in_order),
-          TEST_ENTRY(paths_errors_and_files), TEST_ENTRY(symlink_loops_end),
-          TEST_ENTRY(shipped_examples_are_valid_and_quiet), TEST_ENTRY(scalar_classification))
+          TEST_ENTRY(duplicate_names_among_many_objects), TEST_ENTRY(every_problem_is_reported),
+          TEST_ENTRY(syntax_errors_are_placed), TEST_ENTRY(aliases_and_cycles_terminate),
+          TEST_ENTRY(limits_on_depth_nodes_and_size), TEST_ENTRY(empty_inputs),
+          TEST_ENTRY(scalar_classification))
