@@ -44,4 +44,27 @@ const char *cmd_scan_reason(const struct cmd_logon_input *in);
 /** True when arg is -h or --help. */
 int cmd_is_help(const char *arg);
 
+/** One option of a subcommand. */
+struct cmd_opt {
+	const char *name;  /* "--config" */
+	const char *alias; /* "-c", or NULL */
+	const char *value; /* what its value is, for messages ("FILE"); NULL for a flag without value */
+};
+
+enum {
+	CMD_OPT_ARG = -1,  /* argv[*i] is not an option: an operand for the caller */
+	CMD_OPT_HELP = -2, /* -h or --help */
+	CMD_OPT_BAD = -3,  /* unknown option, missing value or a value given to a flag: already printed */
+};
+
+/** Read the option at argv[*i] for subcommand cmd ("routes check"): returns its index in opts, with *val
+ * set for options that take a value ("--name VALUE" or "--name=VALUE"; *i then points at the last
+ * argument used), or one of CMD_OPT_*. A value is missing at the end of the arguments or when the next
+ * argument is itself an option ("--..."); write "--name=--x" for such a value. "-" is an operand. */
+int cmd_next_opt(const char *cmd, int argc, char **argv, int *i, const struct cmd_opt *opts, size_t nopts,
+                 const char **val);
+
+/** Print "fixgw CMD: <message>" and the hint to run --help, on stderr; returns EXIT_USAGE. */
+int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

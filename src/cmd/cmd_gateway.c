@@ -18,24 +18,30 @@ static void gateway_usage(FILE *out)
 	    "exit status: 0 after a clean shutdown, 2 for an invalid configuration or FIXSession set\n");
 }
 
+enum { OPT_CONFIG };
+static const struct cmd_opt gateway_opts[] = {
+    [OPT_CONFIG] = {"--config", "-c", "FILE"},
+};
+
 int cmd_gateway(int argc, char **argv)
 {
-	const char *config = NULL;
+	const char *config = NULL, *val;
 	for (int i = 1; i < argc; i++) {
-		if (cmd_is_help(argv[i])) {
+		switch (cmd_next_opt("gateway", argc, argv, &i, gateway_opts,
+		                     sizeof(gateway_opts) / sizeof(gateway_opts[0]), &val)) {
+		case CMD_OPT_HELP:
 			gateway_usage(stdout);
 			return EXIT_OK;
-		} else if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
-			config = argv[++i];
-		} else {
-			fprintf(stderr, "fixgw gateway: unknown argument '%s'\n", argv[i]);
-			gateway_usage(stderr);
+		case CMD_OPT_BAD:
 			return EXIT_USAGE;
+		case CMD_OPT_ARG:
+			return cmd_usage_error("gateway", "unexpected argument '%s'", argv[i]);
+		case OPT_CONFIG:
+			config = val;
+			break;
 		}
 	}
-	if (!config) {
-		gateway_usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (!config)
+		return cmd_usage_error("gateway", "--config FILE is required");
 	return gateway_main(config);
 }

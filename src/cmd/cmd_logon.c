@@ -99,36 +99,49 @@ static void print_text(const struct cmd_logon_input *in)
 	}
 }
 
+enum { OPT_JSON, OPT_MAX_BYTES };
+static const struct cmd_opt logon_opts[] = {
+    [OPT_JSON] = {"--json", NULL, NULL},
+    [OPT_MAX_BYTES] = {"--max-bytes", NULL, "N, 16..16777216"},
+};
+
 int cmd_logon(int argc, char **argv)
 {
 	if (argc < 2 || cmd_is_help(argv[1])) {
 		logon_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
-	if (strcmp(argv[1], "parse") != 0) {
-		fprintf(stderr, "fixgw logon: unknown subcommand '%s'\n", argv[1]);
-		logon_usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (strcmp(argv[1], "parse") != 0)
+		return cmd_usage_error("logon", "unknown subcommand '%s' (the one subcommand is parse)",
+		                       argv[1]);
 	bool json = false;
 	size_t max_bytes = FIX_SCAN_DEFAULT_MAX_BYTES;
+	const char *val;
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else if (strcmp(argv[i], "--max-bytes") == 0 && i + 1 < argc) {
-			char *end;
-			unsigned long v = strtoul(argv[++i], &end, 10);
-			if (*end || v < 16 || v > 16u * 1024 * 1024) {
-				fprintf(stderr, "fixgw logon parse: --max-bytes must be 16..16777216\n");
-				return EXIT_USAGE;
-			}
-			max_bytes = v;
-		} else if (cmd_is_help(argv[i])) {
+		switch (cmd_next_opt("logon parse", argc, argv, &i, logon_opts,
+		                     sizeof(logon_opts) / sizeof(logon_opts[0]), &val)) {
+		case CMD_OPT_HELP:
 			logon_usage(stdout);
 			return EXIT_OK;
-		} else {
-			fprintf(stderr, "fixgw logon parse: unknown option '%s'\n", argv[i]);
+		case CMD_OPT_BAD:
 			return EXIT_USAGE;
+		case CMD_OPT_ARG:
+			return cmd_usage_error("logon parse",
+			                       "unexpected argument '%s' (the Logon is read on "
+			                       "standard input)",
+			                       argv[i]);
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_MAX_BYTES: {
+			char *end;
+			unsigned long v = strtoul(val, &end, 10);
+			if (!*val || *end || val[0] == '-' || v < 16 || v > 16u * 1024 * 1024)
+				return cmd_usage_error("logon parse",
+				                       "--max-bytes must be 16..16777216, not '%s'", val);
+			max_bytes = v;
+			break;
+		}
 		}
 	}
 	struct cmd_logon_input in;

@@ -158,36 +158,43 @@ static bool apply_option(const char *opt, const char *val, struct reject_config 
 		ok = log_level_parse(val, lvl);
 		want = "debug, info, warn or error";
 	} else {
-		fprintf(stderr, "fixgw reject-engine: unknown option '%s'\n", opt);
-		return false;
+		return false; /* not in reject_opts */
 	}
 	if (!ok)
-		fprintf(stderr, "fixgw reject-engine: %s '%s': want %s\n", opt, val, want);
+		cmd_usage_error("reject-engine", "%s '%s': want %s", opt, val, want);
 	return ok;
 }
+
+static const struct cmd_opt reject_opts[] = {
+    {"--listen", NULL, "ADDR"},       {"--reason", NULL, "TEXT"},
+    {"--max-logon-bytes", NULL, "N"}, {"--logon-timeout", NULL, "DURATION"},
+    {"--linger", NULL, "DURATION"},   {"--drain-timeout", NULL, "DURATION"},
+    {"--max-connections", NULL, "N"}, {"--mask-tag", NULL, "TAG"},
+    {"--hide-tag", NULL, "TAG"},      {"--log-level", NULL, "LEVEL"},
+};
 
 /* Returns EXIT_OK to run, or the exit code to return at once (help printed: OK with *done set). */
 static int parse_args(int argc, char **argv, struct reject_config *cfg, enum log_level *lvl, bool *done)
 {
+	const char *val;
 	*done = false;
-	for (int i = 1; i < argc; i += 2) { /* every option takes exactly one value */
-		if (cmd_is_help(argv[i])) {
+	for (int i = 1; i < argc; i++) {
+		int k = cmd_next_opt("reject-engine", argc, argv, &i, reject_opts,
+		                     sizeof(reject_opts) / sizeof(reject_opts[0]), &val);
+		if (k == CMD_OPT_HELP) {
 			reject_usage(stdout);
 			*done = true;
 			return EXIT_OK;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "fixgw reject-engine: %s needs a value\n", argv[i]);
+		if (k == CMD_OPT_BAD)
 			return EXIT_USAGE;
-		}
-		if (!apply_option(argv[i], argv[i + 1], cfg, lvl))
+		if (k == CMD_OPT_ARG)
+			return cmd_usage_error("reject-engine", "unexpected argument '%s'", argv[i]);
+		if (!apply_option(reject_opts[k].name, val, cfg, lvl))
 			return EXIT_USAGE;
 	}
-	if (!cfg->listen.len) {
-		fprintf(stderr, "fixgw reject-engine: --listen is required\n\n");
-		reject_usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (!cfg->listen.len)
+		return cmd_usage_error("reject-engine", "--listen ADDR is required");
 	return EXIT_OK;
 }
 

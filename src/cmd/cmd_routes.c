@@ -179,6 +179,12 @@ static int explain(const struct route_table *t, const char *listener, bool json)
 	return EXIT_OK;
 }
 
+enum { OPT_JSON, OPT_LISTENER };
+static const struct cmd_opt explain_opts[] = {
+    [OPT_JSON] = {"--json", NULL, NULL},
+    [OPT_LISTENER] = {"--listener", NULL, "NAME"},
+};
+
 int cmd_routes(int argc, char **argv)
 {
 	if (argc < 2 || cmd_is_help(argv[1])) {
@@ -186,11 +192,9 @@ int cmd_routes(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	bool is_check = strcmp(argv[1], "check") == 0, is_explain = strcmp(argv[1], "explain") == 0;
-	if (!is_check && !is_explain) {
-		fprintf(stderr, "fixgw routes: unknown subcommand '%s'\n", argv[1]);
-		routes_usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (!is_check && !is_explain)
+		return cmd_usage_error("routes", "unknown subcommand '%s' (check or explain)", argv[1]);
+	const char *cmd = is_check ? "routes check" : "routes explain", *val;
 	char **paths = calloc((size_t)argc, sizeof(char *));
 	int npaths = 0, rc;
 	const char *listener = NULL;
@@ -198,25 +202,28 @@ int cmd_routes(int argc, char **argv)
 	if (!paths)
 		return EXIT_USAGE;
 	for (int i = 2; i < argc; i++) {
-		if (cmd_is_help(argv[i])) {
+		/* check takes no options: an empty table makes every option unknown */
+		switch (cmd_next_opt(cmd, argc, argv, &i, explain_opts, is_explain ? 2 : 0, &val)) {
+		case CMD_OPT_HELP:
 			routes_usage(stdout);
 			rc = EXIT_OK;
 			goto out;
-		} else if (is_explain && strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else if (is_explain && strcmp(argv[i], "--listener") == 0 && i + 1 < argc) {
-			listener = argv[++i];
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "fixgw routes %s: unknown option '%s'\n", argv[1], argv[i]);
+		case CMD_OPT_BAD:
 			rc = EXIT_USAGE;
 			goto out;
-		} else {
+		case CMD_OPT_ARG:
 			paths[npaths++] = argv[i];
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_LISTENER:
+			listener = val;
+			break;
 		}
 	}
 	if (npaths == 0) {
-		fprintf(stderr, "fixgw routes %s: at least one PATH is needed\n", argv[1]);
-		rc = EXIT_USAGE;
+		rc = cmd_usage_error(cmd, "at least one PATH is needed");
 		goto out;
 	}
 	struct route_table *t;

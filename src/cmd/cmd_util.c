@@ -1,4 +1,6 @@
 /* cmd_util.c - helpers shared by the subcommands. */
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +10,53 @@
 int cmd_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "fixgw %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'fixgw %s --help' for usage.\n", cmd);
+	return EXIT_USAGE;
+}
+
+int cmd_next_opt(const char *cmd, int argc, char **argv, int *i, const struct cmd_opt *opts, size_t nopts,
+                 const char **val)
+{
+	const char *arg = argv[*i];
+	*val = NULL;
+	if (cmd_is_help(arg))
+		return CMD_OPT_HELP;
+	if (arg[0] != '-' || arg[1] == '\0')
+		return CMD_OPT_ARG;
+	const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+	for (size_t k = 0; k < nopts; k++) {
+		const struct cmd_opt *o = &opts[k];
+		bool is_name = strlen(o->name) == len && strncmp(arg, o->name, len) == 0;
+		bool is_alias = !eq && o->alias && strcmp(arg, o->alias) == 0;
+		if (!is_name && !is_alias)
+			continue;
+		if (!o->value) {
+			if (eq)
+				return cmd_usage_error(cmd, "option '%s' takes no value", o->name),
+				       CMD_OPT_BAD;
+			return (int)k;
+		}
+		if (eq && eq[1]) {
+			*val = eq + 1;
+		} else if (!eq && *i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0) {
+			*val = argv[++*i];
+		} else {
+			return cmd_usage_error(cmd, "option '%s' needs a value (%s)", o->name, o->value),
+			       CMD_OPT_BAD;
+		}
+		return (int)k;
+	}
+	return cmd_usage_error(cmd, "unknown option '%.*s'", (int)len, arg), CMD_OPT_BAD;
 }
 
 int cmd_read_stdin(size_t max, char **out, size_t *len)

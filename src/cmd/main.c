@@ -6,8 +6,12 @@
 
 static int cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && cmd_is_help(argv[1])) {
+		printf("usage: fixgw version\n\nPrints the version.\n");
+		return EXIT_OK;
+	}
+	if (argc > 1)
+		return cmd_usage_error("version", "unexpected argument '%s'", argv[1]);
 	printf("fixgw %s\n", FIXGW_VERSION);
 	return EXIT_OK;
 }
@@ -52,7 +56,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "fixgw: unknown command '%s'\n\n", argv[1]);
+	fprintf(stderr, "fixgw: unknown %s '%s'\n\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
 }

@@ -1090,26 +1090,61 @@ static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *
 
 enum doc_kind { DOC_OTHER, DOC_FIXSESSION, DOC_LIST, DOC_FIXSESSION_LIST };
 
+static void kind_error(struct manifest_loader *ld, const yaml_node_t *at, const char *prefix, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+
+/* An error about a document's kind or apiVersion, with the field path (items[3].kind inside a List). */
+static void kind_error(struct manifest_loader *ld, const yaml_node_t *at, const char *prefix, const char *fmt,
+                       ...)
+{
+	char path[48];
+	va_list ap;
+	snprintf(path, sizeof(path), "%s%skind", prefix, prefix[0] ? "." : "");
+	va_start(ap, fmt);
+	if (diag_addv(ld->dl, DIAG_ERROR, ld->file, mark_num(at->start_mark.line),
+	              mark_num(at->start_mark.column), path, fmt, ap) != 0)
+		ld->err = FIXGW_ENOMEM;
+	va_end(ap);
+}
+
+static bool text_is_nocase(struct text t, const char *lit)
+{
+	return t.n == strlen(lit) && strncasecmp(t.p, lit, t.n) == 0;
+}
+
 /* What a mapping is, by apiVersion and kind. implied is the kind of items that omit both (the items of a
- * FIXSessionList, as the API server returns them). */
+ * FIXSessionList, as the API server returns them). Other Kubernetes objects (a Service beside the
+ * FIXSessions) are skipped quietly; what can only be a mistaken FIXSession is an error: a kind that
+ * differs from ours only in case (FixSession), an unknown kind in our API group, or a non-empty mapping
+ * with no kind at all. */
 static enum doc_kind kind_of(struct manifest_loader *ld, yaml_document_t *doc, yaml_node_t *m,
-                             enum doc_kind implied)
+                             enum doc_kind implied, const char *prefix)
 {
 	struct text kind, api;
+	char q[DIAG_QUOTE_CAP];
 	yaml_node_t *kn = map_get(doc, m, "kind"), *an = map_get(doc, m, "apiVersion");
 	static const char group[] = FIXSESSION_GROUP "/";
-	if (!kn && !an)
+	if (!kn && !an) {
+		if (implied == DOC_OTHER && m->data.mapping.pairs.top != m->data.mapping.pairs.start)
+			kind_error(ld, m, prefix,
+			           "a document without apiVersion and kind; a FIXSession needs "
+			           "apiVersion: " FIXSESSION_API_VERSION " and kind: " FIXSESSION_KIND);
 		return implied;
-	if (!text_of(kn, &kind))
-		return DOC_OTHER;
+	}
 	if (!text_of(an, &api))
 		api = (struct text){"", 0};
+	bool ours = api.n >= sizeof(group) - 1 && memcmp(api.p, group, sizeof(group) - 1) == 0;
+	if (!text_of(kn, &kind) || is_absent(kn)) {
+		if (ours)
+			kind_error(ld, kn ? kn : m, prefix,
+			           "kind is missing; expected kind: " FIXSESSION_KIND);
+		return DOC_OTHER;
+	}
 	if (text_is(kind, FIXSESSION_KIND)) {
 		if (text_is(api, FIXSESSION_API_VERSION))
 			return DOC_FIXSESSION;
 		/* Another version of ours is skipped, but never silently: it is likely a typo. */
-		if (!an || (api.n >= sizeof(group) - 1 && memcmp(api.p, group, sizeof(group) - 1) == 0)) {
-			char q[DIAG_QUOTE_CAP];
+		if (!an || ours) {
 			const yaml_node_t *at = an ? an : kn;
 			ld_report(ld, DIAG_WARNING, mark_num(at->start_mark.line),
 			          mark_num(at->start_mark.column),
@@ -1122,6 +1157,15 @@ static enum doc_kind kind_of(struct manifest_loader *ld, yaml_document_t *doc, y
 		return DOC_LIST;
 	if (text_is(kind, FIXSESSION_KIND "List") && text_is(api, FIXSESSION_API_VERSION))
 		return DOC_FIXSESSION_LIST;
+	if (text_is_nocase(kind, FIXSESSION_KIND) || text_is_nocase(kind, FIXSESSION_KIND "List"))
+		kind_error(ld, kn, prefix, "unknown kind %s: kinds are case-sensitive; expected \"%s\"",
+		           diag_quote(kind.p, kind.n, q, sizeof(q)),
+		           kind.n == strlen(FIXSESSION_KIND) ? FIXSESSION_KIND : FIXSESSION_KIND "List");
+	else if (ours)
+		kind_error(ld, kn, prefix,
+		           "unknown kind %s in API group " FIXSESSION_GROUP "; expected " FIXSESSION_KIND
+		           " (or " FIXSESSION_KIND "List)",
+		           diag_quote(kind.p, kind.n, q, sizeof(q)));
 	return DOC_OTHER;
 }
 
@@ -1141,9 +1185,10 @@ static void load_list(struct manifest_loader *ld, yaml_document_t *doc, yaml_nod
 	for (size_t i = 0; i < count && !ld->err; i++) {
 		yaml_node_t *item = node_at(doc, items->data.sequence.items.start[i]);
 		char prefix[32];
-		if (item->type != YAML_MAPPING_NODE || kind_of(ld, doc, item, implied) != DOC_FIXSESSION)
-			continue;
 		snprintf(prefix, sizeof(prefix), "items[%zu]", i);
+		if (item->type != YAML_MAPPING_NODE ||
+		    kind_of(ld, doc, item, implied, prefix) != DOC_FIXSESSION)
+			continue;
 		load_fixsession(ld, doc, item, prefix);
 	}
 }
@@ -1152,7 +1197,7 @@ static void load_document(struct manifest_loader *ld, yaml_document_t *doc, yaml
 {
 	if (root->type != YAML_MAPPING_NODE)
 		return;
-	switch (kind_of(ld, doc, root, DOC_OTHER)) {
+	switch (kind_of(ld, doc, root, DOC_OTHER, "")) {
 	case DOC_FIXSESSION:
 		load_fixsession(ld, doc, root, "");
 		break;

@@ -182,8 +182,9 @@ static enum yaml_doc_status compose_event(struct composer *c, const struct yaml_
 		else
 			id = yaml_document_add_mapping(doc, ev->data.mapping_start.tag,
 			                               ev->data.mapping_start.style);
-		if (!id || !add_anchor(c, ev->type == YAML_SEQUENCE_START_EVENT ? &ev->data.sequence_start.anchor
-		                                                                : &ev->data.mapping_start.anchor,
+		if (!id || !add_anchor(c,
+		                       ev->type == YAML_SEQUENCE_START_EVENT ? &ev->data.sequence_start.anchor
+		                                                             : &ev->data.mapping_start.anchor,
 		                       id))
 			return YAML_DOC_NOMEM;
 		set_marks(doc, id, ev);

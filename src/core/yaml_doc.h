@@ -19,13 +19,13 @@ struct yaml_doc_limits {
 };
 
 enum yaml_doc_status {
-	YAML_DOC_OK = 0,   /* *doc holds the next document (the caller deletes it) */
-	YAML_DOC_END,      /* the stream ended; *doc is untouched */
-	YAML_DOC_SYNTAX,   /* libyaml's error: the parser's error, problem and marks say what and where */
-	YAML_DOC_DEPTH,    /* a collection past max_depth at *at */
-	YAML_DOC_NODES,    /* a node past max_nodes at *at */
-	YAML_DOC_ALIAS,    /* an alias of an anchor not defined before it, at *at */
-	YAML_DOC_NOMEM,    /* allocation failed */
+	YAML_DOC_OK = 0, /* *doc holds the next document (the caller deletes it) */
+	YAML_DOC_END,    /* the stream ended; *doc is untouched */
+	YAML_DOC_SYNTAX, /* libyaml's error: the parser's error, problem and marks say what and where */
+	YAML_DOC_DEPTH,  /* a collection past max_depth at *at */
+	YAML_DOC_NODES,  /* a node past max_nodes at *at */
+	YAML_DOC_ALIAS,  /* an alias of an anchor not defined before it, at *at */
+	YAML_DOC_NOMEM,  /* allocation failed */
 };
 
 /** Compose the next document of p's input. On any status but OK, *doc is left empty (nothing to free)

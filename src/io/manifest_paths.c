@@ -48,8 +48,8 @@ static void load_file(struct walk *w, const char *path, const struct stat *st)
 		return;
 	}
 	if (st->st_size > (off_t)MANIFEST_MAX_FILE_BYTES) {
-		path_report(w, DIAG_ERROR, path, "file is %lld bytes; the limit is %u", (long long)st->st_size,
-		            MANIFEST_MAX_FILE_BYTES);
+		path_report(w, DIAG_ERROR, path, "file is %lld bytes; the limit is %u",
+		            (long long)st->st_size, MANIFEST_MAX_FILE_BYTES);
 		return;
 	}
 	int rc = io_read_file(path, MANIFEST_MAX_FILE_BYTES, &buf, &len);
@@ -162,12 +162,14 @@ static void load_path(struct walk *w, const char *path, unsigned depth, bool nam
 	}
 	if (S_ISDIR(st.st_mode)) {
 		if (depth > MANIFEST_MAX_DIR_DEPTH)
-			path_report(w, DIAG_ERROR, path, "directory nested more than %d levels deep is skipped",
+			path_report(w, DIAG_ERROR, path,
+			            "directory nested more than %d levels deep is skipped",
 			            MANIFEST_MAX_DIR_DEPTH);
 		else if (first_visit(w, &st))
 			load_dir(w, path, depth);
 		else if (!w->err)
-			path_report(w, DIAG_WARNING, path, "directory already read through another path; skipped");
+			path_report(w, DIAG_WARNING, path,
+			            "directory already read through another path; skipped");
 	} else if (named || (S_ISREG(st.st_mode) && has_manifest_ext(path))) {
 		load_file(w, path, &st);
 	}

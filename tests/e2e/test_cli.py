@@ -136,3 +136,86 @@ def test_routes_explain_applies_redaction(fixgw):
     assert "9001" not in out["fields"]
     for leaked in (b"FAMILY_OFFICE_7", b"RESTRICTED", b"pw\x01"):
         assert leaked not in p.stdout + p.stderr
+
+
+# Every subcommand, as a script would call it: --help works everywhere, and a bad command line gets
+# one clear line on stderr and exit status 2, never a start with half the arguments.
+COMMANDS = (["gateway"], ["logon", "parse"], ["routes", "check"], ["routes", "explain"], ["reject-engine"],
+            ["version"])
+
+
+def test_help_on_every_command(fixgw):
+    for cmd in COMMANDS + (["logon"], ["routes"]):
+        for flag in ("--help", "-h"):
+            p = run(cmd + [flag])
+            assert p.returncode == 0, (cmd, flag)
+            assert b"usage: fixgw" in p.stdout, (cmd, flag)
+            assert p.stderr == b"", (cmd, flag)
+
+
+def test_unknown_options_are_refused(fixgw):
+    for cmd in COMMANDS:
+        for bogus in ("--bogus", "--json=1" if cmd[0] != "reject-engine" else "--json", "-z"):
+            if cmd == ["logon", "parse"] and bogus.startswith("--json"):
+                bogus = "--max-bytes=x"
+            p = run(cmd + [bogus], timeout=10)
+            assert p.returncode == 2, (cmd, bogus, p.stderr)
+            err = p.stderr.decode()
+            assert err.startswith(f"fixgw {' '.join(cmd)}: "), (cmd, err)
+            assert "--help" in err, (cmd, err)
+    p = run(["reject-engine", "--json"])
+    assert p.returncode == 2
+    assert p.stderr.decode().splitlines()[0] == "fixgw reject-engine: unknown option '--json'"
+    p = run(["routes", "check", "--json", EXAMPLES])
+    assert p.returncode == 2 and b"unknown option '--json'" in p.stderr
+    assert run(["--bogus"]).returncode == 2
+
+
+def test_missing_values_are_named(fixgw):
+    cases = {
+        ("gateway", "--config"): "option '--config' needs a value (FILE)",
+        ("gateway", "-c"): "option '--config' needs a value (FILE)",
+        ("gateway", "--config="): "option '--config' needs a value (FILE)",
+        ("gateway", "--config", "--bogus"): "option '--config' needs a value (FILE)",
+        ("logon", "parse", "--max-bytes"): "option '--max-bytes' needs a value",
+        ("routes", "explain", EXAMPLES, "--listener"): "option '--listener' needs a value (NAME)",
+        ("reject-engine", "--listen"): "option '--listen' needs a value (ADDR)",
+        ("reject-engine", "--listen", "127.0.0.1:1", "--reason"): "option '--reason' needs a value (TEXT)",
+    }
+    for args, want in cases.items():
+        p = run(list(args), timeout=10)
+        assert p.returncode == 2, args
+        assert want in p.stderr.decode(), (args, p.stderr)
+    # required options and stray operands
+    for args, want in ((["gateway"], "--config FILE is required"),
+                       (["reject-engine"], "--listen ADDR is required"),
+                       (["routes", "check"], "at least one PATH is needed"),
+                       (["gateway", "--config", "x.yaml", "extra"], "unexpected argument 'extra'"),
+                       (["logon", "parse", "file.bin"], "unexpected argument 'file.bin'"),
+                       (["logon", "--json"], "unknown subcommand '--json'"),
+                       (["version", "x"], "unexpected argument 'x'")):
+        p = run(args, timeout=10)
+        assert p.returncode == 2, args
+        assert want in p.stderr.decode(), (args, p.stderr)
+
+
+def test_option_value_forms(fixgw):
+    # "--name=value" and "--name value" mean the same; a value may be given with = when it starts with --
+    msg = logon()
+    assert run(["logon", "parse", "--max-bytes=4096", "--json"], msg).returncode == 0
+    assert run(["logon", "parse", "--max-bytes", "4096"], msg).returncode == 0
+    p = run(["routes", "explain", EXAMPLES, "--listener=public", "--json"], msg)
+    assert p.returncode == 0 and json.loads(p.stdout)["listener"] == "public"
+
+
+def test_routes_check_wrong_kind_is_an_error(fixgw, tmp_path):
+    text = (EXAMPLES / "equities-single-field.yaml").read_text().replace("kind: FIXSession", "kind: FixSession")
+    f = tmp_path / "wrong-kind.yaml"
+    f.write_text(text)
+    line = text.splitlines().index("kind: FixSession") + 1
+    p = run(["routes", "check", str(f)])
+    assert p.returncode == 2, p.stdout
+    err = p.stderr.decode()
+    assert f"{f}:{line}:7: error: kind: unknown kind \"FixSession\"" in err, err
+    assert 'expected "FIXSession"' in err
+    assert b"valid" not in p.stdout

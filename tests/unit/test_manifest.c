@@ -254,6 +254,43 @@ TEST(multi_document_and_other_kinds)
 	res_free(&r);
 }
 
+/* A document that can only be a mistaken FIXSession is an error, never a quiet "0 valid". */
+TEST(wrong_or_unknown_kinds_are_errors)
+{
+	struct res r;
+	load(&r, "apiVersion: fixgw.io/v1alpha1\nkind: FixSession\nmetadata: {name: r1}\n");
+	CHECK_EQ_INT(r.rc, FIXGW_EINVAL);
+	const struct diag *d = find(&r, "kind",
+	                            "unknown kind \"FixSession\": kinds are case-sensitive; "
+	                            "expected \"FIXSession\"");
+	CHECK(d && d->line == 2 && d->col == 7 && strcmp(d->file, "t.yaml") == 0);
+	res_free(&r);
+
+	load(&r, "apiVersion: v1\nkind: fixsessionlist\nitems: []\n");
+	CHECK(r.rc == FIXGW_EINVAL && find(&r, "kind", "expected \"FIXSessionList\"") != NULL);
+	res_free(&r);
+
+	load(&r, "apiVersion: fixgw.io/v1alpha1\nkind: Route\n");
+	CHECK(r.rc == FIXGW_EINVAL && find(&r, "kind",
+	                                   "unknown kind \"Route\" in API group fixgw.io; "
+	                                   "expected FIXSession") != NULL);
+	res_free(&r);
+
+	load(&r, "apiVersion: fixgw.io/v1alpha1\nmetadata: {name: r1}\n");
+	CHECK(r.rc == FIXGW_EINVAL && find(&r, "kind", "kind is missing; expected kind: FIXSession") != NULL);
+	res_free(&r);
+
+	load(&r, "metadata: {name: r1}\nspec: {}\n");
+	CHECK(r.rc == FIXGW_EINVAL && find(&r, "kind", "without apiVersion and kind") != NULL);
+	res_free(&r);
+
+	load(&r, "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service}\n"
+	         "- {apiVersion: fixgw.io/v1alpha1, kind: FIXsession}\n");
+	d = find(&r, "items[1].kind", "expected \"FIXSession\"");
+	CHECK(r.rc == FIXGW_EINVAL && d && d->line == 5);
+	res_free(&r);
+}
+
 TEST(other_version_of_ours_warns)
 {
 	struct res r;
@@ -1037,13 +1074,14 @@ TEST_MAIN(TEST_ENTRY(minimal_route_gets_defaults), TEST_ENTRY(full_route_every_f
           TEST_ENTRY(default_route_with_priority), TEST_ENTRY(escaped_wildcard_is_exact),
           TEST_ENTRY(json_object_loads), TEST_ENTRY(json_numbers_and_booleans_are_typed),
           TEST_ENTRY(multi_document_and_other_kinds), TEST_ENTRY(other_version_of_ours_warns),
-          TEST_ENTRY(list_kinds_contribute_items), TEST_ENTRY(unknown_fields_are_errors),
-          TEST_ENTRY(standard_metadata_and_status_are_accepted), TEST_ENTRY(duplicate_keys_are_errors),
-          TEST_ENTRY(match_field_key_syntax), TEST_ENTRY(same_tag_twice_is_an_error),
-          TEST_ENTRY(unroutable_tags), TEST_ENTRY(renamed_standard_tag_warns),
-          TEST_ENTRY(too_many_match_fields), TEST_ENTRY(value_must_be_a_string), TEST_ENTRY(value_shape),
-          TEST_ENTRY(value_content), TEST_ENTRY(values_never_reach_diagnostics),
-          TEST_ENTRY(log_and_redact_flags), TEST_ENTRY(priority_only_on_wildcard_and_default_routes),
+          TEST_ENTRY(wrong_or_unknown_kinds_are_errors), TEST_ENTRY(list_kinds_contribute_items),
+          TEST_ENTRY(unknown_fields_are_errors), TEST_ENTRY(standard_metadata_and_status_are_accepted),
+          TEST_ENTRY(duplicate_keys_are_errors), TEST_ENTRY(match_field_key_syntax),
+          TEST_ENTRY(same_tag_twice_is_an_error), TEST_ENTRY(unroutable_tags),
+          TEST_ENTRY(renamed_standard_tag_warns), TEST_ENTRY(too_many_match_fields),
+          TEST_ENTRY(value_must_be_a_string), TEST_ENTRY(value_shape), TEST_ENTRY(value_content),
+          TEST_ENTRY(values_never_reach_diagnostics), TEST_ENTRY(log_and_redact_flags),
+          TEST_ENTRY(priority_only_on_wildcard_and_default_routes),
           TEST_ENTRY(priority_check_waits_for_valid_fields), TEST_ENTRY(target_rules),
           TEST_ENTRY(listener_rules), TEST_ENTRY(hold_rules), TEST_ENTRY(duration_parser),
           TEST_ENTRY(metadata_rules), TEST_ENTRY(duplicate_names_across_the_load),

@@ -125,6 +125,5 @@ TEST(shipped_examples_are_valid_and_quiet)
 	diag_list_free(&dl);
 }
 
-
 TEST_MAIN(TEST_ENTRY(directory_tree_loads_in_order), TEST_ENTRY(paths_errors_and_files),
           TEST_ENTRY(symlink_loops_end), TEST_ENTRY(shipped_examples_are_valid_and_quiet))

@@ -25,11 +25,12 @@ static enum yaml_doc_status compose(const char *text, size_t len, const struct y
 		if (*ndocs == 0 && first_scalar) {
 			yaml_node_t *root = yaml_document_get_root_node(&doc);
 			snprintf(first_scalar, cap, "%s",
-			         root && root->type == YAML_MAPPING_NODE && root->data.mapping.pairs.top >
-			                                                        root->data.mapping.pairs.start
+			         root && root->type == YAML_MAPPING_NODE &&
+			                 root->data.mapping.pairs.top > root->data.mapping.pairs.start
 			             ? (const char *)yaml_document_get_node(
-			                   &doc, root->data.mapping.pairs.start[root->data.mapping.pairs.top -
-			                                                        root->data.mapping.pairs.start - 1]
+			                   &doc, root->data.mapping.pairs
+			                             .start[root->data.mapping.pairs.top -
+			                                    root->data.mapping.pairs.start - 1]
 			                             .value)
 			                   ->data.scalar.value
 			             : "");
