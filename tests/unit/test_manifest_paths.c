@@ -44,15 +44,18 @@ TEST(paths_errors_and_files)
 	route_set_init(&set);
 	diag_list_init(&dl);
 	CHECK_EQ_INT(manifest_paths_load(paths, 4, &set, &dl), FIXGW_EINVAL);
-	/* broken.yaml's first document and b-first.yaml; notes.txt is loaded (named) but holds no object */
+	/* broken.yaml's first document and b-first.yaml; notes.txt is loaded (named): it holds no object, but
+	 * claims apiVersion fixgw.io without a kind, which is an error */
 	CHECK_EQ_INT(set.count, 2);
-	CHECK_EQ_INT(dl.nerrors, 2);
-	if (dl.count == 2) {
+	CHECK_EQ_INT(dl.nerrors, 3);
+	if (dl.count == 3) {
 		CHECK(strstr(dl.items[0].file, "does-not-exist.yaml") != NULL);
 		CHECK(strstr(dl.items[0].message, "No such file or directory") != NULL);
 		CHECK_EQ_INT(dl.items[0].line, 0);
 		CHECK(strstr(dl.items[1].file, "broken.yaml") != NULL);
 		CHECK_EQ_INT(dl.items[1].line, 12);
+		CHECK(strstr(dl.items[2].file, "notes.txt") != NULL);
+		CHECK(strstr(dl.items[2].message, "kind is missing") != NULL);
 	}
 	if (set.count == 2) {
 		CHECK_EQ_STR(set.items[0].name, "before-error");
