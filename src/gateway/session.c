@@ -590,7 +590,9 @@ static void step_logon(struct session *s, uint32_t events)
 		s->last_activity_ms = reactor_now(&s->w->reactor);
 		if (!s->scan) {
 			s->scan = calloc(1, sizeof(*s->scan));
-			struct fix_field *fields = calloc(FIX_SCAN_DEFAULT_MAX_FIELDS, sizeof(*fields));
+			/* not zeroed: the scanner writes fields[i] before anything reads it (8 KiB of memset
+			 * per Logon otherwise) */
+			struct fix_field *fields = malloc(FIX_SCAN_DEFAULT_MAX_FIELDS * sizeof(*fields));
 			if (!s->scan || !fields) {
 				free(fields);
 				session_close(s, LOG_ERROR, "internal_error",

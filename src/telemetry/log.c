@@ -119,11 +119,44 @@ static char *utoa_end(char *end, uint64_t v)
 	return end;
 }
 
+/* Length of the leading run of printable ASCII other than '"' and '\\': bytes that every JSON escaping
+ * writes as they are. Most values (names, addresses, ids) are nothing else. Eight bytes at a time: a
+ * word is plain when no byte is below 0x20, above 0x7e, '"' or '\\' (the usual has-zero-byte tricks). */
+static size_t plain_run(const char *s, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		uint64_t below_space = (x - ones * 0x20) & ~x;
+		uint64_t above_tilde = (x + ones * (0x80 - 0x7f)) | x; /* high bit set: byte >= 0x7f */
+		uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+		uint64_t quote = (q - ones) & ~q, backslash = (b - ones) & ~b;
+		if ((below_space | above_tilde | quote | backslash) & highs)
+			break;
+	}
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			break;
+	}
+	return i;
+}
+
 void log_strn(struct log_line *l, const char *k, const char *value, size_t len)
 {
 	if (!l->enabled || !value)
 		return;
 	key(l, k);
+	if (plain_run(value, len) == len && l->len + len + 2 < LOG_LINE_MAX - 2) {
+		char *p = l->buf + l->len;
+		*p++ = '"';
+		memcpy(p, value, len);
+		p[len] = '"';
+		l->len += len + 2;
+		return;
+	}
 	l->len += log_json_escape(l->buf + l->len, LOG_LINE_MAX - 2 - l->len, value, len);
 }
 

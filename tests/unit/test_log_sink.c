@@ -178,6 +178,29 @@ TEST(chunks_are_whole_lines_up_to_pipe_buf)
 	CHECK_EQ_INT(count_lines(buf, sizeof(buf)), 3);
 }
 
+/* log_str's fast path for plain values must write exactly what log_json_escape writes, whatever byte
+ * sits wherever in the value (the word-at-a-time scan must see every byte). */
+TEST(plain_fast_path_matches_the_escaper)
+{
+	char value[24], want[256];
+	int bad = 0;
+	for (int c = 0; c < 256; c++)
+		for (size_t pos = 0; pos < sizeof(value); pos++) {
+			memset(value, 'a', sizeof(value));
+			value[pos] = (char)c;
+			struct log_line l;
+			log_set_level(LOG_INFO);
+			log_begin(&l, LOG_INFO, "x", NULL);
+			size_t head = l.len;
+			log_strn(&l, "v", value, sizeof(value));
+			size_t n = log_json_escape(want, sizeof(want), value, sizeof(value));
+			const char *got = l.buf + head + strlen(",\"v\":");
+			if (l.len - head - strlen(",\"v\":") != n || memcmp(got, want, n) != 0)
+				bad++;
+		}
+	CHECK_EQ_INT(bad, 0);
+}
+
 static atomic_bool stop_;
 
 static void *toggle_level(void *arg)
@@ -213,6 +236,7 @@ int main(void)
 	                                         TEST_ENTRY(socket_sink_never_blocks),
 	                                         TEST_ENTRY(broken_sink_drops_buffered_lines),
 	                                         TEST_ENTRY(chunks_are_whole_lines_up_to_pipe_buf),
-	                                         TEST_ENTRY(level_changes_while_other_threads_log)};
+	                                         TEST_ENTRY(level_changes_while_other_threads_log),
+	                                         TEST_ENTRY(plain_fast_path_matches_the_escaper)};
 	return test_run_all(cases, sizeof(cases) / sizeof(cases[0]));
 }
