@@ -137,17 +137,43 @@ void reactor_timer_cancel(struct reactor *r, struct reactor_timer *t)
 	heap_down(r, r->heap[i]->heap_index - 1);
 }
 
+#ifndef REACTOR_REALLOC
+#define REACTOR_REALLOC realloc /* unit tests make it fail (fault injection) */
+#endif
+
+static int heap_grow(struct reactor *r, size_t need)
+{
+	if (need <= r->heap_cap)
+		return 0;
+	size_t cap = r->heap_cap ? r->heap_cap * 2 : 64;
+	while (cap < need)
+		cap *= 2;
+	struct reactor_timer **h = REACTOR_REALLOC(r->heap, cap * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	r->heap = h;
+	r->heap_cap = cap;
+	return 0;
+}
+
+int reactor_timer_reserve(struct reactor *r, size_t n)
+{
+	int err = heap_grow(r, r->reserved + n);
+	if (err == 0)
+		r->reserved += n;
+	return err;
+}
+
+void reactor_timer_unreserve(struct reactor *r, size_t n)
+{
+	r->reserved = n < r->reserved ? r->reserved - n : 0;
+}
+
 int reactor_timer_arm(struct reactor *r, struct reactor_timer *t, uint64_t after_ms)
 {
 	reactor_timer_cancel(r, t);
-	if (r->nheap == r->heap_cap) {
-		size_t cap = r->heap_cap ? r->heap_cap * 2 : 64;
-		struct reactor_timer **h = realloc(r->heap, cap * sizeof(*h));
-		if (!h)
-			return -ENOMEM;
-		r->heap = h;
-		r->heap_cap = cap;
-	}
+	if (r->nheap == r->heap_cap && heap_grow(r, r->nheap + 1) < 0)
+		return -ENOMEM;
 	t->deadline_ms = r->now_ms + after_ms;
 	r->heap[r->nheap] = t;
 	t->heap_index = ++r->nheap;

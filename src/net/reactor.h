@@ -52,6 +52,7 @@ struct reactor {
 
 	struct reactor_timer **heap;
 	size_t nheap, heap_cap;
+	size_t reserved; /* heap slots promised to timers (reactor_timer_reserve) */
 
 	struct reactor_deferred *deferred_head, **deferred_tail;
 
@@ -84,7 +85,13 @@ static inline void reactor_forget(struct reactor_io *io)
 	io->events = 0;
 }
 
-/** Arm (or re-arm) a timer for `after_ms` from now; cancel is a no-op when not armed. */
+/** Promise heap room to n more timers, so that arming them later cannot fail (a connection's deadline
+ * must never be lost to ENOMEM): grows the heap now. Returns 0 or -ENOMEM (nothing reserved). Give the
+ * room back with reactor_timer_unreserve when those timers are gone. */
+int reactor_timer_reserve(struct reactor *r, size_t n);
+void reactor_timer_unreserve(struct reactor *r, size_t n);
+/** Arm (or re-arm) a timer for `after_ms` from now; cancel is a no-op when not armed. Returns 0, or
+ * -ENOMEM when the heap cannot grow (never for timers within the reserved room). */
 int reactor_timer_arm(struct reactor *r, struct reactor_timer *t, uint64_t after_ms);
 void reactor_timer_cancel(struct reactor *r, struct reactor_timer *t);
 static inline bool reactor_timer_armed(const struct reactor_timer *t)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "core/errors.h"
 
@@ -517,10 +518,10 @@ size_t tls_server_cert_expiry(const struct tls_server *s, time_t *not_after_out,
 	return n;
 }
 
-SSL *tls_server_new_ssl(struct tls_server *s, int fd)
+/* A new server-side SSL from the current default context, in accept state, with no BIO yet. */
+static SSL *new_server_ssl(struct tls_server *s)
 {
 	SSL_CTX *ctx;
-	SSL *ssl;
 
 	/* Hold the lock only to take a reference: SSL_new itself runs unlocked on every worker. */
 	pthread_mutex_lock(&s->lock);
@@ -529,19 +530,23 @@ SSL *tls_server_new_ssl(struct tls_server *s, int fd)
 	pthread_mutex_unlock(&s->lock);
 
 	ERR_clear_error();
-	ssl = SSL_new(ctx);
+	SSL *ssl = SSL_new(ctx);
 	SSL_CTX_free(ctx); /* SSL_new took its own references */
-	if (!ssl)
-		goto fail;
-	if (!SSL_set_fd(ssl, fd)) {
-		SSL_free(ssl);
-		goto fail;
-	}
-	SSL_set_accept_state(ssl);
-	return ssl;
-fail:
+	if (ssl)
+		SSL_set_accept_state(ssl);
 	ERR_clear_error();
-	return NULL;
+	return ssl;
+}
+
+SSL *tls_server_new_ssl(struct tls_server *s, int fd)
+{
+	SSL *ssl = new_server_ssl(s);
+	if (ssl && !SSL_set_fd(ssl, fd)) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	return ssl;
 }
 
 /* ---- non-blocking I/O ---- */
@@ -666,4 +671,199 @@ const char *tls_cipher_name(const SSL *ssl)
 const char *tls_sni_name(const SSL *ssl)
 {
 	return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+/* ---- the TLS transport: OpenSSL over fixgw's own BIO ---- */
+
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_method_once = PTHREAD_ONCE_INIT;
+
+/* One recv per readable event: OpenSSL reads ahead (a whole buffer per call), and a short read marks the
+ * socket drained so that the next call answers "retry" instead of paying for an EAGAIN. */
+static int bio_read(BIO *b, char *out, int len)
+{
+	struct transport *t = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	if (t->rx_drained) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	ssize_t r = recv(t->fd, out, (size_t)len, 0);
+	if (r > 0) {
+		t->rx_drained = r < len;
+		return (int)r;
+	}
+	if (r == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EINTR) {
+		t->rx_drained = true;
+		BIO_set_retry_read(b);
+	}
+	return -1;
+}
+
+static int bio_write(BIO *b, const char *in, int len)
+{
+	struct transport *t = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	ssize_t w = send(t->fd, in, (size_t)len, MSG_NOSIGNAL);
+	if (w >= 0)
+		return (int)w;
+	if (errno == EAGAIN || errno == EINTR)
+		BIO_set_retry_write(b);
+	return -1;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH || cmd == BIO_CTRL_DUP ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static int bio_destroy(BIO *b)
+{
+	(void)b;
+	return 1;
+}
+
+static void bio_method_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "fixgw socket");
+	if (m && BIO_meth_set_read(m, bio_read) && BIO_meth_set_write(m, bio_write) &&
+	    BIO_meth_set_ctrl(m, bio_ctrl) && BIO_meth_set_create(m, bio_create) &&
+	    BIO_meth_set_destroy(m, bio_destroy))
+		bio_method = m;
+	else
+		BIO_meth_free(m);
+}
+
+static int want_of(enum tls_io r)
+{
+	return r == TLS_IO_WANT_WRITE ? TRANSPORT_WANT_WRITE : TRANSPORT_WANT_READ;
+}
+
+static int tt_handshake(struct transport *t)
+{
+	enum tls_io r = tls_handshake(t->impl, &t->reason);
+	switch (r) {
+	case TLS_IO_DONE:
+		return 0;
+	case TLS_IO_WANT_READ:
+	case TLS_IO_WANT_WRITE:
+		t->handshake_want = (uint8_t)want_of(r);
+		return -EAGAIN;
+	case TLS_IO_CLOSED:
+		if (!t->reason)
+			t->reason = "peer closed during the handshake";
+		return -ECONNRESET;
+	case TLS_IO_ERROR:
+		break;
+	}
+	return -EPROTO;
+}
+
+static ssize_t tt_read(struct transport *t, void *buf, size_t cap)
+{
+	size_t n = 0;
+	enum tls_io r = tls_read(t->impl, buf, cap, &n, &t->reason);
+	switch (r) {
+	case TLS_IO_DONE:
+		t->read_want = TRANSPORT_WANT_READ;
+		return (ssize_t)n;
+	case TLS_IO_WANT_READ:
+	case TLS_IO_WANT_WRITE:
+		t->read_want = (uint8_t)want_of(r);
+		return -EAGAIN;
+	case TLS_IO_CLOSED:
+		return 0;
+	case TLS_IO_ERROR:
+		break;
+	}
+	return -EPROTO;
+}
+
+static ssize_t tt_write(struct transport *t, const void *buf, size_t len)
+{
+	size_t n = 0;
+	enum tls_io r = tls_write(t->impl, buf, len, &n, &t->reason);
+	switch (r) {
+	case TLS_IO_DONE:
+		t->write_want = TRANSPORT_WANT_WRITE;
+		return (ssize_t)n;
+	case TLS_IO_WANT_READ:
+	case TLS_IO_WANT_WRITE:
+		t->write_want = (uint8_t)want_of(r);
+		return -EAGAIN;
+	case TLS_IO_CLOSED:
+	case TLS_IO_ERROR:
+		break;
+	}
+	return -EPIPE;
+}
+
+static void tt_shutdown(struct transport *t)
+{
+	tls_shutdown(t->impl);
+	shutdown(t->fd, SHUT_WR);
+}
+
+static void tt_close_notify(struct transport *t)
+{
+	tls_shutdown(t->impl);
+}
+
+static bool tt_pending(const struct transport *t)
+{
+	return tls_has_pending(t->impl);
+}
+
+static void tt_fini(struct transport *t)
+{
+	SSL_free(t->impl); /* frees the BIO too */
+}
+
+static const struct transport_ops tls_ops = {
+    .name = "tls",
+    .handshake = tt_handshake,
+    .read = tt_read,
+    .write = tt_write,
+    .shutdown = tt_shutdown,
+    .close_notify = tt_close_notify,
+    .pending = tt_pending,
+    .fini = tt_fini,
+};
+
+int tls_transport_init(struct transport *t, struct tls_server *s, int fd)
+{
+	pthread_once(&bio_method_once, bio_method_init);
+	if (!bio_method)
+		return FIXGW_ENOMEM;
+	transport_plain_init(t, fd);
+	SSL *ssl = new_server_ssl(s);
+	BIO *bio = ssl ? BIO_new(bio_method) : NULL;
+	if (!bio) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return FIXGW_ENOMEM;
+	}
+	BIO_set_data(bio, t);
+	SSL_set_bio(ssl, bio, bio);
+	SSL_set_read_ahead(ssl, 1);
+	t->ops = &tls_ops;
+	t->impl = ssl;
+	t->handshake_want = TRANSPORT_WANT_READ;
+	return 0;
+}
+
+SSL *tls_transport_ssl(const struct transport *t)
+{
+	return t->ops == &tls_ops ? t->impl : NULL;
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/diag.h"
+#include "net/transport.h"
 
 #define TLS_MAX_CERTS 32
 
@@ -94,6 +95,15 @@ enum tls_io tls_write(SSL *ssl, const void *buf, size_t len, size_t *n, const ch
 /** Send close_notify (best effort, non-blocking, the peer's reply is not awaited); does nothing before
  * the handshake finished or after a fatal error or a bare EOF. */
 void tls_shutdown(SSL *ssl);
+
+/** A TLS transport (net/transport.h) for an accepted non-blocking fd: a server-side SSL from s that reads
+ * and writes the socket through fixgw's own BIO. One readable event costs one recv(2): OpenSSL reads ahead
+ * into its record buffer, and once a socket read comes up short the BIO answers "retry" without a syscall
+ * until transport_readable() says epoll saw more. Writes use send(MSG_NOSIGNAL). t must not move while in
+ * use (the BIO points at it). Returns 0 or FIXGW_ENOMEM. */
+int tls_transport_init(struct transport *t, struct tls_server *s, int fd);
+/** The SSL of a TLS transport, or NULL for any other transport (for logs and spans). */
+SSL *tls_transport_ssl(const struct transport *t);
 
 /** For logs and spans: negotiated version ("TLSv1.3"), cipher, SNI name sent by the client (or NULL).
  * The SNI name is the counterparty's input (any bytes but NUL, up to 255): quote it before logging. */
