@@ -78,3 +78,67 @@ void endpoint_key_for_target(const char *ns, const char *service, unsigned port,
 	else
 		snprintf(out, cap, "%s/%s:%u", ns, service, port);
 }
+
+/* ---- choosing an endpoint ---- */
+
+static bool same_addr(const struct sockaddr_storage *ss, socklen_t len, const struct sockaddr *sa,
+                      socklen_t salen)
+{
+	return len == salen && memcmp(ss, sa, len) == 0;
+}
+
+void endpoint_health_failed(struct endpoint_health *h, const struct sockaddr *sa, socklen_t len,
+                            uint64_t now_ms)
+{
+	size_t victim = 0;
+	if (len > sizeof(h->slot[0].ss))
+		return;
+	for (size_t i = 0; i < ENDPOINT_HEALTH_SLOTS; i++) {
+		if (same_addr(&h->slot[i].ss, h->slot[i].len, sa, len)) {
+			victim = i;
+			break;
+		}
+		if (h->slot[i].down_until_ms < h->slot[victim].down_until_ms)
+			victim = i; /* the oldest mark (or a free slot) makes room */
+	}
+	memcpy(&h->slot[victim].ss, sa, len);
+	h->slot[victim].len = len;
+	h->slot[victim].down_until_ms = now_ms + ENDPOINT_DOWN_MS;
+}
+
+void endpoint_health_ok(struct endpoint_health *h, const struct sockaddr *sa, socklen_t len)
+{
+	for (size_t i = 0; i < ENDPOINT_HEALTH_SLOTS; i++)
+		if (h->slot[i].down_until_ms && same_addr(&h->slot[i].ss, h->slot[i].len, sa, len))
+			h->slot[i].down_until_ms = 0;
+}
+
+bool endpoint_health_down(const struct endpoint_health *h, const struct sockaddr *sa, socklen_t len,
+                          uint64_t now_ms)
+{
+	for (size_t i = 0; i < ENDPOINT_HEALTH_SLOTS; i++)
+		if (h->slot[i].down_until_ms > now_ms && same_addr(&h->slot[i].ss, h->slot[i].len, sa, len))
+			return true;
+	return false;
+}
+
+long endpoint_pick(const struct endpoint_set *set, uint64_t start, uint64_t *tried,
+                   const struct endpoint_health *h, uint64_t now_ms)
+{
+	size_t n = set ? set->nready : 0;
+	size_t limit = n < ENDPOINT_MAX_TRIES ? n : ENDPOINT_MAX_TRIES;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < limit; i++) {
+			if (*tried & (UINT64_C(1) << i))
+				continue;
+			size_t k = (size_t)((start + i) % n);
+			const struct net_addr *a = &set->ready[k];
+			if (pass == 0 && h &&
+			    endpoint_health_down(h, (const struct sockaddr *)&a->ss, a->len, now_ms))
+				continue;
+			*tried |= UINT64_C(1) << i;
+			return (long)k;
+		}
+	}
+	return -1;
+}

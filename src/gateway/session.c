@@ -2,17 +2,16 @@
  *
  * State machine (one enum, one handler per state; read top to bottom it is the connection's life):
  *
- *   TLS_HANDSHAKE -> LOGON -> (route) -> CONNECTING -> RELAY -> CLOSED
- *                               \-> HOLD --(endpoint ready)--> CONNECTING
+ *   HANDSHAKE -> LOGON -> (route) -> CONNECTING -> RELAY -> CLOSED
+ *                            \-> HOLD --(endpoint ready, release slot)--> CONNECTING
  *
- * The Logon buffer is the only per-connection buffer before relaying; once the upstream connects it
- * becomes the first "pending" buffer towards the engine, so the buffered bytes (Logon and anything
- * pipelined after it) are forwarded unchanged without a copy. While relaying, reads land in the worker's
- * scratch buffer and are written straight out; a buffer is allocated only for the part a peer could not
- * take yet, and reading from the other side stops until it drains (backpressure). An idle session holds
- * no buffers at all.
+ * The client is a transport (net/transport.h: plaintext or TLS, chosen once at accept), so no state asks
+ * which one it holds. The Logon buffer is the only per-connection buffer before relaying; once the upstream
+ * connects it becomes the first bytes towards the engine, forwarded unchanged without a copy. Relaying
+ * itself is relay.c; the held sessions wait in the worker's hold queue (hold_queue.c).
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,26 +22,26 @@
 #include "core/fix_dict.h"
 #include "core/fix_scan.h"
 #include "core/redact.h"
+#include "gateway/relay.h"
 #include "gateway/worker.h"
 #include "net/sock.h"
+#include "net/transport.h"
 #include "telemetry/log.h"
 
 #define LOGON_BUF_INITIAL 2048u
 #define DUMP_MAX          4096u
+/* A peer closed while its bytes could not be delivered (the other side is not reading): how long the
+ * session may then go without progress before it ends. Keeps a departed client of a stuck engine (or the
+ * reverse) from living forever when idleTimeout is 0. */
+#define FIN_STALL_MS 5000u
 
 enum session_state {
-	SS_TLS_HANDSHAKE,
+	SS_HANDSHAKE,
 	SS_LOGON,
 	SS_HOLD,
 	SS_CONNECTING,
 	SS_RELAY,
 	SS_CLOSED,
-};
-
-/* Bytes one side has accepted from us only in part. */
-struct pending {
-	char *buf;
-	uint32_t off, len;
 };
 
 /* Where a routed connection goes. */
@@ -52,13 +51,12 @@ struct session {
 	enum session_state state;
 	struct gw_worker *w;
 	struct gw_listener *listener;
-	struct session *next, *prev;           /* worker->sessions */
-	struct session *held_next, *held_prev; /* worker->held */
-	bool in_held_list;
+	struct session *next, *prev; /* worker->sessions */
+	struct hold_entry hold;      /* worker->held while in HOLD */
 
-	struct reactor_io cio, uio; /* client and upstream sockets */
-	SSL *ssl;                   /* client-side TLS, or NULL */
-	struct reactor_timer timer; /* the deadline of the current state */
+	struct reactor_io cio, uio;        /* client and upstream sockets */
+	struct transport client, upstream; /* the byte streams over them */
+	struct reactor_timer timer;        /* the deadline of the current state */
 	struct reactor_deferred reaper;
 
 	uint64_t id;
@@ -82,13 +80,22 @@ struct session {
 	uint32_t hold_timeout_ms;
 	uint32_t max_held;
 	bool counted_held, counted_active;
+	bool client_fin; /* the client ended its stream before the relay: its bytes and FIN wait in the kernel
+	                  */
 	unsigned attempts; /* upstream connection attempts so far */
+	uint64_t rr_start; /* the worker's round-robin cursor when this session first connected */
+	uint64_t tried;    /* endpoint rotation positions tried (endpoint_pick) */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} up_addr; /* the endpoint being connected to (its failures are remembered per worker) */
+	socklen_t up_len;
 	uint64_t hold_started_ms;
 
 	/* RELAY */
-	struct pending to_upstream, to_client;
-	bool client_eof, upstream_eof;   /* read side saw EOF */
-	bool upstream_shut, client_shut; /* we sent FIN (or close_notify) */
+	struct relay relay;
+	uint32_t logon_len; /* bytes of the Logon buffer handed to the relay */
 	uint64_t bytes_from_client, bytes_to_client;
 };
 
@@ -98,9 +105,12 @@ static void on_timer(struct reactor_timer *t);
 static void reap(struct reactor_deferred *d);
 static void session_close(struct session *s, enum log_level lvl, const char *event, const char *why);
 static void begin_connect(struct session *s);
-static void relay_pump(struct session *s, bool to_upstream, bool to_client);
-static int flush(struct session *s, struct pending *p, bool to_client);
+static void step_handshake(struct session *s);
+static void step_logon(struct session *s);
+static void enter_hold(struct session *s, const char *why);
+static void relay_done(struct session *s, enum relay_status st);
 static void count_bytes(struct session *s, bool from_client, uint64_t n);
+static void leave_hold(struct session *s);
 
 #define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -122,6 +132,7 @@ static void set_state(struct session *s, enum session_state st)
 	s->state_since_ms = reactor_now(&s->w->reactor);
 }
 
+/* Every session has a reserved heap slot (session_start), so arming its one timer cannot fail. */
 static void arm(struct session *s, uint64_t ms)
 {
 	reactor_timer_arm(&s->w->reactor, &s->timer, ms);
@@ -164,46 +175,9 @@ static void list_del(struct session_list *l, struct session *s)
 	l->count--;
 }
 
-/* Held sessions are released oldest first: append at the tail. */
-static void held_add(struct gw_worker *w, struct session *s)
-{
-	s->held_next = NULL;
-	s->held_prev = NULL;
-	if (!w->held.head) {
-		w->held.head = s;
-	} else {
-		struct session *t = w->held.head;
-		while (t->held_next)
-			t = t->held_next;
-		t->held_next = s;
-		s->held_prev = t;
-	}
-	w->held.count++;
-	s->in_held_list = true;
-}
-
-static void held_del(struct gw_worker *w, struct session *s)
-{
-	if (!s->in_held_list)
-		return;
-	if (s->held_prev)
-		s->held_prev->held_next = s->held_next;
-	else
-		w->held.head = s->held_next;
-	if (s->held_next)
-		s->held_next->held_prev = s->held_prev;
-	w->held.count--;
-	s->in_held_list = false;
-}
-
 struct session *session_next(const struct session *s)
 {
 	return s->next;
-}
-
-struct session *session_next_held(const struct session *s)
-{
-	return s->held_next;
 }
 
 bool session_is_pre_relay(const struct session *s)
@@ -219,6 +193,13 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 	struct gateway *gw = w->gw;
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s) {
+		close(fd);
+		return;
+	}
+	/* The session's one timer gets its heap slot now, so arming it later cannot fail: no session ever
+	 * lives without a deadline. */
+	if (reactor_timer_reserve(&w->reactor, 1) < 0) {
+		free(s);
 		close(fd);
 		return;
 	}
@@ -249,96 +230,74 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 	net_set_busy_poll(fd, atomic_load(&gw->limits.busy_poll_us));
 	log_msg(LOG_DEBUG, "connection_accepted", &s->log, "accepted connection from %s", s->peer);
 
+	transport_plain_init(&s->upstream, -1);
+	/* The one place that knows plaintext from TLS: everything after speaks to the transport. */
+	if (l->tls && tls_transport_init(&s->client, l->tls, fd) < 0) {
+		session_close(s, LOG_ERROR, "tls_failure", "cannot create a TLS session");
+		return;
+	}
+	if (!l->tls)
+		transport_plain_init(&s->client, fd);
+	/* Just accepted: nothing to read before epoll says so (saves a TLS handshake attempt's EAGAIN). */
+	s->client.rx_drained = true;
+	/* One absolute deadline covers the handshake and the Logon: trickling bytes never extend it. */
+	arm(s, atomic_load(&gw->limits.logon_timeout_ms));
+	set_state(s, SS_HANDSHAKE);
 	if (reactor_add(&w->reactor, &s->cio, EPOLLIN | EPOLLRDHUP) < 0) {
 		session_close(s, LOG_ERROR, "internal_error", "epoll_ctl failed");
 		return;
 	}
-	/* One absolute deadline covers the TLS handshake and the Logon: trickling bytes never extend it. */
-	arm(s, atomic_load(&gw->limits.logon_timeout_ms));
-	if (l->tls) {
-		s->ssl = tls_server_new_ssl(l->tls, fd);
-		if (!s->ssl) {
-			session_close(s, LOG_ERROR, "tls_failure", "cannot create a TLS session");
-			return;
-		}
-		set_state(s, SS_TLS_HANDSHAKE);
-	} else {
-		set_state(s, SS_LOGON);
-	}
+	step_handshake(s); /* plaintext is done at once; TLS waits for the ClientHello */
 }
 
-/* ---- TLS handshake ---- */
+/* ---- handshake ---- */
 
-static void step_tls_handshake(struct session *s)
+/* TLS details for the log (plaintext has none to give). */
+static void log_handshake(struct session *s, enum log_level lvl, const char *event, const char *reason)
 {
-	const char *reason = NULL;
-	switch (tls_handshake(s->ssl, &reason)) {
-	case TLS_IO_DONE: {
-		struct log_line l;
-		log_begin(&l, LOG_DEBUG, "tls_established", &s->log);
-		log_str(&l, "tls_version", tls_version_name(s->ssl));
-		log_str(&l, "tls_cipher", tls_cipher_name(s->ssl));
-		log_str(&l, "tls_sni", tls_sni_name(s->ssl));
-		log_end(&l, "TLS established");
-		set_state(s, SS_LOGON);
-		want(s, &s->cio, EPOLLIN | EPOLLRDHUP);
+	SSL *ssl = tls_transport_ssl(&s->client);
+	if (!ssl)
+		return;
+	struct log_line l;
+	log_begin(&l, lvl, event, &s->log);
+	if (reason)
+		log_str(&l, "reason", reason);
+	else {
+		log_str(&l, "tls_version", tls_version_name(ssl));
+		log_str(&l, "tls_cipher", tls_cipher_name(ssl));
+	}
+	log_str(&l, "tls_sni", tls_sni_name(ssl)); /* escaped by the log writer */
+	log_end(&l, reason ? "TLS handshake failed" : "TLS established");
+}
+
+static uint32_t want_events(uint8_t want)
+{
+	return want == TRANSPORT_WANT_WRITE ? EPOLLOUT : EPOLLIN;
+}
+
+static void step_handshake(struct session *s)
+{
+	int rc = transport_handshake(&s->client);
+	if (rc == -EAGAIN) {
+		want(s, &s->cio, want_events(s->client.handshake_want) | EPOLLRDHUP);
 		return;
 	}
-	case TLS_IO_WANT_READ:
-		want(s, &s->cio, EPOLLIN | EPOLLRDHUP);
-		return;
-	case TLS_IO_WANT_WRITE:
-		want(s, &s->cio, EPOLLOUT | EPOLLRDHUP);
-		return;
-	case TLS_IO_CLOSED:
-	case TLS_IO_ERROR:
+	if (rc < 0) {
 		atomic_fetch_add(&gw_of(s)->counters.tls_failures, 1);
-		{
-			struct log_line l;
-			log_begin(&l, LOG_WARN, "tls_failure", &s->log);
-			log_str(&l, "reason", reason ? reason : "peer closed during the handshake");
-			log_str(&l, "tls_sni", tls_sni_name(s->ssl)); /* escaped by the log writer */
-			log_end(&l, "TLS handshake failed");
-		}
+		log_handshake(s, LOG_WARN, "tls_failure",
+		              s->client.reason ? s->client.reason : "peer closed during the handshake");
 		session_close(s, LOG_DEBUG, "connection_closed", "TLS handshake failed");
 		return;
 	}
+	log_handshake(s, LOG_DEBUG, "tls_established", NULL);
+	set_state(s, SS_LOGON);
+	want(s, &s->cio, EPOLLIN | EPOLLRDHUP);
+	/* TLS may already hold Logon bytes that came with the handshake's last flight. */
+	if (transport_pending(&s->client))
+		step_logon(s);
 }
 
 /* ---- Logon ---- */
-
-/* Read what is available into the Logon buffer. Returns bytes read, 0 on EOF, -1 on error/none. */
-static ssize_t read_client(struct session *s, char *buf, size_t cap, bool *eof, const char **err)
-{
-	*eof = false;
-	*err = NULL;
-	if (s->ssl) {
-		size_t n = 0;
-		switch (tls_read(s->ssl, buf, cap, &n, err)) {
-		case TLS_IO_DONE:
-			return (ssize_t)n;
-		case TLS_IO_WANT_READ:
-		case TLS_IO_WANT_WRITE:
-			return -1;
-		case TLS_IO_CLOSED:
-			*eof = true;
-			return 0;
-		case TLS_IO_ERROR:
-			return -2;
-		}
-		return -2;
-	}
-	ssize_t r = recv(s->cio.fd, buf, cap, 0);
-	if (r == 0)
-		*eof = true;
-	if (r < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return -1;
-		*err = strerror(errno);
-		return -2;
-	}
-	return r;
-}
 
 static const struct redact_policy *current_policy(struct session *s, struct route_table **ref)
 {
@@ -393,6 +352,15 @@ static void reject_or_close(struct session *s, enum gw_reject_reason reason, con
 		begin_connect(s);
 		return;
 	}
+	log_with_bytes(s, decision, NULL, why);
+	session_close(s, LOG_DEBUG, "connection_closed", why);
+}
+
+/* The connection used its whole Logon budget without completing a Logon: it is closed here, never handed
+ * to the reject engine, which would give it a second budget (ADR-007). */
+static void refuse(struct session *s, enum gw_reject_reason reason, const char *decision, const char *why)
+{
+	atomic_fetch_add(&gw_of(s)->counters.rejections[reason], 1);
 	log_with_bytes(s, decision, NULL, why);
 	session_close(s, LOG_DEBUG, "connection_closed", why);
 }
@@ -546,7 +514,7 @@ static void route_logon(struct session *s)
 	begin_connect(s);
 }
 
-static void step_logon(struct session *s, uint32_t events)
+static void step_logon(struct session *s)
 {
 	struct gateway *gw = gw_of(s);
 	uint32_t max = atomic_load(&gw->limits.max_logon_bytes);
@@ -571,19 +539,17 @@ static void step_logon(struct session *s, uint32_t events)
 			s->inbuf = nb;
 			s->incap = cap;
 		}
-		bool eof;
-		const char *err;
-		ssize_t r = read_client(s, s->inbuf + s->inlen, s->incap - s->inlen, &eof, &err);
-		if (r == -1)
+		ssize_t r = transport_read(&s->client, s->inbuf + s->inlen, s->incap - s->inlen);
+		if (r == -EAGAIN)
 			break;
-		if (r == -2 || eof) {
+		if (r <= 0) {
 			if (s->inlen == 0) /* an L4 health check or a port scan: not worth a warning */
 				session_close(s, LOG_DEBUG, "connection_closed",
 				              "closed before sending anything");
 			else
 				reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE",
-				                eof ? "client closed before completing the Logon"
-				                    : "read error before completing the Logon");
+				                r == 0 ? "client closed before completing the Logon"
+				                       : "read error before completing the Logon");
 			return;
 		}
 		s->inlen += (uint32_t)r;
@@ -612,10 +578,9 @@ static void step_logon(struct session *s, uint32_t events)
 			reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE", why);
 			return;
 		}
-		if (!s->ssl && (size_t)r < s->incap - (s->inlen - (uint32_t)r))
-			break; /* a short read: the socket is drained */
+		if (s->client.rx_drained && !transport_pending(&s->client))
+			break; /* the socket is drained */
 	}
-	(void)events;
 }
 
 /* ---- hold ---- */
@@ -654,7 +619,11 @@ static void enter_hold(struct session *s, const char *why)
 	s->counted_held = true;
 	s->hold_started_ms = reactor_now(&s->w->reactor);
 	set_state(s, SS_HOLD);
-	held_add(s->w, s);
+	/* Queued by FIXSession: the record is the pacing unit and outlives the session's names. */
+	if (hold_queue_add(&s->w->held, &s->hold, s->rs, s->target_key) < 0) {
+		session_close(s, LOG_ERROR, "internal_error", "out of memory for the hold queue");
+		return;
+	}
 	arm(s, s->hold_timeout_ms);
 	want(s, &s->cio, EPOLLRDHUP);
 	struct log_line l;
@@ -668,7 +637,7 @@ static void enter_hold(struct session *s, const char *why)
 
 static void leave_hold(struct session *s)
 {
-	held_del(s->w, s);
+	hold_queue_del(&s->w->held, &s->hold);
 	if (s->counted_held) {
 		s->counted_held = false;
 		atomic_fetch_sub(&s->rs->held, 1);
@@ -690,26 +659,57 @@ static bool claim_release_slot(struct session *s)
 	return false;
 }
 
-enum release_result session_try_release(struct session *s)
+static bool target_ready(struct gateway *gw, const struct endpoint_map *m, const char *target)
 {
-	struct endpoint_map *m = gateway_endpoints(gw_of(s));
-	const struct endpoint_set *set = endpoint_map_find(m, s->target_key);
-	bool ready = set && set->nready > 0;
-	endpoint_map_unref(m);
-	if (!ready)
-		return RELEASE_NOT_READY;
+	(void)gw;
+	const struct endpoint_set *set = endpoint_map_find(m, target);
+	return set && set->nready > 0;
+}
+
+struct release_ctx {
+	struct gw_worker *w;
+	struct endpoint_map *m; /* one snapshot reference for the whole pass */
+};
+
+static bool pass_ready(void *ctx, const char *target)
+{
+	struct release_ctx *c = ctx;
+	return target_ready(c->w->gw, c->m, target);
+}
+
+static bool pass_release(void *ctx, struct hold_entry *e)
+{
+	(void)ctx;
+	struct session *s = CONTAINER(e, struct session, hold);
 	if (!claim_release_slot(s))
-		return RELEASE_PACED;
+		return false;
 	reactor_timer_cancel(&s->w->reactor, &s->timer);
 	leave_hold(s);
 	s->attempts = 0;
 	begin_connect(s);
-	return RELEASE_DONE;
+	return true;
+}
+
+struct hold_pass session_release_held(struct gw_worker *w)
+{
+	static const struct hold_release_ops ops = {.ready = pass_ready, .release = pass_release};
+	struct release_ctx c = {.w = w, .m = gateway_endpoints(w->gw)};
+	struct hold_pass pass = hold_queue_release(&w->held, &ops, &c);
+	endpoint_map_unref(c.m);
+	return pass;
+}
+
+void session_abort_held(struct gw_worker *w, const char *why)
+{
+	struct hold_entry *e;
+	while ((e = hold_queue_any(&w->held)))
+		session_abort(CONTAINER(e, struct session, hold), why);
 }
 
 /* ---- connect ---- */
 
-/* Pick the address for the next attempt: the reject engine, or the next ready endpoint. */
+/* Pick the address for the next attempt: the reject engine, or the next ready endpoint (endpoint_pick:
+ * rotation from where this session started, endpoints that failed recently last). */
 static bool next_address(struct session *s, struct net_addr *out, unsigned *nready)
 {
 	struct gateway *gw = gw_of(s);
@@ -717,14 +717,21 @@ static bool next_address(struct session *s, struct net_addr *out, unsigned *nrea
 		*nready = 1;
 		return s->attempts == 0 && gateway_reject_target(gw, out);
 	}
+	if (s->attempts == 0) {
+		s->rr_start =
+		    s->w->rr++; /* once per session: failovers do not move the next session's start */
+		s->tried = 0;
+	}
 	struct endpoint_map *m = gateway_endpoints(gw);
 	const struct endpoint_set *set = endpoint_map_find(m, s->target_key);
 	*nready = set ? (unsigned)set->nready : 0;
-	bool ok = set && set->nready && s->attempts < set->nready;
-	if (ok)
-		*out = set->ready[(s->w->rr++) % set->nready];
+	long k = set && set->nready
+	             ? endpoint_pick(set, s->rr_start, &s->tried, &s->w->health, reactor_now(&s->w->reactor))
+	             : -1;
+	if (k >= 0)
+		*out = set->ready[k];
 	endpoint_map_unref(m);
-	return ok;
+	return k >= 0;
 }
 
 static void close_upstream(struct session *s)
@@ -734,6 +741,20 @@ static void close_upstream(struct session *s)
 		close(s->uio.fd);
 		s->uio.fd = -1;
 	}
+	transport_plain_init(&s->upstream, -1);
+}
+
+/* A connect to the current endpoint failed: log it, remember it (new sessions avoid it for a while), and
+ * try the next one. */
+static void connect_failed(struct session *s, const char *why)
+{
+	char addr[64];
+	net_addr_format(&s->up_addr.sa, s->up_len, addr, sizeof(addr));
+	log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s (%s) %s", addr, s->target_key,
+	        why);
+	endpoint_health_failed(&s->w->health, &s->up_addr.sa, s->up_len, reactor_now(&s->w->reactor));
+	close_upstream(s);
+	begin_connect(s);
 }
 
 static void begin_connect(struct session *s)
@@ -757,13 +778,18 @@ static void begin_connect(struct session *s)
 			return;
 		}
 		s->attempts++;
+		s->up_len = addr.len <= sizeof(s->up_addr) ? addr.len : 0;
+		memcpy(&s->up_addr, &addr.ss, s->up_len);
 		int fd = net_connect_start(&addr);
 		if (fd < 0) {
-			log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s failed: %s",
-			        addr.text, strerror(-fd));
+			log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s (%s) failed: %s",
+			        addr.text, s->target_key, strerror(-fd));
+			endpoint_health_failed(&s->w->health, &s->up_addr.sa, s->up_len,
+			                       reactor_now(&s->w->reactor));
 			continue;
 		}
 		s->uio.fd = fd;
+		transport_plain_init(&s->upstream, fd);
 		set_state(s, SS_CONNECTING);
 		if (reactor_add(&s->w->reactor, &s->uio, EPOLLOUT) < 0) {
 			session_close(s, LOG_ERROR, "internal_error", "epoll_ctl failed");
@@ -774,12 +800,25 @@ static void begin_connect(struct session *s)
 	}
 }
 
+/* Bytes the relay moved since the last look, counted for the session, the process and the FIXSession. */
+static void sync_bytes(struct session *s)
+{
+	uint64_t from = s->relay.side[RELAY_CLIENT].bytes_read + s->logon_len;
+	uint64_t to = s->relay.side[RELAY_UPSTREAM].bytes_read;
+	if (from == s->bytes_from_client && to == s->bytes_to_client)
+		return;
+	s->last_activity_ms = reactor_now(&s->w->reactor);
+	count_bytes(s, true, from - s->bytes_from_client);
+	count_bytes(s, false, to - s->bytes_to_client);
+}
+
 static void start_relay(struct session *s)
 {
 	struct gateway *gw = gw_of(s);
 	if (atomic_load(&gw->limits.tcp_nodelay))
 		net_set_nodelay(s->uio.fd, true);
 	reactor_timer_cancel(&s->w->reactor, &s->timer);
+	endpoint_health_ok(&s->w->health, &s->up_addr.sa, s->up_len);
 	if (s->rs) {
 		atomic_fetch_add(&s->rs->active, 1);
 		atomic_store(&s->rs->last_connection_unix_ms, (int64_t)unix_ms());
@@ -792,26 +831,20 @@ static void start_relay(struct session *s)
 		log_uint(&l, "hold_duration_ms", reactor_now(&s->w->reactor) - s->hold_started_ms);
 		log_end(&l, "endpoint ready: connected to %s after holding the connection", s->target_key);
 	}
-	/* The Logon buffer becomes the first bytes towards the engine, unchanged. */
-	s->to_upstream = (struct pending){s->inbuf, 0, s->inlen};
-	count_bytes(s, true, s->inlen);
-	s->inbuf = NULL;
-	s->inlen = s->incap = 0;
 	set_state(s, SS_RELAY);
 	uint32_t idle = atomic_load(&gw->limits.idle_timeout_ms);
 	if (idle)
 		arm(s, idle);
-	if (s->ssl) {
-		/* OpenSSL may hold client bytes already read from the socket, which epoll cannot report. */
-		relay_pump(s, true, true);
-		return;
-	}
-	/* Plaintext: send the buffered bytes; anything newer is in the kernel and epoll will say so. */
-	if (flush(s, &s->to_upstream, false) < 0) {
-		session_close(s, LOG_INFO, "connection_closed", "connection reset");
-		return;
-	}
-	relay_pump(s, false, false);
+	/* The Logon buffer becomes the first bytes towards the engine, unchanged. A FIN the client sent
+	 * meanwhile waits in the kernel behind its bytes: the relay reads both, in order. */
+	relay_init(&s->relay, &s->client, &s->upstream, s->w->scratch, GW_RELAY_CHUNK);
+	s->logon_len = s->inlen;
+	char *logon = s->inbuf;
+	s->inbuf = NULL;
+	s->inlen = s->incap = 0;
+	if (s->client_fin)
+		transport_readable(&s->client);
+	relay_done(s, relay_start(&s->relay, logon, s->logon_len));
 }
 
 static void step_connecting(struct session *s, uint32_t events)
@@ -821,90 +854,19 @@ static void step_connecting(struct session *s, uint32_t events)
 		start_relay(s);
 		return;
 	}
-	log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s failed: %s", s->target_key,
-	        strerror(err ? -err : ECONNREFUSED));
-	close_upstream(s);
-	begin_connect(s);
+	char why[128];
+	snprintf(why, sizeof(why), "failed: %s", strerror(err ? -err : ECONNREFUSED));
+	connect_failed(s, why);
 }
 
 /* ---- relay ---- */
-
-static ssize_t write_client(struct session *s, const char *buf, size_t len)
-{
-	if (s->ssl) {
-		size_t n = 0;
-		const char *reason;
-		switch (tls_write(s->ssl, buf, len, &n, &reason)) {
-		case TLS_IO_DONE:
-			return (ssize_t)n;
-		case TLS_IO_WANT_READ:
-		case TLS_IO_WANT_WRITE:
-			return 0;
-		default:
-			return -1;
-		}
-	}
-	ssize_t w = send(s->cio.fd, buf, len, MSG_NOSIGNAL);
-	if (w < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	return w;
-}
-
-static ssize_t write_upstream(struct session *s, const char *buf, size_t len)
-{
-	ssize_t w = send(s->uio.fd, buf, len, MSG_NOSIGNAL);
-	if (w < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	return w;
-}
-
-/* Write buf, keeping what does not fit in p (p must be empty). Returns -1 on a write error. */
-static int forward(struct session *s, struct pending *p, bool to_client, const char *buf, size_t len)
-{
-	ssize_t w = to_client ? write_client(s, buf, len) : write_upstream(s, buf, len);
-	if (w < 0)
-		return -1;
-	if ((size_t)w < len) {
-		p->buf = malloc(len - (size_t)w);
-		if (!p->buf)
-			return -1;
-		memcpy(p->buf, buf + w, len - (size_t)w);
-		p->off = 0;
-		p->len = (uint32_t)(len - (size_t)w);
-	}
-	return 0;
-}
-
-/* Flush a pending buffer. Returns -1 on a write error. */
-static int flush(struct session *s, struct pending *p, bool to_client)
-{
-	while (p->buf && p->off < p->len) {
-		ssize_t w = to_client ? write_client(s, p->buf + p->off, p->len - p->off)
-		                      : write_upstream(s, p->buf + p->off, p->len - p->off);
-		if (w < 0)
-			return -1;
-		if (w == 0)
-			return 0;
-		p->off += (uint32_t)w;
-	}
-	free(p->buf);
-	*p = (struct pending){0};
-	return 0;
-}
-
-static ssize_t read_upstream(struct session *s, char *buf, size_t cap, bool *eof)
-{
-	ssize_t r = recv(s->uio.fd, buf, cap, 0);
-	*eof = r == 0;
-	if (r < 0)
-		return errno == EAGAIN || errno == EINTR ? -1 : -2;
-	return r;
-}
 
 /* Bytes moved one way, counted for the session, the process and the FIXSession (admin view, metrics). */
 static void count_bytes(struct session *s, bool from_client, uint64_t n)
 {
 	struct gateway *gw = gw_of(s);
+	if (!n)
+		return;
 	if (from_client) {
 		s->bytes_from_client += n;
 		atomic_fetch_add(&gw->counters.bytes_from_clients, n);
@@ -918,72 +880,39 @@ static void count_bytes(struct session *s, bool from_client, uint64_t n)
 	}
 }
 
-/* Move bytes one way until the source is drained, the sink is full, or a fair share was moved.
- * Returns -1 when the session must close. */
-static int pump_direction(struct session *s, bool from_client)
+/* How long a quiet relaying session may live: idleTimeout (0: forever), and FIN_STALL_MS once a peer left
+ * while its bytes could not be delivered. 0 means no deadline. */
+static uint32_t relay_quiet_limit(struct session *s)
 {
-	struct pending *p = from_client ? &s->to_upstream : &s->to_client;
-	bool *eof = from_client ? &s->client_eof : &s->upstream_eof;
-	if (flush(s, p, !from_client) < 0)
-		return -1;
-	for (int turn = 0; turn < 16 && !p->buf && !*eof; turn++) {
-		bool saw_eof = false;
-		const char *err;
-		ssize_t r = from_client ? read_client(s, s->w->scratch, GW_RELAY_CHUNK, &saw_eof, &err)
-		                        : read_upstream(s, s->w->scratch, GW_RELAY_CHUNK, &saw_eof);
-		if (r == -1)
-			break;
-		if (r == -2)
-			return -1;
-		if (saw_eof) {
-			*eof = true;
-			break;
-		}
-		s->last_activity_ms = reactor_now(&s->w->reactor);
-		count_bytes(s, from_client, (uint64_t)r);
-		if (forward(s, p, !from_client, s->w->scratch, (size_t)r) < 0)
-			return -1;
-		if (!(s->ssl && from_client && tls_has_pending(s->ssl)) && (size_t)r < GW_RELAY_CHUNK)
-			break; /* drained */
-	}
-	/* Half-close: once everything read from a side is delivered, pass its FIN on (unless the other side
-	 * is finished too: then the close that follows says it all). */
-	bool other_done =
-	    from_client ? s->upstream_eof && !s->to_client.buf : s->client_eof && !s->to_upstream.buf;
-	if (*eof && !p->buf && !other_done) {
-		if (from_client && !s->upstream_shut) {
-			shutdown(s->uio.fd, SHUT_WR);
-			s->upstream_shut = true;
-		} else if (!from_client && !s->client_shut) {
-			if (s->ssl)
-				tls_shutdown(s->ssl);
-			shutdown(s->cio.fd, SHUT_WR);
-			s->client_shut = true;
-		}
-	}
-	return 0;
+	uint32_t limit = atomic_load(&gw_of(s)->limits.idle_timeout_ms);
+	if (relay_stalled_after_fin(&s->relay) && (!limit || limit > FIN_STALL_MS))
+		limit = FIN_STALL_MS;
+	return limit;
 }
 
-/* Move bytes in the directions an event made possible (each costs a syscall when there is nothing to
- * move, which on the per-message path is worth avoiding), then set interest from the buffers. */
-static void relay_pump(struct session *s, bool to_upstream, bool to_client)
+/* After the relay moved bytes: account, close when it is over, else set interest from its buffers. */
+static void relay_done(struct session *s, enum relay_status st)
 {
-	if ((to_upstream && pump_direction(s, true) < 0) || (to_client && pump_direction(s, false) < 0)) {
+	sync_bytes(s);
+	if (st == RELAY_RESET) {
 		session_close(s, LOG_INFO, "connection_closed", "connection reset");
 		return;
 	}
-	if (s->client_eof && s->upstream_eof && !s->to_upstream.buf && !s->to_client.buf) {
+	if (st == RELAY_FINISHED) {
 		session_close(s, LOG_INFO, "connection_closed", "both sides closed");
 		return;
 	}
-	/* Interest follows the buffers: read a side only while its bytes have somewhere to go. */
-	uint32_t cev = (s->to_upstream.buf || s->client_eof ? 0 : EPOLLIN | EPOLLRDHUP) |
-	               (s->to_client.buf ? EPOLLOUT : 0);
-	uint32_t uev =
-	    (s->to_client.buf || s->upstream_eof ? 0 : EPOLLIN) | (s->to_upstream.buf ? EPOLLOUT : 0);
-	want(s, &s->cio, cev);
+	want(s, &s->cio, relay_interest(&s->relay, RELAY_CLIENT));
 	if (s->state != SS_CLOSED)
-		want(s, &s->uio, uev);
+		want(s, &s->uio, relay_interest(&s->relay, RELAY_UPSTREAM));
+	/* A stalled half-close needs a deadline even without idleTimeout: arm it when there is none yet or
+	 * the one armed is later (the idle timer otherwise re-arms lazily when it fires). */
+	uint32_t limit = s->state == SS_RELAY ? relay_quiet_limit(s) : 0;
+	if (limit) {
+		uint64_t now = reactor_now(&s->w->reactor), due = s->last_activity_ms + limit;
+		if (!reactor_timer_armed(&s->timer) || s->timer.deadline_ms > due)
+			arm(s, due > now ? due - now : 0);
+	}
 }
 
 /* ---- events ---- */
@@ -991,28 +920,39 @@ static void relay_pump(struct session *s, bool to_upstream, bool to_client)
 static void on_client(struct reactor_io *io, uint32_t events)
 {
 	struct session *s = CONTAINER(io, struct session, cio);
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		transport_readable(&s->client);
 	switch (s->state) {
-	case SS_TLS_HANDSHAKE:
-		step_tls_handshake(s);
+	case SS_HANDSHAKE:
+		step_handshake(s);
 		break;
 	case SS_LOGON:
-		step_logon(s, events);
+		step_logon(s);
 		break;
 	case SS_HOLD:
-	case SS_CONNECTING:
-		/* The counterparty gave up while we waited; or it sent more bytes, which stay in the kernel:
-		 * stop asking for EPOLLIN (level-triggered, it would fire until the upstream is up). */
+		/* A held counterparty that goes away frees its slot now; its bytes are not read while held.
+		 */
 		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-			session_close(s, LOG_INFO, "connection_closed",
-			              s->state == SS_HOLD ? "client closed while held"
-			                                  : "client closed while connecting");
+			session_close(s, LOG_INFO, "connection_closed", "client closed while held");
 		else
 			want(s, &s->cio, EPOLLRDHUP);
 		break;
+	case SS_CONNECTING:
+		/* A reset ends it. A FIN after the Logon (half-close) does not: the bytes and the FIN wait in
+		 * the kernel and the relay carries both through once the upstream is up. Stop watching
+		 * meanwhile (level-triggered: RDHUP would fire until then); connectTimeout bounds the wait.
+		 */
+		if (events & (EPOLLHUP | EPOLLERR)) {
+			session_close(s, LOG_INFO, "connection_closed", "client closed while connecting");
+		} else if (events & EPOLLRDHUP) {
+			s->client_fin = true;
+			want(s, &s->cio, 0);
+		} else {
+			want(s, &s->cio, EPOLLRDHUP);
+		}
+		break;
 	case SS_RELAY:
-		/* TLS may need the socket in either direction for either stream (records, key updates). */
-		relay_pump(s, s->ssl || (events & (EPOLLIN | EPOLLHUP | EPOLLERR)),
-		           s->ssl || (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)));
+		relay_done(s, relay_event(&s->relay, RELAY_CLIENT, events));
 		break;
 	case SS_CLOSED:
 		break;
@@ -1025,8 +965,7 @@ static void on_upstream(struct reactor_io *io, uint32_t events)
 	if (s->state == SS_CONNECTING)
 		step_connecting(s, events);
 	else if (s->state == SS_RELAY)
-		relay_pump(s, events & (EPOLLOUT | EPOLLHUP | EPOLLERR),
-		           events & (EPOLLIN | EPOLLHUP | EPOLLERR));
+		relay_done(s, relay_event(&s->relay, RELAY_UPSTREAM, events));
 }
 
 static void on_timer(struct reactor_timer *t)
@@ -1034,15 +973,9 @@ static void on_timer(struct reactor_timer *t)
 	struct session *s = CONTAINER(t, struct session, timer);
 	struct gateway *gw = gw_of(s);
 	switch (s->state) {
-	case SS_TLS_HANDSHAKE:
+	case SS_HANDSHAKE:
 		atomic_fetch_add(&gw->counters.tls_failures, 1);
-		{
-			struct log_line l;
-			log_begin(&l, LOG_WARN, "tls_failure", &s->log);
-			log_str(&l, "reason", "handshake not finished within the Logon deadline");
-			log_str(&l, "tls_sni", tls_sni_name(s->ssl));
-			log_end(&l, "TLS handshake failed");
-		}
+		log_handshake(s, LOG_WARN, "tls_failure", "handshake not finished within the Logon deadline");
 		session_close(s, LOG_DEBUG, "connection_closed", "TLS handshake timeout");
 		break;
 	case SS_LOGON:
@@ -1050,10 +983,22 @@ static void on_timer(struct reactor_timer *t)
 		if (s->inlen == 0)
 			session_close(s, LOG_INFO, "connection_closed", "no Logon within the deadline");
 		else
-			reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE",
-			                "Logon incomplete at the deadline");
+			refuse(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE",
+			       "Logon incomplete at the deadline");
 		break;
 	case SS_HOLD: {
+		struct endpoint_map *m = gateway_endpoints(gw);
+		bool ready = target_ready(gw, m, s->target_key);
+		endpoint_map_unref(m);
+		if (ready) {
+			/* The endpoint is back and this session only waits for its release slot: the hold
+			 * timeout measures time without a ready endpoint, not pacing. The release tick will
+			 * take it; the deadline moves on by one more holdTimeout (it applies again if the
+			 * endpoint goes). */
+			arm(s, s->hold_timeout_ms);
+			worker_endpoints_changed(s->w);
+			break;
+		}
 		atomic_fetch_add(&gw->counters.rejections[GW_REJECT_HOLD_TIMEOUT], 1);
 		if (s->rs)
 			atomic_fetch_add(&s->rs->hold_timeouts, 1);
@@ -1069,20 +1014,22 @@ static void on_timer(struct reactor_timer *t)
 		break;
 	}
 	case SS_CONNECTING:
-		log_msg(LOG_WARN, "upstream_connect_failed", &s->log, "connect to %s timed out",
-		        s->target_key);
-		close_upstream(s);
-		begin_connect(s);
+		connect_failed(s, "timed out");
 		break;
 	case SS_RELAY: {
-		uint32_t idle = atomic_load(&gw->limits.idle_timeout_ms);
+		uint32_t limit = relay_quiet_limit(s);
 		uint64_t quiet = reactor_now(&s->w->reactor) - s->last_activity_ms;
-		if (!idle)
+		if (!limit)
 			break;
-		if (quiet >= idle)
-			session_close(s, LOG_INFO, "connection_closed", "idle timeout");
+		if (quiet < limit)
+			arm(s, limit - quiet);
+		else if (relay_stalled_after_fin(&s->relay) && limit == FIN_STALL_MS)
+			session_close(s, LOG_INFO, "connection_closed",
+			              s->relay.side[RELAY_CLIENT].fin_seen
+			                  ? "client closed while the engine was not reading"
+			                  : "engine closed while the client was not reading");
 		else
-			arm(s, idle - quiet);
+			session_close(s, LOG_INFO, "connection_closed", "idle timeout");
 		break;
 	}
 	case SS_CLOSED:
@@ -1115,8 +1062,8 @@ static void session_close(struct session *s, enum log_level lvl, const char *eve
 	log_end(&l, "connection closed: %s", why);
 
 	reactor_forget(&s->cio);
-	if (s->ssl && !s->client_shut)
-		tls_shutdown(s->ssl);
+	if (!s->relay.side[RELAY_CLIENT].shut && s->client.ops)
+		transport_close_notify(&s->client); /* TLS: close_notify; the close() sends the FIN */
 	close(s->cio.fd);
 	s->cio.fd = -1;
 	close_upstream(s);
@@ -1129,15 +1076,17 @@ static void session_close(struct session *s, enum log_level lvl, const char *eve
 static void reap(struct reactor_deferred *d)
 {
 	struct session *s = CONTAINER(d, struct session, reaper);
-	if (s->ssl)
-		SSL_free(s->ssl);
+	struct gw_worker *w = s->w;
+	transport_fini(&s->client);
 	free_scan(s);
+	if (s->incap > LOGON_BUF_INITIAL)
+		worker_note_freed(w, s->incap);
 	free(s->inbuf);
-	free(s->to_upstream.buf);
-	free(s->to_client.buf);
+	relay_fini(&s->relay);
 	route_stats_unref(s->rs);
 	free(s->names);
 	free(s);
+	reactor_timer_unreserve(&w->reactor, 1);
 }
 
 void session_abort(struct session *s, const char *why)

@@ -2,6 +2,7 @@
 #include "gateway/worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,14 +124,10 @@ static void on_listener(struct reactor_io *io, uint32_t events)
 static void release_tick(struct reactor_timer *t)
 {
 	struct gw_worker *w = (struct gw_worker *)((char *)t - offsetof(struct gw_worker, release_tick));
-	bool again = false;
-	for (struct session *s = w->held.head, *next; s; s = next) {
-		next = session_next_held(s);
-		again |= session_try_release(s) != RELEASE_NOT_READY;
-	}
+	struct hold_pass pass = session_release_held(w);
 	/* Someone was released or is ready but paced: come back after one pacing interval, so a recovered
 	 * engine sees a trickle of Logons, not a storm. */
-	if (again) {
+	if (pass.released || pass.waiting_ready) {
 		unsigned rate = atomic_load(&w->gw->limits.hold_release_per_sec);
 		reactor_timer_arm(&w->reactor, &w->release_tick, rate ? 1000u / rate : 50u);
 	}
@@ -139,8 +136,29 @@ static void release_tick(struct reactor_timer *t)
 void worker_endpoints_changed(void *worker)
 {
 	struct gw_worker *w = worker;
-	if (w->held.head && !reactor_timer_armed(&w->release_tick))
+	if (w->held.count && !reactor_timer_armed(&w->release_tick))
 		reactor_timer_arm(&w->reactor, &w->release_tick, 0);
+}
+
+/* ---- memory ---- */
+
+#define TRIM_AFTER_BYTES (1u << 20) /* freed Logon buffers worth a malloc_trim */
+#define TRIM_DELAY_MS    1000       /* one trim per second at most, after a burst of closes */
+
+/* glibc keeps freed heap memory for reuse; after a flood of large partial Logons that is tens of MB that
+ * nothing will reuse soon. malloc_trim returns the free pages of every arena to the kernel. */
+static void trim_tick(struct reactor_timer *t)
+{
+	struct gw_worker *w = (struct gw_worker *)((char *)t - offsetof(struct gw_worker, trim_tick));
+	w->freed_logon_bytes = 0;
+	malloc_trim(0);
+}
+
+void worker_note_freed(struct gw_worker *w, size_t cap)
+{
+	w->freed_logon_bytes += cap;
+	if (w->freed_logon_bytes >= TRIM_AFTER_BYTES && !reactor_timer_armed(&w->trim_tick))
+		reactor_timer_arm(&w->reactor, &w->trim_tick, TRIM_DELAY_MS);
 }
 
 /* ---- drain and shutdown ---- */
@@ -160,8 +178,7 @@ void worker_begin_drain(void *worker)
 		}
 	}
 	/* Held connections would wait for endpoints that may never come during a shutdown. */
-	while (w->held.head)
-		session_abort(w->held.head, "gateway shutting down");
+	session_abort_held(w, "gateway shutting down");
 }
 
 void worker_close_all(void *worker)
@@ -191,6 +208,11 @@ int worker_init(struct gw_worker *w, struct gateway *gw, unsigned index)
 	}
 	w->accept_resume.on_timer = resume_accepting;
 	w->release_tick.on_timer = release_tick;
+	w->trim_tick.on_timer = trim_tick;
+	hold_queue_init(&w->held);
+	/* The worker's own timers (accept_resume, release_tick, trim_tick) never fail to arm either. */
+	if ((err = reactor_timer_reserve(&w->reactor, 3)) < 0)
+		return err;
 	const struct gw_config *cfg = gw->boot_cfg;
 	for (size_t i = 0; i < gw->nlisteners; i++) {
 		struct gw_worker_listener *wl = &w->listeners[w->nlisteners++];
@@ -264,5 +286,6 @@ void worker_fini(struct gw_worker *w)
 		if (w->listeners[i].owns_fd && w->listeners[i].io.fd >= 0)
 			close(w->listeners[i].io.fd);
 	free(w->scratch);
+	hold_queue_fini(&w->held);
 	reactor_fini(&w->reactor);
 }

@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "gateway/endpoints.h"
 #include "gateway/gateway.h"
+#include "gateway/hold_queue.h"
 #include "net/reactor.h"
 
 #define GW_RELAY_CHUNK (64u * 1024u) /* bytes moved per read; also the largest pending buffer */
@@ -36,13 +38,16 @@ struct gw_worker {
 	struct reactor_timer accept_resume; /* re-enables accepting after EMFILE or the connection cap */
 
 	struct session_list sessions; /* every live session of this worker */
-	struct session_list held;     /* the subset waiting for endpoints, oldest first */
+	struct hold_queue held;       /* the subset waiting for endpoints, by FIXSession, oldest first */
 	struct reactor_timer release_tick;
+	struct reactor_timer trim_tick; /* gives freed Logon buffers back to the kernel (malloc_trim) */
+	uint64_t freed_logon_bytes;     /* large Logon buffers freed since the last trim */
+	struct endpoint_health health;  /* this worker's memory of endpoints that failed to connect */
 
 	char *scratch; /* GW_RELAY_CHUNK bytes: relay reads land here and are written straight out */
 	uint64_t rng[2];
 	uint64_t next_conn_id;
-	uint64_t rr; /* round-robin position over endpoints */
+	uint64_t rr; /* round-robin position over endpoints: advanced once per session */
 	uint64_t last_cap_log_ms;
 };
 
@@ -66,19 +71,17 @@ void worker_random_hex(struct gw_worker *w, char *out, size_t nbytes);
 /** Take over an accepted client socket. */
 void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const struct sockaddr_storage *peer,
                    socklen_t peer_len);
-enum release_result {
-	RELEASE_NOT_READY, /* the target still has no ready endpoint */
-	RELEASE_PACED,     /* ready, but the FIXSession's release rate says wait */
-	RELEASE_DONE,      /* connecting now */
-};
-
-/** Release one held session if its target has a ready endpoint and its FIXSession's pacing allows. */
-enum release_result session_try_release(struct session *s);
+/** One release pass over the worker's held sessions: every FIXSession whose target has a ready endpoint
+ * releases from its oldest as its pacing allows. */
+struct hold_pass session_release_held(struct gw_worker *w);
+/** A Logon buffer of `cap` bytes was freed: schedule giving memory back to the kernel once enough was. */
+void worker_note_freed(struct gw_worker *w, size_t cap);
 /** Close a session from outside its handlers (drain, shutdown). `why` is logged. */
 void session_abort(struct session *s, const char *why);
 /** True when the session is not yet relaying (still in TLS, Logon, hold or connect). */
 bool session_is_pre_relay(const struct session *s);
+/** Close every held session (drain). */
+void session_abort_held(struct gw_worker *w, const char *why);
 struct session *session_next(const struct session *s);
-struct session *session_next_held(const struct session *s);
 
 #endif

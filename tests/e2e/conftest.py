@@ -19,3 +19,33 @@ def fixgw():
 
 def run(args, stdin=b"", timeout=30):
     return subprocess.run([str(FIXGW)] + list(args), input=stdin, capture_output=True, timeout=timeout)
+
+
+@pytest.fixture
+def engines():
+    """engines(**kw) -> a started gwharness.Engine, stopped after the test."""
+    from gwharness import Engine
+    made = []
+
+    def make(**kw):
+        e = Engine(**kw)
+        made.append(e)
+        return e
+    yield make
+    for e in made:
+        e.stop()
+
+
+@pytest.fixture
+def gateways():
+    """gateways(tmp_path, routes, endpoints, ...) -> a gwharness.Gateway, stopped (and checked) after the test."""
+    from gwharness import Gateway
+    made = []
+
+    def make(*a, **kw):
+        g = Gateway(*a, **kw)
+        made.append(g)
+        return g
+    yield make
+    for g in made:
+        g.stop()

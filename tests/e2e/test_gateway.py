@@ -7,33 +7,7 @@ import time
 import pytest
 
 from fixmsg import fix_message, logon
-from gwharness import Engine, Gateway, fixsession, free_port, recv_exactly, recv_until_closed, wait_until
-
-
-@pytest.fixture
-def engines():
-    made = []
-
-    def make(**kw):
-        e = Engine(**kw)
-        made.append(e)
-        return e
-    yield make
-    for e in made:
-        e.stop()
-
-
-@pytest.fixture
-def gateways():
-    made = []
-
-    def make(*a, **kw):
-        g = Gateway(*a, **kw)
-        made.append(g)
-        return g
-    yield make
-    for g in made:
-        g.stop()
+from gwharness import Gateway, fixsession, free_port, recv_exactly, recv_until_closed, wait_until
 
 
 def basic(tmp_path, engines, gateways, **kw):
