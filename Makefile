@@ -35,7 +35,7 @@ bench:
 	@cmake --build --preset release
 	@build-release/bench/bench_core
 	@taskset -c 0 build-release/bench/bench_relay
-	@./bench/run.sh build-release
+	@BENCH_PLACEMENT=$${BENCH_PLACEMENT:-one,free} ./bench/run.sh build-release
 
 format:
 	@clang-format -i $(FORMAT_FILES)

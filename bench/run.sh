@@ -14,9 +14,12 @@
 #   syscalls     fixgw and haproxy only, once: syscalls per round trip (lat1) and per Logon, from perf
 #   free         lat1 with no CPU placement at all (direct, fixgw, fixgw with pinWorkers, haproxy):
 #                pinWorkers can only be judged where the scheduler is otherwise free
+#   scale        tput and logons with 1 and with 2 workers (fixgw `workers: N`, HAProxy `nbthread N`)
 #   idle         memory per idle proxied session at BENCH_IDLE_SESSIONS sessions (once, fresh processes)
 #
-# CPU placement (BENCH_PLACEMENT): "one" (default) runs every process (load generator, echo engine,
+# CPU placement (BENCH_PLACEMENT, one mode or a comma list such as "one,free": the scenarios lat1, lat100,
+# tput, logons, tls13, tls12 and scale then run once per mode, each result tagged with its placement, and
+# the report has one table per mode): "one" (default) runs every process (load generator, echo engine,
 # proxy) on the last CPU, so a round trip costs only the CPU work of each hop: on a small or virtual
 # machine, a wake-up on another CPU costs tens of microseconds and would drown the proxies' differences,
 # and other load on the machine moves around less. "split" puts the proxy alone on the last CPU and the
@@ -55,12 +58,19 @@ TLS_CONC=${BENCH_TLS_CONCURRENCY:-8}
 IDLE_WANT=${BENCH_IDLE_SESSIONS:-10000}
 PORT_BASE=${BENCH_PORT_BASE:-19400}
 SCHED=${BENCH_SCHED:-nice}
-PLACEMENT=${BENCH_PLACEMENT:-one}
+PLACEMENTS=${BENCH_PLACEMENT:-one}
+PLACEMENT=${PLACEMENTS%%,*} # the first mode: where the once-only scenarios (knobs, syscalls, idle) run
 FIXGW_LOG_LEVEL=${BENCH_FIXGW_LOG_LEVEL:-info}
 ONLY=${BENCH_ONLY:-all}
 OUT_DIR=${BENCH_OUT_DIR:-$ROOT/docs/benchmarks-gateway-raw}
 
 ECHO_PORT=$PORT_BASE
+# Each target reaches the echo engine on its own port: a run's closed connections leave ~60 s of TIME_WAIT
+# behind for their (source, destination) pairs, and a Logon run that followed another one on the same
+# destination would pay for the other's ephemeral-port search (loopback has ~14,000 even ports for one
+# destination; at 10,000 Logons/s a run uses most of them).
+ECHO_FIXGW_PORT=$((PORT_BASE + 5))
+ECHO_HAPROXY_PORT=$((PORT_BASE + 6))
 FIXGW_PORT=$((PORT_BASE + 1))
 FIXGW_TLS_PORT=$((PORT_BASE + 2))
 HAPROXY_PORT=$((PORT_BASE + 3))
@@ -122,22 +132,24 @@ set_placement() {
 	PEER_CMD+=("${SCHED_CMD[@]}")
 	CURRENT_PLACEMENT=$1
 }
+for p in ${PLACEMENTS//,/ }; do set_placement "$p"; done
 set_placement "$PLACEMENT"
 # move_echo: put the running echo engine where PEER_CMD would start it.
 move_echo() {
 	local cpus="0-$LAST_CPU"
 	case $CURRENT_PLACEMENT in one) cpus=$LAST_CPU ;; split) cpus=$PEER_CPUS ;; esac
-	taskset -a -p -c "$cpus" "$ECHO_PID" >/dev/null
+	local pid
+	for pid in $ECHO_PID; do taskset -a -p -c "$cpus" "$pid" >/dev/null; done
 }
 
-for p in "$ECHO_PORT" "$FIXGW_PORT" "$FIXGW_TLS_PORT" "$HAPROXY_PORT" "$HAPROXY_TLS_PORT"; do
+for p in "$ECHO_PORT" "$ECHO_FIXGW_PORT" "$ECHO_HAPROXY_PORT" "$FIXGW_PORT" "$FIXGW_TLS_PORT" "$HAPROXY_PORT" "$HAPROXY_TLS_PORT"; do
 	if [[ -n $(ss -Hltn "sport = :$p") ]]; then
 		fail "port $p is in use; set BENCH_PORT_BASE"
 	fi
 done
 
 TMP=$(mktemp -d /tmp/fixgw-bench.XXXXXX)
-ECHO_PID= FIXGW_PID= HAPROXY_PID= LOAD_PID=
+ECHO_PID= FIXGW_PID= HAPROXY_PID= LOAD_PID= HAPROXY_THREADS=1
 
 stop_pid() { # stop_pid PID: TERM, then KILL after 5 s
 	local pid=$1 i
@@ -157,7 +169,8 @@ cleanup() {
 	stop_pid "$LOAD_PID"
 	stop_pid "$HAPROXY_PID"
 	stop_pid "$FIXGW_PID"
-	stop_pid "$ECHO_PID"
+	local pid
+	for pid in $ECHO_PID; do stop_pid "$pid"; done
 	rm -rf "$TMP"
 	exit "$rc"
 }
@@ -199,11 +212,12 @@ spec:
         number: 9880
 EOF
 
-write_fixgw_config() { # write_fixgw_config VARIANT: "" or one top-level YAML line ("tuning: {...}", "logLevel: x")
-	local level=$FIXGW_LOG_LEVEL
+write_fixgw_config() { # write_fixgw_config VARIANT: "" or one top-level YAML line ("tuning: {...}", "logLevel: x", "workers: N")
+	local level=$FIXGW_LOG_LEVEL workers=1
 	if [[ $1 == "logLevel: "* ]]; then level=${1#logLevel: }; fi
+	if [[ $1 == "workers: "* ]]; then workers=${1#workers: }; fi
 	cat >"$TMP/fixgw.yaml" <<EOF
-workers: 1
+workers: $workers
 logLevel: $level
 maxConnections: 20000
 shutdownGracePeriod: 0
@@ -215,16 +229,17 @@ listeners:
 routes: [routes]
 endpoints:
   bench/echo-svc:9880:
-    - {address: 127.0.0.1:$ECHO_PORT}
+    - {address: 127.0.0.1:$ECHO_FIXGW_PORT}
 EOF
-	if [[ -n $1 && $1 != "logLevel: "* ]]; then
+	if [[ -n $1 && $1 != "logLevel: "* && $1 != "workers: "* ]]; then
 		echo "$1" >>"$TMP/fixgw.yaml"
 	fi
 }
 
-cat >"$TMP/haproxy.cfg" <<EOF
+write_haproxy_config() { # write_haproxy_config THREADS
+	cat >"$TMP/haproxy.cfg" <<EOF
 global
-    nbthread 1
+    nbthread $1
     maxconn $HAPROXY_MAXCONN
 
 defaults
@@ -246,16 +261,23 @@ frontend fix_tls
     use_backend engine_broker_a if { req.payload(0,0),fix_tag_value(49) -m str BROKER_A }
 
 backend engine_broker_a
-    server echo 127.0.0.1:$ECHO_PORT
+    server echo 127.0.0.1:$ECHO_HAPROXY_PORT
 EOF
-"$HAPROXY" -c -q -f "$TMP/haproxy.cfg" || fail "haproxy -c rejected the generated config"
+	"$HAPROXY" -c -q -f "$TMP/haproxy.cfg" || fail "haproxy -c rejected the generated config"
+}
+write_haproxy_config 1
 
 # ---- processes ----
 
-start_echo() {
-	"${PEER_CMD[@]}" "$FIXECHO" --listen "127.0.0.1:$ECHO_PORT" 2>>"$TMP/fixecho.log" &
-	ECHO_PID=$!
-	wait_port "$ECHO_PORT" "$ECHO_PID" || fail "fixecho did not start (see $TMP/fixecho.log)"
+start_echo() { # one fixecho per target (see ECHO_FIXGW_PORT); ECHO_PID lists them
+	local port pid
+	ECHO_PID=
+	for port in "$ECHO_PORT" "$ECHO_FIXGW_PORT" "$ECHO_HAPROXY_PORT"; do
+		"${PEER_CMD[@]}" "$FIXECHO" --listen "127.0.0.1:$port" 2>>"$TMP/fixecho.log" &
+		pid=$!
+		ECHO_PID+="$pid "
+		wait_port "$port" "$pid" || fail "fixecho did not start (see $TMP/fixecho.log)"
+	done
 }
 
 FIXGW_VARIANT=
@@ -340,6 +362,7 @@ run_load() {
 	fi
 	local variant=
 	[[ $label == fixgw ]] && variant=$FIXGW_VARIANT
+	[[ $label == haproxy && $scenario == scale-* ]] && variant="nbthread $HAPROXY_THREADS"
 	line="${line%\}},\"scenario\":\"$scenario\",\"repeat\":$rep,\"variant\":\"$variant\",\"placement\":\"$CURRENT_PLACEMENT\""
 	line+=",\"proxy_cpu_s\":$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')"
 	line+=",\"wall_s\":$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')}"
@@ -349,14 +372,15 @@ run_load() {
 
 # ---- the runs ----
 
-log "build $BUILD, $SECS s per run (+${WARMUP_MS} ms warm-up), $REPEAT repeats, placement $PLACEMENT, scheduler: ${SCHED_CMD[*]:-default}"
+log "build $BUILD, $SECS s per run (+${WARMUP_MS} ms warm-up), $REPEAT repeats, placement $PLACEMENTS, scheduler: ${SCHED_CMD[*]:-default}"
 start_echo
 start_fixgw ""
 start_haproxy
 
 TARGETS=(direct fixgw haproxy)
-for ((rep = 1; rep <= REPEAT; rep++)); do
-	if [[ -n $FIXGW_VARIANT ]]; then start_fixgw ""; fi
+# main_scenarios REP: one repeat of the scenarios that run in every placement mode.
+main_scenarios() {
+	local rep=$1 t n
 	if want lat1; then
 		for t in "${TARGETS[@]}"; do run_load lat1 "$t" "$rep" 0 latency --sessions 1; done
 	fi
@@ -383,6 +407,39 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
 			run_load tls12 "$t" "$rep" 1 tls-handshakes --tls 1.2 --concurrency "$TLS_CONC"
 		done
 	fi
+	if want scale; then
+		for n in 1 2; do
+			HAPROXY_THREADS=$n
+			write_haproxy_config "$n"
+			start_haproxy
+			start_fixgw "workers: $n"
+			for t in fixgw haproxy; do
+				run_load scale-tput "$t" "$rep" 0 throughput --sessions "$TP_SESSIONS" --window "$TP_WINDOW"
+				run_load scale-logons "$t" "$rep" 0 logons --concurrency "$LOGON_CONC"
+			done
+		done
+		HAPROXY_THREADS=1
+		write_haproxy_config 1
+		start_haproxy
+		start_fixgw ""
+	fi
+}
+# switch_placement MODE: move the echo engine and restart both proxies under MODE.
+switch_placement() {
+	[[ $1 == "$CURRENT_PLACEMENT" ]] && return 0
+	set_placement "$1"
+	move_echo
+	start_haproxy
+	start_fixgw ""
+}
+
+for ((rep = 1; rep <= REPEAT; rep++)); do
+	if [[ -n $FIXGW_VARIANT ]]; then start_fixgw ""; fi
+	for p in ${PLACEMENTS//,/ }; do
+		switch_placement "$p"
+		main_scenarios "$rep"
+	done
+	switch_placement "$PLACEMENT"
 	if want knobs; then
 		for variant in "" "tuning: {tcpNoDelay: false}" "tuning: {reusePort: false}" \
 			"tuning: {busyPollMicros: 50}"; do
@@ -505,7 +562,7 @@ REPORT=${RESULTS%.jsonl}.md
 	echo
 	echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r)"
 	echo "- fixgw from $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'), binary built $(date -u -r "$FIXGW" +%FT%TZ) ($BUILD); $("$HAPROXY" -v | head -1)"
-	echo "- $SECS s per run after ${WARMUP_MS} ms warm-up, $REPEAT repeats (medians shown), placement $PLACEMENT, scheduler: ${SCHED_CMD[*]:-default}, fixgw logLevel $FIXGW_LOG_LEVEL"
+	echo "- $SECS s per run after ${WARMUP_MS} ms warm-up, $REPEAT repeats (medians shown), placement $PLACEMENTS, scheduler: ${SCHED_CMD[*]:-default}, fixgw logLevel $FIXGW_LOG_LEVEL"
 	echo "- lat100: $LAT_SESSIONS sessions at $RATE msg/s in total; tput: $TP_SESSIONS sessions x $TP_WINDOW in flight;" \
 		"logons: $LOGON_CONC concurrent; TLS: $TLS_CONC concurrent, RSA-2048; idle: $IDLE_SESSIONS sessions (fd limit $NOFILE)"
 	echo "- raw results: $(basename "$RESULTS")"
@@ -514,3 +571,6 @@ REPORT=${RESULTS%.jsonl}.md
 } | tee "$REPORT"
 log "results: $RESULTS"
 log "fixgw warnings in the last fixgw log: $FIXGW_WARNINGS"
+if ((FIXGW_WARNINGS > 0)); then
+	grep '"level":"\(WARN\|ERROR\|CRITICAL\)"' "$TMP/fixgw.log" | grep -o '"event":"[a-z_]*"' | sort | uniq -c >&2 || true
+fi
