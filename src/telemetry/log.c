@@ -295,13 +295,18 @@ bool log_flush(void)
 
 void log_end(struct log_line *l, const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	log_endv(l, fmt, ap);
+	va_end(ap);
+}
+
+void log_endv(struct log_line *l, const char *fmt, va_list ap)
+{
 	if (!l->enabled)
 		return;
 	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	log_strn(l, "msg", msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
@@ -317,12 +322,8 @@ void log_msg(enum log_level lvl, const char *event, const struct log_ctx *ctx, c
 {
 	struct log_line l;
 	log_begin(&l, lvl, event, ctx);
-	if (!l.enabled)
-		return;
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_endv(&l, fmt, ap);
 	va_end(ap);
-	log_end(&l, "%s", msg);
 }

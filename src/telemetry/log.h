@@ -15,6 +15,7 @@
 #ifndef FIXGW_TELEMETRY_LOG_H
 #define FIXGW_TELEMETRY_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +71,8 @@ void log_bool(struct log_line *l, const char *key, bool value);
 void log_raw(struct log_line *l, const char *key, const char *json);
 /** Finish with the human message and write the line. */
 void log_end(struct log_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** log_end with a va_list, for wrappers that add their own attributes first. */
+void log_endv(struct log_line *l, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /** One-call form for lines without extra attributes. */
 void log_msg(enum log_level lvl, const char *event, const struct log_ctx *ctx, const char *fmt, ...)

@@ -1,0 +1,26 @@
+/* ratelimit.c - token bucket (see ratelimit.h). */
+#include "k8s/ratelimit.h"
+
+void k8s_bucket_init(struct k8s_bucket *b, double qps, unsigned burst, uint64_t now_ns)
+{
+	b->qps = qps;
+	b->burst = burst ? (double)burst : 1.0;
+	b->tokens = b->burst;
+	b->last_ns = now_ns;
+}
+
+uint64_t k8s_bucket_reserve(struct k8s_bucket *b, uint64_t now_ns)
+{
+	if (b->qps <= 0)
+		return 0;
+	if (now_ns > b->last_ns) {
+		b->tokens += (double)(now_ns - b->last_ns) * b->qps / 1e9;
+		if (b->tokens > b->burst)
+			b->tokens = b->burst;
+		b->last_ns = now_ns;
+	}
+	b->tokens -= 1.0;
+	if (b->tokens >= 0)
+		return 0;
+	return (uint64_t)(-b->tokens / b->qps * 1e9);
+}
