@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"logon", cmd_logon, "inspect a FIX Logon: `fixgw logon parse [--json]` reads one on stdin"},
     {"routes", cmd_routes, "check FIXSession manifests and explain routing decisions"},
     {"reject-engine", cmd_reject, "answer unmatched Logons with a FIX Logout (the default reject engine)"},
+    {"k8s", cmd_k8s, "talk to the Kubernetes API server with fixgw's client (watch, get, update, ...)"},
     {"version", cmd_version, "print the version"},
 };
 

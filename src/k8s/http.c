@@ -36,6 +36,9 @@ struct xfer {
 	k8s_stream_fn fn; /* NULL: collect the body */
 	void *arg;
 	const atomic_bool *cancel;
+	uint32_t stall_ms;     /* 0: no stall detection */
+	uint64_t last_byte_ms; /* when the last body byte (or the start) was seen */
+	bool stalled;
 	bool too_big;
 	bool stopped; /* fn asked to stop */
 	bool nomem;
@@ -262,6 +265,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
 	size_t len = size * n;
+	x->last_byte_ms = k8s_now_ms();
 	if (x->fn) {
 		long code = 0;
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -279,7 +283,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct xfer *x = arg;
-	return x->cancel && atomic_load(x->cancel) ? 1 : 0;
+	if (x->cancel && atomic_load(x->cancel))
+		return 1;
+	/* libcurl calls this about once a second even when nothing arrives, so a silent stream is noticed
+	 * within a second of its deadline (CURLOPT_LOW_SPEED_TIME averages over seconds of history) */
+	if (x->stall_ms && k8s_now_ms() - x->last_byte_ms > x->stall_ms) {
+		x->stalled = true;
+		return 1;
+	}
+	return 0;
 }
 
 /* A PEM input from a blob (kubeconfig *-data, copied by libcurl) or a file; type_opt 0 when none. */
@@ -337,7 +349,9 @@ static int perform(struct k8s_client *c, const char *method, const char *path, c
 	                 .max = c->opts.max_response_bytes,
 	                 .fn = fn,
 	                 .arg = arg,
-	                 .cancel = cancel};
+	                 .cancel = cancel,
+	                 .stall_ms = stall_ms,
+	                 .last_byte_ms = k8s_now_ms()};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -354,10 +368,6 @@ static int perform(struct k8s_client *c, const char *method, const char *path, c
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opts.connect_timeout_ms);
-	if (stall_ms) {
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((stall_ms + 999) / 1000));
-	}
 	if (!fn)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->opts.request_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -383,15 +393,15 @@ static int perform(struct k8s_client *c, const char *method, const char *path, c
 	} else if (x.too_big) {
 		snprintf(resp->error, sizeof(resp->error), "response larger than %zu bytes", x.max);
 		rc = FIXGW_ELIMIT;
+	} else if (x.stalled) {
+		snprintf(resp->error, sizeof(resp->error), "stalled: no bytes for %u ms", stall_ms);
+		rc = FIXGW_ETIMEOUT;
 	} else if (cr == CURLE_ABORTED_BY_CALLBACK) {
 		snprintf(resp->error, sizeof(resp->error), "cancelled");
 		rc = FIXGW_EAGAIN;
 	} else {
-		if (cr == CURLE_OPERATION_TIMEDOUT && stall_ms && fn)
-			snprintf(resp->error, sizeof(resp->error), "stalled: no bytes for %u ms", stall_ms);
-		else
-			snprintf(resp->error, sizeof(resp->error), "%s%s%s", curl_easy_strerror(cr),
-			         errbuf[0] ? ": " : "", errbuf);
+		snprintf(resp->error, sizeof(resp->error), "%s%s%s", curl_easy_strerror(cr),
+		         errbuf[0] ? ": " : "", errbuf);
 		rc = cr == CURLE_OPERATION_TIMEDOUT ? FIXGW_ETIMEOUT : FIXGW_EIO;
 	}
 free_all:

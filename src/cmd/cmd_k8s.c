@@ -1,0 +1,376 @@
+/* cmd_k8s.c - `fixgw k8s`: the Kubernetes client (src/k8s) from the command line, for debugging and for
+ * the tests that run it against a real API server. Every verb prints JSON lines on standard output and
+ * logs JSON lines on standard error. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/errors.h"
+#include "k8s/api.h"
+#include "k8s/informer.h"
+#include "k8s/ratelimit.h"
+#include "telemetry/log.h"
+
+static void k8s_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: fixgw k8s VERB [options]\n\n"
+	        "Talk to the Kubernetes API server with fixgw's own client (the one the gateway and the\n"
+	        "operator use).\n\n"
+	        "verbs:\n"
+	        "  watch   list then watch a resource; prints one JSON line per cache change\n"
+	        "          ({\"event\":\"ADDED|UPDATED|DELETED\",\"key\":\"ns/name\",\"rv\":\"...\"}) and\n"
+	        "          {\"event\":\"SYNCED\",...} after each complete list; runs until SIGINT/SIGTERM\n"
+	        "  get     print one object\n"
+	        "  update  read, merge --merge JSON into it, write it back with its resourceVersion as the\n"
+	        "          precondition, re-reading and re-applying on 409 Conflict (client-go's\n"
+	        "          RetryOnConflict)\n"
+	        "  patch   send --merge JSON (merge patch) or --json-patch JSON (RFC 6902)\n"
+	        "  event   create an events.k8s.io/v1 Event about an object\n\n"
+	        "options:\n"
+	        "  --kubeconfig PATH        kubeconfig (default $KUBECONFIG, else the in-cluster service account)\n"
+	        "  --resource PLURAL        fixsessions, services, endpointslices, leases, events, configmaps\n"
+	        "  -n, --namespace NS       namespace (watch: default all namespaces)\n"
+	        "  --name NAME              the object (get, update, patch, event)\n"
+	        "  --label-selector SEL     watch: only matching objects\n"
+	        "  --page-size N            watch: list page size (default %u)\n"
+	        "  --watch-timeout S        watch: ask for watches of S to 2S seconds (default %u)\n"
+	        "  --stall-slack-ms MS      watch: a stream silent for the watch timeout plus this is stalled\n"
+	        "                           (default %u)\n"
+	        "  --max-event-bytes N      watch: larger events are skipped and the resource relisted\n"
+	        "  --objects                watch: include each object in its line\n"
+	        "  --merge JSON             update, patch: a JSON merge patch\n"
+	        "  --json-patch JSON        patch: an RFC 6902 JSON patch\n"
+	        "  --status                 update, patch: write the status subresource\n"
+	        "  --resource-version RV    update: use RV as the precondition of the first attempt\n"
+	        "  --type T --reason R --action A --note TEXT   event: its fields (type Normal or Warning)\n"
+	        "  --qps Q --burst B        client-side rate limit (default %.0f / %u; qps -1 = none)\n"
+	        "  --log-level LEVEL        debug, info, warn, error (default info)\n\n"
+	        "Exit status: 0 success, 1 the API server refused or could not be reached, 2 bad usage.\n",
+	        K8S_DEFAULT_PAGE_SIZE, K8S_DEFAULT_WATCH_TIMEOUT_S, K8S_DEFAULT_STALL_SLACK_MS, K8S_DEFAULT_QPS,
+	        K8S_DEFAULT_BURST);
+}
+
+struct k8s_args {
+	const char *verb, *kubeconfig, *resource, *ns, *name, *label_selector, *merge, *json_patch, *rv;
+	const char *type, *reason, *action, *note;
+	bool status, objects;
+	struct k8s_informer_opts io;
+	struct k8s_client_opts co;
+	enum log_level lvl;
+};
+
+static bool parse_num(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int parse_args(int argc, char **argv, struct k8s_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->lvl = LOG_INFO;
+	if (argc < 2 || cmd_is_help(argv[1])) {
+		k8s_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : -1;
+	}
+	a->verb = argv[1];
+	for (int i = 2; i < argc; i++) {
+		const char *o = argv[i];
+		if (cmd_is_help(o)) {
+			k8s_usage(stdout);
+			return -1;
+		}
+		if (strcmp(o, "--status") == 0 || strcmp(o, "--objects") == 0) {
+			*(o[2] == 's' ? &a->status : &a->objects) = true;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "fixgw k8s: %s needs a value\n", o);
+			return EXIT_USAGE;
+		}
+		const char *v = argv[++i];
+		double d = 0;
+		const struct {
+			const char *opt;
+			const char **dst;
+		} strs[] = {{"--kubeconfig", &a->kubeconfig},
+		            {"--resource", &a->resource},
+		            {"--namespace", &a->ns},
+		            {"-n", &a->ns},
+		            {"--name", &a->name},
+		            {"--label-selector", &a->label_selector},
+		            {"--merge", &a->merge},
+		            {"--json-patch", &a->json_patch},
+		            {"--resource-version", &a->rv},
+		            {"--type", &a->type},
+		            {"--reason", &a->reason},
+		            {"--action", &a->action},
+		            {"--note", &a->note}};
+		bool done = false;
+		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]) && !done; k++)
+			if (strcmp(o, strs[k].opt) == 0) {
+				*strs[k].dst = v;
+				done = true;
+			}
+		if (done)
+			continue;
+		bool ok = true;
+		if (strcmp(o, "--page-size") == 0 && (ok = parse_num(v, 1, 100000, &d)))
+			a->io.page_size = (uint32_t)d;
+		else if (strcmp(o, "--watch-timeout") == 0 && (ok = parse_num(v, 1, 3600, &d)))
+			a->io.watch_timeout_s = (uint32_t)d;
+		else if (strcmp(o, "--stall-slack-ms") == 0 && (ok = parse_num(v, 1, 3600000, &d)))
+			a->io.stall_slack_ms = (uint32_t)d;
+		else if (strcmp(o, "--max-event-bytes") == 0 && (ok = parse_num(v, 64, 1 << 30, &d)))
+			a->io.max_event_bytes = (size_t)d;
+		else if (strcmp(o, "--qps") == 0 && (ok = parse_num(v, -1, 100000, &d)))
+			a->co.qps = d;
+		else if (strcmp(o, "--burst") == 0 && (ok = parse_num(v, 1, 100000, &d)))
+			a->co.burst = (unsigned)d;
+		else if (strcmp(o, "--log-level") == 0)
+			ok = log_level_parse(v, &a->lvl);
+		else if (ok) {
+			fprintf(stderr, "fixgw k8s: unknown option '%s'\n", o);
+			return EXIT_USAGE;
+		}
+		if (!ok) {
+			fprintf(stderr, "fixgw k8s: %s '%s': not a valid value\n", o, v);
+			return EXIT_USAGE;
+		}
+	}
+	if (!a->resource) {
+		fprintf(stderr, "fixgw k8s %s: --resource is required\n", a->verb);
+		return EXIT_USAGE;
+	}
+	if (!k8s_resource_by_name(a->resource)) {
+		fprintf(stderr, "fixgw k8s: unknown resource '%s'\n", a->resource);
+		return EXIT_USAGE;
+	}
+	if (strcmp(a->verb, "watch") != 0 && (!a->name || !a->ns)) {
+		fprintf(stderr, "fixgw k8s %s: --namespace and --name are required\n", a->verb);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* ---- watch ---- */
+
+struct watch_out {
+	bool objects;
+	struct k8s_informer *inf;
+};
+
+static void print_change(struct watch_out *w, const char *event, const char *key, json_t *obj)
+{
+	json_t *line = json_pack("{s:s, s:s, s:s}", "event", event, "key", key, "rv",
+	                         k8s_object_rv(obj) ? k8s_object_rv(obj) : "");
+	if (!line)
+		return;
+	if (w->objects)
+		json_object_set(line, "object", obj);
+	char *s = json_dumps(line, JSON_COMPACT);
+	if (s) {
+		printf("%s\n", s);
+		fflush(stdout);
+		free(s);
+	}
+	json_decref(line);
+}
+
+static void on_add(void *arg, const char *key, void *obj)
+{
+	print_change(arg, "ADDED", key, obj);
+}
+static void on_update(void *arg, const char *key, void *old_obj, void *new_obj)
+{
+	print_change(arg, "UPDATED", key, new_obj);
+}
+static void on_delete(void *arg, const char *key, void *obj)
+{
+	print_change(arg, "DELETED", key, obj);
+}
+static void on_synced(void *arg)
+{
+	struct watch_out *w = arg;
+	struct k8s_informer_stats st;
+	k8s_informer_stats(w->inf, &st);
+	printf("{\"event\":\"SYNCED\",\"count\":%zu,\"lists\":%llu,\"pages\":%llu,\"rv\":\"%s\"}\n",
+	       k8s_informer_count(w->inf), (unsigned long long)st.lists, (unsigned long long)st.pages,
+	       st.resource_version);
+	fflush(stdout);
+}
+
+static int run_watch(struct k8s_client *c, const struct k8s_args *a)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* the informer thread inherits the mask; sigwait below */
+	struct watch_out w = {.objects = a->objects};
+	struct k8s_informer_handlers h = {.arg = &w, .on_add = on_add, .on_update = on_update,
+	                                  .on_delete = on_delete, .on_synced = on_synced};
+	struct k8s_informer_opts io = a->io;
+	io.namespace_ = a->ns;
+	io.label_selector = a->label_selector;
+	int rc = k8s_informer_new(c, k8s_resource_by_name(a->resource), &io, &h, &w.inf);
+	if (rc == 0)
+		rc = k8s_informer_start(w.inf);
+	if (rc != 0) {
+		log_msg(LOG_ERROR, "k8s_watch_failed", NULL, "cannot start the informer: %s", k8s_strerror(rc));
+		k8s_informer_free(w.inf);
+		return EXIT_FAILURE_RESULT;
+	}
+	int sig;
+	sigwait(&set, &sig);
+	k8s_informer_free(w.inf);
+	return EXIT_OK;
+}
+
+/* ---- one-shot verbs ---- */
+
+static void print_obj(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	if (s) {
+		printf("%s\n", s);
+		free(s);
+	}
+}
+
+static int report(int rc, const struct k8s_result *res, const char *verb)
+{
+	if (rc == 0)
+		return EXIT_OK;
+	struct log_line l;
+	log_begin(&l, LOG_ERROR, "k8s_request_failed", NULL);
+	log_str(&l, "verb", verb);
+	log_int(&l, "status", res->status);
+	log_str(&l, "reason", res->reason);
+	log_end(&l, "%s: %s", k8s_strerror(rc), res->message);
+	return EXIT_FAILURE_RESULT;
+}
+
+struct merge_arg {
+	json_t *patch;
+};
+
+static int apply_merge(void *arg, json_t *obj)
+{
+	struct merge_arg *m = arg;
+	return json_object_update_recursive(obj, m->patch) == 0 ? 0 : FIXGW_ENOMEM;
+}
+
+static int run_update(struct k8s_client *c, const struct k8s_args *a, const struct k8s_resource *r)
+{
+	json_error_t jerr;
+	struct merge_arg m = {.patch = a->merge ? json_loads(a->merge, 0, &jerr) : NULL};
+	if (!json_is_object(m.patch)) {
+		fprintf(stderr, "fixgw k8s update: --merge needs a JSON object\n");
+		json_decref(m.patch);
+		return EXIT_USAGE;
+	}
+	struct k8s_result res = {0};
+	json_t *first = NULL, *out = NULL;
+	int rc = 0;
+	if (a->rv) {
+		/* a deliberately stale first attempt: read, then claim the older resourceVersion */
+		rc = k8s_get(c, r, a->ns, a->name, &first, &res);
+		if (rc == 0)
+			json_object_set_new(json_object_get(first, "metadata"), "resourceVersion", json_string(a->rv));
+	}
+	if (rc == 0)
+		rc = k8s_retry_on_conflict(c, r, a->ns, a->name, a->status, first, apply_merge, &m, 0, &out, &res);
+	if (rc == 0)
+		print_obj(out);
+	json_decref(first);
+	json_decref(out);
+	json_decref(m.patch);
+	return report(rc, &res, "update");
+}
+
+static int run_verb(struct k8s_client *c, const struct k8s_args *a)
+{
+	const struct k8s_resource *r = k8s_resource_by_name(a->resource);
+	struct k8s_result res = {0};
+	json_t *out = NULL;
+	int rc;
+	if (strcmp(a->verb, "get") == 0) {
+		rc = k8s_get(c, r, a->ns, a->name, &out, &res);
+	} else if (strcmp(a->verb, "update") == 0) {
+		return run_update(c, a, r);
+	} else if (strcmp(a->verb, "patch") == 0) {
+		if (!a->merge == !a->json_patch) {
+			fprintf(stderr, "fixgw k8s patch: give exactly one of --merge and --json-patch\n");
+			return EXIT_USAGE;
+		}
+		rc = k8s_patch(c, r, a->ns, a->name, a->merge ? K8S_PATCH_MERGE : K8S_PATCH_JSON,
+		               a->merge ? a->merge : a->json_patch, a->status, &out, &res);
+	} else if (strcmp(a->verb, "event") == 0) {
+		json_t *obj = NULL;
+		rc = k8s_get(c, r, a->ns, a->name, &obj, &res);
+		if (rc == 0) {
+			json_t *md = json_object_get(obj, "metadata");
+			const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+			struct k8s_event ev = {.regarding_api_version = api ? api : r->version,
+			                       .regarding_kind = r->kind,
+			                       .regarding_namespace = a->ns,
+			                       .regarding_name = a->name,
+			                       .regarding_uid = json_string_value(json_object_get(md, "uid")),
+			                       .type = a->type ? a->type : "Normal",
+			                       .reason = a->reason ? a->reason : "Test",
+			                       .action = a->action ? a->action : "Test",
+			                       .note = a->note ? a->note : "",
+			                       .reporting_controller = "fixgw.io/cli",
+			                       .reporting_instance = "fixgw-k8s-cli"};
+			rc = k8s_event_create(c, &ev, &res);
+		}
+		json_decref(obj);
+	} else {
+		fprintf(stderr, "fixgw k8s: unknown verb '%s'\n", a->verb);
+		return EXIT_USAGE;
+	}
+	if (rc == 0 && out)
+		print_obj(out);
+	json_decref(out);
+	return report(rc, &res, a->verb);
+}
+
+int cmd_k8s(int argc, char **argv)
+{
+	struct k8s_args a;
+	int rc = parse_args(argc, argv, &a);
+	if (rc != EXIT_OK)
+		return rc < 0 ? EXIT_OK : rc;
+	log_configure(a.lvl, 2);
+	signal(SIGPIPE, SIG_IGN);
+	struct k8s_config cfg;
+	struct diag_list dl;
+	diag_list_init(&dl);
+	rc = k8s_config_load_default(a.kubeconfig, &cfg, &dl);
+	if (rc != 0) {
+		diag_print(&dl, stderr);
+		diag_list_free(&dl);
+		return EXIT_USAGE;
+	}
+	diag_list_free(&dl);
+	struct k8s_client *c;
+	char err[256];
+	rc = k8s_client_new(&cfg, &a.co, &c, err, sizeof(err));
+	if (rc != 0) {
+		k8s_config_free(&cfg);
+		fprintf(stderr, "fixgw k8s: %s\n", rc == FIXGW_ENOMEM ? "out of memory" : err);
+		return EXIT_FAILURE_RESULT;
+	}
+	rc = strcmp(a.verb, "watch") == 0 ? run_watch(c, &a) : run_verb(c, &a);
+	k8s_client_free(c);
+	return rc;
+}
