@@ -16,42 +16,44 @@
 
 static void k8s_usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: fixgw k8s VERB [options]\n\n"
-	        "Talk to the Kubernetes API server with fixgw's own client (the one the gateway and the\n"
-	        "operator use).\n\n"
-	        "verbs:\n"
-	        "  watch   list then watch a resource; prints one JSON line per cache change\n"
-	        "          ({\"event\":\"ADDED|UPDATED|DELETED\",\"key\":\"ns/name\",\"rv\":\"...\"}) and\n"
-	        "          {\"event\":\"SYNCED\",...} after each complete list; runs until SIGINT/SIGTERM\n"
-	        "  get     print one object\n"
-	        "  update  read, merge --merge JSON into it, write it back with its resourceVersion as the\n"
-	        "          precondition, re-reading and re-applying on 409 Conflict (client-go's\n"
-	        "          RetryOnConflict)\n"
-	        "  patch   send --merge JSON (merge patch) or --json-patch JSON (RFC 6902)\n"
-	        "  event   create an events.k8s.io/v1 Event about an object\n\n"
-	        "options:\n"
-	        "  --kubeconfig PATH        kubeconfig (default $KUBECONFIG, else the in-cluster service account)\n"
-	        "  --resource PLURAL        fixsessions, services, endpointslices, leases, events, configmaps\n"
-	        "  -n, --namespace NS       namespace (watch: default all namespaces)\n"
-	        "  --name NAME              the object (get, update, patch, event)\n"
-	        "  --label-selector SEL     watch: only matching objects\n"
-	        "  --page-size N            watch: list page size (default %u)\n"
-	        "  --watch-timeout S        watch: ask for watches of S to 2S seconds (default %u)\n"
-	        "  --stall-slack-ms MS      watch: a stream silent for the watch timeout plus this is stalled\n"
-	        "                           (default %u)\n"
-	        "  --max-event-bytes N      watch: larger events are skipped and the resource relisted\n"
-	        "  --objects                watch: include each object in its line\n"
-	        "  --merge JSON             update, patch: a JSON merge patch\n"
-	        "  --json-patch JSON        patch: an RFC 6902 JSON patch\n"
-	        "  --status                 update, patch: write the status subresource\n"
-	        "  --resource-version RV    update: use RV as the precondition of the first attempt\n"
-	        "  --type T --reason R --action A --note TEXT   event: its fields (type Normal or Warning)\n"
-	        "  --qps Q --burst B        client-side rate limit (default %.0f / %u; qps -1 = none)\n"
-	        "  --log-level LEVEL        debug, info, warn, error (default info)\n\n"
-	        "Exit status: 0 success, 1 the API server refused or could not be reached, 2 bad usage.\n",
-	        K8S_DEFAULT_PAGE_SIZE, K8S_DEFAULT_WATCH_TIMEOUT_S, K8S_DEFAULT_STALL_SLACK_MS, K8S_DEFAULT_QPS,
-	        K8S_DEFAULT_BURST);
+	fprintf(
+	    out,
+	    "usage: fixgw k8s VERB [options]\n\n"
+	    "Talk to the Kubernetes API server with fixgw's own client (the one the gateway and the\n"
+	    "operator use).\n\n"
+	    "verbs:\n"
+	    "  watch   list then watch a resource; prints one JSON line per cache change\n"
+	    "          ({\"event\":\"ADDED|UPDATED|DELETED\",\"key\":\"ns/name\",\"rv\":\"...\"}) and\n"
+	    "          {\"event\":\"SYNCED\",...} after each complete list; runs until SIGINT/SIGTERM\n"
+	    "  get     print one object\n"
+	    "  update  read, merge --merge JSON into it, write it back with its resourceVersion as the\n"
+	    "          precondition, re-reading and re-applying on 409 Conflict (client-go's\n"
+	    "          RetryOnConflict)\n"
+	    "  patch   send --merge JSON (merge patch) or --json-patch JSON (RFC 6902)\n"
+	    "  event   create an events.k8s.io/v1 Event about an object\n\n"
+	    "options:\n"
+	    "  --kubeconfig PATH        kubeconfig (default $KUBECONFIG, else the in-cluster service "
+	    "account)\n"
+	    "  --resource PLURAL        fixsessions, services, endpointslices, leases, events, configmaps\n"
+	    "  -n, --namespace NS       namespace (watch: default all namespaces)\n"
+	    "  --name NAME              the object (get, update, patch, event)\n"
+	    "  --label-selector SEL     watch: only matching objects\n"
+	    "  --page-size N            watch: list page size (default %u)\n"
+	    "  --watch-timeout S        watch: ask for watches of S to 2S seconds (default %u)\n"
+	    "  --stall-slack-ms MS      watch: a stream silent for the watch timeout plus this is stalled\n"
+	    "                           (default %u)\n"
+	    "  --max-event-bytes N      watch: larger events are skipped and the resource relisted\n"
+	    "  --objects                watch: include each object in its line\n"
+	    "  --merge JSON             update, patch: a JSON merge patch\n"
+	    "  --json-patch JSON        patch: an RFC 6902 JSON patch\n"
+	    "  --status                 update, patch: write the status subresource\n"
+	    "  --resource-version RV    update: use RV as the precondition of the first attempt\n"
+	    "  --type T --reason R --action A --note TEXT   event: its fields (type Normal or Warning)\n"
+	    "  --qps Q --burst B        client-side rate limit (default %.0f / %u; qps -1 = none)\n"
+	    "  --log-level LEVEL        debug, info, warn, error (default info)\n\n"
+	    "Exit status: 0 success, 1 the API server refused or could not be reached, 2 bad usage.\n",
+	    K8S_DEFAULT_PAGE_SIZE, K8S_DEFAULT_WATCH_TIMEOUT_S, K8S_DEFAULT_STALL_SLACK_MS, K8S_DEFAULT_QPS,
+	    K8S_DEFAULT_BURST);
 }
 
 struct k8s_args {
@@ -216,8 +218,11 @@ static int run_watch(struct k8s_client *c, const struct k8s_args *a)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* the informer thread inherits the mask; sigwait below */
 	struct watch_out w = {.objects = a->objects};
-	struct k8s_informer_handlers h = {.arg = &w, .on_add = on_add, .on_update = on_update,
-	                                  .on_delete = on_delete, .on_synced = on_synced};
+	struct k8s_informer_handlers h = {.arg = &w,
+	                                  .on_add = on_add,
+	                                  .on_update = on_update,
+	                                  .on_delete = on_delete,
+	                                  .on_synced = on_synced};
 	struct k8s_informer_opts io = a->io;
 	io.namespace_ = a->ns;
 	io.label_selector = a->label_selector;
@@ -225,7 +230,8 @@ static int run_watch(struct k8s_client *c, const struct k8s_args *a)
 	if (rc == 0)
 		rc = k8s_informer_start(w.inf);
 	if (rc != 0) {
-		log_msg(LOG_ERROR, "k8s_watch_failed", NULL, "cannot start the informer: %s", k8s_strerror(rc));
+		log_msg(LOG_ERROR, "k8s_watch_failed", NULL, "cannot start the informer: %s",
+		        k8s_strerror(rc));
 		k8s_informer_free(w.inf);
 		return EXIT_FAILURE_RESULT;
 	}
@@ -285,10 +291,12 @@ static int run_update(struct k8s_client *c, const struct k8s_args *a, const stru
 		/* a deliberately stale first attempt: read, then claim the older resourceVersion */
 		rc = k8s_get(c, r, a->ns, a->name, &first, &res);
 		if (rc == 0)
-			json_object_set_new(json_object_get(first, "metadata"), "resourceVersion", json_string(a->rv));
+			json_object_set_new(json_object_get(first, "metadata"), "resourceVersion",
+			                    json_string(a->rv));
 	}
 	if (rc == 0)
-		rc = k8s_retry_on_conflict(c, r, a->ns, a->name, a->status, first, apply_merge, &m, 0, &out, &res);
+		rc = k8s_retry_on_conflict(c, r, a->ns, a->name, a->status, first, apply_merge, &m, 0, &out,
+		                           &res);
 	if (rc == 0)
 		print_obj(out);
 	json_decref(first);

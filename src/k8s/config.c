@@ -351,13 +351,22 @@ int k8s_config_load_kubeconfig(const char *path, const char *context, struct k8s
 	int rc = read_small_file(path, &text, &len);
 	if (rc != 0)
 		return file_error(dl, path, rc, "the kubeconfig");
+	rc = k8s_config_load_kubeconfig_buffer(path, text, len, context, out, dl);
+	explicit_bzero(text, len);
+	free(text);
+	return rc;
+}
+
+int k8s_config_load_kubeconfig_buffer(const char *path, const char *text, size_t len, const char *context,
+                                      struct k8s_config *out, struct diag_list *dl)
+{
+	memset(out, 0, sizeof(*out));
+	int rc;
 	struct kc k = {.file = path, .dl = dl};
 	const char *slash = strrchr(path, '/');
 	k.dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
-	if (!k.dir) {
-		rc = FIXGW_ENOMEM;
-		goto free_text;
-	}
+	if (!k.dir)
+		return FIXGW_ENOMEM;
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
 		rc = FIXGW_ENOMEM;
@@ -423,9 +432,6 @@ done:
 	yaml_document_delete(&k.doc);
 free_dir:
 	free(k.dir);
-free_text:
-	explicit_bzero(text, len);
-	free(text);
 	if (rc != 0)
 		k8s_config_free(out);
 	return rc;

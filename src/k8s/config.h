@@ -43,6 +43,10 @@ struct k8s_config {
 int k8s_config_load_kubeconfig(const char *path, const char *context, struct k8s_config *out,
                                struct diag_list *dl);
 
+/** The same from text already in memory; path names it in diagnostics and anchors relative paths. */
+int k8s_config_load_kubeconfig_buffer(const char *path, const char *text, size_t len, const char *context,
+                                      struct k8s_config *out, struct diag_list *dl);
+
 /** The in-cluster configuration: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, then token, ca.crt
  * and namespace from sa_dir (NULL = K8S_SA_DIR). Same return values. */
 int k8s_config_load_incluster(const char *sa_dir, struct k8s_config *out, struct diag_list *dl);
