@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct k8s_config c;
 	struct diag_list dl;
 	diag_list_init(&dl);
-	int rc = k8s_config_load_kubeconfig_buffer("/fuzz/kubeconfig", (const char *)data, size, NULL, &c, &dl);
+	int rc =
+	    k8s_config_load_kubeconfig_buffer("/fuzz/kubeconfig", (const char *)data, size, NULL, &c, &dl);
 	if (rc == 0) {
 		if (!c.server || strncmp(c.server, "https://", 8) != 0 || dl.nerrors)
 			abort();
@@ -49,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	bool check = secret_only_as_token(data, size);
 	for (size_t i = 0; check && i < dl.count; i++)
-		if (strstr(dl.items[i].message, SECRET) || (dl.items[i].path && strstr(dl.items[i].path, SECRET)))
+		if (strstr(dl.items[i].message, SECRET) ||
+		    (dl.items[i].path && strstr(dl.items[i].path, SECRET)))
 			abort();
 	diag_list_free(&dl);
 	return 0;

@@ -472,9 +472,13 @@ static enum inf_state step_watch(struct k8s_informer *inf)
 	inf->stats.watches++;
 	pthread_mutex_unlock(&inf->lock);
 	uint32_t timeout_s = inf->o.watch_timeout_s + (uint32_t)(inf->o.watch_timeout_s * rnd(inf));
-	snprintf(first, sizeof(first),
-	         "watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u", rv, timeout_s);
-	if (query(inf, path, sizeof(path), first) != 0)
+	char *esc = curl_easy_escape(NULL, rv, 0);
+	int n = esc ? snprintf(first, sizeof(first),
+	                       "watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u", esc,
+	                       timeout_s)
+	            : -1;
+	curl_free(esc);
+	if (n < 0 || (size_t)n >= sizeof(first) || query(inf, path, sizeof(path), first) != 0)
 		return backoff_to(inf, INF_LIST, 0);
 	k8s_split_reset(&inf->split);
 	inf->relist = inf->relist_now = false;

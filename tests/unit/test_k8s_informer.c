@@ -15,7 +15,8 @@ static void note(void *arg, const char *what, const char *key, json_t *obj)
 {
 	struct rec *r = arg;
 	const char *rv = k8s_object_rv(obj);
-	r->len += (size_t)snprintf(r->log + r->len, sizeof(r->log) - r->len, "%s %s@%s;", what, key, rv ? rv : "?");
+	r->len +=
+	    (size_t)snprintf(r->log + r->len, sizeof(r->log) - r->len, "%s %s@%s;", what, key, rv ? rv : "?");
 }
 static void on_add(void *arg, const char *key, void *obj)
 {
@@ -45,24 +46,36 @@ static void free_json(void *arg, void *obj)
 
 static struct k8s_informer *make(struct rec *r, size_t max_event)
 {
-	struct k8s_informer_handlers h = {.arg = r, .decode = decode_skip, .free_obj = free_json, .on_add = on_add,
-	                                  .on_update = on_update, .on_delete = on_delete};
+	struct k8s_informer_handlers h = {.arg = r,
+	                                  .decode = decode_skip,
+	                                  .free_obj = free_json,
+	                                  .on_add = on_add,
+	                                  .on_update = on_update,
+	                                  .on_delete = on_delete};
 	struct k8s_informer_opts o = {.max_event_bytes = max_event};
 	struct k8s_informer *inf = NULL;
 	CHECK_EQ_INT(k8s_informer_new(NULL, &k8s_res_fixsessions, &o, &h, &inf), 0);
 	return inf;
 }
 
-#define OBJ(name, rv) "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"" name "\",\"resourceVersion\":\"" rv "\"}}"
+#define OBJ(name, rv)                                                                                        \
+	"{\"metadata\":{\"namespace\":\"ns\",\"name\":\"" name "\",\"resourceVersion\":\"" rv "\"}}"
 
-static const char stream[] = "{\"type\":\"ADDED\",\"object\":" OBJ("a", "1") "}\n"
-                             "{\"type\":\"MODIFIED\",\"object\":" OBJ("a", "2") "}\n"
-                             "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"7\"}}}\n"
-                             "{\"type\":\"ADDED\",\"object\":" OBJ("b", "8") "}\n"
-                             "{\"type\":\"DELETED\",\"object\":" OBJ("a", "9") "}\n"
-                             "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"namespace\":\"ns\",\"name\":\"b\","
-                             "\"resourceVersion\":\"10\",\"labels\":{\"skip\":\"yes\"}}}}\n"
-                             "{\"type\":\"ADDED\",\"object\":" OBJ("c", "11") "}\n";
+static const char stream[] = "{\"type\":\"ADDED\",\"object\":" OBJ(
+    "a", "1") "}\n"
+              "{\"type\":\"MODIFIED\",\"object\":" OBJ(
+                  "a", "2") "}\n"
+                            "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"7\"}}}\n"
+                            "{\"type\":\"ADDED\",\"object\":" OBJ(
+                                "b",
+                                "8") "}\n"
+                                     "{\"type\":\"DELETED\",\"object\":" OBJ(
+                                         "a",
+                                         "9") "}\n"
+                                              "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{"
+                                              "\"namespace\":\"ns\",\"name\":\"b\","
+                                              "\"resourceVersion\":\"10\",\"labels\":{\"skip\":\"yes\"}}}}\n"
+                                              "{\"type\":\"ADDED\",\"object\":" OBJ("c", "11") "}\n";
 
 static const char expected[] = "add ns/a@1;upd ns/a@2;add ns/b@8;del ns/a@2;del ns/b@8;add ns/c@11;";
 
@@ -89,7 +102,8 @@ TEST(test_bookmark_moves_resource_version)
 {
 	struct rec r = {0};
 	struct k8s_informer *inf = make(&r, 0);
-	const char *b = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"FIXSession\",\"metadata\":{\"resourceVersion\":\"42\"}}}";
+	const char *b = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"FIXSession\",\"metadata\":{"
+	                "\"resourceVersion\":\"42\"}}}";
 	CHECK(on_watch_bytes(inf, b, strlen(b)));
 	CHECK_EQ_STR(inf->stats.resource_version, "42");
 	CHECK_EQ_STR(r.log, "");
@@ -100,10 +114,12 @@ TEST(test_error_410_relists_at_once)
 {
 	struct rec r = {0};
 	struct k8s_informer *inf = make(&r, 0);
-	const char *s = "{\"type\":\"ADDED\",\"object\":" OBJ("a", "1") "}\n"
-	                "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\","
-	                "\"message\":\"too old resource version: 1 (5)\"}}\n"
-	                "{\"type\":\"ADDED\",\"object\":" OBJ("z", "6") "}\n";
+	const char *s = "{\"type\":\"ADDED\",\"object\":" OBJ(
+	    "a",
+	    "1") "}\n"
+	         "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\","
+	         "\"message\":\"too old resource version: 1 (5)\"}}\n"
+	         "{\"type\":\"ADDED\",\"object\":" OBJ("z", "6") "}\n";
 	CHECK(!on_watch_bytes(inf, s, strlen(s)));
 	CHECK(inf->relist && inf->relist_now);
 	CHECK_EQ_STR(r.log, "add ns/a@1;"); /* nothing after the ERROR is applied */
@@ -114,7 +130,8 @@ TEST(test_other_error_relists_after_backoff)
 {
 	struct rec r = {0};
 	struct k8s_informer *inf = make(&r, 0);
-	const char *s = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":500,\"message\":\"etcd\"}}";
+	const char *s =
+	    "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":500,\"message\":\"etcd\"}}";
 	CHECK(!on_watch_bytes(inf, s, strlen(s)));
 	CHECK(inf->relist && !inf->relist_now);
 	k8s_informer_free(inf);
@@ -125,7 +142,8 @@ TEST(test_oversized_event_relists)
 	struct rec r = {0};
 	struct k8s_informer *inf = make(&r, 128);
 	char s[600];
-	snprintf(s, sizeof(s), "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"big\",\"pad\":\"%0300d\"}}}", 0);
+	snprintf(s, sizeof(s),
+	         "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"big\",\"pad\":\"%0300d\"}}}", 0);
 	CHECK(!on_watch_bytes(inf, s, strlen(s)));
 	CHECK(inf->relist && !inf->relist_now);
 	CHECK_EQ_INT(inf->store.count, 0);
@@ -136,11 +154,12 @@ TEST(test_oversized_event_relists)
 TEST(test_invalid_events_relist)
 {
 	const char *bad[] = {
-	    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\"}",         /* truncated: waits, no verdict */
-	    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\"}}}",       /* no resourceVersion */
-	    "{\"type\":\"ADDED\",\"object\":[1,2]}",                                  /* object not an object */
-	    "{\"type\":\"ADDED\",\"object\":{\"a\":1,}}",                             /* not JSON */
-	    "<html>",                                                                 /* not an event at all */
+	    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\"}",   /* truncated: waits, no verdict
+	                                                                        */
+	    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\"}}}", /* no resourceVersion */
+	    "{\"type\":\"ADDED\",\"object\":[1,2]}",                           /* object not an object */
+	    "{\"type\":\"ADDED\",\"object\":{\"a\":1,}}",                      /* not JSON */
+	    "<html>",                                                          /* not an event at all */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct rec r = {0};
@@ -160,7 +179,8 @@ TEST(test_unknown_type_ignored)
 {
 	struct rec r = {0};
 	struct k8s_informer *inf = make(&r, 0);
-	const char *s = "{\"type\":\"SOMETHING\",\"object\":{}}{\"type\":\"ADDED\",\"object\":" OBJ("a", "1") "}";
+	const char *s =
+	    "{\"type\":\"SOMETHING\",\"object\":{}}{\"type\":\"ADDED\",\"object\":" OBJ("a", "1") "}";
 	CHECK(on_watch_bytes(inf, s, strlen(s)));
 	CHECK_EQ_STR(r.log, "add ns/a@1;");
 	k8s_informer_free(inf);
@@ -170,10 +190,12 @@ TEST(test_list_items_decoded_and_diffed)
 {
 	struct rec r = {0};
 	struct k8s_informer *inf = make(&r, 0);
-	json_t *items = json_loads("[" OBJ("a", "1") "," OBJ("b", "2") ",{\"metadata\":{\"name\":\"noRV\"}},"
-	                           "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s\",\"resourceVersion\":\"3\","
-	                           "\"labels\":{\"skip\":\"y\"}}}]",
-	                           0, NULL);
+	json_t *items = json_loads(
+	    "[" OBJ("a", "1") "," OBJ(
+	        "b", "2") ",{\"metadata\":{\"name\":\"noRV\"}},"
+	                  "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s\",\"resourceVersion\":\"3\","
+	                  "\"labels\":{\"skip\":\"y\"}}}]",
+	    0, NULL);
 	struct item_vec iv = {0};
 	CHECK_EQ_INT(take_items(inf, items, &iv), 0);
 	CHECK_EQ_INT(iv.n, 2); /* the one without resourceVersion and the skipped one are left out */
