@@ -75,6 +75,90 @@ static bool parse_num(const char *s, double min, double max, double *out)
 	return true;
 }
 
+enum {
+	OPT_KUBECONFIG,
+	OPT_RESOURCE,
+	OPT_NAMESPACE,
+	OPT_NAME,
+	OPT_LABEL_SELECTOR,
+	OPT_MERGE,
+	OPT_JSON_PATCH,
+	OPT_RESOURCE_VERSION,
+	OPT_TYPE,
+	OPT_REASON,
+	OPT_ACTION,
+	OPT_NOTE,
+	OPT_STATUS,
+	OPT_OBJECTS,
+	OPT_PAGE_SIZE,
+	OPT_WATCH_TIMEOUT,
+	OPT_STALL_SLACK,
+	OPT_MAX_EVENT,
+	OPT_QPS,
+	OPT_BURST,
+	OPT_LOG_LEVEL,
+};
+
+static const struct cmd_opt k8s_opts[] = {
+    [OPT_KUBECONFIG] = {"--kubeconfig", NULL, "PATH"},
+    [OPT_RESOURCE] = {"--resource", NULL, "PLURAL"},
+    [OPT_NAMESPACE] = {"--namespace", "-n", "NS"},
+    [OPT_NAME] = {"--name", NULL, "NAME"},
+    [OPT_LABEL_SELECTOR] = {"--label-selector", NULL, "SELECTOR"},
+    [OPT_MERGE] = {"--merge", NULL, "JSON"},
+    [OPT_JSON_PATCH] = {"--json-patch", NULL, "JSON"},
+    [OPT_RESOURCE_VERSION] = {"--resource-version", NULL, "RV"},
+    [OPT_TYPE] = {"--type", NULL, "TYPE"},
+    [OPT_REASON] = {"--reason", NULL, "REASON"},
+    [OPT_ACTION] = {"--action", NULL, "ACTION"},
+    [OPT_NOTE] = {"--note", NULL, "TEXT"},
+    [OPT_STATUS] = {"--status", NULL, NULL},
+    [OPT_OBJECTS] = {"--objects", NULL, NULL},
+    [OPT_PAGE_SIZE] = {"--page-size", NULL, "N"},
+    [OPT_WATCH_TIMEOUT] = {"--watch-timeout", NULL, "SECONDS"},
+    [OPT_STALL_SLACK] = {"--stall-slack-ms", NULL, "MS"},
+    [OPT_MAX_EVENT] = {"--max-event-bytes", NULL, "N"},
+    [OPT_QPS] = {"--qps", NULL, "Q"},
+    [OPT_BURST] = {"--burst", NULL, "B"},
+    [OPT_LOG_LEVEL] = {"--log-level", NULL, "LEVEL"},
+};
+
+/* A numeric option into its field; false after printing the error. */
+static bool numeric_opt(struct k8s_args *a, int opt, const char *v)
+{
+	static const struct {
+		double min, max;
+	} range[] = {[OPT_PAGE_SIZE] = {1, 100000},    [OPT_WATCH_TIMEOUT] = {1, 3600},
+	             [OPT_STALL_SLACK] = {1, 3600000}, [OPT_MAX_EVENT] = {64, 1 << 30},
+	             [OPT_QPS] = {-1, 100000},         [OPT_BURST] = {1, 100000}};
+	double d;
+	if (!parse_num(v, range[opt].min, range[opt].max, &d)) {
+		cmd_usage_error("k8s", "%s '%s': want a number %g..%g", k8s_opts[opt].name, v, range[opt].min,
+		                range[opt].max);
+		return false;
+	}
+	switch (opt) {
+	case OPT_PAGE_SIZE:
+		a->io.page_size = (uint32_t)d;
+		break;
+	case OPT_WATCH_TIMEOUT:
+		a->io.watch_timeout_s = (uint32_t)d;
+		break;
+	case OPT_STALL_SLACK:
+		a->io.stall_slack_ms = (uint32_t)d;
+		break;
+	case OPT_MAX_EVENT:
+		a->io.max_event_bytes = (size_t)d;
+		break;
+	case OPT_QPS:
+		a->co.qps = d;
+		break;
+	default:
+		a->co.burst = (unsigned)d;
+	}
+	return true;
+}
+
 static int parse_args(int argc, char **argv, struct k8s_args *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -84,82 +168,47 @@ static int parse_args(int argc, char **argv, struct k8s_args *a)
 		return argc < 2 ? EXIT_USAGE : -1;
 	}
 	a->verb = argv[1];
+	const char **strs[] = {[OPT_KUBECONFIG] = &a->kubeconfig,
+	                       [OPT_RESOURCE] = &a->resource,
+	                       [OPT_NAMESPACE] = &a->ns,
+	                       [OPT_NAME] = &a->name,
+	                       [OPT_LABEL_SELECTOR] = &a->label_selector,
+	                       [OPT_MERGE] = &a->merge,
+	                       [OPT_JSON_PATCH] = &a->json_patch,
+	                       [OPT_RESOURCE_VERSION] = &a->rv,
+	                       [OPT_TYPE] = &a->type,
+	                       [OPT_REASON] = &a->reason,
+	                       [OPT_ACTION] = &a->action,
+	                       [OPT_NOTE] = &a->note};
 	for (int i = 2; i < argc; i++) {
-		const char *o = argv[i];
-		if (cmd_is_help(o)) {
+		const char *v = NULL;
+		int opt =
+		    cmd_next_opt("k8s", argc, argv, &i, k8s_opts, sizeof(k8s_opts) / sizeof(k8s_opts[0]), &v);
+		if (opt == CMD_OPT_HELP) {
 			k8s_usage(stdout);
 			return -1;
 		}
-		if (strcmp(o, "--status") == 0 || strcmp(o, "--objects") == 0) {
-			*(o[2] == 's' ? &a->status : &a->objects) = true;
-			continue;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "fixgw k8s: %s needs a value\n", o);
+		if (opt == CMD_OPT_BAD)
 			return EXIT_USAGE;
-		}
-		const char *v = argv[++i];
-		double d = 0;
-		const struct {
-			const char *opt;
-			const char **dst;
-		} strs[] = {{"--kubeconfig", &a->kubeconfig},
-		            {"--resource", &a->resource},
-		            {"--namespace", &a->ns},
-		            {"-n", &a->ns},
-		            {"--name", &a->name},
-		            {"--label-selector", &a->label_selector},
-		            {"--merge", &a->merge},
-		            {"--json-patch", &a->json_patch},
-		            {"--resource-version", &a->rv},
-		            {"--type", &a->type},
-		            {"--reason", &a->reason},
-		            {"--action", &a->action},
-		            {"--note", &a->note}};
-		bool done = false;
-		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]) && !done; k++)
-			if (strcmp(o, strs[k].opt) == 0) {
-				*strs[k].dst = v;
-				done = true;
-			}
-		if (done)
-			continue;
-		bool ok = true;
-		if (strcmp(o, "--page-size") == 0 && (ok = parse_num(v, 1, 100000, &d)))
-			a->io.page_size = (uint32_t)d;
-		else if (strcmp(o, "--watch-timeout") == 0 && (ok = parse_num(v, 1, 3600, &d)))
-			a->io.watch_timeout_s = (uint32_t)d;
-		else if (strcmp(o, "--stall-slack-ms") == 0 && (ok = parse_num(v, 1, 3600000, &d)))
-			a->io.stall_slack_ms = (uint32_t)d;
-		else if (strcmp(o, "--max-event-bytes") == 0 && (ok = parse_num(v, 64, 1 << 30, &d)))
-			a->io.max_event_bytes = (size_t)d;
-		else if (strcmp(o, "--qps") == 0 && (ok = parse_num(v, -1, 100000, &d)))
-			a->co.qps = d;
-		else if (strcmp(o, "--burst") == 0 && (ok = parse_num(v, 1, 100000, &d)))
-			a->co.burst = (unsigned)d;
-		else if (strcmp(o, "--log-level") == 0)
-			ok = log_level_parse(v, &a->lvl);
-		else if (ok) {
-			fprintf(stderr, "fixgw k8s: unknown option '%s'\n", o);
+		if (opt == CMD_OPT_ARG)
+			return cmd_usage_error("k8s", "unexpected argument '%s'", argv[i]);
+		if (opt <= OPT_NOTE)
+			*strs[opt] = v;
+		else if (opt == OPT_STATUS)
+			a->status = true;
+		else if (opt == OPT_OBJECTS)
+			a->objects = true;
+		else if (opt == OPT_LOG_LEVEL && !log_level_parse(v, &a->lvl))
+			return cmd_usage_error("k8s", "--log-level '%s': want debug, info, warn or error", v);
+		else if (opt != OPT_LOG_LEVEL && !numeric_opt(a, opt, v))
 			return EXIT_USAGE;
-		}
-		if (!ok) {
-			fprintf(stderr, "fixgw k8s: %s '%s': not a valid value\n", o, v);
-			return EXIT_USAGE;
-		}
 	}
-	if (!a->resource) {
-		fprintf(stderr, "fixgw k8s %s: --resource is required\n", a->verb);
-		return EXIT_USAGE;
-	}
-	if (!k8s_resource_by_name(a->resource)) {
-		fprintf(stderr, "fixgw k8s: unknown resource '%s'\n", a->resource);
-		return EXIT_USAGE;
-	}
-	if (strcmp(a->verb, "watch") != 0 && (!a->name || !a->ns)) {
-		fprintf(stderr, "fixgw k8s %s: --namespace and --name are required\n", a->verb);
-		return EXIT_USAGE;
-	}
+	if (!a->resource)
+		return cmd_usage_error("k8s", "%s: --resource is required", a->verb);
+	if (!k8s_resource_by_name(a->resource))
+		return cmd_usage_error("k8s", "unknown resource '%s'", a->resource);
+	if (strcmp(a->verb, "watch") != 0 && (!a->name || !a->ns))
+		return cmd_usage_error("k8s", "%s: --namespace and --name are required", a->verb);
 	return EXIT_OK;
 }
 

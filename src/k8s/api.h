@@ -16,16 +16,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/errors.h"
 #include "k8s/http.h"
 
-/* Codes of this module, in their own range below the FIXGW_E* codes. */
+/* Codes of this module, in the project's range reserved for it (core/errors.h). */
 enum k8s_err {
-	K8S_ENOTFOUND = -100, /* 404 */
-	K8S_ECONFLICT = -101, /* 409 Conflict: the resourceVersion precondition failed */
-	K8S_EEXISTS = -102,   /* 409 AlreadyExists on create */
-	K8S_EGONE = -103,     /* 410 Gone: resourceVersion or continue token too old */
-	K8S_EHTTP = -104,     /* another non-2xx answer (see k8s_result) */
-	K8S_EDECODE = -105,   /* a 2xx answer that is not the JSON expected */
+	K8S_ENOTFOUND = FIXGW_ERR_K8S_BASE,     /* 404 */
+	K8S_ECONFLICT = FIXGW_ERR_K8S_BASE - 1, /* 409 Conflict: the resourceVersion precondition failed */
+	K8S_EEXISTS = FIXGW_ERR_K8S_BASE - 2,   /* 409 AlreadyExists on create */
+	K8S_EGONE = FIXGW_ERR_K8S_BASE - 3,     /* 410 Gone: resourceVersion or continue token too old */
+	K8S_EHTTP = FIXGW_ERR_K8S_BASE - 4,     /* another non-2xx answer (see k8s_result) */
+	K8S_EDECODE = FIXGW_ERR_K8S_BASE - 5,   /* a 2xx answer that is not the JSON expected */
 };
 
 #define K8S_THROTTLE_RETRIES 5

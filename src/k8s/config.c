@@ -12,8 +12,12 @@
 #include <yaml.h>
 
 #include "core/errors.h"
+#include "core/yaml_doc.h"
+#include "io/file.h"
 
 #define KEY_PATH_MAX 192
+#define KC_MAX_DEPTH 32 /* a kubeconfig nests five levels; the rest is room for extensions */
+#define KC_MAX_NODES (1u << 16)
 
 /* One kubeconfig being read. */
 struct kc {
@@ -53,46 +57,6 @@ long k8s_base64_decode(const char *in, size_t len, char *out)
 		}
 	}
 	return n;
-}
-
-/* Read a whole small file. Returns 0, or a negative FIXGW code with errno kept. */
-static int read_small_file(const char *path, char **out, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return FIXGW_EIO;
-	char *buf = malloc(K8S_MAX_FILE_SIZE + 1);
-	if (!buf) {
-		close(fd);
-		return FIXGW_ENOMEM;
-	}
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, K8S_MAX_FILE_SIZE + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			free(buf);
-			close(fd);
-			errno = e;
-			return FIXGW_EIO;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > K8S_MAX_FILE_SIZE) {
-			free(buf);
-			close(fd);
-			errno = EFBIG;
-			return FIXGW_ELIMIT;
-		}
-	}
-	close(fd);
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
 }
 
 static void kc_error(struct kc *k, const yaml_node_t *n, const char *path, const char *fmt, ...)
@@ -333,11 +297,11 @@ void k8s_config_free(struct k8s_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* rc is a negative errno value from io_read_file or access. */
 static int file_error(struct diag_list *dl, const char *path, int rc, const char *what)
 {
-	int e = errno;
 	if (diag_add(dl, DIAG_ERROR, path, 0, 0, NULL, "cannot read %s: %s", what,
-	             rc == FIXGW_ELIMIT ? "larger than 1 MiB" : strerror(e)) != 0)
+	             rc == -EFBIG ? "larger than 1 MiB" : strerror(-rc)) != 0)
 		return FIXGW_ENOMEM;
 	return rc == FIXGW_ENOMEM ? rc : FIXGW_EIO;
 }
@@ -348,7 +312,7 @@ int k8s_config_load_kubeconfig(const char *path, const char *context, struct k8s
 	memset(out, 0, sizeof(*out));
 	char *text = NULL;
 	size_t len = 0;
-	int rc = read_small_file(path, &text, &len);
+	int rc = io_read_file(path, K8S_MAX_FILE_SIZE, &text, &len);
 	if (rc != 0)
 		return file_error(dl, path, rc, "the kubeconfig");
 	rc = k8s_config_load_kubeconfig_buffer(path, text, len, context, out, dl);
@@ -373,12 +337,22 @@ int k8s_config_load_kubeconfig_buffer(const char *path, const char *text, size_t
 		goto free_dir;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &k.doc)) {
-		diag_add(dl, DIAG_ERROR, path, (unsigned)parser.problem_mark.line + 1,
-		         (unsigned)parser.problem_mark.column + 1, NULL, "not valid YAML: %s",
-		         parser.problem ? parser.problem : "parse error");
+	const struct yaml_doc_limits lim = {.max_depth = KC_MAX_DEPTH, .max_nodes = KC_MAX_NODES};
+	yaml_mark_t at = {0};
+	enum yaml_doc_status st = yaml_doc_next(&parser, &lim, &k.doc, &at);
+	if (st != YAML_DOC_OK) {
+		if (st == YAML_DOC_SYNTAX)
+			at = parser.problem_mark;
+		rc = st == YAML_DOC_NOMEM ? FIXGW_ENOMEM : FIXGW_EINVAL;
+		if (rc == FIXGW_EINVAL &&
+		    diag_add(dl, DIAG_ERROR, path, (unsigned)at.line + 1, (unsigned)at.column + 1, NULL,
+		             "not a valid kubeconfig: %s",
+		             st == YAML_DOC_SYNTAX  ? (parser.problem ? parser.problem : "YAML syntax")
+		             : st == YAML_DOC_END   ? "empty: no kubeconfig document"
+		             : st == YAML_DOC_ALIAS ? "an alias of an undefined anchor"
+		                                    : "nested too deeply or too large for a kubeconfig") != 0)
+			rc = FIXGW_ENOMEM;
 		yaml_parser_delete(&parser);
-		rc = FIXGW_EINVAL;
 		goto free_dir;
 	}
 	yaml_parser_delete(&parser);
@@ -476,13 +450,13 @@ int k8s_config_load_incluster(const char *sa_dir, struct k8s_config *out, struct
 	const char *const need[] = {out->token_file, out->ca_file};
 	for (size_t i = 0; i < 2; i++)
 		if (access(need[i], R_OK) != 0) {
-			rc = file_error(dl, need[i], FIXGW_EIO,
+			rc = file_error(dl, need[i], -errno,
 			                i ? "the cluster CA" : "the service-account token");
 			goto fail;
 		}
 	char *ns = NULL;
 	size_t ns_len = 0;
-	if (read_small_file(ns_path, &ns, &ns_len) == 0) {
+	if (io_read_file(ns_path, K8S_MAX_FILE_SIZE, &ns, &ns_len) == 0) {
 		while (ns_len && (ns[ns_len - 1] == '\n' || ns[ns_len - 1] == ' '))
 			ns[--ns_len] = '\0';
 		if (ns_len)

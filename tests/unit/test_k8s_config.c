@@ -160,7 +160,7 @@ TEST(test_errors_name_file_line_and_key)
 	    "c\n"
 	    "  cluster: {server: 'https://h'}\nusers:\n- name: u\n  user: {token: s3cr3t, tokenFile: /t}\n",
 	    NULL, "users[u].user.tokenFile", "not both");
-	expect_error("current-context: x\ncontexts: [ {\n", NULL, "not valid YAML", NULL);
+	expect_error("current-context: x\ncontexts: [ {\n", NULL, ":3:1: : not a valid kubeconfig", NULL);
 	expect_error("- just\n- a list\n", NULL, "expected a kubeconfig mapping", NULL);
 }
 
