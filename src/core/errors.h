@@ -14,8 +14,8 @@
 
 #define FIXGW_ERR_PRIVATE_MAX (-4000) /* the project's own codes: -4000 down to -4099 */
 #define FIXGW_ERR_PRIVATE_MIN (-4099)
-#define FIXGW_ERR_K8S_BASE    (-4050) /* -4050..-4069: the Kubernetes client's codes (k8s/api.h, k8s_strerror) \
-	                               */
+/* -4050..-4069: the Kubernetes client's codes (k8s/api.h names them with k8s_strerror) */
+#define FIXGW_ERR_K8S_BASE (-4050)
 
 enum fixgw_err {
 	FIXGW_OK = 0,
