@@ -129,6 +129,20 @@ static unsigned mark_num(size_t v)
 	return v >= UINT_MAX ? UINT_MAX : (unsigned)v + 1;
 }
 
+/* a + b into out (cap bytes), cut short when it does not fit: paths only name places in messages. This
+ * runs several times per object, so it is a copy, not a printf. */
+static void join2(char *out, size_t cap, const char *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b);
+	if (alen >= cap)
+		alen = cap - 1;
+	memcpy(out, a, alen);
+	if (blen > cap - 1 - alen)
+		blen = cap - 1 - alen;
+	memcpy(out + alen, b, blen);
+	out[alen + blen] = '\0';
+}
+
 /* ---- how YAML (and so kubectl and the API server) types a plain scalar ---- */
 
 enum scalar_type { SCALAR_STRING, SCALAR_NULL, SCALAR_BOOL, SCALAR_NUMBER };
@@ -228,6 +242,9 @@ static enum scalar_type scalar_type(const yaml_node_t *n)
 {
 	struct text t;
 	if (!text_of(n, &t) || !is_plain(n))
+		return SCALAR_STRING;
+	/* Every null, boolean and number starts with one of these: most strings are settled here. */
+	if (t.n > 0 && !strchr("~nNtTfFyYoO+-.0123456789", t.p[0]))
 		return SCALAR_STRING;
 	if (text_in(t, yaml_nulls))
 		return SCALAR_NULL;
@@ -590,7 +607,13 @@ static bool parse_field_key(struct obj *o, yaml_node_t *k, struct field_key *fk)
 	fk->tag = 0;
 	for (size_t i = fk->name_len; i < t.n; i++)
 		fk->tag = fk->tag * 10 + (uint32_t)(t.p[i] - '0');
-	snprintf(fk->path, sizeof(fk->path), "spec.matchFields.%.*s", (int)t.n, t.p);
+	{
+		static const char base[] = "spec.matchFields.";
+		size_t n = t.n < sizeof(fk->path) - sizeof(base) ? t.n : sizeof(fk->path) - sizeof(base);
+		memcpy(fk->path, base, sizeof(base) - 1);
+		memcpy(fk->path + sizeof(base) - 1, t.p, n);
+		fk->path[sizeof(base) - 1 + n] = '\0';
+	}
 
 	const char *std = fix_dict_name(fk->tag);
 	if (fix_dict_is_unroutable(fk->tag)) {
@@ -673,10 +696,10 @@ static bool parse_field_entry(struct obj *o, yaml_node_t *v, const struct field_
 
 	bool ok = true;
 	f->log = true;
-	snprintf(path, sizeof(path), "%s.log", fk->path);
+	join2(path, sizeof(path), fk->path, strlen(fk->path), ".log");
 	if (!is_absent(s[ENTRY_LOG]))
 		ok &= bool_value(o, s[ENTRY_LOG], path, &f->log);
-	snprintf(path, sizeof(path), "%s.redact", fk->path);
+	join2(path, sizeof(path), fk->path, strlen(fk->path), ".redact");
 	if (!is_absent(s[ENTRY_REDACT]))
 		ok &= bool_value(o, s[ENTRY_REDACT], path, &f->redact);
 	if (!f->log && f->redact)
@@ -684,7 +707,7 @@ static bool parse_field_entry(struct obj *o, yaml_node_t *v, const struct field_
 		    o, s[ENTRY_REDACT], path,
 		    "log: false already keeps this field out of all telemetry; redact: true adds nothing");
 
-	snprintf(path, sizeof(path), "%s.value", fk->path);
+	join2(path, sizeof(path), fk->path, strlen(fk->path), ".value");
 	if (!s[ENTRY_VALUE]) {
 		missing(o, v, path);
 		return false;
@@ -1043,12 +1066,14 @@ static bool is_duplicate(struct obj *o, const yaml_node_t *root, const struct ro
 static void set_source(struct obj *o, const yaml_node_t *root, struct route *r)
 {
 	const char *file = o->ld->file ? o->ld->file : "(buffer)";
-	int n = snprintf(NULL, 0, "%s:%u", file, mark_num(root->start_mark.line));
-	if (n < 0 || !(r->source = malloc((size_t)n + 1))) {
+	char line[16];
+	int n = snprintf(line, sizeof(line), ":%u", mark_num(root->start_mark.line));
+	size_t flen = strlen(file);
+	if (n < 0 || !(r->source = malloc(flen + (size_t)n + 1))) {
 		o->ld->err = FIXGW_ENOMEM;
 		return;
 	}
-	snprintf(r->source, (size_t)n + 1, "%s:%u", file, mark_num(root->start_mark.line));
+	join2(r->source, flen + (size_t)n + 1, file, flen, line);
 }
 
 enum { TOP_API_VERSION, TOP_KIND, TOP_METADATA, TOP_SPEC, TOP_STATUS, TOP_NKEYS };
@@ -1059,7 +1084,7 @@ static void load_fixsession(struct manifest_loader *ld, yaml_document_t *doc, ya
                             const char *prefix)
 {
 	struct obj o = {.ld = ld, .doc = doc};
-	snprintf(o.prefix, sizeof(o.prefix), "%s", prefix);
+	join2(o.prefix, sizeof(o.prefix), prefix, strlen(prefix), "");
 	size_t errors_before = ld->dl->nerrors;
 	yaml_node_t *s[TOP_NKEYS];
 	struct route *r = route_set_push(ld->out);

@@ -27,22 +27,89 @@ struct composer {
 	size_t nslots;   /* a power of two, at least twice nanchors */
 };
 
-/* Attach node id to the open collection (or make it the root when none is open). */
+/* Grow an array of n items of size sz to hold one more; libyaml frees these arrays with free() in
+ * yaml_document_delete, so they are plain malloc'd memory. */
+static bool grow(void **start, size_t n, size_t sz, size_t *cap)
+{
+	if (n < *cap)
+		return true;
+	size_t ncap = *cap ? *cap * 2 : 4;
+	if (ncap > INT32_MAX)
+		return false;
+	void *p = realloc(*start, ncap * sz);
+	if (!p)
+		return false;
+	*start = p;
+	*cap = ncap;
+	return true;
+}
+
+/* Append a node of the given type to the document; it takes over the tag (may be NULL). Returns its
+ * id (1-based) or 0 when out of memory. */
+static int push_node(yaml_document_t *doc, yaml_node_type_t type, yaml_char_t *tag)
+{
+	size_t n = (size_t)(doc->nodes.top - doc->nodes.start),
+	       cap = (size_t)(doc->nodes.end - doc->nodes.start);
+	void *start = doc->nodes.start;
+	if (!grow(&start, n, sizeof(yaml_node_t), &cap)) {
+		free(tag);
+		return 0;
+	}
+	doc->nodes.start = start;
+	doc->nodes.top = doc->nodes.start + n + 1;
+	doc->nodes.end = doc->nodes.start + cap;
+	yaml_node_t *node = &doc->nodes.start[n];
+	memset(node, 0, sizeof(*node));
+	node->type = type;
+	node->tag = tag;
+	return (int)(n + 1);
+}
+
+static bool append_item(yaml_node_t *seq, int id)
+{
+	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start),
+	       cap = (size_t)(seq->data.sequence.items.end - seq->data.sequence.items.start);
+	void *start = seq->data.sequence.items.start;
+	if (!grow(&start, n, sizeof(yaml_node_item_t), &cap))
+		return false;
+	seq->data.sequence.items.start = start;
+	seq->data.sequence.items.start[n] = id;
+	seq->data.sequence.items.top = seq->data.sequence.items.start + n + 1;
+	seq->data.sequence.items.end = seq->data.sequence.items.start + cap;
+	return true;
+}
+
+static bool append_pair(yaml_node_t *map, int key, int value)
+{
+	size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start),
+	       cap = (size_t)(map->data.mapping.pairs.end - map->data.mapping.pairs.start);
+	void *start = map->data.mapping.pairs.start;
+	if (!grow(&start, n, sizeof(yaml_node_pair_t), &cap))
+		return false;
+	map->data.mapping.pairs.start = start;
+	map->data.mapping.pairs.start[n] = (yaml_node_pair_t){key, value};
+	map->data.mapping.pairs.top = map->data.mapping.pairs.start + n + 1;
+	map->data.mapping.pairs.end = map->data.mapping.pairs.start + cap;
+	return true;
+}
+
+/* Attach node id to the open collection (or make it the root when none is open: the first node of a
+ * document is its root). */
 static bool attach(struct composer *c, int id)
 {
 	if (c->depth == 0)
-		return true; /* the first node added is the root */
+		return true;
 	struct level *top = &c->stack[c->depth - 1];
-	yaml_node_t *parent = yaml_document_get_node(c->doc, top->node);
+	yaml_node_t *parent = &c->doc->nodes.start[top->node - 1];
 	if (parent->type == YAML_SEQUENCE_NODE)
-		return yaml_document_append_sequence_item(c->doc, top->node, id) != 0;
+		return append_item(parent, id);
 	if (!top->key) {
 		top->key = id;
 		return true;
 	}
 	int key = top->key;
 	top->key = 0;
-	return yaml_document_append_mapping_pair(c->doc, top->node, key, id) != 0;
+	return append_pair(parent, key, id);
 }
 
 static size_t name_hash(const char *s)
@@ -113,9 +180,17 @@ static int find_anchor(const struct composer *c, const yaml_char_t *name)
 	return v ? c->anchors[v - 1].node : 0;
 }
 
+/* Node ids are indexes into the document's node array, which the composer grows itself: it takes
+ * over the event's strings (value, tag) instead of copying them, as libyaml's own loader does;
+ * yaml_document_delete frees them. */
+static yaml_node_t *node_of(yaml_document_t *doc, int id)
+{
+	return &doc->nodes.start[id - 1];
+}
+
 static void set_marks(yaml_document_t *doc, int id, const yaml_event_t *ev)
 {
-	yaml_node_t *n = yaml_document_get_node(doc, id);
+	yaml_node_t *n = node_of(doc, id);
 	n->start_mark = ev->start_mark;
 	n->end_mark = ev->end_mark;
 }
@@ -145,7 +220,7 @@ static enum yaml_doc_status compose_event(struct composer *c, const struct yaml_
 		return YAML_DOC_END;
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
-		yaml_document_get_node(doc, c->stack[c->depth - 1].node)->end_mark = ev->end_mark;
+		node_of(doc, c->stack[c->depth - 1].node)->end_mark = ev->end_mark;
 		c->depth--;
 		return YAML_DOC_OK;
 	default:
@@ -164,9 +239,15 @@ static enum yaml_doc_status compose_event(struct composer *c, const struct yaml_
 		}
 		return attach(c, id) ? YAML_DOC_OK : YAML_DOC_NOMEM;
 	case YAML_SCALAR_EVENT:
-		id = yaml_document_add_scalar(doc, ev->data.scalar.tag, ev->data.scalar.value,
-		                              (int)ev->data.scalar.length, ev->data.scalar.style);
-		if (!id || !add_anchor(c, &ev->data.scalar.anchor, id))
+		id = push_node(doc, YAML_SCALAR_NODE, ev->data.scalar.tag);
+		ev->data.scalar.tag = NULL;
+		if (!id)
+			return YAML_DOC_NOMEM;
+		node_of(doc, id)->data.scalar.value = ev->data.scalar.value;
+		node_of(doc, id)->data.scalar.length = ev->data.scalar.length;
+		node_of(doc, id)->data.scalar.style = ev->data.scalar.style;
+		ev->data.scalar.value = NULL;
+		if (!add_anchor(c, &ev->data.scalar.anchor, id))
 			return YAML_DOC_NOMEM;
 		set_marks(doc, id, ev);
 		return attach(c, id) ? YAML_DOC_OK : YAML_DOC_NOMEM;
@@ -176,12 +257,17 @@ static enum yaml_doc_status compose_event(struct composer *c, const struct yaml_
 			*at = ev->start_mark;
 			return YAML_DOC_DEPTH;
 		}
-		if (ev->type == YAML_SEQUENCE_START_EVENT)
-			id = yaml_document_add_sequence(doc, ev->data.sequence_start.tag,
-			                                ev->data.sequence_start.style);
-		else
-			id = yaml_document_add_mapping(doc, ev->data.mapping_start.tag,
-			                               ev->data.mapping_start.style);
+		if (ev->type == YAML_SEQUENCE_START_EVENT) {
+			id = push_node(doc, YAML_SEQUENCE_NODE, ev->data.sequence_start.tag);
+			ev->data.sequence_start.tag = NULL;
+			if (id)
+				node_of(doc, id)->data.sequence.style = ev->data.sequence_start.style;
+		} else {
+			id = push_node(doc, YAML_MAPPING_NODE, ev->data.mapping_start.tag);
+			ev->data.mapping_start.tag = NULL;
+			if (id)
+				node_of(doc, id)->data.mapping.style = ev->data.mapping_start.style;
+		}
 		if (!id || !add_anchor(c,
 		                       ev->type == YAML_SEQUENCE_START_EVENT ? &ev->data.sequence_start.anchor
 		                                                             : &ev->data.mapping_start.anchor,
@@ -210,11 +296,11 @@ enum yaml_doc_status yaml_doc_next(yaml_parser_t *p, const struct yaml_doc_limit
 			if (ev.type == YAML_STREAM_END_EVENT) {
 				st = YAML_DOC_END;
 			} else if (ev.type == YAML_DOCUMENT_START_EVENT) {
-				if (!yaml_document_initialize(doc, NULL, NULL, NULL, 1, 1))
-					st = YAML_DOC_NOMEM;
-				open = st == YAML_DOC_OK;
-				if (open)
-					doc->start_mark = ev.start_mark;
+				/* An empty document: its arrays grow on the first node. */
+				memset(doc, 0, sizeof(*doc));
+				doc->start_implicit = ev.data.document_start.implicit;
+				doc->start_mark = ev.start_mark;
+				open = true;
 			}
 			yaml_event_delete(&ev);
 			if (st != YAML_DOC_OK)
@@ -222,8 +308,10 @@ enum yaml_doc_status yaml_doc_next(yaml_parser_t *p, const struct yaml_doc_limit
 			continue;
 		}
 		st = compose_event(&c, lim, &ev, at);
-		if (st == YAML_DOC_END)
+		if (st == YAML_DOC_END) {
+			doc->end_implicit = ev.data.document_end.implicit;
 			doc->end_mark = ev.end_mark;
+		}
 		yaml_event_delete(&ev);
 		if (st != YAML_DOC_OK)
 			break;
