@@ -42,6 +42,13 @@ void cmd_logon_input_free(struct cmd_logon_input *in);
 /** "incomplete Logon" or fix_scan_error_str(...) for a scan that did not complete. */
 const char *cmd_scan_reason(const struct cmd_logon_input *in);
 
+/** Print o as one compact JSON line on stdout: UTF-8 as UTF-8, every control character escaped
+ * (core/text.h). Returns 0, or -1 when out of memory (nothing printed). */
+int cmd_print_json(const void *o);
+
+/** A rendered value (core/redact.h) made safe for a terminal: control characters as \xNN. */
+const char *cmd_text(const char *rendered, char *out, size_t cap);
+
 /** True when arg is -h or --help. */
 int cmd_is_help(const char *arg);
 

@@ -78,14 +78,14 @@ static void print_json(const struct cmd_logon_input *in)
 	json_object_set_new(
 	    o, "trailing_bytes",
 	    json_integer(in->status == FIX_SCAN_COMPLETE ? (json_int_t)(in->len - in->sc.length) : 0));
-	json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
-	fputc('\n', stdout);
+	if (cmd_print_json(o) < 0)
+		fprintf(stderr, "fixgw logon parse: out of memory\n");
 	json_decref(o);
 }
 
 static void print_text(const struct cmd_logon_input *in)
 {
-	char text[1024];
+	char text[1024], shown[4096];
 	printf("status: %s\n", status_word(in->status));
 	if (in->status != FIX_SCAN_COMPLETE)
 		printf("reason: %s\n", cmd_scan_reason(in));
@@ -95,7 +95,8 @@ static void print_text(const struct cmd_logon_input *in)
 	for (size_t i = 0; i < in->sc.nfields; i++) {
 		const char *name = fix_dict_name(in->sc.fields[i].tag);
 		field_text(in, i, text, sizeof(text));
-		printf("%6u %-22s %s\n", in->sc.fields[i].tag, name ? name : "", text);
+		printf("%6u %-22s %s\n", in->sc.fields[i].tag, name ? name : "",
+		       cmd_text(text, shown, sizeof(shown)));
 	}
 }
 

@@ -155,8 +155,8 @@ static int explain(const struct route_table *t, const char *listener, bool json)
 	json_object_set_new(o, "reason", json_string(reason));
 	json_object_set_new(o, "listener", listener ? json_string(listener) : json_null());
 	if (json) {
-		json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
-		fputc('\n', stdout);
+		if (cmd_print_json(o) < 0)
+			fprintf(stderr, "fixgw routes explain: out of memory\n");
 	} else {
 		printf("decision: %s\n", decision);
 		if (ev.route)
@@ -170,8 +170,9 @@ static int explain(const struct route_table *t, const char *listener, bool json)
 		json_object_foreach(json_object_get(o, "fields"), key, val)
 		{
 			const char *name = fix_dict_name((uint32_t)strtoul(key, NULL, 10));
+			char shown[4096];
 			printf("field:    %s%s%s = %s\n", key, name ? " " : "", name ? name : "",
-			       json_string_value(val));
+			       cmd_text(json_string_value(val), shown, sizeof(shown)));
 		}
 	}
 	json_decref(o);

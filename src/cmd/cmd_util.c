@@ -7,9 +7,30 @@
 
 #include "cmd/cmd.h"
 
+#include <jansson.h>
+
+#include "core/text.h"
+
 int cmd_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int cmd_print_json(const void *o)
+{
+	char *raw = json_dumps((const json_t *)o, JSON_COMPACT), *safe = raw ? text_json_harden(raw) : NULL;
+	free(raw);
+	if (!safe)
+		return -1;
+	puts(safe);
+	free(safe);
+	return 0;
+}
+
+const char *cmd_text(const char *rendered, char *out, size_t cap)
+{
+	text_escape_controls(out, cap, rendered, strlen(rendered));
+	return out;
 }
 
 int cmd_usage_error(const char *cmd, const char *fmt, ...)

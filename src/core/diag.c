@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "text.h"
 
 #define DIAG_DEFAULT_MAX_ITEMS 1000
 
@@ -125,27 +126,35 @@ void diag_print(const struct diag_list *dl, FILE *out)
 		fprintf(out, "note: %zu more diagnostics were not stored\n", dl->dropped);
 }
 
-/* Append the escaped form of one byte if it fits before the room kept for the closing '"' and NUL. */
-static bool quote_byte(unsigned char c, char *out, size_t *pos, size_t limit)
+/* Append the escaped form of the character at s (n bytes available) if it fits before the room kept for
+ * the closing '"' and NUL: valid UTF-8 other than controls stays, '"' and '\' get a backslash, anything
+ * else is \xNN per byte (core/text.h). Sets *used to the input bytes taken. */
+static bool quote_char(const unsigned char *s, size_t n, size_t *used, char *out, size_t *pos, size_t limit)
 {
 	static const char hex[] = "0123456789abcdef";
-	char tmp[4];
-	size_t n = 0;
-	if (c == '"' || c == '\\') {
-		tmp[n++] = '\\';
-		tmp[n++] = (char)c;
-	} else if (c >= 0x20 && c < 0x7f) {
-		tmp[n++] = (char)c;
+	char tmp[16];
+	size_t k = 0;
+	uint32_t cp;
+	size_t len = utf8_decode(s, n, &cp);
+	*used = len ? len : 1;
+	if (len && (cp == '"' || cp == '\\')) {
+		tmp[k++] = '\\';
+		tmp[k++] = (char)cp;
+	} else if (len && !text_is_control(cp)) {
+		memcpy(tmp, s, len);
+		k = len;
 	} else {
-		tmp[n++] = '\\';
-		tmp[n++] = 'x';
-		tmp[n++] = hex[c >> 4];
-		tmp[n++] = hex[c & 15];
+		for (size_t i = 0; i < *used; i++) {
+			tmp[k++] = '\\';
+			tmp[k++] = 'x';
+			tmp[k++] = hex[s[i] >> 4];
+			tmp[k++] = hex[s[i] & 15];
+		}
 	}
-	if (*pos + n > limit)
+	if (*pos + k > limit)
 		return false;
-	memcpy(out + *pos, tmp, n);
-	*pos += n;
+	memcpy(out + *pos, tmp, k);
+	*pos += k;
 	return true;
 }
 
@@ -167,9 +176,12 @@ const char *diag_quote(const char *s, size_t len, char *out, size_t cap)
 	size_t shown = len < DIAG_QUOTE_MAX_INPUT ? len : DIAG_QUOTE_MAX_INPUT;
 	size_t i = 0;
 	out[pos++] = '"';
-	for (; i < shown; i++)
-		if (!quote_byte((unsigned char)s[i], out, &pos, limit))
+	while (i < shown) {
+		size_t used;
+		if (!quote_char((const unsigned char *)s + i, shown - i, &used, out, &pos, limit))
 			break;
+		i += used;
+	}
 	out[pos++] = '"';
 	if (i < len) {
 		memcpy(out + pos, "...", 3);

@@ -51,8 +51,9 @@ void diag_print(const struct diag_list *dl, FILE *out);
 #define DIAG_QUOTE_CAP       264 /* an out buffer this big always holds the whole quoted form */
 
 /** Quote an untrusted value for a message: "value" with escapes, at most DIAG_QUOTE_MAX_INPUT input bytes
- * (then ... after the closing quote). Printable ASCII stays, '"' and '\' get a backslash, any other byte
- * becomes \xNN. Always NUL-terminates out (cap > 0) and returns it; a NULL s quotes as (null). */
+ * (then ... after the closing quote). Valid UTF-8 stays except control characters, '"' and '\' get a
+ * backslash, each byte of a control character or of invalid UTF-8 becomes \xNN (core/text.h). Always
+ * NUL-terminates out (cap > 0) and returns it; a NULL s quotes as (null). */
 const char *diag_quote(const char *s, size_t len, char *out, size_t cap);
 
 #endif

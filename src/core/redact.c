@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "fix_dict.h"
+#include "text.h"
 
 #define ELLIPSIS       "..."
 #define ELLIPSIS_LEN   (sizeof(ELLIPSIS) - 1)
@@ -99,6 +100,8 @@ static size_t out_finish(struct out *o)
 	return o->n;
 }
 
+/* One byte of ASCII, or a byte that is not part of valid UTF-8: the rendering rules of text.h. Control
+ * characters stay raw here; every sink escapes them in its own syntax (JSON, terminal). */
 static void out_byte(struct out *o, unsigned char c)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -108,16 +111,32 @@ static void out_byte(struct out *o, unsigned char c)
 		out_unit(o, "|", 1);
 	} else if (c == '\\') {
 		out_unit(o, "\\\\", 2);
-	} else if (c >= 0x20 && c < 0x7f) {
+	} else if (c != 0 && c < 0x80) {
 		esc[0] = (char)c;
 		out_unit(o, esc, 1);
 	} else {
+		/* NUL too: the C strings that carry rendered values cannot hold it */
 		esc[0] = '\\';
 		esc[1] = 'x';
 		esc[2] = hex[c >> 4];
 		esc[3] = hex[c & 0xf];
 		out_unit(o, esc, 4);
 	}
+}
+
+/* One character at s (n > 0 bytes available): a valid UTF-8 sequence is kept whole (never split by
+ * truncation), anything else goes byte by byte. Returns the bytes consumed. */
+static size_t out_char(struct out *o, const char *s, size_t n)
+{
+	uint32_t cp;
+	size_t k = (unsigned char)s[0] < 0x80 ? 0 : utf8_decode((const unsigned char *)s, n, &cp);
+
+	if (k > 1) {
+		out_unit(o, s, k);
+		return k;
+	}
+	out_byte(o, (unsigned char)s[0]);
+	return 1;
 }
 
 static void out_bytes(struct out *o, const char *s, size_t n)
@@ -225,7 +244,7 @@ static size_t render_text(const struct dump *d, size_t p, size_t end)
 		size_t q;
 
 		if (!is_digit(d->buf[p])) {
-			out_byte(d->o, (unsigned char)d->buf[p++]);
+			p += out_char(d->o, d->buf + p, end - p);
 			continue;
 		}
 		q = digits_end(d->buf, p, end);

@@ -33,13 +33,14 @@ struct redact_policy {
 /** The action for tag; secrets are MASKed even when the policy is NULL or empty. */
 enum redact_action redact_action_for(const struct redact_policy *policy, uint32_t tag);
 
-/** Render untrusted bytes for a log line: printable ASCII is kept, SOH becomes '|', a backslash "\\",
- * other bytes become \xNN, values of MASKed tags become [REDACTED] and HIDden fields vanish (with their
- * SOH). Works on any input, FIX or not, and errs towards masking: when a secret data field's length
- * cannot be trusted the rest of the input is masked, and "digits=" of a tag that is not shown found inside
- * other text (a '|'-separated line, "58=see 554=pw") masks up to the next SOH. Writes at most cap - 1
- * bytes plus a NUL and ends with "..." when truncated (never cutting an escape or [REDACTED]). Returns the
- * length written (without NUL). */
+/** Render untrusted bytes for a log line, by the rules of core/text.h: valid UTF-8 is kept (control
+ * characters too: every sink escapes them in its own syntax), SOH becomes '|', a backslash "\\", NUL and
+ * each byte that is not part of valid UTF-8 \xNN; values of MASKed tags become [REDACTED] and HIDden
+ * fields vanish (with their SOH). Works on any input, FIX or not, and errs towards masking: when a secret
+ * data field's length cannot be trusted the rest of the input is masked, and "digits=" of a tag that is
+ * not shown found inside other text (a '|'-separated line, "58=see 554=pw") masks up to the next SOH.
+ * Writes at most cap - 1 bytes plus a NUL and ends with "..." when truncated (never cutting an escape, a
+ * UTF-8 sequence or [REDACTED]). Returns the length written (without NUL). */
 size_t redact_dump(const struct redact_policy *policy, const char *buf, size_t len, char *out, size_t cap);
 
 /** Render one field value for telemetry: copies the escaped value (as redact_dump does for a value) or

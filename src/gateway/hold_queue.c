@@ -7,7 +7,8 @@
 #ifdef HOLD_QUEUE_TEST_HOOKS
 /* Unit tests only: make the next bucket allocation fail. */
 static int hold_queue_fail_alloc;
-#define BUCKET_ALLOC() (hold_queue_fail_alloc ? (hold_queue_fail_alloc--, NULL) : calloc(1, sizeof(struct hold_bucket)))
+#define BUCKET_ALLOC()                                                                                       \
+	(hold_queue_fail_alloc ? (hold_queue_fail_alloc--, NULL) : calloc(1, sizeof(struct hold_bucket)))
 #else
 #define BUCKET_ALLOC() calloc(1, sizeof(struct hold_bucket))
 #endif

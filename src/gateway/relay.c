@@ -93,7 +93,8 @@ static int pump(struct relay *r, enum relay_side_id from)
 		if (forward(r, dst, r->scratch, (size_t)n) < 0)
 			return -1;
 	}
-	/* Half-close: unless the other direction is finished too (then the close that follows says it all). */
+	/* Half-close: unless the other direction is finished too (then the close that follows says it all).
+	 */
 	bool other_done = dst->eof && !src->out.buf;
 	if (src->eof && !dst->out.buf && !dst->shut && !other_done) {
 		transport_shutdown(dst->t);
@@ -123,8 +124,9 @@ enum relay_status relay_start(struct relay *r, char *buf, uint32_t len)
 		u->out = (struct relay_buf){buf, 0, len};
 	else
 		free(buf);
-	/* Deliver the buffered bytes; anything newer is in the kernel, and epoll will say so. Bytes the client's
-	 * transport already holds (TLS records read ahead with the Logon) are invisible to epoll: read them now. */
+	/* Deliver the buffered bytes; anything newer is in the kernel, and epoll will say so. Bytes the
+	 * client's transport already holds (TLS records read ahead with the Logon) are invisible to epoll:
+	 * read them now. */
 	if (flush(r, u) < 0)
 		return RELAY_RESET;
 	if (transport_pending(r->side[RELAY_CLIENT].t) && pump(r, RELAY_CLIENT) < 0)
@@ -139,8 +141,8 @@ enum relay_status relay_event(struct relay *r, enum relay_side_id side, uint32_t
 	if (events & (EPOLLIN | EPOLLRDHUP) || hup)
 		transport_readable(x->t);
 	if (paused(r, side)) {
-		/* Not reading x: its close would go unnoticed until the other side drains, maybe never. A reset
-		 * (or HUP before we ended our own direction) ends the session; a FIN is remembered. */
+		/* Not reading x: its close would go unnoticed until the other side drains, maybe never. A
+		 * reset (or HUP before we ended our own direction) ends the session; a FIN is remembered. */
 		if ((events & EPOLLERR) || (hup && !x->shut)) {
 			r->error = "connection reset";
 			return RELAY_RESET;

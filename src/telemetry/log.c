@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/text.h"
+
 /* Read by every thread on every line, changed by a reload: relaxed is enough, a line filtered by the old
  * level just before the change is as right as one after it. */
 static _Atomic int min_level_ = LOG_INFO;
@@ -53,33 +55,7 @@ bool log_level_parse(const char *s, enum log_level *out)
 
 size_t log_json_escape(char *out, size_t cap, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-	if (cap < 3)
-		return 0;
-	out[n++] = '"';
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[7];
-		size_t elen = 1;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\', esc[1] = (char)c, elen = 2;
-		} else if (c == '\n') {
-			esc[0] = '\\', esc[1] = 'n', elen = 2;
-		} else if (c < 0x20 || c >= 0x7f) {
-			/* bytes, not code points: keep the line valid JSON whatever the input */
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4], esc[5] = hex[c & 15], elen = 6;
-		} else {
-			esc[0] = (char)c;
-		}
-		if (n + elen + 1 >= cap)
-			break;
-		memcpy(out + n, esc, elen);
-		n += elen;
-	}
-	out[n++] = '"';
-	return n;
+	return text_json_quote(out, cap, s, len); /* the escaping rules live in core/text.h */
 }
 
 static void append(struct log_line *l, const char *s, size_t len)

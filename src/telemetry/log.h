@@ -78,7 +78,9 @@ void log_endv(struct log_line *l, const char *fmt, va_list ap) __attribute__((fo
 void log_msg(enum log_level lvl, const char *event, const struct log_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/** Append s as a JSON string literal (with quotes) to out; returns bytes written, never past cap. */
+/** Append s as a JSON string literal (with quotes) to out by the rules of core/text.h (text_json_quote):
+ * valid UTF-8 kept, controls as JSON escapes, invalid bytes as \\xNN. Returns bytes written, never past
+ * cap. */
 size_t log_json_escape(char *out, size_t cap, const char *s, size_t len);
 
 #endif

@@ -219,3 +219,21 @@ def test_routes_check_wrong_kind_is_an_error(fixgw, tmp_path):
     assert f"{f}:{line}:7: error: kind: unknown kind \"FixSession\"" in err, err
     assert 'expected "FIXSession"' in err
     assert b"valid" not in p.stdout
+
+
+def test_logon_parse_renders_values_faithfully(fixgw):
+    # valid UTF-8 as UTF-8, control characters as JSON escapes, a byte that is not UTF-8 as \xNN and a
+    # literal backslash as \\ (docs/reference/escaping.md)
+    msg = logon(extra=[(58, "Zürich\nline\x1b[31m".encode() + b"\xff\xc0\xaf" + b"C:\\x")])
+    p = run(["logon", "parse", "--json"], msg)
+    assert p.returncode == 0
+    line = p.stdout.decode("utf-8")  # the output itself is valid UTF-8
+    assert "Zürich" in line and "\\n" in line and "\\u001b" in line.lower()
+    assert "\x1b" not in line and "\n" not in line.rstrip("\n")
+    out = json.loads(line)
+    assert out["fields"]["58"] == "Zürich\nline\x1b[31m\\xff\\xc0\\xafC:\\\\x"
+    # the text form escapes controls for the terminal
+    p = run(["logon", "parse"], msg)
+    text = p.stdout.decode("utf-8")
+    assert "Zürich\\x0aline\\x1b[31m\\xff\\xc0\\xafC:\\\\x" in text
+    assert "\x1b" not in text

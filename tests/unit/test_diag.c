@@ -91,6 +91,9 @@ TEST(quote_escapes)
 	CHECK_EQ_STR(diag_quote("a\"b\\c", 5, out, sizeof(out)), "\"a\\\"b\\\\c\"");
 	CHECK_EQ_STR(diag_quote("a\nb\x01\x7f\xff", 6, out, sizeof(out)), "\"a\\x0ab\\x01\\x7f\\xff\"");
 	CHECK_EQ_STR(diag_quote("a\0b", 3, out, sizeof(out)), "\"a\\x00b\"");
+	/* valid UTF-8 is shown as itself, C1 controls and overlong forms byte by byte */
+	CHECK_EQ_STR(diag_quote("caf\xc3\xa9", 5, out, sizeof(out)), "\"caf\xc3\xa9\"");
+	CHECK_EQ_STR(diag_quote("\xc2\x9b\xc0\xaf", 4, out, sizeof(out)), "\"\\xc2\\x9b\\xc0\\xaf\"");
 	CHECK_EQ_STR(diag_quote(NULL, 5, out, sizeof(out)), "\"(null)\"");
 	CHECK(diag_quote("abc", 3, out, sizeof(out)) == out);
 }

@@ -76,18 +76,25 @@ TEST(test_dump_logon)
 
 TEST(test_dump_escapes)
 {
-	static const char in[] = "a\\b\x01\t\r\n\x7f\x80\xff\x00|z";
+	/* Controls stay raw (each sink escapes them), valid UTF-8 stays, a backslash is doubled, NUL and
+	 * bytes that are not UTF-8 become \xNN: the rules of core/text.h. */
+	static const char in[] = "a\\b\x01\t\r\n\x7f\x80\xff\x00|z caf\xc3\xa9 \xe2\x82";
 	char out[OUT];
 	size_t n = redact_dump(NULL, in, sizeof(in) - 1, out, sizeof(out));
 
-	CHECK_EQ_STR(out, "a\\\\b|\\x09\\x0d\\x0a\\x7f\\x80\\xff\\x00|z");
+	CHECK_EQ_STR(out, "a\\\\b|\t\r\n\x7f\\x80\\xff\\x00|z caf\xc3\xa9 \\xe2\\x82");
 	CHECK_EQ_INT(n, strlen(out));
 
 	/* Neither HTTP nor TLS hurts. */
 	redact_dump(NULL, "GET / HTTP/1.1\r\n", 16, out, sizeof(out));
-	CHECK_EQ_STR(out, "GET / HTTP/1.1\\x0d\\x0a");
+	CHECK_EQ_STR(out, "GET / HTTP/1.1\r\n");
 	redact_dump(NULL, "\x16\x03\x01\x02\x00", 5, out, sizeof(out));
-	CHECK_EQ_STR(out, "\\x16\\x03|\\x02\\x00");
+	CHECK_EQ_STR(out, "\x16\x03|\x02\\x00");
+
+	/* Truncation never splits a UTF-8 sequence: "é" is one unit. */
+	char small[8];
+	redact_dump(NULL, "abcd\xc3\xa9xyz", 9, small, sizeof(small));
+	CHECK_EQ_STR(small, "abcd...");
 	CHECK_EQ_INT(redact_dump(NULL, "", 0, out, sizeof(out)), 0);
 	CHECK_EQ_STR(out, "");
 	CHECK_EQ_INT(redact_dump(NULL, NULL, 0, out, sizeof(out)), 0);

@@ -13,8 +13,10 @@ TEST(ipv4_matches_inet_ntop)
 	for (size_t a = 0; a < 10; a++)
 		for (size_t b = 0; b < 10; b++)
 			for (size_t p = 0; p < sizeof(ports) / sizeof(ports[0]); p++) {
-				struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ports[p])};
-				sa.sin_addr.s_addr = htonl(octets[a] << 24 | octets[b] << 16 | octets[9 - a] << 8 | octets[b]);
+				struct sockaddr_in sa = {.sin_family = AF_INET,
+				                         .sin_port = htons((uint16_t)ports[p])};
+				sa.sin_addr.s_addr =
+				    htonl(octets[a] << 24 | octets[b] << 16 | octets[9 - a] << 8 | octets[b]);
 				char got[64], ip[INET_ADDRSTRLEN], want[64];
 				net_addr_format((struct sockaddr *)&sa, sizeof(sa), got, sizeof(got));
 				inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
