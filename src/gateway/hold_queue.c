@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef HOLD_QUEUE_TEST_HOOKS
 /* Unit tests only: make the next bucket allocation fail. */
@@ -33,8 +34,12 @@ int hold_queue_add(struct hold_queue *q, struct hold_entry *e, const void *key, 
 		b = BUCKET_ALLOC();
 		if (!b)
 			return -ENOMEM;
+		b->target = strdup(target);
+		if (!b->target) {
+			free(b);
+			return -ENOMEM;
+		}
 		b->key = key;
-		b->target = target;
 		b->next = q->buckets;
 		if (q->buckets)
 			q->buckets->prev = b;
@@ -79,6 +84,7 @@ void hold_queue_del(struct hold_queue *q, struct hold_entry *e)
 	if (b->next)
 		b->next->prev = b->prev;
 	q->nbuckets--;
+	free(b->target);
 	free(b);
 }
 
@@ -111,6 +117,7 @@ void hold_queue_fini(struct hold_queue *q)
 	while (q->buckets) {
 		struct hold_bucket *b = q->buckets;
 		q->buckets = b->next;
+		free(b->target);
 		free(b);
 	}
 	*q = (struct hold_queue){0};

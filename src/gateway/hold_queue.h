@@ -28,7 +28,7 @@ struct hold_entry {
 struct hold_bucket {
 	struct hold_bucket *next, *prev; /* the queue's buckets */
 	const void *key;                 /* the FIXSession (pacing unit): compared by address */
-	const char *target;              /* borrowed from the first entry's owner: kept alive by `key` */
+	char *target;                    /* owned copy: the entry that brought it may leave first */
 	struct hold_entry *head, *tail;
 	size_t count;
 };
@@ -54,8 +54,9 @@ struct hold_pass {
 };
 
 void hold_queue_init(struct hold_queue *q);
-/** Append e (not queued) to key's bucket. `target` must stay valid while key has entries. Returns 0, or
- * -ENOMEM when a new bucket cannot be allocated (e is then not queued). */
+/** Append e (not queued) to key's bucket. A new bucket keeps its own copy of `target` (the caller's
+ * string may go with its entry while others wait). Returns 0, or -ENOMEM when a new bucket cannot be
+ * allocated (e is then not queued). */
 int hold_queue_add(struct hold_queue *q, struct hold_entry *e, const void *key, const char *target);
 /** Remove e if queued (no-op otherwise). Frees its bucket when it was the last one. */
 void hold_queue_del(struct hold_queue *q, struct hold_entry *e);
