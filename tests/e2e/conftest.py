@@ -8,9 +8,18 @@ ROOT = pathlib.Path(os.environ.get("FIXGW_ROOT", pathlib.Path(__file__).resolve(
 # FIXGW_BIN runs every end-to-end test against another build (the asan-ubsan one, say).
 FIXGW = pathlib.Path(os.environ.get("FIXGW_BIN", ROOT / "build" / "fixgw"))
 EXAMPLES = ROOT / "crds" / "examples"
-# scripts/test.sh sets FIXGW_SANITIZER=thread for its ThreadSanitizer run: TSan's allocator keeps freed
-# memory, so tests about the gateway's RSS say nothing about the product there.
-UNDER_TSAN = os.environ.get("FIXGW_SANITIZER") == "thread"
+
+
+def _built_with_tsan(path):
+    try:
+        return b"__tsan_init" in path.read_bytes()
+    except OSError:
+        return False
+
+
+# Against a ThreadSanitizer build (the test command's TSan suite, or FIXGW_SANITIZER=thread): TSan's
+# allocator keeps freed memory, so tests about the gateway's RSS say nothing about the product there.
+UNDER_TSAN = os.environ.get("FIXGW_SANITIZER") == "thread" or _built_with_tsan(FIXGW)
 
 
 @pytest.fixture(scope="session")
