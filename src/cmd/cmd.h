@@ -21,6 +21,7 @@ int cmd_logon(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
 int cmd_reject(int argc, char **argv);
 int cmd_k8s(int argc, char **argv);
+int cmd_otlp(int argc, char **argv);
 
 /** Read standard input into a new buffer, at most max bytes (more is not read: the caller sees exactly
  * max + 1 bytes at most, enough to tell "too large"). *out is malloc'd, NUL-terminated; 0 or -1. */

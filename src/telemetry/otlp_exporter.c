@@ -594,6 +594,8 @@ void otlp_exporter_destroy(struct otlp_exporter *e, uint32_t deadline_ms)
 		pthread_mutex_lock(&e->mu);
 		e->stop = true;
 		e->stop_deadline = mono_ms() + deadline_ms;
+		if (e->tp)
+			otlp_transport_abort_at(e->tp, e->stop_deadline);
 		pthread_cond_broadcast(&e->cv);
 		pthread_mutex_unlock(&e->mu);
 		pthread_join(e->thread, NULL);

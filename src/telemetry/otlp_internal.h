@@ -143,6 +143,9 @@ struct otlp_transport;
 /** One libcurl handle (connections kept alive between exports) for the signals of cfg. */
 int otlp_transport_new(const struct otlp_config *cfg, struct otlp_transport **out);
 void otlp_transport_free(struct otlp_transport *t);
+/** Make a request in flight give up once the monotonic clock passes abort_at_ms (0 = never): how a
+ * shutdown deadline cuts short a request to a blackholed collector. Any thread. */
+void otlp_transport_abort_at(struct otlp_transport *t, uint64_t abort_at_ms);
 /** POST one encoded request for signal s; blocks for at most timeout_ms. */
 void otlp_transport_send(struct otlp_transport *t, enum otlp_signal s, const uint8_t *body, size_t len,
                          uint32_t timeout_ms, struct otlp_result *res);

@@ -6,6 +6,7 @@
  * one header callback reads grpc-status / grpc-message / grpc-status-details-bin whether the server sent
  * them as trailers or (Trailers-Only answer) as headers. */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -126,6 +127,7 @@ uint32_t otlp_backoff_ms(uint32_t attempt, uint32_t initial_ms, uint32_t max_ms,
 
 struct otlp_transport {
 	CURL *curl;
+	_Atomic uint64_t abort_at_ms;
 	char url[OTLP_NSIGNALS][512];
 	enum otlp_protocol proto[OTLP_NSIGNALS];
 	struct curl_slist *headers[OTLP_NSIGNALS];
@@ -222,6 +224,26 @@ static int64_t details_retry_delay(const char *b64, size_t len)
 	for (size_t i = len; i > 0 && padded[i - 1] == '=' && n > 0; i--)
 		n--;
 	return otlp_status_retry_delay(raw, (size_t)n);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
+}
+
+void otlp_transport_abort_at(struct otlp_transport *t, uint64_t abort_at_ms)
+{
+	atomic_store(&t->abort_at_ms, abort_at_ms);
+}
+
+/* libcurl calls this about once a second (and on every transfer event): non-zero aborts the request. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct otlp_transport *t = arg;
+	uint64_t at = atomic_load(&t->abort_at_ms);
+	return at && mono_ms() >= at;
 }
 
 static char *dup_or_null(const char *a, const char *b)
@@ -345,6 +367,9 @@ void otlp_transport_send(struct otlp_transport *t, enum otlp_signal s, const uin
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
 	if (grpc) /* h2c with prior knowledge on http://, HTTP/2 through ALPN on https:// */
 		curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
 		                 strncmp(t->url[s], "https:", 6) == 0
