@@ -20,21 +20,22 @@
 
 static void otlp_usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: fixgw otlp selftest|soak [options]\n\n"
-	        "Sends telemetry with fixgw's OTLP exporter. Configuration comes from the OTEL_EXPORTER_OTLP_*,\n"
-	        "OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME environment variables, then these options:\n\n"
-	        "  --endpoint URL        collector: http://host:4318 (http/protobuf) or host:4317 (grpc)\n"
-	        "  --protocol P          grpc or http/protobuf\n"
-	        "  --insecure            gRPC without TLS (h2c) when the endpoint has no scheme\n"
-	        "  --ca-file FILE        CA bundle that verifies the collector\n"
-	        "  --header K=V          request header, e.g. authorization (repeatable; never printed)\n"
-	        "  --set KEY=VALUE       any exporter option (see docs/internals/otlp-exporter.md)\n"
-	        "  --wait D              selftest: how long to wait for the export (default 30s)\n"
-	        "  --duration D          soak: how long to emit (default 5s)\n"
-	        "  --rate N              soak: spans per second, 0 = as fast as possible (default 20000)\n\n"
-	        "selftest prints {\"trace_id\":...,\"spans\":{name:span_id},\"stats\":{...},\"ok\":bool} and\n"
-	        "exits 0 when every record was accepted, 1 otherwise, 2 on bad usage.\n");
+	fprintf(
+	    out,
+	    "usage: fixgw otlp selftest|soak [options]\n\n"
+	    "Sends telemetry with fixgw's OTLP exporter. Configuration comes from the OTEL_EXPORTER_OTLP_*,\n"
+	    "OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME environment variables, then these options:\n\n"
+	    "  --endpoint URL        collector: http://host:4318 (http/protobuf) or host:4317 (grpc)\n"
+	    "  --protocol P          grpc or http/protobuf\n"
+	    "  --insecure            gRPC without TLS (h2c) when the endpoint has no scheme\n"
+	    "  --ca-file FILE        CA bundle that verifies the collector\n"
+	    "  --header K=V          request header, e.g. authorization (repeatable; never printed)\n"
+	    "  --set KEY=VALUE       any exporter option (see docs/internals/otlp-exporter.md)\n"
+	    "  --wait D              selftest: how long to wait for the export (default 30s)\n"
+	    "  --duration D          soak: how long to emit (default 5s)\n"
+	    "  --rate N              soak: spans per second, 0 = as fast as possible (default 20000)\n\n"
+	    "selftest prints {\"trace_id\":...,\"spans\":{name:span_id},\"stats\":{...},\"ok\":bool} and\n"
+	    "exits 0 when every record was accepted, 1 otherwise, 2 on bad usage.\n");
 }
 
 static const char *env_get(const char *name)
@@ -67,10 +68,10 @@ static void print_stats(FILE *out, const struct otlp_stats *st)
 	for (int s = 0; s < OTLP_NSIGNALS; s++) {
 		const struct otlp_signal_stats *g = &st->sig[s];
 		fprintf(out,
-		        "%s\"%s\":{\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"queued\":%" PRIu64
-		        ",\"requests\":%" PRIu64 ",\"retries\":%" PRIu64 "}",
-		        s ? "," : "", otlp_signal_name((enum otlp_signal)s), g->sent, g->dropped, g->failed, g->queued,
-		        g->requests, g->retries);
+		        "%s\"%s\":{\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"failed\":%" PRIu64
+		        ",\"queued\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"retries\":%" PRIu64 "}",
+		        s ? "," : "", otlp_signal_name((enum otlp_signal)s), g->sent, g->dropped, g->failed,
+		        g->queued, g->requests, g->retries);
 	}
 	fputc('}', out);
 }
@@ -81,8 +82,8 @@ static const struct otlp_metric_desc m_routed = {"fixgw.selftest.connections.rou
                                                  "{connection}", OTLP_METRIC_COUNTER};
 static const struct otlp_metric_desc m_active = {"fixgw.selftest.connections.active", "Connections open",
                                                  "{connection}", OTLP_METRIC_UPDOWN};
-static const struct otlp_metric_desc m_expiry = {"fixgw.selftest.certificate.expiry",
-                                                 "Seconds until the certificate expires", "s", OTLP_METRIC_GAUGE};
+static const struct otlp_metric_desc m_expiry = {
+    "fixgw.selftest.certificate.expiry", "Seconds until the certificate expires", "s", OTLP_METRIC_GAUGE};
 static const struct otlp_metric_desc m_eval = {"fixgw.selftest.eval.duration", "Rule evaluation time", "s",
                                                OTLP_METRIC_HISTOGRAM};
 
@@ -113,7 +114,8 @@ static int selftest(struct otlp_exporter *e, uint32_t wait_ms)
 
 	for (size_t i = 0; i < NCHILD; i++) {
 		random_bytes(child_id[i], 8);
-		struct otlp_attr attrs[] = {OTLP_STR("fixgw.listener", "fix-tls"), OTLP_INT("fixgw.step", (int64_t)i)};
+		struct otlp_attr attrs[] = {OTLP_STR("fixgw.listener", "fix-tls"),
+		                            OTLP_INT("fixgw.step", (int64_t)i)};
 		struct otlp_span s = {.name = children[i],
 		                      .kind = i == NCHILD - 1 ? OTLP_SPAN_CLIENT : OTLP_SPAN_INTERNAL,
 		                      .start_ns = t0 + i * 1000000,
@@ -128,10 +130,14 @@ static int selftest(struct otlp_exporter *e, uint32_t wait_ms)
 		otlp_span_emit(e, &s);
 	}
 	struct otlp_attr rattrs[] = {
-	    OTLP_STR("network.peer.address", "192.0.2.7"), OTLP_INT("network.peer.port", 40212),
-	    OTLP_INT("server.port", 9876),                  OTLP_STR("tls.protocol.version", "1.3"),
-	    OTLP_STR("fixgw.listener", "fix-tls"),          OTLP_STR("fixgw.decision", "ROUTE"),
-	    OTLP_STR("fixgw.route", "trading/acme"),        OTLP_STR("fix.sender_comp_id", "[REDACTED]"),
+	    OTLP_STR("network.peer.address", "192.0.2.7"),
+	    OTLP_INT("network.peer.port", 40212),
+	    OTLP_INT("server.port", 9876),
+	    OTLP_STR("tls.protocol.version", "1.3"),
+	    OTLP_STR("fixgw.listener", "fix-tls"),
+	    OTLP_STR("fixgw.decision", "ROUTE"),
+	    OTLP_STR("fixgw.route", "trading/acme"),
+	    OTLP_STR("fix.sender_comp_id", "[REDACTED]"),
 	};
 	struct otlp_span root = {.name = "fixgw.connection",
 	                         .kind = OTLP_SPAN_SERVER,
@@ -210,7 +216,8 @@ static int soak(struct otlp_exporter *e, uint32_t duration_ms, uint32_t rate)
 	uint64_t end = start + (uint64_t)duration_ms * 1000000ull;
 	uint8_t trace[16], id[8];
 	random_bytes(trace, 16);
-	struct otlp_attr attrs[] = {OTLP_STR("fixgw.route", "trading/acme"), OTLP_STR("fixgw.decision", "ROUTE"),
+	struct otlp_attr attrs[] = {OTLP_STR("fixgw.route", "trading/acme"),
+	                            OTLP_STR("fixgw.decision", "ROUTE"),
 	                            OTLP_STR("network.peer.address", "192.0.2.7")};
 	for (;;) {
 		uint64_t now = mono_ns();
@@ -241,7 +248,10 @@ static int soak(struct otlp_exporter *e, uint32_t duration_ms, uint32_t rate)
 		s.end_ns = s.start_ns + 1000;
 		memcpy(s.trace_id, trace, 16);
 		memcpy(s.span_id, id, 8);
-		struct otlp_log l = {.level = LOG_INFO, .event = "route_decision", .body = "routed", .attrs = attrs,
+		struct otlp_log l = {.level = LOG_INFO,
+		                     .event = "route_decision",
+		                     .body = "routed",
+		                     .attrs = attrs,
 		                     .nattrs = 3};
 		uint64_t t = mono_ns();
 		accepted += otlp_span_emit(e, &s);

@@ -217,8 +217,9 @@ bool otlp_span_emit(struct otlp_exporter *e, const struct otlp_span *s);
 /** Queue a log record; as otlp_span_emit. */
 bool otlp_log_emit(struct otlp_exporter *e, const struct otlp_log *l);
 
-/** Read the components' metrics: called from the exporter thread every metrics interval (and from
- * otlp_exporter_collect), it adds points to set with otlp_metric_int & co. It must not block. */
+/** Read the components' metrics: called from the exporter thread every metrics interval and from
+ * otlp_exporter_collect (the admin thread), possibly both at once, so it must only read (relaxed atomic
+ * loads of per-worker counters) and never block. It adds points to set with otlp_metric_int & co. */
 typedef void (*otlp_collect_fn)(void *arg, struct otlp_metric_set *set);
 
 /** Register a collect callback (at most 8). Call from the owner of e; safe while the thread runs.

@@ -127,6 +127,9 @@ uint32_t otlp_backoff_ms(uint32_t attempt, uint32_t initial_ms, uint32_t max_ms,
 
 struct otlp_transport {
 	CURL *curl;
+	bool h2c_no_reuse; /* libcurl < 7.89.0 breaks the second request on a reused prior-knowledge HTTP/2
+	                    * connection ("Error in the HTTP2 framing layer", curl issue 10634, fixed in
+	                    * 7.89.0): such libcurls get a fresh h2c connection per gRPC export */
 	_Atomic uint64_t abort_at_ms;
 	char url[OTLP_NSIGNALS][512];
 	enum otlp_protocol proto[OTLP_NSIGNALS];
@@ -260,6 +263,7 @@ int otlp_transport_new(const struct otlp_config *cfg, struct otlp_transport **ou
 	t->curl = curl_easy_init();
 	if (!t->curl)
 		goto free_t;
+	t->h2c_no_reuse = curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
 	for (int s = 0; s < OTLP_NSIGNALS; s++) {
 		const struct otlp_signal_config *sc = &cfg->sig[s];
 		if (otlp_config_url(cfg, (enum otlp_signal)s, t->url[s], sizeof(t->url[s])) < 0) {
@@ -350,6 +354,15 @@ void otlp_transport_send(struct otlp_transport *t, enum otlp_signal s, const uin
 		body = framed;
 		len += 5;
 	}
+	bool h2c = grpc && strncmp(t->url[s], "https:", 6) != 0;
+	if (h2c && t->h2c_no_reuse) {
+		/* A new handle, so no state (and no connection) of the last request is reused. */
+		CURL *fresh = curl_easy_init();
+		if (fresh) {
+			curl_easy_cleanup(t->curl);
+			t->curl = fresh;
+		}
+	}
 	CURL *c = t->curl;
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, t->url[s]);
@@ -388,6 +401,10 @@ void otlp_transport_send(struct otlp_transport *t, enum otlp_signal s, const uin
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
 	res->http_status = (int)http;
 	res->retry_after_ms = t->retry_after_ms;
+	/* A gRPC server may answer an unknown method with a Trailers-Only response and then reset the stream
+	 * while the request body is still going out: libcurl reports the reset, but the answer was read. */
+	if (cc != CURLE_OK && grpc && http == 200 && t->grpc_status > 0)
+		cc = CURLE_OK;
 	if (cc != CURLE_OK) {
 		/* No answer: connection refused, reset, timeout, TLS failure. The OTLP specification treats
 		 * transport failures as transient, except a certificate the client will never accept. */

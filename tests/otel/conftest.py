@@ -78,19 +78,21 @@ def otelcol_bin():
 class Collector:
     """The real collector: OTLP gRPC and HTTP receivers on loopback, the file exporter writing JSON lines."""
 
-    def __init__(self, binary, workdir, pipelines=("traces", "metrics", "logs"), grpc_port=None, http_port=None):
+    def __init__(self, binary, workdir, pipelines=("traces", "metrics", "logs"), grpc_port=None, http_port=None,
+                 tls=None):
         self.binary = binary
         self.dir = pathlib.Path(workdir)
         self.grpc_port = grpc_port or free_port()
         self.http_port = http_port or free_port()
         self.out = self.dir / "out.jsonl"
         self.config = self.dir / "otelcol.yaml"
+        tls_conf = f", tls: {{cert_file: {tls[0]}, key_file: {tls[1]}}}" if tls else ""
         lines = [
             "receivers:",
             "  otlp:",
             "    protocols:",
-            f"      grpc: {{endpoint: 127.0.0.1:{self.grpc_port}}}",
-            f"      http: {{endpoint: 127.0.0.1:{self.http_port}}}",
+            f"      grpc: {{endpoint: 127.0.0.1:{self.grpc_port}{tls_conf}}}",
+            f"      http: {{endpoint: 127.0.0.1:{self.http_port}{tls_conf}}}",
             "processors:",
             "  batch: {timeout: 100ms}",
             "exporters:",
@@ -205,6 +207,16 @@ def attrs(obj):
         else:
             out[kv["key"]] = v
     return out
+
+
+def make_cert(workdir):
+    """A self-signed certificate for 127.0.0.1 (openssl CLI): (cert, key) paths; the cert is its own CA."""
+    d = pathlib.Path(workdir)
+    cert, key = d / "collector.crt", d / "collector.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return str(cert), str(key)
 
 
 class MockOtlp:

@@ -7,7 +7,7 @@ import json
 import socket
 import time
 
-from conftest import Collector, fixgw_otlp, free_port, start_fixgw_otlp, wait_for
+from conftest import FIXGW, Collector, fixgw_otlp, free_port, start_fixgw_otlp, wait_for
 
 # Far below any request timeout used here: an emit that waited on the network would take seconds.
 EMIT_BOUND_US = 1_000_000
@@ -92,6 +92,8 @@ def soak_lines(p, timeout=60):
 def check_data_path_unhurt(lines):
     assert lines[-1]["emitted"] > 1000
     assert max(line["max_emit_us"] for line in lines) < EMIT_BOUND_US
+    if "asan" in str(FIXGW):
+        return  # ASan's quarantine keeps freed memory on purpose: RSS says nothing there
     # bounded memory: after the first second (queues touched, connections made), RSS stays flat
     later = [line["rss_kib"] for line in lines if line["t_ms"] >= 1000]
     assert later and max(later) - min(later) < 16 * 1024, later

@@ -116,7 +116,7 @@ static struct otlp_exporter *make(uint32_t queue, uint32_t batch)
 
 static struct otlp_span span_n(int i)
 {
-	static struct otlp_attr a[1];
+	static _Thread_local struct otlp_attr a[1];
 	a[0] = OTLP_INT("i", i);
 	struct otlp_span s = {.name = "fixgw.connection", .kind = OTLP_SPAN_SERVER, .attrs = a, .nattrs = 1};
 	s.trace_id[0] = 1;
