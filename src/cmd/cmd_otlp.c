@@ -307,60 +307,73 @@ int cmd_otlp(int argc, char **argv)
 		fprintf(stderr, "fixgw otlp: %s\n", err);
 		goto free_cfg;
 	}
+	enum {
+		OPT_ENDPOINT,
+		OPT_PROTOCOL,
+		OPT_CA_FILE,
+		OPT_HEADER,
+		OPT_SET,
+		OPT_WAIT,
+		OPT_DURATION,
+		OPT_RATE,
+		OPT_INSECURE
+	};
+	static const struct cmd_opt opts[] = {
+	    [OPT_ENDPOINT] = {"--endpoint", NULL, "URL"}, [OPT_PROTOCOL] = {"--protocol", NULL, "P"},
+	    [OPT_CA_FILE] = {"--ca-file", NULL, "FILE"},  [OPT_HEADER] = {"--header", NULL, "K=V"},
+	    [OPT_SET] = {"--set", NULL, "KEY=VALUE"},     [OPT_WAIT] = {"--wait", NULL, "D"},
+	    [OPT_DURATION] = {"--duration", NULL, "D"},   [OPT_RATE] = {"--rate", NULL, "N"},
+	    [OPT_INSECURE] = {"--insecure", NULL, NULL},
+	};
+	static const char *const keys[] = {[OPT_ENDPOINT] = "endpoint",
+	                                   [OPT_PROTOCOL] = "protocol",
+	                                   [OPT_CA_FILE] = "caFile",
+	                                   [OPT_HEADER] = "headers"};
 	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (cmd_is_help(a)) {
+		const char *v = NULL;
+		int opt = cmd_next_opt("otlp", argc, argv, &i, opts, sizeof(opts) / sizeof(opts[0]), &v);
+		if (opt == CMD_OPT_HELP) {
 			otlp_usage(stdout);
 			rc = EXIT_OK;
 			goto free_cfg;
 		}
-		if (!strcmp(a, "--insecure")) {
-			if (set_or_complain(&cfg, "insecure", "true") < 0)
-				goto free_cfg;
-			continue;
-		}
-		if (!v) {
-			fprintf(stderr, "fixgw otlp: %s needs a value\n", a);
+		if (opt == CMD_OPT_BAD)
+			goto free_cfg;
+		if (opt == CMD_OPT_ARG) {
+			cmd_usage_error("otlp", "unexpected argument '%s'", argv[i]);
 			goto free_cfg;
 		}
-		i++;
-		const char *key = !strcmp(a, "--endpoint")   ? "endpoint"
-		                  : !strcmp(a, "--protocol") ? "protocol"
-		                  : !strcmp(a, "--ca-file")  ? "caFile"
-		                  : !strcmp(a, "--header")   ? "headers"
-		                                             : NULL;
-		if (key) {
-			if (set_or_complain(&cfg, key, v) < 0)
+		if (opt <= OPT_HEADER) {
+			if (set_or_complain(&cfg, keys[opt], v) < 0)
 				goto free_cfg;
-		} else if (!strcmp(a, "--set")) {
+		} else if (opt == OPT_INSECURE) {
+			if (set_or_complain(&cfg, "insecure", "true") < 0)
+				goto free_cfg;
+		} else if (opt == OPT_SET) {
 			const char *eq = strchr(v, '=');
 			char k[64];
 			if (!eq || (size_t)(eq - v) >= sizeof(k)) {
-				fprintf(stderr, "fixgw otlp: --set wants KEY=VALUE\n");
+				cmd_usage_error("otlp", "--set wants KEY=VALUE");
 				goto free_cfg;
 			}
 			memcpy(k, v, (size_t)(eq - v));
 			k[eq - v] = '\0';
 			if (set_or_complain(&cfg, k, eq + 1) < 0)
 				goto free_cfg;
-		} else if (!strcmp(a, "--wait") || !strcmp(a, "--duration")) {
-			if (!parse_duration(v, !strcmp(a, "--wait") ? &wait_ms : &duration_ms)) {
-				fprintf(stderr, "fixgw otlp: %s: invalid duration\n", a);
+		} else if (opt == OPT_WAIT || opt == OPT_DURATION) {
+			if (!parse_duration(v, opt == OPT_WAIT ? &wait_ms : &duration_ms)) {
+				cmd_usage_error("otlp", "%s: invalid duration", opts[opt].name);
 				goto free_cfg;
 			}
-		} else if (!strcmp(a, "--rate")) {
+		} else {
 			char *end;
 			errno = 0;
 			unsigned long n = strtoul(v, &end, 10);
 			if (!*v || *end || errno || n > 10000000) {
-				fprintf(stderr, "fixgw otlp: --rate: expected 0..10000000\n");
+				cmd_usage_error("otlp", "--rate: expected 0..10000000");
 				goto free_cfg;
 			}
 			rate = (uint32_t)n;
-		} else {
-			fprintf(stderr, "fixgw otlp: unknown option '%s'\n", a);
-			goto free_cfg;
 		}
 	}
 	if (!otlp_config_enabled(&cfg)) {
