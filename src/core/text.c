@@ -60,7 +60,8 @@ static size_t json_unit(const unsigned char *s, size_t n, size_t *used, char esc
 		return 2;
 	}
 	if (text_is_control(cp)) {
-		static const char short_esc[] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+		static const char short_esc[] = {
+		    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
 		if (cp < sizeof(short_esc) && short_esc[cp]) {
 			esc[0] = '\\';
 			esc[1] = short_esc[cp];

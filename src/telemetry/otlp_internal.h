@@ -10,9 +10,9 @@
 
 #include "telemetry/otlp.h"
 
-/** Copy at most cap bytes of [src, src + n) (stopping at a NUL) as valid UTF-8: bytes that start no valid
- * sequence become '?', and a character that does not fit whole is left out. Returns bytes written (no
- * NUL added). */
+/** Copy at most cap bytes of [src, src + n) (stopping at a NUL) as valid UTF-8: a byte that starts no
+ * valid sequence becomes \xNN as core/text.h renders it, and a character (or escape) that does not fit
+ * whole is left out. Returns bytes written (no NUL added). */
 size_t otlp_utf8_copy(char *dst, size_t cap, const char *src, size_t n);
 
 /* ---- queued records: fixed size, so a queue is one preallocated array ---- */

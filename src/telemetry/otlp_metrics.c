@@ -53,13 +53,13 @@ const struct otlp_metric *otlp_metric_find(const struct otlp_metric_set *set, co
 	return NULL;
 }
 
-/* A copy that is valid UTF-8 (protobuf strings must be). */
+/* A copy that is valid UTF-8 (protobuf strings must be); an invalid byte may grow into \xNN. */
 static char *dup_or_empty(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
-	char *d = malloc(n + 1);
+	char *d = malloc(4 * n + 1);
 	if (d)
-		d[otlp_utf8_copy(d, n, s ? s : "", n)] = '\0';
+		d[otlp_utf8_copy(d, 4 * n, s ? s : "", n)] = '\0';
 	return d;
 }
 

@@ -10,49 +10,26 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/text.h"
 #include "telemetry/otlp_internal.h"
 
 /* ---- UTF-8: protobuf strings must be valid UTF-8 (a collector refuses the whole request otherwise) ---- */
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the byte there starts none. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0)
-		len = 2, cp = c & 0x1f;
-	else if ((c & 0xf0) == 0xe0)
-		len = 3, cp = c & 0x0f;
-	else if ((c & 0xf8) == 0xf0)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-	if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 size_t otlp_utf8_copy(char *dst, size_t cap, const char *src, size_t n)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)src;
 	size_t o = 0;
 	for (size_t i = 0; i < n && s[i];) {
-		size_t l = utf8_seq(s + i, n - i);
-		if (l == 0) {
-			if (o + 1 > cap)
+		uint32_t cp;
+		size_t l = utf8_decode(s + i, n - i, &cp);
+		if (l == 0) { /* as core/text.h renders it: \xNN */
+			if (o + 4 > cap)
 				break;
-			dst[o++] = '?';
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[s[i] >> 4];
+			dst[o++] = hex[s[i] & 15];
 			i++;
 			continue;
 		}

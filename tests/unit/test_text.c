@@ -40,18 +40,18 @@ TEST(utf8_decoder)
 	    {"\xe2\x82\xac", 3, 3, 0x20ac},
 	    {"\xf0\x9f\x98\x80", 4, 4, 0x1f600},
 	    {"\xf4\x8f\xbf\xbf", 4, 4, 0x10ffff},
-	    {"\xc0\xaf", 2, 0, 0},          /* overlong '/' */
-	    {"\xc1\xbf", 2, 0, 0},          /* overlong */
-	    {"\xe0\x80\xaf", 3, 0, 0},      /* overlong '/' in three bytes */
-	    {"\xf0\x80\x80\xaf", 4, 0, 0},  /* overlong in four */
-	    {"\xed\xa0\x80", 3, 0, 0},      /* a surrogate, U+D800 */
-	    {"\xf4\x90\x80\x80", 4, 0, 0},  /* U+110000 */
-	    {"\xf5\x80\x80\x80", 4, 0, 0},  /* F5 never leads */
-	    {"\x80", 1, 0, 0},              /* stray continuation */
-	    {"\xc3", 1, 0, 0},              /* truncated */
-	    {"\xe2\x82", 2, 0, 0},          /* truncated */
-	    {"\xe2\x82\x41", 3, 0, 0},      /* broken by ASCII */
-	    {"\xf0\x9f\x98", 3, 0, 0},      /* truncated four */
+	    {"\xc0\xaf", 2, 0, 0},         /* overlong '/' */
+	    {"\xc1\xbf", 2, 0, 0},         /* overlong */
+	    {"\xe0\x80\xaf", 3, 0, 0},     /* overlong '/' in three bytes */
+	    {"\xf0\x80\x80\xaf", 4, 0, 0}, /* overlong in four */
+	    {"\xed\xa0\x80", 3, 0, 0},     /* a surrogate, U+D800 */
+	    {"\xf4\x90\x80\x80", 4, 0, 0}, /* U+110000 */
+	    {"\xf5\x80\x80\x80", 4, 0, 0}, /* F5 never leads */
+	    {"\x80", 1, 0, 0},             /* stray continuation */
+	    {"\xc3", 1, 0, 0},             /* truncated */
+	    {"\xe2\x82", 2, 0, 0},         /* truncated */
+	    {"\xe2\x82\x41", 3, 0, 0},     /* broken by ASCII */
+	    {"\xf0\x9f\x98", 3, 0, 0},     /* truncated four */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint32_t cp = 0;
@@ -70,20 +70,27 @@ TEST(json_controls_quotes_and_backslashes)
 	CHECK_EQ_STR(JSON("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"");
 	CHECK_EQ_STR(JSON("\x1b[31m"), "\"\\u001b[31m\"");
 	CHECK_EQ_STR(JSON("\x01"), "\"\\u0001\"");
-	CHECK_EQ_STR(JSON("\x7f"), "\"\\u007f\"");                /* DEL */
-	CHECK_EQ_STR(JSON("\xc2\x9b" "2J"), "\"\\u009b2J\"");      /* C1 CSI */
-	CHECK_EQ_STR(JSON("a\xe2\x80\xa8" "b"), "\"a\\u2028b\""); /* LINE SEPARATOR */
+	CHECK_EQ_STR(JSON("\x7f"), "\"\\u007f\""); /* DEL */
+	CHECK_EQ_STR(JSON("\xc2\x9b"
+	                  "2J"),
+	             "\"\\u009b2J\""); /* C1 CSI */
+	CHECK_EQ_STR(JSON("a\xe2\x80\xa8"
+	                  "b"),
+	             "\"a\\u2028b\""); /* LINE SEPARATOR */
 	CHECK_EQ_STR(JSON("\x00"), "\"\\u0000\"");
-	CHECK_EQ_STR(JSON("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+	CHECK_EQ_STR(JSON("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+	             "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
 }
 
 TEST(json_invalid_utf8_is_escaped_bytes)
 {
 	CHECK_EQ_STR(JSON("\xff"), "\"\\\\xff\"");
-	CHECK_EQ_STR(JSON("\xc0\xaf"), "\"\\\\xc0\\\\xaf\"");          /* overlong: two bytes */
+	CHECK_EQ_STR(JSON("\xc0\xaf"), "\"\\\\xc0\\\\xaf\"");            /* overlong: two bytes */
 	CHECK_EQ_STR(JSON("\xed\xa0\x80"), "\"\\\\xed\\\\xa0\\\\x80\""); /* surrogate */
-	CHECK_EQ_STR(JSON("ab\xe2\x82"), "\"ab\\\\xe2\\\\x82\"");       /* truncated at the end */
-	CHECK_EQ_STR(JSON("\xe2\x82" "A"), "\"\\\\xe2\\\\x82A\"");      /* broken by ASCII */
+	CHECK_EQ_STR(JSON("ab\xe2\x82"), "\"ab\\\\xe2\\\\x82\"");        /* truncated at the end */
+	CHECK_EQ_STR(JSON("\xe2\x82"
+	                  "A"),
+	             "\"\\\\xe2\\\\x82A\""); /* broken by ASCII */
 }
 
 TEST(json_cut_between_characters)
@@ -91,7 +98,8 @@ TEST(json_cut_between_characters)
 	char out[8];
 	size_t n = text_json_quote(out, sizeof(out), "ab\xc3\xa9xyz", 7);
 	out[n] = '\0';
-	CHECK_EQ_STR(out, "\"ab\xc3\xa9" "x\""); /* 7 bytes: "y" would leave no room for the quote */
+	CHECK_EQ_STR(out, "\"ab\xc3\xa9"
+	                  "x\""); /* 7 bytes: "y" would leave no room for the quote */
 	n = text_json_quote(out, sizeof(out), "\n\n\n\n", 4);
 	out[n] = '\0';
 	CHECK_EQ_STR(out, "\"\\n\\n\""); /* a third \\n would leave no room for the quote */
@@ -107,10 +115,12 @@ TEST(rendered_values_in_json)
 	CHECK_EQ_STR(FIELD("line\nbreak"), "\"line\\nbreak\"");
 	CHECK_EQ_STR(FIELD("\x1b]0;pwned\x07"), "\"\\u001b]0;pwned\\u0007\"");
 	CHECK_EQ_STR(FIELD("q\"uote"), "\"q\\\"uote\"");
-	CHECK_EQ_STR(FIELD("C:\\dir"), "\"C:\\\\\\\\dir\"");        /* decodes to C:\\dir */
-	CHECK_EQ_STR(FIELD("\\xff"), "\"\\\\\\\\xff\"");          /* the text \xff: decodes to \\xff */
-	CHECK_EQ_STR(FIELD("\xff"), "\"\\\\xff\"");                /* the byte FF: decodes to \xff */
-	CHECK_EQ_STR(FIELD("a\x00" "b"), "\"a\\\\x00b\"");        /* NUL */
+	CHECK_EQ_STR(FIELD("C:\\dir"), "\"C:\\\\\\\\dir\""); /* decodes to C:\\dir */
+	CHECK_EQ_STR(FIELD("\\xff"), "\"\\\\\\\\xff\"");     /* the text \xff: decodes to \\xff */
+	CHECK_EQ_STR(FIELD("\xff"), "\"\\\\xff\"");          /* the byte FF: decodes to \xff */
+	CHECK_EQ_STR(FIELD("a\x00"
+	                   "b"),
+	             "\"a\\\\x00b\"");                             /* NUL */
 	CHECK_EQ_STR(FIELD("\x7f"), "\"\\u007f\"");                /* DEL */
 	CHECK_EQ_STR(FIELD("\xc0\x80"), "\"\\\\xc0\\\\x80\"");     /* overlong NUL */
 	CHECK_EQ_STR(FIELD("ok\xf0\x9f"), "\"ok\\\\xf0\\\\x9f\""); /* truncated sequence */
