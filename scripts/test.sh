@@ -40,9 +40,6 @@ if [ -f tests/peers/CMakeLists.txt ]; then
 	cmake --build build-peers
 fi
 
-step "OpenTelemetry: the OTLP exporter against the real collector (tools/otelcol) and broken collectors"
-python3 -m pytest -q -p no:cacheprovider tests/otel
-
 step "end-to-end tests against the ASan/UBSan build (every process must exit cleanly)"
 FIXGW_BIN="$PWD/build-asan/fixgw" ASAN_OPTIONS=detect_leaks=1 python3 -m pytest -q -p no:cacheprovider tests/e2e
 
