@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config clang llvm libclang-rt-14-dev clang-format
 	libyaml-dev libjansson-dev libssl-dev openssl libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev)
-TEST_PKGS=(python3 python3-pytest libquickfix-dev g++ haproxy iproute2 procps)
+TEST_PKGS=(python3 python3-pytest python3-yaml libquickfix-dev g++ haproxy iproute2 procps)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then
