@@ -19,6 +19,7 @@
 #include "fix_dict.h"
 #include "glob.h"
 #include "k8s_names.h"
+#include "schema.h"
 #include "yaml_doc.h"
 
 #define PATH_TEXT_MAX     160 /* a field path such as spec.matchFields.SenderCompID49.redact */
@@ -87,14 +88,6 @@ static bool text_is(struct text t, const char *lit)
 	return t.n == n && memcmp(t.p, lit, n) == 0;
 }
 
-static bool text_in(struct text t, const char *const *list)
-{
-	for (; *list; list++)
-		if (text_is(t, *list))
-			return true;
-	return false;
-}
-
 static char *text_dup(struct text t)
 {
 	char *s = malloc(t.n + 1);
@@ -119,11 +112,6 @@ static bool text_of(const yaml_node_t *n, struct text *t)
 	return true;
 }
 
-static bool is_plain(const yaml_node_t *n)
-{
-	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-}
-
 static unsigned mark_num(size_t v)
 {
 	return v >= UINT_MAX ? UINT_MAX : (unsigned)v + 1;
@@ -143,136 +131,10 @@ static void join2(char *out, size_t cap, const char *a, size_t alen, const char 
 	out[alen + blen] = '\0';
 }
 
-/* ---- how YAML (and so kubectl and the API server) types a plain scalar ---- */
-
-enum scalar_type { SCALAR_STRING, SCALAR_NULL, SCALAR_BOOL, SCALAR_NUMBER };
-
-static const char *const yaml_nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-/* YAML 1.1 booleans as well: Kubernetes' YAML decoder still reads yes/no/on/off as booleans. */
-static const char *const yaml_bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", "y",  "Y",
-                                         "yes",  "Yes",  "YES",  "n",     "N",     "no",    "No", "NO",
-                                         "on",   "On",   "ON",   "off",   "Off",   "OFF",   NULL};
-static const char *const yaml_special_floats[] = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf",
-                                                  "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-                                                  ".NaN",  ".NAN",  NULL};
-
-static size_t skip_digits(const char *s, size_t i, size_t n, const char *set)
-{
-	while (i < n && strchr(set, s[i]) && s[i])
-		i++;
-	return i;
-}
-
-/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? : the decimal forms YAML resolves as numbers. */
-static bool is_yaml_decimal(const char *s, size_t n)
-{
-	static const char dec[] = "0123456789";
-	size_t i = 0;
-	if (i < n && (s[i] == '+' || s[i] == '-'))
-		i++;
-	size_t d = skip_digits(s, i, n, dec);
-	bool digits = d > i;
-	i = d;
-	if (i < n && s[i] == '.') {
-		d = skip_digits(s, i + 1, n, dec);
-		if (!digits && d == i + 1)
-			return false;
-		digits = true;
-		i = d;
-	}
-	if (!digits)
-		return false;
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		d = skip_digits(s, i, n, dec);
-		if (d == i)
-			return false;
-		i = d;
-	}
-	return i == n;
-}
-
-/* Integers in base 16, 8 or 2 as Go's ParseInt(s, 0, 64) reads them. */
-static bool is_prefixed_int(const char *s, size_t n)
-{
-	size_t i = (n > 0 && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
-	if (n - i < 3 || s[i] != '0')
-		return false;
-	const char *set;
-	switch (s[i + 1]) {
-	case 'x':
-	case 'X':
-		set = "0123456789abcdefABCDEF";
-		break;
-	case 'o':
-	case 'O':
-		set = "01234567";
-		break;
-	case 'b':
-	case 'B':
-		set = "01";
-		break;
-	default:
-		return false;
-	}
-	return skip_digits(s, i + 2, n, set) == n;
-}
-
-/* Numbers as Kubernetes' YAML decoder resolves them: underscores are dropped first when the scalar
- * starts with a digit or sign. Erring towards "number" is safe: it only asks for quotes. */
-static bool is_yaml_number(struct text t)
-{
-	if (t.n == 0 || t.n > CLASSIFY_MAX)
-		return false;
-	if (t.p[0] == '.')
-		return is_yaml_decimal(t.p, t.n);
-	if (!is_digit(t.p[0]) && t.p[0] != '+' && t.p[0] != '-')
-		return false;
-	char s[CLASSIFY_MAX];
-	size_t n = 0;
-	for (size_t i = 0; i < t.n; i++)
-		if (t.p[i] != '_')
-			s[n++] = t.p[i];
-	return n > 0 && (is_yaml_decimal(s, n) || is_prefixed_int(s, n));
-}
-
-static enum scalar_type scalar_type(const yaml_node_t *n)
-{
-	struct text t;
-	if (!text_of(n, &t) || !is_plain(n))
-		return SCALAR_STRING;
-	/* Every null, boolean and number starts with one of these: most strings are settled here. */
-	if (t.n > 0 && !strchr("~nNtTfFyYoO+-.0123456789", t.p[0]))
-		return SCALAR_STRING;
-	if (text_in(t, yaml_nulls))
-		return SCALAR_NULL;
-	if (text_in(t, yaml_bools))
-		return SCALAR_BOOL;
-	if (text_in(t, yaml_special_floats) || is_yaml_number(t))
-		return SCALAR_NUMBER;
-	return SCALAR_STRING;
-}
-
-static const char *scalar_type_name(enum scalar_type st)
-{
-	switch (st) {
-	case SCALAR_NULL:
-		return "null";
-	case SCALAR_BOOL:
-		return "a boolean";
-	case SCALAR_NUMBER:
-		return "a number";
-	default:
-		return "a string";
-	}
-}
-
 /* Absent, or null: Kubernetes drops nulls of non-nullable fields, so both mean "not set". */
 static bool is_absent(const yaml_node_t *n)
 {
-	return !n || (n->type == YAML_SCALAR_NODE && scalar_type(n) == SCALAR_NULL);
+	return schema_is_absent(n);
 }
 
 /* ---- diagnostics ---- */
@@ -334,19 +196,9 @@ static void missing(struct obj *o, const yaml_node_t *parent, const char *path)
 static void unknown_key(struct obj *o, const yaml_node_t *k, const char *path, struct text t,
                         const char *const *names, size_t n)
 {
-	char q[DIAG_QUOTE_CAP];
-	diag_quote(t.p, t.n, q, sizeof(q));
-	if (text_is(t, "<<")) {
-		obj_error(o, k, path, "merge keys (<<) are not supported; write the fields out");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (strlen(names[i]) == t.n && strncasecmp(names[i], t.p, t.n) == 0) {
-			obj_error(o, k, path, "unknown field %s (did you mean \"%s\"?)", q, names[i]);
-			return;
-		}
-	}
-	obj_error(o, k, path, "unknown field %s", q);
+	char msg[SCHEMA_MSG_CAP];
+	schema_unknown_key(t.p, t.n, names, n, msg, sizeof(msg));
+	obj_error(o, k, path, "%s", msg);
 }
 
 /* Sort the pairs of a mapping with a fixed set of keys into slots (names[i] -> slots[i]); unknown and
@@ -354,7 +206,10 @@ static void unknown_key(struct obj *o, const yaml_node_t *k, const char *path, s
 static bool collect(struct obj *o, yaml_node_t *map, const char *path, const char *const *names, size_t n,
                     yaml_node_t **slots)
 {
+	const yaml_node_t *key_nodes[32] = {0};
 	memset(slots, 0, n * sizeof(*slots));
+	if (n > 32)
+		return false; /* the tables below are smaller */
 	if (map->type != YAML_MAPPING_NODE) {
 		obj_error(o, map, path, "must be a mapping");
 		return false;
@@ -372,8 +227,11 @@ static bool collect(struct obj *o, yaml_node_t *map, const char *path, const cha
 		if (i == n) {
 			unknown_key(o, k, path, t, names, n);
 		} else if (slots[i]) {
-			obj_error(o, k, path, "duplicate key \"%s\"", names[i]);
+			char msg[SCHEMA_MSG_CAP];
+			schema_duplicate_key(t.p, t.n, key_nodes[i], msg, sizeof(msg));
+			obj_error(o, k, path, "%s", msg);
 		} else {
+			key_nodes[i] = k;
 			slots[i] = node_at(o->doc, pr->value);
 		}
 	}
@@ -417,9 +275,9 @@ static void check_unique_keys(struct obj *o, yaml_node_t *map, const char *path)
 	qsort(keys, nkeys, sizeof(*keys), cmp_text);
 	for (size_t i = 1; i < nkeys; i++) {
 		if (cmp_text(&keys[i - 1], &keys[i]) == 0) {
-			char q[DIAG_QUOTE_CAP];
-			obj_error(o, map, path, "duplicate key %s",
-			          diag_quote(keys[i].p, keys[i].n, q, sizeof(q)));
+			char msg[SCHEMA_MSG_CAP];
+			schema_duplicate_key(keys[i].p, keys[i].n, NULL, msg, sizeof(msg));
+			obj_error(o, map, path, "%s", msg);
 		}
 	}
 	free(keys);
@@ -432,56 +290,32 @@ static bool string_value(struct obj *o, const yaml_node_t *n, const char *path, 
 		obj_error(o, n, path, "must be a string");
 		return false;
 	}
-	enum scalar_type st = scalar_type(n);
-	if (st != SCALAR_STRING) {
+	enum schema_scalar st = schema_scalar_type(n);
+	if (st != SCHEMA_STRING) {
 		obj_error(o, n, path, "must be a string, but YAML reads this unquoted value as %s; quote it",
-		          scalar_type_name(st));
+		          schema_scalar_type_name(st));
 		return false;
 	}
 	return true;
 }
 
-/* An integer field: a plain decimal scalar in [min, max]. */
+/* An integer field: a plain decimal scalar in [min, max] (schema.h). */
 static bool int_value(struct obj *o, const yaml_node_t *n, const char *path, long long min, long long max,
                       long long *out)
 {
-	struct text t;
-	if (!text_of(n, &t) || !is_plain(n)) {
-		obj_error(o, n, path, "must be an integer%s",
-		          n->type == YAML_SCALAR_NODE ? ", not a string" : "");
-		return false;
-	}
-	size_t i = (t.n > 0 && (t.p[0] == '-' || t.p[0] == '+')) ? 1 : 0;
-	bool neg = i && t.p[0] == '-';
-	bool digits = i < t.n && skip_digits(t.p, i, t.n, "0123456789") == t.n;
-	if (!digits || (t.p[i] == '0' && t.n - i > 1)) {
-		obj_error(o, n, path,
-		          "must be a decimal integer (no leading zeros, fractions or underscores)");
-		return false;
-	}
-	long long v = 0;
-	for (; i < t.n && v <= max - min; i++)
-		v = v * 10 + (t.p[i] - '0');
-	v = neg ? -v : v;
-	if (i < t.n || v < min || v > max) {
-		obj_error(o, n, path, "must be between %lld and %lld", min, max);
-		return false;
-	}
-	*out = v;
-	return true;
+	char msg[SCHEMA_MSG_CAP];
+	if (schema_int(n, min, max, out, msg, sizeof(msg)))
+		return true;
+	obj_error(o, n, path, "%s", msg);
+	return false;
 }
 
 static bool bool_value(struct obj *o, const yaml_node_t *n, const char *path, bool *out)
 {
-	static const char *const yes[] = {"true", "True", "TRUE", NULL};
-	static const char *const no[] = {"false", "False", "FALSE", NULL};
-	struct text t;
-	if (text_of(n, &t) && is_plain(n) && (text_in(t, yes) || text_in(t, no))) {
-		*out = text_in(t, yes);
+	char msg[SCHEMA_MSG_CAP];
+	if (schema_bool(n, out, msg, sizeof(msg)))
 		return true;
-	}
-	obj_error(o, n, path, "must be true or false%s",
-	          n->type == YAML_SCALAR_NODE && !is_plain(n) ? ", without quotes" : "");
+	obj_error(o, n, path, "%s", msg);
 	return false;
 }
 
@@ -923,27 +757,15 @@ static void parse_listeners(struct obj *o, yaml_node_t *n, struct route *r)
 
 static void parse_hold_timeout(struct obj *o, yaml_node_t *n, struct route *r)
 {
-	static const char path[] = "spec.holdTimeout";
-	struct text t;
+	char msg[SCHEMA_MSG_CAP];
 	uint64_t ms;
 	r->hold_timeout_ms = ROUTE_DEFAULT_HOLD_TIMEOUT_MS;
 	if (is_absent(n))
 		return;
-	if (n->type == YAML_SCALAR_NODE && scalar_type(n) == SCALAR_NUMBER) {
-		obj_error(o, n, path, "must be a duration with a unit, such as 30s, 1m30s or 250ms");
-		return;
-	}
-	if (!string_value(o, n, path, &t))
-		return;
-	if (t.n > DURATION_TEXT_MAX || manifest_parse_duration_ms(t.p, t.n, &ms) != 0) {
-		obj_error(o, n, path, "must be a duration such as 30s, 1m30s or 250ms (units: ms, s, m, h)");
-		return;
-	}
-	if (ms == 0 || ms > ROUTE_MAX_HOLD_TIMEOUT_MS) {
-		obj_error(o, n, path, "must be more than 0s and at most 1h");
-		return;
-	}
-	r->hold_timeout_ms = (uint32_t)ms;
+	if (schema_duration_ms(n, 1, ROUTE_MAX_HOLD_TIMEOUT_MS, false, &ms, msg, sizeof(msg)))
+		r->hold_timeout_ms = (uint32_t)ms;
+	else
+		obj_error(o, n, "spec.holdTimeout", "%s", msg);
 }
 
 enum {
@@ -1398,65 +1220,7 @@ int manifest_load_buffer(const char *origin, const char *buf, size_t len, struct
 
 /* ---- durations ---- */
 
-/* Go's time.ParseDuration, restricted to what FIXSession needs: one or more <digits>[.<digits>]<unit>
- * with units ms, s, m and h; no sign. Sub-millisecond remainders round up so that "0.5ms" stays > 0,
- * as the API server's duration() sees it. */
 int manifest_parse_duration_ms(const char *s, size_t len, uint64_t *out_ms)
 {
-	/* Unit length in ns, and the largest power of ten dividing it: fraction digits beyond that are below
-	 * a nanosecond, which Go drops too. */
-	static const struct {
-		const char *name;
-		uint64_t ns;
-		uint64_t frac_scale;
-	} units[] = {
-	    {"ms", 1000000ull, 1000000ull},
-	    {"s", 1000000000ull, 1000000000ull},
-	    {"m", 60000000000ull, 10000000000ull},
-	    {"h", 3600000000000ull, 100000000000ull},
-	};
-	const uint64_t max_ns = UINT64_MAX / 2;
-	uint64_t total = 0;
-	size_t i = 0;
-	if (!s || len == 0)
-		return FIXGW_EINVAL;
-	while (i < len) {
-		uint64_t whole = 0, frac = 0, scale = 1;
-		size_t start = i;
-		for (; i < len && is_digit(s[i]); i++) {
-			if (whole > max_ns / 10)
-				return FIXGW_EINVAL;
-			whole = whole * 10 + (uint64_t)(s[i] - '0');
-		}
-		if (i == start)
-			return FIXGW_EINVAL;
-		size_t fstart = i + 1, fend = i;
-		if (i < len && s[i] == '.') {
-			for (i++; i < len && is_digit(s[i]); i++)
-				;
-			fend = i;
-			if (fend == fstart)
-				return FIXGW_EINVAL;
-		}
-		size_t u = 0, ulen = 0;
-		for (; u < COUNT(units); u++) {
-			ulen = strlen(units[u].name); /* "ms" comes first, so "m" never takes its 'm' */
-			if (len - i >= ulen && memcmp(s + i, units[u].name, ulen) == 0)
-				break;
-		}
-		if (u == COUNT(units))
-			return FIXGW_EINVAL;
-		i += ulen;
-		for (size_t f = fstart; f < fend && scale < units[u].frac_scale; f++) {
-			frac = frac * 10 + (uint64_t)(s[f] - '0');
-			scale *= 10;
-		}
-		if (whole > (max_ns - total) / units[u].ns)
-			return FIXGW_EINVAL;
-		total += whole * units[u].ns + frac * (units[u].ns / scale);
-		if (total > max_ns)
-			return FIXGW_EINVAL;
-	}
-	*out_ms = total / 1000000u + (total % 1000000u != 0);
-	return 0;
+	return schema_parse_duration_ms(s, len, out_ms);
 }

@@ -257,16 +257,30 @@ static enum yaml_doc_status compose_event(struct composer *c, const struct yaml_
 			*at = ev->start_mark;
 			return YAML_DOC_DEPTH;
 		}
+		/* Collections get their item array at once, as libyaml's loader gives them: code that reads
+		 * an empty list may expect a non-NULL start. */
 		if (ev->type == YAML_SEQUENCE_START_EVENT) {
 			id = push_node(doc, YAML_SEQUENCE_NODE, ev->data.sequence_start.tag);
 			ev->data.sequence_start.tag = NULL;
-			if (id)
-				node_of(doc, id)->data.sequence.style = ev->data.sequence_start.style;
+			if (id) {
+				yaml_node_t *n = node_of(doc, id);
+				n->data.sequence.style = ev->data.sequence_start.style;
+				if (!(n->data.sequence.items.start = malloc(4 * sizeof(yaml_node_item_t))))
+					return YAML_DOC_NOMEM;
+				n->data.sequence.items.top = n->data.sequence.items.start;
+				n->data.sequence.items.end = n->data.sequence.items.start + 4;
+			}
 		} else {
 			id = push_node(doc, YAML_MAPPING_NODE, ev->data.mapping_start.tag);
 			ev->data.mapping_start.tag = NULL;
-			if (id)
-				node_of(doc, id)->data.mapping.style = ev->data.mapping_start.style;
+			if (id) {
+				yaml_node_t *n = node_of(doc, id);
+				n->data.mapping.style = ev->data.mapping_start.style;
+				if (!(n->data.mapping.pairs.start = malloc(4 * sizeof(yaml_node_pair_t))))
+					return YAML_DOC_NOMEM;
+				n->data.mapping.pairs.top = n->data.mapping.pairs.start;
+				n->data.mapping.pairs.end = n->data.mapping.pairs.start + 4;
+			}
 		}
 		if (!id || !add_anchor(c,
 		                       ev->type == YAML_SEQUENCE_START_EVENT ? &ev->data.sequence_start.anchor

@@ -21,7 +21,8 @@
 
 #include "core/k8s_names.h"
 #include "core/errors.h"
-#include "core/manifest.h"
+#include "core/schema.h"
+#include "core/yaml_doc.h"
 #include "io/file.h"
 
 #define GW_CONFIG_MAX_BYTES     (4u * 1024u * 1024u) /* a config file larger than this is refused */
@@ -81,20 +82,6 @@ static void path_key(char *out, const char *parent, const char *key)
 static void path_index(char *out, const char *parent, size_t i)
 {
 	path_mark_cut(out, snprintf(out, GW_PATH_CAP, "%s[%zu]", parent, i));
-}
-
-/* Format a bound in milliseconds the way a user would write it: 5m, 30s, 100ms. */
-static const char *fmt_ms(uint64_t ms, char *out, size_t cap)
-{
-	if (ms != 0 && ms % 3600000 == 0)
-		snprintf(out, cap, "%lluh", (unsigned long long)(ms / 3600000));
-	else if (ms != 0 && ms % 60000 == 0)
-		snprintf(out, cap, "%llum", (unsigned long long)(ms / 60000));
-	else if (ms != 0 && ms % 1000 == 0)
-		snprintf(out, cap, "%llus", (unsigned long long)(ms / 1000));
-	else
-		snprintf(out, cap, "%llums", (unsigned long long)ms);
-	return out;
 }
 
 /* ---- node access ---- */
@@ -286,99 +273,34 @@ struct field {
 static void parse_mapping(struct loader *ld, yaml_node_t *n, const char *path, const struct field *fields,
                           size_t nfields, void *obj, yaml_node_t **seen);
 
-/* Decimal digits only: YAML's other integer forms (0x10, 0o17, 1_000, +5) would surprise someone. */
-static bool parse_decimal(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return true;
-}
-
+/* Integers, durations and booleans are read by the shared schema rules (core/schema.h), so the config
+ * and FIXSession manifests accept and refuse the same values in the same words. */
 static void set_uint(struct loader *ld, yaml_node_t *v, const char *path, const struct field *f, void *dst)
 {
-	char q[DIAG_QUOTE_CAP];
-	uint64_t n;
-	const char *s = want_scalar(ld, v, path, "an integer");
-	if (!s)
-		return;
-	if (v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-		cfg_error(ld, v, path, "expected an integer, found the quoted string %s; remove the quotes",
-		          QUOTE(s, q));
-		return;
-	}
-	bool negative = s[0] == '-' && parse_decimal(s + 1, &n);
-	if (!negative && !parse_decimal(s, &n)) {
-		cfg_error(ld, v, path, "expected a whole number, found %s", QUOTE(s, q));
-		return;
-	}
-	if (negative || n < f->min || n > f->max) {
-		cfg_error(ld, v, path, "%s is out of range; must be between %u and %u", QUOTE(s, q), f->min,
-		          f->max);
-		return;
-	}
-	*(uint32_t *)dst = (uint32_t)n;
+	char msg[SCHEMA_MSG_CAP];
+	long long n;
+	if (schema_int(v, f->min, f->max, &n, msg, sizeof(msg)))
+		*(uint32_t *)dst = (uint32_t)n;
+	else
+		cfg_error(ld, v, path, "%s", msg);
 }
 
 static void set_duration(struct loader *ld, yaml_node_t *v, const char *path, const struct field *f,
                          void *dst)
 {
-	char q[DIAG_QUOTE_CAP], lo[32], hi[32];
-	uint64_t ms, n;
-	const char *s = want_scalar(ld, v, path, "a duration such as 10s");
-	if (!s)
-		return;
-	/* "0" needs no unit (as in Go); any other bare number is ambiguous between seconds and ms. */
-	if (!strcmp(s, "0")) {
-		ms = 0;
-	} else if (parse_decimal(s, &n)) {
-		cfg_error(ld, v, path, "%s has no unit; durations need a unit, e.g. 10s", QUOTE(s, q));
-		return;
-	} else if (manifest_parse_duration_ms(s, strlen(s), &ms) != 0) {
-		cfg_error(ld, v, path,
-		          "invalid duration %s; use a number with a unit (ms, s, m, h), e.g. 10s or 1m30s",
-		          QUOTE(s, q));
-		return;
-	}
-	if (ms == 0 && f->zero_ok) {
-		*(uint32_t *)dst = 0;
-		return;
-	}
-	if (ms < f->min || ms > f->max) {
-		fmt_ms(f->min, lo, sizeof(lo));
-		fmt_ms(f->max, hi, sizeof(hi));
-		if (f->zero_ok)
-			cfg_error(ld, v, path, "%s is out of range; must be 0 (off) or between %s and %s",
-			          QUOTE(s, q), lo, hi);
-		else
-			cfg_error(ld, v, path, "%s is out of range; must be between %s and %s", QUOTE(s, q),
-			          lo, hi);
-		return;
-	}
-	*(uint32_t *)dst = (uint32_t)ms;
+	char msg[SCHEMA_MSG_CAP];
+	uint64_t ms;
+	if (schema_duration_ms(v, f->min, f->max, f->zero_ok, &ms, msg, sizeof(msg)))
+		*(uint32_t *)dst = (uint32_t)ms;
+	else
+		cfg_error(ld, v, path, "%s", msg);
 }
 
 static void set_bool(struct loader *ld, yaml_node_t *v, const char *path, bool *dst)
 {
-	char q[DIAG_QUOTE_CAP];
-	const char *s = want_scalar(ld, v, path, "true or false");
-	if (!s)
-		return;
-	/* YAML 1.1's yes/no/on/off are refused: only the two spellings nobody misreads. */
-	bool plain = v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-	if (plain && !strcmp(s, "true"))
-		*dst = true;
-	else if (plain && !strcmp(s, "false"))
-		*dst = false;
-	else
-		cfg_error(ld, v, path, "expected true or false, found %s%s",
-		          plain ? "" : "the quoted string ", QUOTE(s, q));
+	char msg[SCHEMA_MSG_CAP];
+	if (!schema_bool(v, dst, msg, sizeof(msg)))
+		cfg_error(ld, v, path, "%s", msg);
 }
 
 static void set_addr(struct loader *ld, yaml_node_t *v, const char *path, struct net_addr *dst)
@@ -446,15 +368,12 @@ static void set_field(struct loader *ld, yaml_node_t *v, const char *path, const
 static void unknown_key(struct loader *ld, yaml_node_t *k, const char *path, const struct field *fields,
                         size_t nfields)
 {
-	char q[DIAG_QUOTE_CAP];
-	const char *s = scalar_text(k);
+	const char *names[FIELDS_MAX];
+	char msg[SCHEMA_MSG_CAP];
 	for (size_t i = 0; i < nfields; i++)
-		if (!strcasecmp(s, fields[i].key)) {
-			cfg_error(ld, k, path, "unknown key %s; did you mean \"%s\"?", QUOTE(s, q),
-			          fields[i].key);
-			return;
-		}
-	cfg_error(ld, k, path, "unknown key %s", QUOTE(s, q));
+		names[i] = fields[i].key;
+	schema_unknown_key(scalar_text(k), k->data.scalar.length, names, nfields, msg, sizeof(msg));
+	cfg_error(ld, k, path, "%s", msg);
 }
 
 /* Walk a mapping against a table of known keys: unknown and duplicate keys are errors, each known value
@@ -489,17 +408,22 @@ static void parse_mapping(struct loader *ld, yaml_node_t *n, const char *path, c
 		}
 		path_key(child, path, fields[i].key);
 		if (key_nodes[i]) {
-			cfg_error(ld, k, child, "duplicate key (first given at line %u)",
-			          (unsigned)key_nodes[i]->start_mark.line + 1);
+			char msg[SCHEMA_MSG_CAP];
+			schema_duplicate_key(fields[i].key, strlen(fields[i].key), key_nodes[i], msg,
+			                     sizeof(msg));
+			cfg_error(ld, k, child, "%s", msg);
 			continue;
 		}
 		key_nodes[i] = k;
 		seen[i] = v;
 		set_field(ld, v, child, &fields[i], obj);
 	}
-	for (size_t i = 0; i < nfields; i++)
-		if (fields[i].required && !seen[i])
-			cfg_error(ld, n, path, "%s is required", fields[i].key);
+	for (size_t i = 0; i < nfields; i++) {
+		if (fields[i].required && !seen[i]) {
+			path_key(child, path, fields[i].key);
+			cfg_error(ld, n, child, SCHEMA_MISSING);
+		}
+	}
 }
 
 /* The items of a list, or NULL after an error (and for an empty list, with *count 0). */
@@ -1022,74 +946,66 @@ static int syntax_error(struct loader *ld, const yaml_parser_t *p)
 	return FIXGW_EINVAL;
 }
 
-/* One pass over the events before the tree is built: exactly one document, nesting at most
- * GW_CONFIG_MAX_DEPTH, at most GW_CONFIG_MAX_NODES nodes. Bounds the memory libyaml's loader may take. */
-static int check_events(struct loader *ld, const char *buf, size_t len)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	size_t depth = 0, nodes = 0, docs = 0;
-	int rc = 0;
-	if (!yaml_parser_initialize(&p))
-		return FIXGW_ENOMEM;
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	for (;;) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			rc = syntax_error(ld, &p);
-			break;
-		}
-		yaml_event_type_t type = ev.type;
-		unsigned line = (unsigned)ev.start_mark.line + 1, col = (unsigned)ev.start_mark.column + 1;
-		yaml_event_delete(&ev);
-		if (type == YAML_STREAM_END_EVENT)
-			break;
-		const char *problem = NULL;
-		if (type == YAML_DOCUMENT_START_EVENT && ++docs > 1)
-			problem = "the config must be one YAML document";
-		else if ((type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) &&
-		         ++depth > GW_CONFIG_MAX_DEPTH)
-			problem = "nesting is too deep";
-		else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
-			depth--;
-		if (!problem &&
-		    (type == YAML_SCALAR_EVENT || type == YAML_ALIAS_EVENT ||
-		     type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) &&
-		    ++nodes > GW_CONFIG_MAX_NODES)
-			problem = "too many values in the file";
-		if (problem) {
-			ld->nerrors++;
-			diag_add(ld->dl, DIAG_ERROR, ld->file, line, col, NULL, "%s", problem);
-			rc = FIXGW_EINVAL;
-			break;
-		}
-	}
-	yaml_parser_delete(&p);
-	return rc;
-}
-
+/* Compose the one document of the file within GW_CONFIG_MAX_DEPTH and GW_CONFIG_MAX_NODES in a single
+ * pass (core/yaml_doc.h), then walk it. A second document is an error. */
 static int load_document(struct loader *ld, const char *buf, size_t len, struct gw_config *c)
 {
+	static const struct yaml_doc_limits limits = {GW_CONFIG_MAX_DEPTH, GW_CONFIG_MAX_NODES};
 	yaml_parser_t p;
-	yaml_document_t doc;
+	yaml_document_t doc, extra;
+	yaml_mark_t at = {0, 0, 0};
 	int rc = 0;
 	if (!yaml_parser_initialize(&p))
 		return FIXGW_ENOMEM;
 	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&p, &doc)) {
-		rc = syntax_error(ld, &p);
-		goto out_parser;
+	enum yaml_doc_status st = yaml_doc_next(&p, &limits, &doc, &at);
+	if (st == YAML_DOC_OK) {
+		enum yaml_doc_status next = yaml_doc_next(&p, &limits, &extra, &at);
+		if (next == YAML_DOC_OK) {
+			at = extra.start_mark;
+			yaml_document_delete(&extra);
+			yaml_document_delete(&doc);
+			st = YAML_DOC_OK + 100; /* reported below */
+		} else if (next != YAML_DOC_END) {
+			yaml_document_delete(&doc);
+			st = next;
+		}
 	}
-	ld->doc = &doc;
-	yaml_node_t *root = yaml_document_get_root_node(&doc);
-	if (!root) {
+	switch ((int)st) {
+	case YAML_DOC_OK: {
+		ld->doc = &doc;
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		if (!root) {
+			ld->nerrors++;
+			diag_add(ld->dl, DIAG_ERROR, ld->file, 0, 0, NULL, "the config file is empty");
+		} else {
+			load_root(ld, root, c);
+		}
+		ld->doc = NULL;
+		yaml_document_delete(&doc);
+		break;
+	}
+	case YAML_DOC_END:
 		ld->nerrors++;
 		diag_add(ld->dl, DIAG_ERROR, ld->file, 0, 0, NULL, "the config file is empty");
-	} else {
-		load_root(ld, root, c);
+		break;
+	case YAML_DOC_SYNTAX:
+		rc = syntax_error(ld, &p);
+		break;
+	case YAML_DOC_NOMEM:
+		rc = FIXGW_ENOMEM;
+		break;
+	default: {
+		const char *problem = (int)st == YAML_DOC_OK + 100 ? "the config must be one YAML document"
+		                      : st == YAML_DOC_DEPTH       ? "nesting is too deep"
+		                      : st == YAML_DOC_NODES       ? "too many values in the file"
+		                                                   : "found undefined alias";
+		ld->nerrors++;
+		diag_add(ld->dl, DIAG_ERROR, ld->file, at.line + 1, at.column + 1, NULL, "%s", problem);
+		rc = FIXGW_EINVAL;
+		break;
 	}
-	ld->doc = NULL;
-	yaml_document_delete(&doc);
-out_parser:
+	}
 	yaml_parser_delete(&p);
 	return rc;
 }
@@ -1175,9 +1091,6 @@ int gw_config_load(const char *path, struct gw_config **out, struct diag_list *d
 	c = config_new(path);
 	ld.dir = config_dir(path);
 	if (!c || !ld.dir)
-		goto out;
-	rc = check_events(&ld, buf, len);
-	if (rc)
 		goto out;
 	rc = load_document(&ld, buf, len, c);
 	if (rc)

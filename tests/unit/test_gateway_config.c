@@ -345,7 +345,7 @@ TEST(syntax_and_shape)
 	expect_error("", 0, NULL, "empty");
 	expect_error("- a\n- b\n", 1, "", "expected a mapping");
 	expect_error(MINIMAL "---\n" MINIMAL, 3, NULL, "one YAML document");
-	expect_error("workers: 2\n", 1, "", "listeners is required");
+	expect_error("workers: 2\n", 1, "listeners", "required field is missing");
 	expect_error("listeners: []\n", 1, "listeners", "at least one listener");
 	expect_error("listeners: {name: x}\n", 1, "listeners", "expected a list, found a mapping");
 	expect_error(MINIMAL "? [a]\n: 1\n", 3, "", "keys must be strings");
@@ -368,12 +368,12 @@ TEST(depth_cap)
 TEST(unknown_and_duplicate_keys)
 {
 	expect_error(MINIMAL "logontimeout: 5s\n", 3, "",
-	             "unknown key \"logontimeout\"; did you mean \"logonTimeout\"?");
-	expect_error(MINIMAL "bogus: 1\n", 3, "", "unknown key \"bogus\"");
+	             "unknown field \"logontimeout\"; did you mean \"logonTimeout\"?");
+	expect_error(MINIMAL "bogus: 1\n", 3, "", "unknown field \"bogus\"");
 	expect_error("listeners:\n  - {name: a, address: 127.0.0.1:1, color: red}\n", 2, "listeners[0]",
-	             "unknown key \"color\"");
+	             "unknown field \"color\"");
 	expect_error(MINIMAL "workers: 1\nworkers: 2\n", 4, "workers",
-	             "duplicate key (first given at line 3)");
+	             "duplicate key \"workers\" (first given at line 3)");
 	expect_error("listeners:\n  - name: a\n    address: 127.0.0.1:1\n    name: b\n", 4,
 	             "listeners[0].name", "duplicate key");
 	expect_error(MINIMAL "endpoints:\n  ns/svc:1: []\n  ns/svc:1: []\n", 5, "endpoints[\"ns/svc:1\"]",
@@ -383,12 +383,14 @@ TEST(unknown_and_duplicate_keys)
 TEST(integers)
 {
 	expect_error(MINIMAL "workers: \"2\"\n", 3, "workers", "quoted string \"2\"; remove the quotes");
-	expect_error(MINIMAL "workers: 1.5\n", 3, "workers", "expected a whole number, found \"1.5\"");
+	expect_error(
+	    MINIMAL "workers: 1.5\n", 3, "workers",
+	    "expected a whole number (no fraction, sign, leading zero or underscore), found \"1.5\"");
 	expect_error(MINIMAL "workers: 0x10\n", 3, "workers", "expected a whole number");
 	expect_error(MINIMAL "workers: 0\n", 3, "workers", "must be between 1 and 64");
 	expect_error(MINIMAL "workers: 65\n", 3, "workers", "must be between 1 and 64");
 	expect_error(MINIMAL "workers: -1\n", 3, "workers", "must be between 1 and 64");
-	expect_error(MINIMAL "workers: 99999999999999999999999\n", 3, "workers", "expected a whole number");
+	expect_error(MINIMAL "workers: 99999999999999999999999\n", 3, "workers", "is out of range");
 	expect_error(MINIMAL "workers:\n", 3, "workers", "expected an integer, found nothing");
 	expect_error(MINIMAL "workers: [1]\n", 3, "workers", "expected an integer, found a list");
 	expect_error(MINIMAL "maxLogonBytes: 255\n", 3, "maxLogonBytes", "between 256 and 1048576");
@@ -454,7 +456,7 @@ TEST(addresses)
 	expect_error("listeners:\n  - {name: a, address: \"::1:9877\"}\n", 2, "listeners[0].address",
 	             "invalid address");
 	expect_error(MINIMAL "admin: {address: nowhere}\n", 3, "admin.address", "invalid address");
-	expect_error(MINIMAL "admin: {}\n", 3, "admin", "address is required");
+	expect_error(MINIMAL "admin: {}\n", 3, "admin.address", "required field is missing");
 
 	struct gw_config *c = NULL;
 	struct diag_list dl;
@@ -479,8 +481,9 @@ TEST(listeners)
 	             "invalid listener name \"Fix\"");
 	expect_error("listeners:\n  - {name: -a, address: 127.0.0.1:1}\n", 2, "listeners[0].name",
 	             "invalid listener name");
-	expect_error("listeners:\n  - {address: 127.0.0.1:1}\n", 2, "listeners[0]", "name is required");
-	expect_error("listeners:\n  - {name: a}\n", 2, "listeners[0]", "address is required");
+	expect_error("listeners:\n  - {address: 127.0.0.1:1}\n", 2, "listeners[0].name",
+	             "required field is missing");
+	expect_error("listeners:\n  - {name: a}\n", 2, "listeners[0].address", "required field is missing");
 	expect_error("listeners:\n  - a\n", 2, "listeners[0]", "expected a mapping, found a scalar");
 	expect_error(MINIMAL "admin: {address: 127.0.0.1:9877}\n", 3, "admin.address",
 	             "collides with listeners[0]");
@@ -543,7 +546,7 @@ TEST(tls)
 	             "duplicate serverName \"a.com\" (also listeners[0].tls.sni[0])");
 	expect_error("listeners:\n  - name: a\n    address: 127.0.0.1:1\n    tls:\n      sni:\n"
 	             "        - {serverName: a.com}\n",
-	             6, "listeners[0].tls.sni[0]", "certFile is required");
+	             6, "listeners[0].tls.sni[0].certFile", "required field is missing");
 
 	/* A disabled listener may keep TLS settings that would be incomplete when enabled. */
 	struct gw_config *c = NULL;
@@ -577,7 +580,7 @@ TEST(endpoints)
 	    "endpoints:\n  trading/svc:9880:\n    - {address: 127.0.0.1:1}\n    - {address: 127.0.0.1:1}\n",
 	    6, "endpoints[\"trading/svc:9880\"][1].address", "duplicate endpoint 127.0.0.1:1 (also");
 	expect_error(MINIMAL "endpoints:\n  trading/svc:9880:\n    - {ready: true}\n", 5,
-	             "endpoints[\"trading/svc:9880\"][0]", "address is required");
+	             "endpoints[\"trading/svc:9880\"][0].address", "required field is missing");
 	expect_error(MINIMAL "endpoints:\n  trading/svc:9880:\n    - {address: 127.0.0.1:1, ready: maybe}\n",
 	             5, "endpoints[\"trading/svc:9880\"][0].ready", "expected true or false");
 	expect_error(MINIMAL "endpoints:\n  trading/svc:9880: 127.0.0.1:1\n", 4,
@@ -623,7 +626,7 @@ TEST(all_errors_reported)
 	CHECK(has_error(&dl, 6, "listeners[0].tls", "certFile is required"));
 	CHECK(has_error(&dl, 6, "listeners[0].tls", "keyFile is required"));
 	CHECK(has_error(&dl, 8, "logonTimeout", "durations need a unit"));
-	CHECK(has_error(&dl, 9, "", "unknown key \"color\""));
+	CHECK(has_error(&dl, 9, "", "unknown field \"color\""));
 	CHECK(has_error(&dl, 11, NULL, "invalid key"));
 	CHECK_EQ_INT(dl.nerrors, 8);
 

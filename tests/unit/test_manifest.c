@@ -220,7 +220,7 @@ TEST(json_numbers_and_booleans_are_typed)
 	EXPECT_ERROR(
 	    "{\"apiVersion\":\"fixgw.io/v1alpha1\",\"kind\":\"FIXSession\",\"metadata\":{\"name\":\"j\"},"
 	    "\"spec\":{\"target\":{\"service\":{\"name\":\"svc\",\"port\":{\"number\":\"9880\"}}}}}",
-	    "spec.target.service.port.number", "must be an integer, not a string");
+	    "spec.target.service.port.number", "expected an integer, found the quoted string");
 }
 
 TEST(multi_document_and_other_kinds)
@@ -340,7 +340,7 @@ TEST(unknown_fields_are_errors)
 {
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  prioirty: 5\n", "spec", "unknown field \"prioirty\"");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  matchfields: {}\n", "spec",
-	             "unknown field \"matchfields\" (did you mean \"matchFields\"?)");
+	             "unknown field \"matchfields\"; did you mean \"matchFields\"?");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "specs: {}\n", NULL, "unknown field \"specs\"");
 	EXPECT_ERROR(
 	    "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: a, tenant: x}\nspec:\n" TARGET,
@@ -575,11 +575,12 @@ TEST(values_never_reach_diagnostics)
 TEST(log_and_redact_flags)
 {
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, log: \"false\"}\n" TARGET,
-	             "spec.matchFields.SenderCompID49.log", "must be true or false, without quotes");
+	             "spec.matchFields.SenderCompID49.log",
+	             "expected true or false, found the quoted string \"false\"; remove the quotes");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, redact: yes}\n" TARGET,
-	             "spec.matchFields.SenderCompID49.redact", "must be true or false");
+	             "spec.matchFields.SenderCompID49.redact", "expected true or false, found");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: A, redact: 1}\n" TARGET,
-	             "spec.matchFields.SenderCompID49.redact", "must be true or false");
+	             "spec.matchFields.SenderCompID49.redact", "expected true or false, found");
 	struct res r;
 	EXPECT_OK(HEAD
 	          "spec:\n  matchFields:\n    SenderCompID49: {value: A, log: false, redact: true}\n" TARGET,
@@ -616,10 +617,12 @@ TEST(priority_only_on_wildcard_and_default_routes)
 	EXPECT_ERROR(HEAD "spec:\n  priority: 99999999999999999999999\n" TARGET, "spec.priority",
 	             "must be between");
 	EXPECT_ERROR(HEAD "spec:\n  priority: \"5\"\n" TARGET, "spec.priority",
-	             "must be an integer, not a string");
-	EXPECT_ERROR(HEAD "spec:\n  priority: 1.5\n" TARGET, "spec.priority", "must be a decimal integer");
-	EXPECT_ERROR(HEAD "spec:\n  priority: 010\n" TARGET, "spec.priority", "no leading zeros");
-	EXPECT_ERROR(HEAD "spec:\n  priority: [1]\n" TARGET, "spec.priority", "must be an integer");
+	             "expected an integer, found the quoted string");
+	EXPECT_ERROR(HEAD "spec:\n  priority: 1.5\n" TARGET, "spec.priority", "expected a whole number");
+	EXPECT_ERROR(HEAD "spec:\n  priority: 010\n" TARGET, "spec.priority",
+	             "no fraction, sign, leading zero or underscore");
+	EXPECT_ERROR(HEAD "spec:\n  priority: [1]\n" TARGET, "spec.priority",
+	             "expected an integer, found a list");
 }
 
 TEST(priority_check_waits_for_valid_fields)
@@ -706,15 +709,15 @@ TEST(hold_rules)
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  maxHeldConnections: -1\n", "spec.maxHeldConnections",
 	             "must be between 0 and 10000");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 30\n", "spec.holdTimeout",
-	             "must be a duration with a unit");
+	             "has no unit; durations need a unit");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 0s\n", "spec.holdTimeout",
-	             "must be more than 0s and at most 1h");
+	             "is out of range; must be between 1ms and 1h");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 1h1ms\n", "spec.holdTimeout",
-	             "must be more than 0s and at most 1h");
+	             "is out of range; must be between 1ms and 1h");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 30sec\n", "spec.holdTimeout",
-	             "units: ms, s, m, h");
+	             "use a number with a unit (ms, s, m, h)");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: true\n", "spec.holdTimeout",
-	             "must be a string");
+	             "invalid duration \"true\"");
 	struct res r;
 	EXPECT_OK(HEAD "spec:\n" ONE_FIELD TARGET "  holdTimeout: 1h\n  maxHeldConnections: 10000\n", &r);
 	if (r.set.count == 1) {
@@ -1043,15 +1046,15 @@ TEST(scalar_classification)
 {
 	static const struct {
 		const char *s;
-		enum scalar_type t;
+		enum schema_scalar t;
 	} cases[] = {
-	    {"abc", SCALAR_STRING},   {"", SCALAR_NULL},        {"~", SCALAR_NULL},
-	    {"NULL", SCALAR_NULL},    {"nULL", SCALAR_STRING},  {"Y", SCALAR_BOOL},
-	    {"oN", SCALAR_STRING},    {"0", SCALAR_NUMBER},     {"-0.5e-3", SCALAR_NUMBER},
-	    {"1.", SCALAR_NUMBER},    {".", SCALAR_STRING},     {"+", SCALAR_STRING},
-	    {"0b101", SCALAR_NUMBER}, {"0b2", SCALAR_STRING},   {"12ab", SCALAR_STRING},
-	    {"1__2", SCALAR_NUMBER},  {"-.INF", SCALAR_NUMBER}, {".NaN", SCALAR_NUMBER},
-	    {"1e+", SCALAR_STRING},   {"1.2.3", SCALAR_STRING},
+	    {"abc", SCHEMA_STRING},   {"", SCHEMA_NULL},        {"~", SCHEMA_NULL},
+	    {"NULL", SCHEMA_NULL},    {"nULL", SCHEMA_STRING},  {"Y", SCHEMA_BOOL},
+	    {"oN", SCHEMA_STRING},    {"0", SCHEMA_NUMBER},     {"-0.5e-3", SCHEMA_NUMBER},
+	    {"1.", SCHEMA_NUMBER},    {".", SCHEMA_STRING},     {"+", SCHEMA_STRING},
+	    {"0b101", SCHEMA_NUMBER}, {"0b2", SCHEMA_STRING},   {"12ab", SCHEMA_STRING},
+	    {"1__2", SCHEMA_NUMBER},  {"-.INF", SCHEMA_NUMBER}, {".NaN", SCHEMA_NUMBER},
+	    {"1e+", SCHEMA_STRING},   {"1.2.3", SCHEMA_STRING},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		yaml_node_t n;
@@ -1060,13 +1063,13 @@ TEST(scalar_classification)
 		n.data.scalar.value = (yaml_char_t *)(uintptr_t)cases[i].s;
 		n.data.scalar.length = strlen(cases[i].s);
 		n.data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
-		if (scalar_type(&n) != cases[i].t) {
-			fprintf(stderr, "scalar %s: type %d, expected %d\n", cases[i].s, scalar_type(&n),
-			        cases[i].t);
+		if (schema_scalar_type(&n) != cases[i].t) {
+			fprintf(stderr, "scalar %s: type %d, expected %d\n", cases[i].s,
+			        schema_scalar_type(&n), cases[i].t);
 			test_failures_++;
 		}
 		n.data.scalar.style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-		CHECK(scalar_type(&n) == SCALAR_STRING);
+		CHECK(schema_scalar_type(&n) == SCHEMA_STRING);
 	}
 }
 
