@@ -232,7 +232,7 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 
 	transport_plain_init(&s->upstream, -1);
 	/* The one place that knows plaintext from TLS: everything after speaks to the transport. */
-	if (l->tls && tls_transport_init(&s->client, l->tls, fd) < 0) {
+	if (l->tls && tls_transport_init(&s->client, l->tls, fd, &w->tls_pool) < 0) {
 		session_close(s, LOG_ERROR, "tls_failure", "cannot create a TLS session");
 		return;
 	}

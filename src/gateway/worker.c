@@ -213,6 +213,8 @@ int worker_init(struct gw_worker *w, struct gateway *gw, unsigned index)
 	/* The worker's own timers (accept_resume, release_tick, trim_tick) never fail to arm either. */
 	if ((err = reactor_timer_reserve(&w->reactor, 3)) < 0)
 		return err;
+	if ((err = tls_pool_init(&w->tls_pool, &w->reactor, GW_TLS_IDLE_MS)) < 0)
+		return err;
 	const struct gw_config *cfg = gw->boot_cfg;
 	for (size_t i = 0; i < gw->nlisteners; i++) {
 		struct gw_worker_listener *wl = &w->listeners[w->nlisteners++];
@@ -287,5 +289,6 @@ void worker_fini(struct gw_worker *w)
 			close(w->listeners[i].io.fd);
 	free(w->scratch);
 	hold_queue_fini(&w->held);
+	tls_pool_fini(&w->tls_pool);
 	reactor_fini(&w->reactor);
 }

@@ -11,6 +11,7 @@
 #include "net/reactor.h"
 
 #define GW_RELAY_CHUNK (64u * 1024u) /* bytes moved per read; also the largest pending buffer */
+#define GW_TLS_IDLE_MS 2000u         /* a TLS connection quiet this long gives its record buffers back */
 
 struct session;
 
@@ -43,6 +44,7 @@ struct gw_worker {
 	struct reactor_timer trim_tick; /* gives freed Logon buffers back to the kernel (malloc_trim) */
 	uint64_t freed_logon_bytes;     /* large Logon buffers freed since the last trim */
 	struct endpoint_health health;  /* this worker's memory of endpoints that failed to connect */
+	struct tls_pool tls_pool;       /* TLS record buffers: kept while busy, released when quiet */
 
 	char *scratch; /* GW_RELAY_CHUNK bytes: relay reads land here and are written straight out */
 	uint64_t rng[2];

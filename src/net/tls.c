@@ -745,14 +745,97 @@ static void bio_method_init(void)
 		BIO_meth_free(m);
 }
 
+/* A TLS connection's state behind transport.impl. */
+struct tls_conn {
+	SSL *ssl;
+	struct tls_pool *pool;
+	struct tls_conn *prev, *next; /* pool's list while holding buffers */
+	uint64_t last_use_ms;
+	bool listed;
+};
+
+static void pool_unlink(struct tls_conn *c)
+{
+	struct tls_pool *p = c->pool;
+	if (!c->listed)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		p->tail = c->prev;
+	c->prev = c->next = NULL;
+	c->listed = false;
+	p->count--;
+}
+
+/* The connection just used its buffers: most recently used, at the tail. */
+static void pool_touch(struct tls_conn *c)
+{
+	struct tls_pool *p = c->pool;
+	c->last_use_ms = reactor_now(p->r);
+	if (p->tail == c)
+		return;
+	pool_unlink(c);
+	c->prev = p->tail;
+	if (p->tail)
+		p->tail->next = c;
+	else
+		p->head = c;
+	p->tail = c;
+	c->listed = true;
+	p->count++;
+	if (!reactor_timer_armed(&p->tick))
+		reactor_timer_arm(p->r, &p->tick, p->idle_ms);
+}
+
+static void pool_sweep(struct reactor_timer *t)
+{
+	struct tls_pool *p = (struct tls_pool *)((char *)t - offsetof(struct tls_pool, tick));
+	uint64_t now = reactor_now(p->r);
+	while (p->head && now - p->head->last_use_ms >= p->idle_ms) {
+		struct tls_conn *c = p->head;
+		pool_unlink(c);
+		if (!SSL_free_buffers(c->ssl)) /* a partial record is buffered: still in use */
+			pool_touch(c);
+	}
+	if (p->head)
+		reactor_timer_arm(p->r, &p->tick, p->head->last_use_ms + p->idle_ms - now);
+}
+
+int tls_pool_init(struct tls_pool *p, struct reactor *r, uint32_t idle_ms)
+{
+	*p = (struct tls_pool){.r = r, .idle_ms = idle_ms ? idle_ms : 1};
+	p->tick.on_timer = pool_sweep;
+	return reactor_timer_reserve(r, 1);
+}
+
+void tls_pool_fini(struct tls_pool *p)
+{
+	if (!p->r)
+		return;
+	reactor_timer_cancel(p->r, &p->tick);
+	reactor_timer_unreserve(p->r, 1);
+	p->r = NULL;
+}
+
 static int want_of(enum tls_io r)
 {
 	return r == TLS_IO_WANT_WRITE ? TRANSPORT_WANT_WRITE : TRANSPORT_WANT_READ;
 }
 
+static SSL *ssl_of(const struct transport *t)
+{
+	return ((const struct tls_conn *)t->impl)->ssl;
+}
+
 static int tt_handshake(struct transport *t)
 {
-	enum tls_io r = tls_handshake(t->impl, &t->reason);
+	pool_touch(t->impl);
+	enum tls_io r = tls_handshake(ssl_of(t), &t->reason);
 	switch (r) {
 	case TLS_IO_DONE:
 		return 0;
@@ -773,7 +856,8 @@ static int tt_handshake(struct transport *t)
 static ssize_t tt_read(struct transport *t, void *buf, size_t cap)
 {
 	size_t n = 0;
-	enum tls_io r = tls_read(t->impl, buf, cap, &n, &t->reason);
+	pool_touch(t->impl);
+	enum tls_io r = tls_read(ssl_of(t), buf, cap, &n, &t->reason);
 	switch (r) {
 	case TLS_IO_DONE:
 		t->read_want = TRANSPORT_WANT_READ;
@@ -793,7 +877,8 @@ static ssize_t tt_read(struct transport *t, void *buf, size_t cap)
 static ssize_t tt_write(struct transport *t, const void *buf, size_t len)
 {
 	size_t n = 0;
-	enum tls_io r = tls_write(t->impl, buf, len, &n, &t->reason);
+	pool_touch(t->impl);
+	enum tls_io r = tls_write(ssl_of(t), buf, len, &n, &t->reason);
 	switch (r) {
 	case TLS_IO_DONE:
 		t->write_want = TRANSPORT_WANT_WRITE;
@@ -811,23 +896,26 @@ static ssize_t tt_write(struct transport *t, const void *buf, size_t len)
 
 static void tt_shutdown(struct transport *t)
 {
-	tls_shutdown(t->impl);
+	tls_shutdown(ssl_of(t));
 	shutdown(t->fd, SHUT_WR);
 }
 
 static void tt_close_notify(struct transport *t)
 {
-	tls_shutdown(t->impl);
+	tls_shutdown(ssl_of(t));
 }
 
 static bool tt_pending(const struct transport *t)
 {
-	return tls_has_pending(t->impl);
+	return tls_has_pending(ssl_of(t));
 }
 
 static void tt_fini(struct transport *t)
 {
-	SSL_free(t->impl); /* frees the BIO too */
+	struct tls_conn *c = t->impl;
+	pool_unlink(c);
+	SSL_free(c->ssl); /* frees the BIO too */
+	free(c);
 }
 
 static const struct transport_ops tls_ops = {
@@ -841,29 +929,35 @@ static const struct transport_ops tls_ops = {
     .fini = tt_fini,
 };
 
-int tls_transport_init(struct transport *t, struct tls_server *s, int fd)
+int tls_transport_init(struct transport *t, struct tls_server *s, int fd, struct tls_pool *pool)
 {
 	pthread_once(&bio_method_once, bio_method_init);
 	if (!bio_method)
 		return FIXGW_ENOMEM;
 	transport_plain_init(t, fd);
-	SSL *ssl = new_server_ssl(s);
+	struct tls_conn *c = calloc(1, sizeof(*c));
+	SSL *ssl = c ? new_server_ssl(s) : NULL;
 	BIO *bio = ssl ? BIO_new(bio_method) : NULL;
 	if (!bio) {
 		SSL_free(ssl);
+		free(c);
 		ERR_clear_error();
 		return FIXGW_ENOMEM;
 	}
 	BIO_set_data(bio, t);
 	SSL_set_bio(ssl, bio, bio);
 	SSL_set_read_ahead(ssl, 1);
+	/* The pool releases the record buffers when the connection goes quiet, not after every record. */
+	SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+	c->ssl = ssl;
+	c->pool = pool;
 	t->ops = &tls_ops;
-	t->impl = ssl;
+	t->impl = c;
 	t->handshake_want = TRANSPORT_WANT_READ;
 	return 0;
 }
 
 SSL *tls_transport_ssl(const struct transport *t)
 {
-	return t->ops == &tls_ops ? t->impl : NULL;
+	return t->ops == &tls_ops ? ssl_of(t) : NULL;
 }

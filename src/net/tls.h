@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/diag.h"
+#include "net/reactor.h"
 #include "net/transport.h"
 
 #define TLS_MAX_CERTS 32
@@ -96,12 +97,32 @@ enum tls_io tls_write(SSL *ssl, const void *buf, size_t len, size_t *n, const ch
  * the handshake finished or after a fatal error or a bare EOF. */
 void tls_shutdown(SSL *ssl);
 
+struct tls_conn;
+
+/** One worker's TLS connections that hold OpenSSL record buffers (~34 KB each), least recently used first.
+ * Buffers are kept while a connection is busy, so relaying allocates nothing per record, and given back
+ * (SSL_free_buffers) once a connection has been quiet for idle_ms: FIX sessions are mostly idle, and an idle
+ * one then costs no buffer. Touching a connection is O(1); one timer per worker sweeps from the oldest. */
+struct tls_pool {
+	struct reactor *r;
+	struct reactor_timer tick;
+	struct tls_conn *head, *tail;
+	uint32_t idle_ms;
+	size_t count; /* connections holding buffers */
+};
+
+/** Set up p on reactor r (its timer's heap room is reserved here). Returns 0 or -ENOMEM. */
+int tls_pool_init(struct tls_pool *p, struct reactor *r, uint32_t idle_ms);
+/** Cancel the timer and give back the reservation (the connections are their owners' to finish). */
+void tls_pool_fini(struct tls_pool *p);
+
 /** A TLS transport (net/transport.h) for an accepted non-blocking fd: a server-side SSL from s that reads
  * and writes the socket through fixgw's own BIO. One readable event costs one recv(2): OpenSSL reads ahead
  * into its record buffer, and once a socket read comes up short the BIO answers "retry" without a syscall
- * until transport_readable() says epoll saw more. Writes use send(MSG_NOSIGNAL). t must not move while in
- * use (the BIO points at it). Returns 0 or FIXGW_ENOMEM. */
-int tls_transport_init(struct transport *t, struct tls_server *s, int fd);
+ * until transport_readable() says epoll saw more. Writes use send(MSG_NOSIGNAL). Record buffers are kept
+ * while the connection is busy and released through pool when it goes quiet. t must not move while in use
+ * (the BIO points at it). Returns 0 or FIXGW_ENOMEM. */
+int tls_transport_init(struct transport *t, struct tls_server *s, int fd, struct tls_pool *pool);
 /** The SSL of a TLS transport, or NULL for any other transport (for logs and spans). */
 SSL *tls_transport_ssl(const struct transport *t);
 

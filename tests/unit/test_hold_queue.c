@@ -53,7 +53,8 @@ TEST(fifo_per_group_and_readiness_asked_once_per_group)
 	static struct item items[1000];
 	for (int i = 0; i < 1000; i++) {
 		items[i].id = i;
-		CHECK_EQ_INT(hold_queue_add(&q, &items[i].e, i < 3 ? &KEY_A : &KEY_B, i < 3 ? TARGET_A : TARGET_B), 0);
+		CHECK_EQ_INT(
+		    hold_queue_add(&q, &items[i].e, i < 3 ? &KEY_A : &KEY_B, i < 3 ? TARGET_A : TARGET_B), 0);
 	}
 	CHECK_EQ_INT(q.count, 1000);
 	CHECK_EQ_INT(q.nbuckets, 2);

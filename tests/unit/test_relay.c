@@ -102,10 +102,8 @@ static const struct transport_ops fake_ops = {.name = "fake",
 static struct fake *fake_new(void)
 {
 	struct fake *f = calloc(1, sizeof(*f));
-	f->t = (struct transport){.ops = &fake_ops,
-	                          .fd = -1,
-	                          .read_want = TRANSPORT_WANT_READ,
-	                          .write_want = TRANSPORT_WANT_WRITE};
+	f->t = (struct transport){
+	    .ops = &fake_ops, .fd = -1, .read_want = TRANSPORT_WANT_READ, .write_want = TRANSPORT_WANT_WRITE};
 	f->write_room = SIZE_MAX;
 	return f;
 }
@@ -344,8 +342,10 @@ TEST(tls_like_read_that_waits_for_writability)
 
 TEST_MAIN(TEST_ENTRY(start_delivers_the_logon_and_reads_both_sides),
           TEST_ENTRY(partial_write_keeps_the_rest_and_pauses_the_source),
-          TEST_ENTRY(eagain_is_not_an_error_and_moves_nothing), TEST_ENTRY(backpressure_reads_one_chunk_then_waits),
+          TEST_ENTRY(eagain_is_not_an_error_and_moves_nothing),
+          TEST_ENTRY(backpressure_reads_one_chunk_then_waits),
           TEST_ENTRY(one_read_per_readable_event_once_drained),
           TEST_ENTRY(client_half_close_passes_the_fin_after_the_bytes),
-          TEST_ENTRY(upstream_half_close_passes_the_fin_to_the_client), TEST_ENTRY(read_and_write_errors_reset),
-          TEST_ENTRY(peer_close_is_noticed_while_paused), TEST_ENTRY(tls_like_read_that_waits_for_writability))
+          TEST_ENTRY(upstream_half_close_passes_the_fin_to_the_client),
+          TEST_ENTRY(read_and_write_errors_reset), TEST_ENTRY(peer_close_is_noticed_while_paused),
+          TEST_ENTRY(tls_like_read_that_waits_for_writability))
