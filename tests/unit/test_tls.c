@@ -801,6 +801,74 @@ TEST(test_reload_while_serving)
 	diag_list_free(&dl);
 }
 
+/* The transport over fixgw's BIO: one recv takes what is there (both records), a drained socket is not read
+ * again until epoll says so, and the record buffers go back when the connection is quiet. */
+TEST(test_transport_reads_once_and_releases_buffers)
+{
+	struct tls_server *s = server_default();
+	struct reactor r;
+	struct tls_pool pool;
+	struct transport t;
+	int fd[2];
+	char buf[64];
+	CHECK_EQ_INT(reactor_init(&r), 0);
+	CHECK_EQ_INT(tls_pool_init(&pool, &r, 1000), 0);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, fd);
+	fcntl(fd[0], F_SETFL, O_NONBLOCK);
+	fcntl(fd[1], F_SETFL, O_NONBLOCK);
+	CHECK_EQ_INT(tls_transport_init(&t, s, fd[0], &pool), 0);
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL *cli = SSL_new(cctx);
+	SSL_set_fd(cli, fd[1]);
+	SSL_set_connect_state(cli);
+	int rc = -EAGAIN, cret = 0;
+	for (int turn = 0; turn < 100 && (rc != 0 || cret != 1); turn++) {
+		transport_readable(&t);
+		if (rc != 0)
+			rc = transport_handshake(&t);
+		if (cret != 1)
+			cret = SSL_do_handshake(cli);
+	}
+	CHECK_EQ_INT(rc, 0);
+	CHECK(tls_transport_ssl(&t) != NULL);
+	CHECK_EQ_INT(pool.count, 1);
+
+	CHECK_EQ_INT(SSL_write(cli, "hello", 5), 5);
+	CHECK_EQ_INT(SSL_write(cli, "world", 5), 5);
+	transport_readable(&t);
+	CHECK_EQ_INT(transport_read(&t, buf, sizeof(buf)), 5);
+	CHECK(t.rx_drained);          /* one recv took both records */
+	CHECK(transport_pending(&t)); /* the second waits in OpenSSL, where epoll cannot see it */
+	CHECK_EQ_INT(transport_read(&t, buf + 5, sizeof(buf) - 5), 5);
+	CHECK(memcmp(buf, "helloworld", 10) == 0);
+	CHECK_EQ_INT(SSL_write(cli, "again", 5), 5);
+	CHECK_EQ_INT(transport_read(&t, buf, sizeof(buf)),
+	             -EAGAIN); /* drained: no syscall until epoll says */
+	transport_readable(&t);
+	CHECK_EQ_INT(transport_read(&t, buf, sizeof(buf)), 5);
+	CHECK_EQ_INT(transport_write(&t, "reply", 5), 5);
+	CHECK_EQ_INT(SSL_read(cli, buf, sizeof(buf)), 5);
+
+	/* quiet for idle_ms: the buffers go back; the connection still works and takes them again */
+	r.now_ms += 1000;
+	pool.tick.on_timer(&pool.tick);
+	CHECK_EQ_INT(pool.count, 0);
+	CHECK_EQ_INT(SSL_write(cli, "later", 5), 5);
+	transport_readable(&t);
+	CHECK_EQ_INT(transport_read(&t, buf, sizeof(buf)), 5);
+	CHECK_EQ_INT(pool.count, 1);
+	transport_fini(&t);
+	CHECK_EQ_INT(pool.count, 0);
+
+	SSL_free(cli);
+	SSL_CTX_free(cctx);
+	close(fd[0]);
+	close(fd[1]);
+	tls_pool_fini(&pool);
+	reactor_fini(&r);
+	tls_server_free(s);
+}
+
 TEST(test_cleanup)
 {
 	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -817,4 +885,5 @@ TEST_MAIN(TEST_ENTRY(setup), TEST_ENTRY(test_name_matching), TEST_ENTRY(test_tls
           TEST_ENTRY(test_sni_selects_certificate), TEST_ENTRY(test_client_certificates),
           TEST_ENTRY(test_reload), TEST_ENTRY(test_session_resumption),
           TEST_ENTRY(test_renegotiation_refused), TEST_ENTRY(test_config_errors), TEST_ENTRY(test_expiry),
-          TEST_ENTRY(test_close_and_pending), TEST_ENTRY(test_reload_while_serving), TEST_ENTRY(test_cleanup))
+          TEST_ENTRY(test_close_and_pending), TEST_ENTRY(test_reload_while_serving),
+          TEST_ENTRY(test_transport_reads_once_and_releases_buffers), TEST_ENTRY(test_cleanup))
