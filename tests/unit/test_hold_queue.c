@@ -28,7 +28,7 @@ static bool ready(void *c_, const char *target)
 {
 	struct ctx *c = c_;
 	c->ready_calls++;
-	return target == TARGET_A ? c->ready_a : c->ready_b;
+	return strcmp(target, TARGET_A) == 0 ? c->ready_a : c->ready_b;
 }
 
 static bool release(void *c_, struct hold_entry *e)
