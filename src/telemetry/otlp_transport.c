@@ -249,6 +249,22 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return at && mono_ms() >= at;
 }
 
+/* curl_slist_append that frees the list when it fails, so a failure never leaks the lines before. */
+static struct curl_slist *append(struct curl_slist *h, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(h, line);
+	if (!n)
+		curl_slist_free_all(h);
+	return n;
+}
+
+/* "Key: value" into line; false when it does not fit (never cut a credential silently). */
+static bool header_line(char *line, size_t cap, const struct otlp_kv *kv)
+{
+	int n = snprintf(line, cap, "%s: %s", kv->key, kv->value);
+	return n >= 0 && (size_t)n < cap;
+}
+
 static char *dup_or_null(const char *a, const char *b)
 {
 	const char *s = a && *a ? a : b;
@@ -264,6 +280,8 @@ int otlp_transport_new(const struct otlp_config *cfg, struct otlp_transport **ou
 	if (!t->curl)
 		goto free_t;
 	t->h2c_no_reuse = curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
+	char line[4096];
+	struct curl_slist *h = NULL;
 	for (int s = 0; s < OTLP_NSIGNALS; s++) {
 		const struct otlp_signal_config *sc = &cfg->sig[s];
 		if (otlp_config_url(cfg, (enum otlp_signal)s, t->url[s], sizeof(t->url[s])) < 0) {
@@ -274,15 +292,13 @@ int otlp_transport_new(const struct otlp_config *cfg, struct otlp_transport **ou
 		t->ca_file[s] = dup_or_null(sc->ca_file, cfg->ca_file);
 		t->cert_file[s] = dup_or_null(sc->cert_file, cfg->cert_file);
 		t->key_file[s] = dup_or_null(sc->key_file, cfg->key_file);
-		char line[1024];
-		struct curl_slist *h = NULL;
 		if (t->proto[s] == OTLP_GRPC) {
-			h = curl_slist_append(h, "Content-Type: application/grpc");
-			h = h ? curl_slist_append(h, "TE: trailers") : NULL;
+			h = append(NULL, "Content-Type: application/grpc");
+			h = h ? append(h, "TE: trailers") : NULL;
 		} else {
-			h = curl_slist_append(h, "Content-Type: application/x-protobuf");
+			h = append(NULL, "Content-Type: application/x-protobuf");
 		}
-		h = h ? curl_slist_append(h, "Expect:") : NULL; /* no 100-continue round trip */
+		h = h ? append(h, "Expect:") : NULL; /* no 100-continue round trip */
 		/* General headers unless the signal sets the same name. */
 		for (size_t i = 0; h && i < cfg->nheaders; i++) {
 			bool overridden = false;
@@ -290,12 +306,14 @@ int otlp_transport_new(const struct otlp_config *cfg, struct otlp_transport **ou
 				overridden |= strcasecmp(sc->headers[k].key, cfg->headers[i].key) == 0;
 			if (overridden)
 				continue;
-			snprintf(line, sizeof(line), "%s: %s", cfg->headers[i].key, cfg->headers[i].value);
-			h = curl_slist_append(h, line);
+			if (!header_line(line, sizeof(line), &cfg->headers[i]))
+				goto too_long;
+			h = append(h, line);
 		}
 		for (size_t k = 0; h && k < sc->nheaders; k++) {
-			snprintf(line, sizeof(line), "%s: %s", sc->headers[k].key, sc->headers[k].value);
-			h = curl_slist_append(h, line);
+			if (!header_line(line, sizeof(line), &sc->headers[k]))
+				goto too_long;
+			h = append(h, line);
 		}
 		explicit_bzero(line, sizeof(line));
 		if (!h)
@@ -304,6 +322,11 @@ int otlp_transport_new(const struct otlp_config *cfg, struct otlp_transport **ou
 	}
 	*out = t;
 	return 0;
+too_long:
+	explicit_bzero(line, sizeof(line));
+	curl_slist_free_all(h);
+	otlp_transport_free(t);
+	return FIXGW_ELIMIT;
 free_t:
 	otlp_transport_free(t);
 	return FIXGW_ENOMEM;

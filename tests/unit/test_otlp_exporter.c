@@ -529,7 +529,24 @@ TEST(thread_flush_and_shutdown)
 	CHECK_EQ_INT(fk.items_sent >= 23, 1);
 }
 
-TEST_MAIN(TEST_ENTRY(queue_bounds_and_drops), TEST_ENTRY(concurrent_producers_never_lose_count),
-          TEST_ENTRY(classification), TEST_ENTRY(retry_after_and_backoff), TEST_ENTRY(retry_loop),
-          TEST_ENTRY(too_large_splits_the_batch), TEST_ENTRY(metrics_collect_split_and_self_counters),
-          TEST_ENTRY(grpc_framing), TEST_ENTRY(ids_and_sampling), TEST_ENTRY(thread_flush_and_shutdown))
+TEST(header_too_long_is_refused_not_cut)
+{
+	struct otlp_config c;
+	char err[160];
+	static char v[6000];
+	otlp_config_init(&c);
+	otlp_config_set(&c, "endpoint", "http://127.0.0.1:9", err, sizeof(err));
+	memcpy(v, "authorization=", 14);
+	memset(v + 14, 'a', sizeof(v) - 15);
+	CHECK_EQ_INT(otlp_config_set(&c, "headers", v, err, sizeof(err)), 0);
+	struct otlp_exporter *e = NULL;
+	CHECK_EQ_INT(exporter_new(&c, &e), FIXGW_ELIMIT);
+	CHECK(e == NULL);
+	otlp_config_free(&c);
+}
+
+TEST_MAIN(TEST_ENTRY(queue_bounds_and_drops), TEST_ENTRY(header_too_long_is_refused_not_cut),
+          TEST_ENTRY(concurrent_producers_never_lose_count), TEST_ENTRY(classification),
+          TEST_ENTRY(retry_after_and_backoff), TEST_ENTRY(retry_loop), TEST_ENTRY(too_large_splits_the_batch),
+          TEST_ENTRY(metrics_collect_split_and_self_counters), TEST_ENTRY(grpc_framing),
+          TEST_ENTRY(ids_and_sampling), TEST_ENTRY(thread_flush_and_shutdown))
