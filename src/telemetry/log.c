@@ -277,15 +277,57 @@ void log_end(struct log_line *l, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Whether fmt has no conversion but %s (and %%): the hot lines ("%s -> %s", "connection closed: %s"). */
+static bool only_strings(const char *fmt)
+{
+	for (const char *p = fmt; (p = strchr(p, '%')) != NULL; p += 2)
+		if (p[1] != 's' && p[1] != '%')
+			return false;
+	return true;
+}
+
+/* Append len bytes of s at out + n, never past cap - 1; returns the new length. */
+static size_t put(char *out, size_t cap, size_t n, const char *s, size_t len)
+{
+	size_t take = len < cap - 1 - n ? len : cap - 1 - n;
+	memcpy(out + n, s, take);
+	return n + take;
+}
+
+/* The message text of a line into out (at most cap - 1 bytes); returns its length. Formats made of
+ * literal text and %s are copied by hand, as vsnprintf would write them; others go to vsnprintf. */
+static size_t format_msg(char *out, size_t cap, const char *fmt, va_list ap)
+{
+	if (!only_strings(fmt)) {
+		int n = vsnprintf(out, cap, fmt, ap);
+		return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+	}
+	size_t n = 0;
+	for (const char *p = fmt;;) {
+		const char *pct = strchr(p, '%');
+		n = put(out, cap, n, p, pct ? (size_t)(pct - p) : strlen(p));
+		if (!pct)
+			break;
+		if (pct[1] == '%') {
+			n = put(out, cap, n, "%", 1);
+		} else {
+			const char *v = va_arg(ap, const char *);
+			v = v ? v : "(null)";
+			n = put(out, cap, n, v, strlen(v));
+		}
+		p = pct + 2;
+	}
+	out[n] = '\0';
+	return n;
+}
+
 void log_endv(struct log_line *l, const char *fmt, va_list ap)
 {
 	if (!l->enabled)
 		return;
 	char msg[1024];
-	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (n < 0)
-		n = 0;
-	log_strn(l, "msg", msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	size_t n = format_msg(msg, sizeof(msg), fmt, ap);
+	log_strn(l, "msg", msg, n);
 	if (l->truncated)
 		log_bool(l, "truncated", true);
 	l->buf[l->len++] = '}';

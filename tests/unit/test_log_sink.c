@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -201,6 +202,43 @@ TEST(plain_fast_path_matches_the_escaper)
 	CHECK_EQ_INT(bad, 0);
 }
 
+/* Formats of only %s are rendered by hand: the text must be what vsnprintf writes, truncation included. */
+static void check_msg(const char *want, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check_msg(const char *want, const char *fmt, ...)
+{
+	struct log_line l;
+	log_begin(&l, LOG_ERROR, "x", NULL);
+	va_list ap;
+	va_start(ap, fmt);
+	log_endv(&l, fmt, ap);
+	va_end(ap);
+	l.buf[l.len] = '\0';
+	static char quoted[2048];
+	snprintf(quoted, sizeof(quoted), "\"msg\":\"%s\"}", want);
+	if (!strstr(l.buf, quoted))
+		fprintf(stderr, "line %s lacks %s\n", l.buf, quoted);
+	CHECK(strstr(l.buf, quoted) != NULL);
+}
+
+TEST(message_formats)
+{
+	int fd = open("/dev/null", O_WRONLY);
+	log_configure(LOG_INFO, fd);
+	check_msg("ROUTE -> trading/svc:9880", "%s -> %s", "ROUTE", "trading/svc:9880");
+	check_msg("connection closed: both sides closed", "connection closed: %s", "both sides closed");
+	check_msg("100% of x", "100%% of %s", "x");
+	check_msg("plain", "plain");
+	check_msg("", "%s", "");
+	check_msg("a7b", "a%ub", 7u); /* other conversions: vsnprintf */
+	static char big[1500], want[1024];
+	memset(big, 'z', sizeof(big) - 1);
+	memcpy(want, "> ", 2);
+	memset(want + 2, 'z', sizeof(want) - 3); /* 1,023 bytes: the message buffer's limit */
+	check_msg(want, "> %s", big);
+	log_configure(LOG_INFO, 2);
+	close(fd);
+}
+
 static atomic_bool stop_;
 
 static void *toggle_level(void *arg)
@@ -237,6 +275,7 @@ int main(void)
 	                                         TEST_ENTRY(broken_sink_drops_buffered_lines),
 	                                         TEST_ENTRY(chunks_are_whole_lines_up_to_pipe_buf),
 	                                         TEST_ENTRY(level_changes_while_other_threads_log),
-	                                         TEST_ENTRY(plain_fast_path_matches_the_escaper)};
+	                                         TEST_ENTRY(plain_fast_path_matches_the_escaper),
+	                                         TEST_ENTRY(message_formats)};
 	return test_run_all(cases, sizeof(cases) / sizeof(cases[0]));
 }
