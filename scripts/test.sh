@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, then runs every test suite.
 #   unit tests (optimised build) -> unit tests under ASan/UBSan -> fuzz corpus replay + short fuzzing
-#   -> end-to-end tests (pytest) against the real binary and real peers.
+#   -> end-to-end tests under ASan/UBSan, then under ThreadSanitizer -> end-to-end tests (pytest) against
+#   the real binary and real peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FIXGW_ROOT="$PWD"
@@ -42,6 +43,16 @@ fi
 
 step "end-to-end tests against the ASan/UBSan build (every process must exit cleanly)"
 FIXGW_BIN="$PWD/build-asan/fixgw" ASAN_OPTIONS=detect_leaks=1 python3 -m pytest -q -p no:cacheprovider tests/e2e
+
+step "end-to-end tests under ThreadSanitizer (races between workers, reload, hold/release, drain, admin)"
+# The whole suite: it exercises every thread (workers, the control loop's reloads and drains, the admin
+# endpoint) and takes about as long as the ASan run. A race stops the process (halt_on_error), so the test
+# that drove it fails with TSan's report in the gateway's log.
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan -L unit
+FIXGW_BIN="$PWD/build-tsan/fixgw" TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	python3 -m pytest -q -p no:cacheprovider tests/e2e
 
 step "end-to-end tests"
 # Last, so its closing line is the run's verdict. pytest exits 5 when it collected no tests: with set -e
