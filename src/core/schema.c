@@ -236,12 +236,12 @@ bool schema_int(const yaml_node_t *n, long long min, long long max, long long *o
 	bool in_range = t.n - i <= 18; /* below 10^18: no overflow */
 	for (; in_range && i < t.n; i++)
 		v = v * 10 + (unsigned long long)(t.p[i] - '0');
-	in_range = in_range &&
-	           (neg ? (min < 0 && v <= (unsigned long long)(-(min + 1)) + 1) : v <= (unsigned long long)max);
+	in_range = in_range && (neg ? (min < 0 && v <= (unsigned long long)(-(min + 1)) + 1)
+	                            : v <= (unsigned long long)max);
 	long long sv = neg ? (long long)(0 - v) : (long long)v;
 	if (!in_range || sv < min || sv > max) {
-		snprintf(msg, cap, "%s is out of range; must be between %lld and %lld", diag_quote(t.p, t.n, q, sizeof(q)),
-		         min, max);
+		snprintf(msg, cap, "%s is out of range; must be between %lld and %lld",
+		         diag_quote(t.p, t.n, q, sizeof(q)), min, max);
 		return false;
 	}
 	*out = sv;
@@ -279,8 +279,8 @@ bool schema_duration_ms(const yaml_node_t *n, uint64_t min_ms, uint64_t max_ms, 
 		snprintf(msg, cap, "%s has no unit; durations need a unit, e.g. 10s", q);
 		return false;
 	} else if (t.n > DURATION_TEXT_MAX || schema_parse_duration_ms(t.p, t.n, &ms) != 0) {
-		snprintf(msg, cap, "invalid duration %s; use a number with a unit (ms, s, m, h), e.g. 10s or 1m30s",
-		         q);
+		snprintf(msg, cap,
+		         "invalid duration %s; use a number with a unit (ms, s, m, h), e.g. 10s or 1m30s", q);
 		return false;
 	}
 	if (ms == 0 && zero_ok) {
@@ -290,15 +290,16 @@ bool schema_duration_ms(const yaml_node_t *n, uint64_t min_ms, uint64_t max_ms, 
 	if (ms < min_ms || ms > max_ms) {
 		schema_fmt_ms(min_ms, lo, sizeof(lo));
 		schema_fmt_ms(max_ms, hi, sizeof(hi));
-		snprintf(msg, cap, "%s is out of range; must be %sbetween %s and %s", q, zero_ok ? "0 (off) or " : "",
-		         lo, hi);
+		snprintf(msg, cap, "%s is out of range; must be %sbetween %s and %s", q,
+		         zero_ok ? "0 (off) or " : "", lo, hi);
 		return false;
 	}
 	*out = ms;
 	return true;
 }
 
-void schema_unknown_key(const char *key, size_t len, const char *const *names, size_t n, char *msg, size_t cap)
+void schema_unknown_key(const char *key, size_t len, const char *const *names, size_t n, char *msg,
+                        size_t cap)
 {
 	char q[DIAG_QUOTE_CAP];
 	if (len == 2 && memcmp(key, "<<", 2) == 0) {

@@ -47,7 +47,8 @@ bool schema_duration_ms(const yaml_node_t *n, uint64_t min_ms, uint64_t max_ms, 
 
 /** The problem for an unknown key: `unknown field "x"`, with `; did you mean "y"?` when it matches one
  * of names[0..n) but for case, and the merge-key note for "<<". */
-void schema_unknown_key(const char *key, size_t len, const char *const *names, size_t n, char *msg, size_t cap);
+void schema_unknown_key(const char *key, size_t len, const char *const *names, size_t n, char *msg,
+                        size_t cap);
 
 /** The problem for a key given twice: `duplicate key "x" (first given at line N)`. */
 void schema_duplicate_key(const char *key, size_t len, const yaml_node_t *first, char *msg, size_t cap);

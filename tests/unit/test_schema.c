@@ -78,7 +78,8 @@ TEST(durations)
 	CHECK(!schema_duration_ms(&n, 1, 3600000, false, &ms, msg, sizeof(msg)));
 	CHECK_EQ_STR(msg, "\"30\" has no unit; durations need a unit, e.g. 10s");
 	n = scalar("10d", false);
-	CHECK(!schema_duration_ms(&n, 1, 3600000, false, &ms, msg, sizeof(msg)) && strstr(msg, "invalid duration"));
+	CHECK(!schema_duration_ms(&n, 1, 3600000, false, &ms, msg, sizeof(msg)) &&
+	      strstr(msg, "invalid duration"));
 }
 
 TEST(key_problems)
@@ -111,7 +112,8 @@ TEST(config_and_manifest_agree)
 		const char *manifest; /* a spec line added to a minimal FIXSession */
 	} cases[] = {
 	    {"tuning: {tcpNoDelay: yes}\n", "  matchFields: {SenderCompID49: {value: A, log: yes}}\n"},
-	    {"tuning: {tcpNoDelay: \"true\"}\n", "  matchFields: {SenderCompID49: {value: A, log: \"true\"}}\n"},
+	    {"tuning: {tcpNoDelay: \"true\"}\n",
+	     "  matchFields: {SenderCompID49: {value: A, log: \"true\"}}\n"},
 	    {"holdTimeout: 30\n", "  holdTimeout: 30\n"},
 	    {"holdTimeout: 30sec\n", "  holdTimeout: 30sec\n"},
 	    {"maxConnections: 010\n", "  maxHeldConnections: 010\n"},
