@@ -199,7 +199,7 @@ TEST(test_large_event_buffer_released)
 	struct k8s_split sp;
 	k8s_split_init(&sp, 4u << 20);
 	size_t used;
-	struct k8s_split_event ev;
+	struct k8s_split_event ev = {0}; /* -O3 cannot see the feed sets it */
 	CHECK_EQ_INT(k8s_split_feed(&sp, big, len, &used, &ev), K8S_SPLIT_EVENT);
 	CHECK_EQ_INT(ev.len, len);
 	CHECK_EQ_INT(k8s_split_feed(&sp, "\n", 1, &used, &ev), K8S_SPLIT_NEED_MORE);
