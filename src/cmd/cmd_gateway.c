@@ -1,4 +1,5 @@
 /* cmd_gateway.c - `fixgw gateway --config FILE`. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,23 +10,29 @@ static void gateway_usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: fixgw gateway --config FILE\n\n"
+	    "usage: fixgw gateway --config FILE [--check]\n\n"
 	    "Run the FIX gateway in standalone mode: listeners, limits, TLS, FIXSession manifest paths and\n"
 	    "a static endpoint map come from FILE (see docs/reference/gateway-config.md).\n\n"
 	    "Signals: SIGHUP reloads config, certificates and FIXSessions (a changed file does too);\n"
 	    "SIGTERM/SIGINT stop accepting and let sessions drain for shutdownGracePeriod; a second one\n"
-	    "closes every connection at once.\n"
-	    "exit status: 0 after a clean shutdown, 2 for an invalid configuration or FIXSession set\n");
+	    "closes every connection at once.\n\n"
+	    "--check  validate without serving (like haproxy -c, nginx -t): the config, the FIXSessions,\n"
+	    "         the certificates, and that every listener and the admin address can be bound (so it\n"
+	    "         fails next to a running gateway on the same addresses); prints a summary\n\n"
+	    "exit status: 0 after a clean shutdown (or a passed check), 2 for an invalid configuration or\n"
+	    "FIXSession set, 1 when the system failed (threads, memory)\n");
 }
 
-enum { OPT_CONFIG };
+enum { OPT_CONFIG, OPT_CHECK };
 static const struct cmd_opt gateway_opts[] = {
     [OPT_CONFIG] = {"--config", "-c", "FILE"},
+    [OPT_CHECK] = {"--check", NULL, NULL},
 };
 
 int cmd_gateway(int argc, char **argv)
 {
 	const char *config = NULL, *val;
+	bool check = false;
 	for (int i = 1; i < argc; i++) {
 		switch (cmd_next_opt("gateway", argc, argv, &i, gateway_opts,
 		                     sizeof(gateway_opts) / sizeof(gateway_opts[0]), &val)) {
@@ -39,9 +46,12 @@ int cmd_gateway(int argc, char **argv)
 		case OPT_CONFIG:
 			config = val;
 			break;
+		case OPT_CHECK:
+			check = true;
+			break;
 		}
 	}
 	if (!config)
 		return cmd_usage_error("gateway", "--config FILE is required");
-	return gateway_main(config);
+	return check ? gateway_check(config, stdout) : gateway_main(config);
 }

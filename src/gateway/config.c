@@ -24,6 +24,7 @@
 #include "core/schema.h"
 #include "core/yaml_doc.h"
 #include "io/file.h"
+#include "net/localaddr.h"
 
 #define GW_CONFIG_MAX_BYTES     (4u * 1024u * 1024u) /* a config file larger than this is refused */
 #define GW_CONFIG_MAX_DEPTH     32                   /* nesting levels (the schema needs 6) */
@@ -879,6 +880,44 @@ static const struct field top_fields[] = {
 _Static_assert(NFIELDS(top_fields) <= FIELDS_MAX && NFIELDS(tls_fields) <= FIELDS_MAX,
                "FIELDS_MAX too small");
 
+/* An endpoint that is one of our own listeners turns one Logon into a connection storm: the gateway would
+ * route the forwarded Logon again, and again, up to maxConnections. Walks the YAML again (services are
+ * in document order here) for the line of each address. */
+static void check_endpoint_loops(struct loader *ld, const struct gw_config *c, yaml_node_t *map)
+{
+	char sub[GW_PATH_CAP], q[DIAG_QUOTE_CAP];
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return;
+	size_t npairs = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+	for (size_t i = 0, s = 0; i < npairs && s < c->nservices; i++) {
+		yaml_node_pair_t *p = &map->data.mapping.pairs.start[i];
+		yaml_node_t *k = node_at(ld, p->key), *val = node_at(ld, p->value);
+		const struct gw_service_endpoints *svc = &c->services[s];
+		if (!k || !val || k->type != YAML_SCALAR_NODE ||
+		    strcmp((const char *)k->data.scalar.value, svc->key))
+			continue;
+		s++;
+		for (size_t e = 0; e < svc->count; e++) {
+			for (size_t l = 0; l < c->nlisteners; l++) {
+				if (!net_addr_is_self(&svc->items[e].addr, &c->listeners[l].addr))
+					continue;
+				yaml_node_t *it = val->type == YAML_SEQUENCE_NODE
+				                      ? node_at(ld, val->data.sequence.items.start[e])
+				                      : NULL;
+				snprintf(sub, sizeof(sub), "endpoints[%s][%zu].address", QUOTE(svc->key, q),
+				         e);
+				cfg_error(ld, it ? map_get(ld, it, "address") : k, sub,
+				          "endpoint %s is this gateway's own listener %s (%s): a Logon "
+				          "routed there "
+				          "would loop back into the gateway",
+				          svc->items[e].addr.text, c->listeners[l].name,
+				          c->listeners[l].addr.text);
+				break;
+			}
+		}
+	}
+}
+
 /* The admin listener and the reject engine must not land on a listener's address: the first would fail
  * to bind, the second would send unmatched connections back into the gateway. */
 static void check_cross(struct loader *ld, const struct gw_config *c, yaml_node_t *root)
@@ -900,6 +939,7 @@ static void check_cross(struct loader *ld, const struct gw_config *c, yaml_node_
 	if (c->reject_enabled && addr_collides(&c->reject_addr, &c->admin_addr))
 		cfg_error(ld, reject, "rejectEngine.address", "address %s is the admin listener's address",
 		          c->reject_addr.text);
+	check_endpoint_loops(ld, c, map_get(ld, root, "endpoints"));
 }
 
 static void load_root(struct loader *ld, yaml_node_t *root, struct gw_config *c)

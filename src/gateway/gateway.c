@@ -1,30 +1,30 @@
-/* gateway.c - the gateway process: boot, hot reload (SIGHUP or a changed file), graceful shutdown.
+/* gateway.c - the gateway process: boot, the snapshot publication, statistics, graceful shutdown.
  *
- * The main thread is the control thread: it owns the config, loads and compiles FIXSessions, swaps the
- * routing table and endpoint snapshot, serves the admin HTTP listener and handles signals. Workers only
- * ever see immutable, reference-counted snapshots.
+ * Threads: the main thread becomes the control thread (signals, admin HTTP, worker liveness pings,
+ * drain); the workers serve connections (worker.c, session.c); the source builds snapshots on its own
+ * thread (source.h) and publishes them here. Workers only ever read immutable snapshots, each its own
+ * reference, taken on its own thread when told a new one exists.
  */
 #include "gateway/gateway.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/errors.h"
 #include "io/manifest_paths.h"
 #include "gateway/admin.h"
-#include "gateway/worker.h"
+#include "gateway/gateway_impl.h"
 #include "telemetry/log.h"
 
-#define WATCH_INTERVAL_MS 1000
-#define DRAIN_POLL_MS     100
+#define DRAIN_POLL_MS    100
+#define PING_INTERVAL_MS 1000
 
 static const struct log_ctx ctl_log = {.component = "gateway"};
 
@@ -35,96 +35,26 @@ const char *gw_reject_reason_name(enum gw_reject_reason r)
 	return r < GW_REJECT__COUNT ? names[r] : "?";
 }
 
-/* ---- snapshots for the workers ---- */
+static uint64_t unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
-struct route_table *gateway_table(struct gateway *gw)
+/* ---- publication (source.h) ---- */
+
+struct gw_snapshot *gw_snapshot_current(struct gateway *gw)
 {
 	pthread_mutex_lock(&gw->lock);
-	struct route_table *t = route_table_ref(gw->table);
+	struct gw_snapshot *s = gw_snapshot_ref(gw->snap);
 	pthread_mutex_unlock(&gw->lock);
-	return t;
+	return s;
 }
 
-struct endpoint_map *gateway_endpoints(struct gateway *gw)
+const struct gw_config *gw_boot_config(const struct gateway *gw)
 {
-	pthread_mutex_lock(&gw->lock);
-	struct endpoint_map *m = endpoint_map_ref(gw->endpoints);
-	pthread_mutex_unlock(&gw->lock);
-	return m;
-}
-
-bool gateway_reject_target(struct gateway *gw, struct net_addr *out)
-{
-	pthread_mutex_lock(&gw->lock);
-	bool on = gw->reject_enabled;
-	if (on)
-		*out = gw->reject_addr;
-	pthread_mutex_unlock(&gw->lock);
-	return on;
-}
-
-/* ---- loading ---- */
-
-static void apply_limits(struct gateway *gw, const struct gw_config *c)
-{
-	struct gw_limits *l = &gw->limits;
-	atomic_store(&l->logon_timeout_ms, c->logon_timeout_ms);
-	atomic_store(&l->max_logon_bytes, c->max_logon_bytes);
-	atomic_store(&l->connect_timeout_ms, c->connect_timeout_ms);
-	atomic_store(&l->idle_timeout_ms, c->idle_timeout_ms);
-	atomic_store(&l->hold_timeout_ms, c->hold_timeout_ms);
-	atomic_store(&l->max_held_per_process, c->max_held_per_process);
-	atomic_store(&l->hold_release_per_sec, c->hold_release_per_sec);
-	atomic_store(&l->max_connections, c->max_connections);
-	atomic_store(&l->tcp_nodelay, c->tuning.tcp_nodelay);
-	atomic_store(&l->busy_poll_us, c->tuning.busy_poll_us);
-	enum log_level lvl = LOG_INFO;
-	if (c->log_level)
-		log_level_parse(c->log_level, &lvl);
-	log_configure(lvl, 2);
-}
-
-/* Print diagnostics as log lines (one per problem). */
-static void log_diags(enum log_level lvl, const char *event, const struct diag_list *dl)
-{
-	for (size_t i = 0; i < dl->count; i++) {
-		const struct diag *d = &dl->items[i];
-		struct log_line l;
-		log_begin(&l, d->severity == DIAG_ERROR ? lvl : LOG_WARN, event, &ctl_log);
-		log_str(&l, "file", d->file);
-		if (d->line)
-			log_uint(&l, "line", d->line);
-		log_str(&l, "field", d->path);
-		log_end(&l, "%s", d->message);
-	}
-}
-
-/* Load and compile the FIXSessions of c. On failure nothing changes and *why says what went wrong. */
-static int load_table(const struct gw_config *c, struct route_table **out, char *why, size_t why_cap)
-{
-	struct route_set set;
-	struct diag_list dl;
-	route_set_init(&set);
-	diag_list_init(&dl);
-	*out = NULL;
-	int err = manifest_paths_load((const char *const *)c->route_paths, c->nroute_paths, &set, &dl);
-	if (!err)
-		err = route_table_compile(&set, &dl, out);
-	if (err == FIXGW_ECONFLICT) {
-		log_diags(LOG_CRITICAL, "route_conflict", &dl);
-		snprintf(why, why_cap, "FIXSession conflicts (%zu); keeping the last-known-good table",
-		         dl.nerrors);
-	} else if (err) {
-		log_diags(LOG_ERROR, "route_invalid", &dl);
-		snprintf(why, why_cap,
-		         "invalid FIXSession manifests (%zu errors); keeping the last-known-good table",
-		         dl.nerrors);
-	} else {
-		log_diags(LOG_WARN, "route_warning", &dl);
-	}
-	diag_list_free(&dl);
-	route_set_free(&set);
-	return err;
+	return gw->boot_cfg;
 }
 
 static void notify_workers(struct gateway *gw, void (*fn)(void *))
@@ -133,36 +63,59 @@ static void notify_workers(struct gateway *gw, void (*fn)(void *))
 		reactor_post(&gw->workers[i].reactor, fn, &gw->workers[i]);
 }
 
-/* Swap in a new table and endpoints; the old ones go when the last connection using them lets go. */
-static void install(struct gateway *gw, struct route_table *t, struct endpoint_map *m,
-                    const struct gw_config *c)
+int gw_publish(struct gateway *gw, struct gw_snapshot *snap)
 {
-	pthread_mutex_lock(&gw->lock);
-	struct route_table *old_t = gw->table;
-	struct endpoint_map *old_m = gw->endpoints;
-	if (t)
-		gw->table = t;
-	gw->endpoints = m;
-	gw->reject_enabled = c->reject_enabled;
-	gw->reject_addr = c->reject_addr;
-	pthread_mutex_unlock(&gw->lock);
-	if (t) {
-		route_registry_sync(&gw->routes, t);
-		route_table_unref(old_t);
+	if (!snap->table || !snap->endpoints) {
+		gw_snapshot_unref(snap);
+		return -EINVAL;
 	}
-	endpoint_map_unref(old_m);
+	size_t n = route_table_count(snap->table);
+	pthread_mutex_lock(&gw->publish_lock);
+	if (!snap->stats && n && !(snap->stats = calloc(n, sizeof(*snap->stats)))) {
+		pthread_mutex_unlock(&gw->publish_lock);
+		gw_snapshot_unref(snap);
+		return -ENOMEM;
+	}
+	/* A record that could not be allocated leaves that route uncounted, nothing worse. */
+	route_registry_sync(&gw->routes, snap->table, snap->stats);
+	for (size_t i = 0; i < gw->nlisteners; i++)
+		if (gw->listeners[i].tls && !snap->tls[i])
+			snap->tls[i] = tls_server_ctx_ref(gw->listeners[i].tls);
+	snap->generation = ++gw->generation;
+	log_set_level(snap->log_level);
+
+	pthread_mutex_lock(&gw->lock);
+	struct gw_snapshot *old = gw->snap;
+	gw->snap = snap;
+	pthread_mutex_unlock(&gw->lock);
+	atomic_fetch_add(&gw->publish_count, 1);
+	atomic_store(&gw->last_publish_unix_ms, unix_ms());
+	notify_workers(gw, worker_snapshot_changed);
+	pthread_mutex_unlock(&gw->publish_lock);
+	gw_snapshot_unref(old);
+	return 0;
 }
 
-static bool same_listeners(const struct gw_config *a, const struct gw_config *b)
+void gw_publish_refused(struct gateway *gw, const char *why)
 {
-	if (a->nlisteners != b->nlisteners)
-		return false;
-	for (size_t i = 0; i < a->nlisteners; i++)
-		if (strcmp(a->listeners[i].name, b->listeners[i].name) != 0 ||
-		    strcmp(a->listeners[i].addr.text, b->listeners[i].addr.text) != 0 ||
-		    a->listeners[i].tls.enabled != b->listeners[i].tls.enabled)
-			return false;
-	return true;
+	atomic_fetch_add(&gw->publish_failures, 1);
+	pthread_mutex_lock(&gw->lock);
+	snprintf(gw->last_reload_error, sizeof(gw->last_reload_error), "%s", why ? why : "");
+	pthread_mutex_unlock(&gw->lock);
+}
+
+void gw_publish_clear_error(struct gateway *gw)
+{
+	pthread_mutex_lock(&gw->lock);
+	gw->last_reload_error[0] = '\0';
+	pthread_mutex_unlock(&gw->lock);
+}
+
+void gw_last_reload_error(struct gateway *gw, char *out, size_t cap)
+{
+	pthread_mutex_lock(&gw->lock);
+	snprintf(out, cap, "%s", gw->last_reload_error);
+	pthread_mutex_unlock(&gw->lock);
 }
 
 /* Certificate expiry is an outage waiting to happen: say so at boot and on every reload, loudly when
@@ -195,147 +148,137 @@ static void log_cert_expiry(struct gateway *gw)
 	}
 }
 
-static void reload_tls(struct gateway *gw, const struct gw_config *c)
+void gw_reload_certificates(struct gateway *gw, const struct gw_config *c)
 {
-	for (size_t i = 0; i < gw->nlisteners && i < c->nlisteners; i++) {
+	for (size_t i = 0; i < gw->nlisteners; i++) {
 		if (!gw->listeners[i].tls)
 			continue;
 		struct diag_list dl;
 		diag_list_init(&dl);
-		if (tls_server_reload(gw->listeners[i].tls, &c->listeners[i].tls, &dl) < 0)
-			log_diags(LOG_ERROR, "tls_reload_failed", &dl);
+		const struct tls_config *tc = c && i < c->nlisteners ? &c->listeners[i].tls : NULL;
+		if (tls_server_reload(gw->listeners[i].tls, tc, &dl) < 0)
+			gw_log_diags(LOG_ERROR, "tls_reload_failed", &dl);
 		diag_list_free(&dl);
 	}
 	log_cert_expiry(gw);
 }
 
-/* SIGHUP or a changed file: reload config, certificates, FIXSessions, endpoints. Anything invalid keeps
- * what runs now; live, held and orphaned connections are never touched. */
-static void reload(struct gateway *gw, const char *cause)
-{
-	struct gw_config *c = NULL;
-	struct diag_list dl;
-	diag_list_init(&dl);
-	int err = gw_config_load(gw->boot_cfg->path, &c, &dl);
-	if (err) {
-		log_diags(LOG_ERROR, "config_invalid", &dl);
-		snprintf(gw->last_reload_error, sizeof(gw->last_reload_error),
-		         "config %s invalid (%zu errors); keeping the running config", gw->boot_cfg->path,
-		         dl.nerrors);
-		log_msg(LOG_ERROR, "reload_failed", &ctl_log, "%s", gw->last_reload_error);
-		diag_list_free(&dl);
-		return;
-	}
-	log_diags(LOG_WARN, "config_warning", &dl);
-	diag_list_free(&dl);
-	if (!same_listeners(gw->boot_cfg, c))
-		log_msg(
-		    LOG_WARN, "listeners_changed", &ctl_log,
-		    "listener names, addresses or TLS on/off changed: those take effect at the next restart");
+/* ---- statistics (gateway.h) ---- */
 
-	char why[256] = "";
-	struct route_table *t = NULL;
-	bool table_ok = load_table(c, &t, why, sizeof(why)) == 0;
-	struct endpoint_map *m = endpoint_map_from_config(c, ++gw->endpoints_generation);
-	if (!m) {
-		route_table_unref(t);
-		gw_config_free(c);
-		log_msg(LOG_ERROR, "reload_failed", &ctl_log, "out of memory building the endpoint snapshot");
-		return;
-	}
-	apply_limits(gw, c);
-	reload_tls(gw, c);
-	install(gw, table_ok ? t : NULL, m, c);
-	if (gw->cfg != gw->boot_cfg)
-		gw_config_free(gw->cfg);
-	gw->cfg = c;
-	gw->last_reload_unix_ms = (uint64_t)time(NULL) * 1000u;
-	snprintf(gw->last_reload_error, sizeof(gw->last_reload_error), "%s", table_ok ? "" : why);
-	if (table_ok)
-		log_msg(LOG_INFO, "reloaded", &ctl_log, "reloaded (%s): %zu FIXSessions", cause,
-		        route_table_count(t));
-	else
-		log_msg(LOG_CRITICAL, "reload_blocked", &ctl_log, "reload (%s): %s", cause, why);
-	notify_workers(gw, worker_endpoints_changed);
+int64_t gw_active_connections(struct gateway *gw)
+{
+	int64_t n = 0;
+	for (unsigned i = 0; i < gw->nworkers; i++)
+		n += atomic_load_explicit(&gw->workers[i].stats.active_connections, memory_order_relaxed);
+	return n;
 }
 
-/* ---- file watching: a signature of (path, inode, size, mtime) over the config and route files ---- */
+#define SUM(field) out->field += atomic_load_explicit(&st->field, memory_order_relaxed)
 
-static uint64_t mix(uint64_t h, uint64_t v)
+void gw_stats_read(struct gateway *gw, struct gw_stats *out)
 {
-	h ^= v + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2);
-	return h;
+	memset(out, 0, sizeof(*out));
+	for (unsigned w = 0; w < gw->nworkers; w++) {
+		const struct gw_worker_stats *st = &gw->workers[w].stats;
+		SUM(accepted);
+		SUM(active_connections);
+		for (int i = 0; i < GW_REJECT__COUNT; i++)
+			SUM(rejections[i]);
+		SUM(reject_engine_connections);
+		SUM(default_routed);
+		SUM(tls_failures);
+		SUM(loops_refused);
+		SUM(bytes_from_clients);
+		SUM(bytes_to_clients);
+		for (int i = 0; i < GW_EVAL_BUCKETS; i++)
+			SUM(eval_latency[i]);
+		SUM(eval_count);
+		SUM(eval_ns_total);
+	}
+	out->held_connections = atomic_load(&gw->held_connections);
+	out->admin_refused = atomic_load(&gw->admin_refused);
+	out->log_lines_dropped = log_dropped_total();
+	out->publish_count = atomic_load(&gw->publish_count);
+	out->publish_failures = atomic_load(&gw->publish_failures);
+	out->last_publish_unix_ms = atomic_load(&gw->last_publish_unix_ms);
+	struct gw_snapshot *s = gw_snapshot_current(gw);
+	out->snapshot_generation = s ? s->generation : 0;
+	gw_snapshot_unref(s);
+	out->workers = gw->nworkers;
 }
 
-static uint64_t sig_path(uint64_t h, const char *path, int depth)
+#undef SUM
+
+void gw_route_stats_foreach(struct gateway *gw, void (*fn)(const struct gw_route_stats *st, void *arg),
+                            void *arg)
 {
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return mix(h, 0xdead);
-	h = mix(h, (uint64_t)st.st_ino);
-	h = mix(h, (uint64_t)st.st_size);
-	h = mix(h, (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec);
-	if (!S_ISDIR(st.st_mode) || depth > 8)
-		return h;
-	struct dirent **names;
-	int n = scandir(path, &names, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		if (names[i]->d_name[0] != '.') {
-			char child[4096];
-			snprintf(child, sizeof(child), "%s/%s", path, names[i]->d_name);
-			h = sig_path(h, child, depth + 1);
+	route_registry_foreach(&gw->routes, fn, arg);
+}
+
+/* ---- worker liveness ---- */
+
+bool gw_workers_stuck(struct gateway *gw, char *why, size_t cap)
+{
+	uint64_t now = reactor_clock_ms();
+	for (unsigned i = 0; i < gw->nworkers_running; i++) {
+		struct gw_worker *w = &gw->workers[i];
+		uint64_t ping = atomic_load_explicit(&w->ping_ms, memory_order_relaxed);
+		uint64_t pong = atomic_load_explicit(&w->pong_ms, memory_order_relaxed);
+		if (ping != pong && now > ping && now - ping > GW_WORKER_STALL_MS) {
+			snprintf(why, cap, "worker %u has not turned its event loop for %llu ms", i,
+			         (unsigned long long)(now - ping));
+			return true;
 		}
-		free(names[i]);
 	}
-	if (n >= 0)
-		free(names);
-	return h;
+	return false;
 }
 
-static uint64_t watch_signature(const struct gateway *gw)
-{
-	uint64_t h = sig_path(0, gw->boot_cfg->path, 0);
-	for (size_t i = 0; i < gw->cfg->nroute_paths; i++)
-		h = sig_path(h, gw->cfg->route_paths[i], 0);
-	for (size_t i = 0; i < gw->cfg->nlisteners; i++)
-		for (size_t k = 0; k < gw->cfg->listeners[i].tls.ncerts; k++) {
-			h = sig_path(h, gw->cfg->listeners[i].tls.certs[k].cert_file, 0);
-			h = sig_path(h, gw->cfg->listeners[i].tls.certs[k].key_file, 0);
-		}
-	return h;
-}
+/* ---- the control thread ---- */
 
 struct control {
 	struct gateway *gw;
 	struct reactor_io sigio;
-	struct reactor_timer watch, drain;
-	uint64_t signature;
+	struct reactor_timer ping, drain;
 	uint64_t drain_deadline_ms;
 	int exit_code;
 	bool draining;
+	bool stuck_logged;
 };
 
-static void on_watch(struct reactor_timer *t)
+/* Ask every worker that answered its last ping to answer a new one (a stuck worker gets no more posts:
+ * its queue would only grow). */
+static void on_ping(struct reactor_timer *t)
 {
-	struct control *ctl = (struct control *)((char *)t - offsetof(struct control, watch));
-	uint64_t sig = watch_signature(ctl->gw);
-	if (sig != ctl->signature) {
-		reload(ctl->gw, "file change");
-		ctl->signature = watch_signature(ctl->gw);
+	struct control *ctl = (struct control *)((char *)t - offsetof(struct control, ping));
+	struct gateway *gw = ctl->gw;
+	uint64_t now = reactor_clock_ms();
+	for (unsigned i = 0; i < gw->nworkers_running; i++) {
+		struct gw_worker *w = &gw->workers[i];
+		if (atomic_load(&w->ping_ms) != atomic_load(&w->pong_ms))
+			continue;
+		atomic_store(&w->ping_ms, now);
+		reactor_post(&w->reactor, worker_ping, w);
 	}
-	if (!ctl->draining)
-		reactor_timer_arm(&ctl->gw->control, &ctl->watch, WATCH_INTERVAL_MS);
+	char why[128];
+	bool stuck = gw_workers_stuck(gw, why, sizeof(why));
+	if (stuck && !ctl->stuck_logged)
+		log_msg(LOG_CRITICAL, "worker_stuck", &ctl_log, "%s: /healthz fails until it does", why);
+	else if (!stuck && ctl->stuck_logged)
+		log_msg(LOG_INFO, "worker_recovered", &ctl_log,
+		        "every worker is turning its event loop again");
+	ctl->stuck_logged = stuck;
+	reactor_timer_arm(&gw->control, &ctl->ping, PING_INTERVAL_MS);
 }
 
 static void on_drain_tick(struct reactor_timer *t)
 {
 	struct control *ctl = (struct control *)((char *)t - offsetof(struct control, drain));
 	struct gateway *gw = ctl->gw;
-	int active = atomic_load(&gw->counters.active_connections);
+	int64_t active = gw_active_connections(gw);
 	if (active == 0 || reactor_now(&gw->control) >= ctl->drain_deadline_ms) {
 		if (active)
 			log_msg(LOG_WARN, "drain_timeout", &ctl_log,
-			        "grace period over: closing %d remaining connection%s", active,
+			        "grace period over: closing %lld remaining connection%s", (long long)active,
 			        active == 1 ? "" : "s");
 		notify_workers(gw, worker_close_all);
 		reactor_stop(&gw->control);
@@ -355,12 +298,13 @@ static void begin_shutdown(struct control *ctl, const char *sig)
 	}
 	ctl->draining = true;
 	atomic_store(&gw->draining, true);
-	reactor_timer_cancel(&gw->control, &ctl->watch);
-	uint32_t grace = gw->cfg->shutdown_grace_ms;
+	struct gw_snapshot *s = gw_snapshot_current(gw);
+	uint32_t grace = s->limits.shutdown_grace_ms;
+	gw_snapshot_unref(s);
+	int64_t active = gw_active_connections(gw);
 	log_msg(LOG_INFO, "draining", &ctl_log,
-	        "%s: no longer accepting; letting %d connection%s drain for up to %u ms", sig,
-	        atomic_load(&gw->counters.active_connections),
-	        atomic_load(&gw->counters.active_connections) == 1 ? "" : "s", grace);
+	        "%s: no longer accepting; letting %lld connection%s drain for up to %u ms", sig,
+	        (long long)active, active == 1 ? "" : "s", grace);
 	notify_workers(gw, worker_begin_drain);
 	ctl->drain_deadline_ms = reactor_now(&gw->control) + grace;
 	reactor_timer_arm(&gw->control, &ctl->drain, 0);
@@ -373,13 +317,24 @@ static void on_signal(struct reactor_io *io, uint32_t events)
 	(void)events;
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
-			reload(ctl->gw, "SIGHUP");
+			ctl->gw->source->ops->trigger(ctl->gw->source); /* built on the source's thread */
 		else
 			begin_shutdown(ctl, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 	}
 }
 
 /* ---- boot ---- */
+
+/* SO_REUSEPORT would let a second gateway on the same port silently take half the traffic: make sure
+ * the address is free first, with a plain bind. Returns 0 or -errno. */
+static int probe_bind(const struct net_addr *a)
+{
+	int fd = net_listen(a, false, 1);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
 
 static int boot_listeners(struct gateway *gw)
 {
@@ -388,32 +343,23 @@ static int boot_listeners(struct gateway *gw)
 		struct gw_listener *l = &gw->listeners[gw->nlisteners++];
 		l->cfg = &c->listeners[i];
 		l->shared_fd = -1;
+		l->index = (unsigned)i;
 		if (c->listeners[i].tls.enabled) {
 			struct diag_list dl;
 			diag_list_init(&dl);
 			int err = tls_server_new(c->listeners[i].name, &c->listeners[i].tls, &l->tls, &dl);
-			log_diags(LOG_CRITICAL, "tls_config_invalid", &dl);
+			gw_log_diags(LOG_CRITICAL, "tls_config_invalid", &dl);
 			diag_list_free(&dl);
 			if (err)
 				return err;
 		}
-		/* SO_REUSEPORT would let a second gateway on the same port silently take half the traffic:
-		 * make sure the address is free first, with a plain bind. */
-		int probe = net_listen(&c->listeners[i].addr, false, 1);
-		if (probe < 0) {
+		int err = probe_bind(&c->listeners[i].addr);
+		if (err == 0 && !c->tuning.reuse_port)
+			err = l->shared_fd = net_listen(&c->listeners[i].addr, false, 1024);
+		if (err < 0) {
 			log_msg(LOG_CRITICAL, "listen_failed", &ctl_log, "cannot listen on %s (%s): %s",
-			        c->listeners[i].addr.text, c->listeners[i].name, strerror(-probe));
-			return probe;
-		}
-		close(probe);
-		if (!c->tuning.reuse_port) {
-			l->shared_fd = net_listen(&c->listeners[i].addr, false, 1024);
-			if (l->shared_fd < 0) {
-				log_msg(LOG_CRITICAL, "listen_failed", &ctl_log,
-				        "cannot listen on %s (%s): %s", c->listeners[i].addr.text,
-				        c->listeners[i].name, strerror(-l->shared_fd));
-				return l->shared_fd;
-			}
+			        c->listeners[i].addr.text, c->listeners[i].name, strerror(-err));
+			return err;
 		}
 	}
 	return 0;
@@ -426,52 +372,84 @@ static void free_gateway(struct gateway *gw)
 		if (gw->listeners[i].shared_fd >= 0)
 			close(gw->listeners[i].shared_fd);
 	}
-	route_table_unref(gw->table);
-	endpoint_map_unref(gw->endpoints);
+	gw_snapshot_unref(gw->snap);
+	gw->snap = NULL;
 	route_registry_fini(&gw->routes);
-	if (gw->cfg != gw->boot_cfg)
-		gw_config_free(gw->cfg);
 	gw_config_free(gw->boot_cfg);
 	pthread_mutex_destroy(&gw->lock);
+	pthread_mutex_destroy(&gw->publish_lock);
+}
+
+/* The `started` line: listeners as an array of objects (names are data, not keys). */
+static void log_started(struct gateway *gw)
+{
+	char ls[2048];
+	size_t n = 0;
+	ls[n++] = '[';
+	for (size_t i = 0; i < gw->nlisteners && n + 256 < sizeof(ls); i++) {
+		const struct gw_listener_config *c = gw->listeners[i].cfg;
+		n += (size_t)snprintf(ls + n, sizeof(ls) - n, "%s{\"name\":", i ? "," : "");
+		n += log_json_escape(ls + n, sizeof(ls) - n - 2, c->name, strlen(c->name));
+		n += (size_t)snprintf(ls + n, sizeof(ls) - n, ",\"address\":");
+		n += log_json_escape(ls + n, sizeof(ls) - n - 2, c->addr.text, strlen(c->addr.text));
+		n += (size_t)snprintf(ls + n, sizeof(ls) - n, ",\"tls\":%s}",
+		                      c->tls.enabled ? "true" : "false");
+	}
+	ls[n++] = ']';
+	ls[n] = '\0';
+	struct log_line l;
+	log_begin(&l, LOG_INFO, "started", &ctl_log);
+	log_uint(&l, "workers", gw->nworkers);
+	log_uint(&l, "fixsessions", route_table_count(gw->snap->table));
+	log_raw(&l, "listeners", ls);
+	log_end(&l, "fixgw gateway %s listening", FIXGW_VERSION);
+}
+
+/* Stop the workers that started, then free every worker (started or not, initialised or not). */
+static void stop_workers(struct gateway *gw)
+{
+	for (unsigned i = 0; i < gw->nworkers_running; i++)
+		worker_stop(&gw->workers[i]);
+	gw->nworkers_running = 0;
+}
+
+static void fini_workers(struct gateway *gw)
+{
+	for (unsigned i = 0; i < gw->nworkers; i++)
+		worker_fini(&gw->workers[i]);
+	free(gw->workers);
+	gw->workers = NULL;
+	gw->nworkers = 0;
 }
 
 int gateway_main(const char *config_path)
 {
 	static struct gateway gw_storage; /* one per process; static keeps it off the stack */
 	struct gateway *gw = &gw_storage;
-	struct control ctl = {.gw = gw, .exit_code = 0};
+	struct control ctl = {.gw = gw, .exit_code = 0, .sigio = {.fd = -1}};
+	struct admin_server *admin = NULL;
 	struct diag_list dl;
+	char why[512];
 	int rc = 2;
 
-	pthread_mutex_init(&gw->lock, NULL);
-	route_registry_init(&gw->routes);
 	diag_list_init(&dl);
 	if (gw_config_load(config_path, &gw->boot_cfg, &dl) != 0) {
 		diag_print(&dl, stderr);
 		diag_list_free(&dl);
 		fprintf(stderr, "fixgw gateway: %s is not a valid configuration\n", config_path);
-		route_registry_fini(&gw->routes);
 		return 2;
 	}
 	diag_print(&dl, stderr); /* warnings */
 	diag_list_free(&dl);
-	gw->cfg = gw->boot_cfg;
-	apply_limits(gw, gw->cfg);
-
-	char why[256];
-	struct route_table *t;
-	if (load_table(gw->cfg, &t, why, sizeof(why)) != 0) {
-		log_msg(LOG_CRITICAL, "boot_failed", &ctl_log, "cannot start: %s", why);
-		free_gateway(gw);
-		return 2;
+	pthread_mutex_init(&gw->lock, NULL);
+	pthread_mutex_init(&gw->publish_lock, NULL);
+	route_registry_init(&gw->routes, gw->boot_cfg->workers);
+	{
+		enum log_level lvl = LOG_INFO;
+		if (gw->boot_cfg->log_level)
+			log_level_parse(gw->boot_cfg->log_level, &lvl);
+		log_configure(lvl, 2);
 	}
-	struct endpoint_map *m = endpoint_map_from_config(gw->cfg, ++gw->endpoints_generation);
-	if (!m) {
-		route_table_unref(t);
-		free_gateway(gw);
-		return 2;
-	}
-	install(gw, t, m, gw->cfg);
 
 	/* Signals are read from a signalfd on the control thread; block them everywhere first. */
 	sigset_t sigs;
@@ -482,57 +460,205 @@ int gateway_main(const char *config_path)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (reactor_init(&gw->control) < 0 || boot_listeners(gw) < 0)
-		goto out;
-	gw->nworkers = gw->cfg->workers;
-	gw->workers = calloc(gw->nworkers, sizeof(*gw->workers));
+	if (reactor_init(&gw->control) < 0)
+		goto out_gateway;
+	if (boot_listeners(gw) < 0)
+		goto out_control;
+	if (source_file_new(gw, config_path, gw->boot_cfg, &gw->source) < 0)
+		goto out_control;
+	if (gw->source->ops->initial(gw->source, why, sizeof(why)) < 0) {
+		log_msg(LOG_CRITICAL, "boot_failed", &ctl_log, "cannot start: %s", why);
+		goto out_source;
+	}
+
+	rc = 1; /* from here on a failure is the system's, not the configuration's */
+	gw->workers = calloc(gw->boot_cfg->workers, sizeof(*gw->workers));
 	if (!gw->workers)
-		goto out;
-	for (unsigned i = 0; i < gw->nworkers; i++)
-		if (worker_init(&gw->workers[i], gw, i) < 0)
+		goto out_source;
+	gw->nworkers = gw->boot_cfg->workers;
+	for (unsigned i = 0; i < gw->nworkers; i++) {
+		int err = worker_init(&gw->workers[i], gw, i);
+		if (err < 0) {
+			log_msg(LOG_CRITICAL, "boot_failed", &ctl_log, "cannot start: worker %u: %s", i,
+			        strerror(-err));
 			goto out_workers;
-	struct admin_server *admin = NULL;
-	if (gw->cfg->admin_addr.len && admin_start(gw, &gw->control, &gw->cfg->admin_addr, &admin) < 0)
+		}
+	}
+	if (gw->boot_cfg->admin_addr.len &&
+	    admin_start(gw, &gw->control, &gw->boot_cfg->admin_addr, &admin) < 0)
 		goto out_workers;
 
 	ctl.sigio =
 	    (struct reactor_io){.fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC), .on_event = on_signal};
-	ctl.watch.on_timer = on_watch;
+	ctl.ping.on_timer = on_ping;
 	ctl.drain.on_timer = on_drain_tick;
-	ctl.signature = watch_signature(gw);
-	if (ctl.sigio.fd < 0 || reactor_add(&gw->control, &ctl.sigio, EPOLLIN) < 0)
+	if (ctl.sigio.fd < 0 || reactor_add(&gw->control, &ctl.sigio, EPOLLIN) < 0 ||
+	    reactor_timer_arm(&gw->control, &ctl.ping, PING_INTERVAL_MS) < 0)
 		goto out_admin;
-	reactor_timer_arm(&gw->control, &ctl.watch, WATCH_INTERVAL_MS);
 
-	for (unsigned i = 0; i < gw->nworkers; i++)
-		if (worker_start(&gw->workers[i]) < 0)
-			goto out_admin;
-	gw->ready = true;
-	log_cert_expiry(gw);
-	{
-		struct log_line l;
-		log_begin(&l, LOG_INFO, "started", &ctl_log);
-		log_uint(&l, "workers", gw->nworkers);
-		log_uint(&l, "fixsessions", route_table_count(gw->table));
-		for (size_t i = 0; i < gw->nlisteners; i++)
-			log_str(&l, gw->listeners[i].cfg->name, gw->listeners[i].cfg->addr.text);
-		log_end(&l, "fixgw gateway %s listening", FIXGW_VERSION);
+	for (unsigned i = 0; i < gw->nworkers; i++) {
+		int err = worker_start(&gw->workers[i]);
+		if (err < 0) {
+			log_msg(LOG_CRITICAL, "boot_failed", &ctl_log, "cannot start worker thread %u: %s", i,
+			        strerror(-err));
+			goto out_threads;
+		}
+		gw->nworkers_running++;
 	}
+	if (gw->source->ops->start(gw->source) < 0) {
+		log_msg(LOG_CRITICAL, "boot_failed", &ctl_log, "cannot start the %s source's thread",
+		        gw->source->ops->name);
+		goto out_threads;
+	}
+	atomic_store(&gw->ready, true);
+	log_cert_expiry(gw);
+	log_started(gw);
 	reactor_run(&gw->control);
-	for (unsigned i = 0; i < gw->nworkers; i++)
+	gw->source->ops->destroy(gw->source); /* no more publishes */
+	gw->source = NULL;
+	for (unsigned i = 0; i < gw->nworkers_running; i++)
 		pthread_join(gw->workers[i].thread, NULL);
+	gw->nworkers_running = 0;
 	log_msg(LOG_INFO, "stopped", &ctl_log, "fixgw gateway stopped");
 	rc = ctl.exit_code;
+out_threads:
+	stop_workers(gw);
 out_admin:
-	if (ctl.sigio.fd > 0)
+	if (ctl.sigio.fd >= 0)
 		close(ctl.sigio.fd);
 	admin_stop(admin);
 out_workers:
-	for (unsigned i = 0; i < gw->nworkers; i++)
-		worker_fini(&gw->workers[i]);
-	free(gw->workers);
-out:
+	fini_workers(gw);
+out_source:
+	if (gw->source)
+		gw->source->ops->destroy(gw->source);
+	gw->source = NULL;
+out_control:
+	reactor_flush(&gw->control); /* snapshots workers handed back */
 	reactor_fini(&gw->control);
+out_gateway:
 	free_gateway(gw);
 	return rc;
+}
+
+/* ---- check mode ---- */
+
+static void check_line(FILE *out, bool ok, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void check_line(FILE *out, bool ok, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(out, "  %-4s %-13s ", ok ? "ok" : "FAIL", what);
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
+int gateway_check(const char *config_path, FILE *out)
+{
+	struct gw_config *c = NULL;
+	struct diag_list dl;
+	int problems = 0;
+	diag_list_init(&dl);
+	fprintf(out, "fixgw gateway --check %s\n", config_path);
+	if (gw_config_load(config_path, &c, &dl) != 0) {
+		diag_print(&dl, out);
+		fprintf(out, "configuration INVALID: %zu problem%s in %s; the gateway would not start\n",
+		        dl.nerrors, dl.nerrors == 1 ? "" : "s", config_path);
+		diag_list_free(&dl);
+		return 2;
+	}
+	diag_print(&dl, out); /* warnings */
+	diag_list_free(&dl);
+	check_line(out, true, "config", "%u worker%s, %zu listener%s, admin %s", c->workers,
+	           c->workers == 1 ? "" : "s", c->nlisteners, c->nlisteners == 1 ? "" : "s",
+	           c->admin_addr.len ? c->admin_addr.text : "off");
+
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct gw_listener_config *l = &c->listeners[i];
+		if (l->tls.enabled) {
+			struct tls_server *ts = NULL;
+			diag_list_init(&dl);
+			int err = tls_server_new(l->name, &l->tls, &ts, &dl);
+			diag_print(&dl, out);
+			char what[64];
+			snprintf(what, sizeof(what), "tls %s", l->name);
+			if (err) {
+				problems++;
+				check_line(out, false, what, "%zu problem%s with the certificates",
+				           dl.nerrors, dl.nerrors == 1 ? "" : "s");
+			} else {
+				time_t na[TLS_MAX_CERTS];
+				size_t n = tls_server_cert_expiry(ts, na, TLS_MAX_CERTS);
+				double days = n ? difftime(na[0], time(NULL)) / 86400.0 : 0;
+				check_line(out, days >= 0, what,
+				           "%zu certificate%s; the default one %s %d days", n,
+				           n == 1 ? "" : "s", days < 0 ? "expired" : "expires in",
+				           (int)(days < 0 ? -days : days));
+				problems += days < 0;
+			}
+			diag_list_free(&dl);
+			tls_server_free(ts);
+		}
+		int err = probe_bind(&l->addr);
+		char what[64];
+		snprintf(what, sizeof(what), "listener %s", l->name);
+		check_line(out, err == 0, what, "%s%s%s%s", l->addr.text, l->tls.enabled ? " (TLS)" : "",
+		           err ? ": cannot bind: " : " can be bound", err ? strerror(-err) : "");
+		problems += err != 0;
+	}
+	if (c->admin_addr.len) {
+		int err = probe_bind(&c->admin_addr);
+		check_line(out, err == 0, "admin", "%s%s%s", c->admin_addr.text,
+		           err ? ": cannot bind: " : " can be bound", err ? strerror(-err) : "");
+		problems += err != 0;
+	}
+
+	struct route_set set;
+	struct route_table *t = NULL;
+	route_set_init(&set);
+	diag_list_init(&dl);
+	int err = manifest_paths_load((const char *const *)c->route_paths, c->nroute_paths, &set, &dl);
+	if (!err)
+		err = route_table_compile(&set, &dl, &t);
+	diag_print(&dl, out);
+	if (err) {
+		problems++;
+		check_line(out, false, "FIXSessions", "%zu error%s%s", dl.nerrors, dl.nerrors == 1 ? "" : "s",
+		           err == FIXGW_ECONFLICT ? " (conflicts)" : "");
+	} else {
+		check_line(out, true, "FIXSessions", "%zu compiled from %zu path%s", route_table_count(t),
+		           c->nroute_paths, c->nroute_paths == 1 ? "" : "s");
+	}
+	diag_list_free(&dl);
+	route_set_free(&set);
+
+	size_t ready = 0, unresolved = 0;
+	for (size_t i = 0; i < c->nservices; i++)
+		for (size_t k = 0; k < c->services[i].count; k++)
+			ready += c->services[i].items[k].ready;
+	for (size_t i = 0; t && i < route_table_count(t); i++) {
+		const struct route *r = route_table_route(t, i);
+		char key[512];
+		endpoint_key_for_target(r->ns, r->target.service, r->target.port, r->target.port_name, key,
+		                        sizeof(key));
+		unresolved += gw_config_service(c, key) == NULL;
+	}
+	check_line(out, true, "endpoints", "%zu target%s, %zu ready endpoint%s%s", c->nservices,
+	           c->nservices == 1 ? "" : "s", ready, ready == 1 ? "" : "s",
+	           unresolved ? " (some FIXSessions target a Service with no endpoints: their connections "
+	                        "would be held)"
+	                      : "");
+	check_line(out, true, "rejectEngine", "%s", c->reject_enabled ? c->reject_addr.text : "off");
+	route_table_unref(t);
+	gw_config_free(c);
+	if (problems) {
+		fprintf(out, "configuration INVALID: %d problem%s; the gateway would not start\n", problems,
+		        problems == 1 ? "" : "s");
+		return 2;
+	}
+	fprintf(out, "configuration OK\n");
+	return 0;
 }

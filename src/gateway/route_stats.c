@@ -1,20 +1,23 @@
 /* route_stats.c - the per-FIXSession counter registry. */
 #include "gateway/route_stats.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "telemetry/log.h"
 
-void route_registry_init(struct route_registry *reg)
+void route_registry_init(struct route_registry *reg, unsigned nworkers)
 {
 	memset(reg, 0, sizeof(*reg));
 	pthread_mutex_init(&reg->lock, NULL);
+	reg->nworkers = nworkers ? nworkers : 1;
 }
 
 static void stats_free(struct route_stats *st)
 {
+	free(st->per_worker);
 	free(st->key);
 	free(st);
 }
@@ -55,10 +58,16 @@ static struct route_stats *insert_locked(struct route_registry *reg, const char 
 		reg->cap = cap;
 	}
 	struct route_stats *st = calloc(1, sizeof(*st));
-	if (!st || !(st->key = strdup(key))) {
-		free(st);
+	if (!st)
+		return NULL;
+	st->nworkers = reg->nworkers;
+	st->key = strdup(key);
+	st->per_worker = aligned_alloc(64, sizeof(*st->per_worker) * st->nworkers);
+	if (!st->key || !st->per_worker) {
+		stats_free(st);
 		return NULL;
 	}
+	memset(st->per_worker, 0, sizeof(*st->per_worker) * st->nworkers);
 	atomic_init(&st->refs, 1); /* the registry's own reference */
 	memmove(&reg->items[at + 1], &reg->items[at], (reg->count - at) * sizeof(*reg->items));
 	reg->items[at] = st;
@@ -77,22 +86,55 @@ struct route_stats *route_registry_get(struct route_registry *reg, const char *k
 	return st;
 }
 
+struct route_stats *route_stats_ref(struct route_stats *st)
+{
+	if (st)
+		atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+	return st;
+}
+
 void route_stats_unref(struct route_stats *st)
 {
 	if (st && atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) == 1)
 		stats_free(st);
 }
 
-int route_stats_orphaned(const struct route_stats *st)
+static int64_t active_of(const struct route_stats *st)
 {
-	return st->present ? 0 : atomic_load(&st->active);
+	int64_t n = 0;
+	for (unsigned i = 0; i < st->nworkers; i++)
+		n += atomic_load_explicit(&st->per_worker[i].active, memory_order_relaxed);
+	return n;
+}
+
+void route_stats_sum(const struct route_stats *st, struct gw_route_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->key = st->key;
+	out->present = st->present;
+	out->held = atomic_load(&st->held);
+	for (unsigned i = 0; i < st->nworkers; i++) {
+		const struct route_counters *c = &st->per_worker[i];
+		out->active += atomic_load_explicit(&c->active, memory_order_relaxed);
+		out->routed_total += atomic_load_explicit(&c->routed_total, memory_order_relaxed);
+		out->hold_timeouts += atomic_load_explicit(&c->hold_timeouts, memory_order_relaxed);
+		out->bytes_from_client += atomic_load_explicit(&c->bytes_from_client, memory_order_relaxed);
+		out->bytes_to_client += atomic_load_explicit(&c->bytes_to_client, memory_order_relaxed);
+		int64_t lr = atomic_load_explicit(&c->last_routing_unix_ms, memory_order_relaxed);
+		int64_t lc = atomic_load_explicit(&c->last_connection_unix_ms, memory_order_relaxed);
+		if (lr > out->last_routing_unix_ms)
+			out->last_routing_unix_ms = lr;
+		if (lc > out->last_connection_unix_ms)
+			out->last_connection_unix_ms = lc;
+	}
+	out->orphaned = out->present ? 0 : out->active;
 }
 
 static const struct log_ctx registry_log = {.component = "gateway"};
 
 static void note_presence(struct route_stats *st, bool present)
 {
-	int active = atomic_load(&st->active);
+	int active = (int)active_of(st);
 	if (st->present && !present && active > 0) {
 		struct log_line l;
 		log_begin(&l, LOG_ERROR, "orphan_sessions", &registry_log);
@@ -115,9 +157,10 @@ static void note_presence(struct route_stats *st, bool present)
 	st->present = present;
 }
 
-void route_registry_sync(struct route_registry *reg, const struct route_table *t)
+int route_registry_sync(struct route_registry *reg, const struct route_table *t, struct route_stats **stats)
 {
 	char key[512];
+	int rc = 0;
 	pthread_mutex_lock(&reg->lock);
 	/* Mark: every route of the new table gets (or keeps) a record. */
 	for (size_t r = 0; r < route_table_count(t); r++) {
@@ -125,8 +168,12 @@ void route_registry_sync(struct route_registry *reg, const struct route_table *t
 		snprintf(key, sizeof(key), "%s/%s", rt->ns, rt->name);
 		ssize_t i = find(reg, key);
 		struct route_stats *st = i >= 0 ? reg->items[i] : insert_locked(reg, key, (size_t)(-i - 1));
+		if (!st)
+			rc = -ENOMEM;
 		if (st && !st->present)
 			note_presence(st, true);
+		if (stats)
+			stats[r] = route_stats_ref(st);
 	}
 	/* Sweep: records absent from the table lose presence; unused ones go. */
 	size_t out = 0;
@@ -141,7 +188,7 @@ void route_registry_sync(struct route_registry *reg, const struct route_table *t
 		}
 		if (!present)
 			note_presence(st, false);
-		if (!present && atomic_load(&st->refs) == 1 && atomic_load(&st->active) == 0 &&
+		if (!present && atomic_load(&st->refs) == 1 && active_of(st) == 0 &&
 		    atomic_load(&st->held) == 0) {
 			route_stats_unref(st);
 			continue;
@@ -150,13 +197,17 @@ void route_registry_sync(struct route_registry *reg, const struct route_table *t
 	}
 	reg->count = out;
 	pthread_mutex_unlock(&reg->lock);
+	return rc;
 }
 
-void route_registry_foreach(struct route_registry *reg, void (*fn)(const struct route_stats *st, void *arg),
-                            void *arg)
+void route_registry_foreach(struct route_registry *reg,
+                            void (*fn)(const struct gw_route_stats *st, void *arg), void *arg)
 {
 	pthread_mutex_lock(&reg->lock);
-	for (size_t i = 0; i < reg->count; i++)
-		fn(reg->items[i], arg);
+	for (size_t i = 0; i < reg->count; i++) {
+		struct gw_route_stats sum;
+		route_stats_sum(reg->items[i], &sum);
+		fn(&sum, arg);
+	}
 	pthread_mutex_unlock(&reg->lock);
 }

@@ -80,6 +80,7 @@ struct session {
 	uint32_t hold_timeout_ms;
 	uint32_t max_held;
 	bool counted_held, counted_active;
+	uint16_t upstream_port; /* local port of the upstream socket (worker_upstream_opened) */
 	bool client_fin; /* the client ended its stream before the relay: its bytes and FIN wait in the kernel
 	                  */
 	unsigned attempts; /* upstream connection attempts so far */
@@ -114,9 +115,22 @@ static void leave_hold(struct session *s);
 
 #define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-static struct gateway *gw_of(const struct session *s)
+/* What this session reads of the gateway: the worker's snapshot (valid for the current handler) and the
+ * worker's own counters. */
+static const struct gw_snapshot *snap_of(const struct session *s)
 {
-	return s->w->gw;
+	return worker_snapshot(s->w);
+}
+
+static struct gw_worker_stats *stats_of(const struct session *s)
+{
+	return &s->w->stats;
+}
+
+/* This worker's share of the session's FIXSession counters (s->rs must be set). */
+static struct route_counters *route_ctr(const struct session *s)
+{
+	return route_stats_worker(s->rs, s->w->index);
 }
 
 static uint64_t unix_ms(void)
@@ -190,15 +204,13 @@ bool session_is_pre_relay(const struct session *s)
 void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const struct sockaddr_storage *peer,
                    socklen_t peer_len)
 {
-	struct gateway *gw = w->gw;
+	const struct gw_snapshot *snap = worker_snapshot(w);
 	struct session *s = calloc(1, sizeof(*s));
-	if (!s) {
-		close(fd);
-		return;
-	}
 	/* The session's one timer gets its heap slot now, so arming it later cannot fail: no session ever
 	 * lives without a deadline. */
-	if (reactor_timer_reserve(&w->reactor, 1) < 0) {
+	if (!s || reactor_timer_reserve(&w->reactor, 1) < 0) {
+		log_msg(LOG_ERROR, "internal_error", NULL,
+		        "out of memory for a connection and its deadline: closing it at once");
 		free(s);
 		close(fd);
 		return;
@@ -222,17 +234,17 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 	                          .span_id = s->span_id,
 	                          .conn_id = s->id};
 	list_add(&w->sessions, s);
-	atomic_fetch_add(&gw->counters.accepted, 1);
-	atomic_fetch_add(&gw->counters.active_connections, 1);
+	gw_count(&w->stats.accepted, 1);
+	gw_gauge(&w->stats.active_connections, 1);
 
-	if (atomic_load(&gw->limits.tcp_nodelay))
+	if (snap->limits.tcp_nodelay)
 		net_set_nodelay(fd, true);
-	net_set_busy_poll(fd, atomic_load(&gw->limits.busy_poll_us));
+	net_set_busy_poll(fd, snap->limits.busy_poll_us);
 	log_msg(LOG_DEBUG, "connection_accepted", &s->log, "accepted connection from %s", s->peer);
 
 	transport_plain_init(&s->upstream, -1);
 	/* The one place that knows plaintext from TLS: everything after speaks to the transport. */
-	if (l->tls && tls_transport_init(&s->client, l->tls, fd, &w->tls_pool) < 0) {
+	if (l->tls && tls_transport_init_ctx(&s->client, snap->tls[l->index], fd, &w->tls_pool) < 0) {
 		session_close(s, LOG_ERROR, "tls_failure", "cannot create a TLS session");
 		return;
 	}
@@ -241,7 +253,7 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 	/* Just accepted: nothing to read before epoll says so (saves a TLS handshake attempt's EAGAIN). */
 	s->client.rx_drained = true;
 	/* One absolute deadline covers the handshake and the Logon: trickling bytes never extend it. */
-	arm(s, atomic_load(&gw->limits.logon_timeout_ms));
+	arm(s, snap->limits.logon_timeout_ms);
 	set_state(s, SS_HANDSHAKE);
 	if (reactor_add(&w->reactor, &s->cio, EPOLLIN | EPOLLRDHUP) < 0) {
 		session_close(s, LOG_ERROR, "internal_error", "epoll_ctl failed");
@@ -283,7 +295,7 @@ static void step_handshake(struct session *s)
 		return;
 	}
 	if (rc < 0) {
-		atomic_fetch_add(&gw_of(s)->counters.tls_failures, 1);
+		gw_count(&stats_of(s)->tls_failures, 1);
 		log_handshake(s, LOG_WARN, "tls_failure",
 		              s->client.reason ? s->client.reason : "peer closed during the handshake");
 		session_close(s, LOG_DEBUG, "connection_closed", "TLS handshake failed");
@@ -299,12 +311,6 @@ static void step_handshake(struct session *s)
 
 /* ---- Logon ---- */
 
-static const struct redact_policy *current_policy(struct session *s, struct route_table **ref)
-{
-	*ref = gateway_table(gw_of(s));
-	return route_table_policy(*ref);
-}
-
 /* WARN line with the received bytes, secrets and hidden tags removed. */
 static void fields_json(const struct route_table *t, const struct fix_scanner *sc, const char *buf, char *out,
                         size_t cap);
@@ -314,8 +320,8 @@ static void fields_json(const struct route_table *t, const struct fix_scanner *s
  * PARSE_FAILURE when the decision is REJECT_ENGINE. */
 static void log_with_bytes(struct session *s, const char *decision, const char *rejected_as, const char *why)
 {
-	struct route_table *t;
-	const struct redact_policy *policy = current_policy(s, &t);
+	const struct route_table *t = snap_of(s)->table;
+	const struct redact_policy *policy = route_table_policy(t);
 	struct log_line l;
 	log_begin(&l, LOG_WARN, "routing_decision", &s->log);
 	if (l.enabled) {
@@ -333,22 +339,19 @@ static void log_with_bytes(struct session *s, const char *decision, const char *
 		log_str(&l, "bytes", dump);
 		log_end(&l, "%s: %s", decision, why);
 	}
-	route_table_unref(t);
 }
 
 static void reject_or_close(struct session *s, enum gw_reject_reason reason, const char *decision,
                             const char *why)
 {
-	struct gateway *gw = gw_of(s);
-	atomic_fetch_add(&gw->counters.rejections[reason], 1);
-	struct net_addr reject;
-	if (gateway_reject_target(gw, &reject)) {
+	gw_count(&stats_of(s)->rejections[reason], 1);
+	if (snap_of(s)->reject_enabled) {
 		log_with_bytes(s, "REJECT_ENGINE", decision, why);
 		s->target_kind = TARGET_REJECT_ENGINE;
 		s->target_key = "reject-engine";
 		s->route_name = "REJECT_ENGINE";
 		s->log.route = s->route_name;
-		atomic_fetch_add(&gw->counters.reject_engine_connections, 1);
+		gw_count(&stats_of(s)->reject_engine_connections, 1);
 		begin_connect(s);
 		return;
 	}
@@ -360,7 +363,7 @@ static void reject_or_close(struct session *s, enum gw_reject_reason reason, con
  * to the reject engine, which would give it a second budget (ADR-007). */
 static void refuse(struct session *s, enum gw_reject_reason reason, const char *decision, const char *why)
 {
-	atomic_fetch_add(&gw_of(s)->counters.rejections[reason], 1);
+	gw_count(&stats_of(s)->rejections[reason], 1);
 	log_with_bytes(s, decision, NULL, why);
 	session_close(s, LOG_DEBUG, "connection_closed", why);
 }
@@ -410,14 +413,14 @@ static void log_decision(struct session *s, const struct route_table *t, const c
 	log_end(&l, "%s -> %s", decision, s->target_key);
 }
 
-static void record_eval_latency(struct gateway *gw, uint64_t ns)
+static void record_eval_latency(struct gw_worker_stats *st, uint64_t ns)
 {
 	unsigned b = 0;
 	for (uint64_t limit = 250; b < GW_EVAL_BUCKETS - 1 && ns >= limit; limit *= 2)
 		b++;
-	atomic_fetch_add(&gw->counters.eval_latency[b], 1);
-	atomic_fetch_add(&gw->counters.eval_count, 1);
-	atomic_fetch_add(&gw->counters.eval_ns_total, ns);
+	gw_count(&st->eval_latency[b], 1);
+	gw_count(&st->eval_count, 1);
+	gw_count(&st->eval_ns_total, ns);
 }
 
 static uint64_t mono_ns(void)
@@ -458,13 +461,13 @@ static int set_names(struct session *s, const struct route *r)
 /* The Logon is complete: evaluate the routes and act on the decision. */
 static void route_logon(struct session *s)
 {
-	struct gateway *gw = gw_of(s);
-	struct route_table *t = gateway_table(gw);
+	const struct gw_snapshot *snap = snap_of(s);
+	const struct route_table *t = snap->table;
 	struct route_eval ev;
 	uint64_t t0 = mono_ns();
 	route_table_eval(t, s->scan, s->inbuf, route_table_listener_bit(t, s->listener->cfg->name), &ev);
 	uint64_t eval_ns = mono_ns() - t0;
-	record_eval_latency(gw, eval_ns);
+	record_eval_latency(stats_of(s), eval_ns);
 	reactor_timer_cancel(&s->w->reactor, &s->timer);
 	/* Further client bytes wait in the kernel until the upstream is up. Reading stops lazily: most
 	 * counterparties send nothing until the Logon is answered, so the interest usually stays as it is
@@ -476,14 +479,12 @@ static void route_logon(struct session *s)
 		snprintf(why, sizeof(why),
 		         "tag %u%s%s%s occurs twice with different values; refusing to route",
 		         ev.ambiguous_tag, name ? " (" : "", name ? name : "", name ? ")" : "");
-		route_table_unref(t);
 		reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE", why);
 		/* after the decision line, which shows the fields; s lives until the batch ends */
 		free_scan(s);
 		return;
 	}
 	if (ev.decision == ROUTE_DECISION_NO_MATCH) {
-		route_table_unref(t);
 		reject_or_close(s, GW_REJECT_NO_MATCH, "NO_MATCH",
 		                "no FIXSession matched and no default route applies");
 		free_scan(s);
@@ -491,33 +492,29 @@ static void route_logon(struct session *s)
 	}
 	const struct route *r = ev.route;
 	if (set_names(s, r) < 0) {
-		route_table_unref(t);
 		free_scan(s);
 		session_close(s, LOG_ERROR, "internal_error", "out of memory");
 		return;
 	}
 	s->log.route = s->route_name;
 	s->target_kind = TARGET_ROUTE;
-	s->hold_timeout_ms =
-	    r->hold_timeout_ms ? r->hold_timeout_ms : atomic_load(&gw->limits.hold_timeout_ms);
+	s->hold_timeout_ms = r->hold_timeout_ms ? r->hold_timeout_ms : snap->limits.hold_timeout_ms;
 	s->max_held = r->max_held;
-	s->rs = route_registry_get(&gw->routes, s->route_name);
+	s->rs = route_stats_ref(gw_snapshot_route_stats(snap, r));
 	if (s->rs) {
-		atomic_fetch_add(&s->rs->routed_total, 1);
-		atomic_store(&s->rs->last_routing_unix_ms, (int64_t)unix_ms());
+		gw_count(&route_ctr(s)->routed_total, 1);
+		gw_stamp(&route_ctr(s)->last_routing_unix_ms, (int64_t)unix_ms());
 	}
 	if (ev.decision == ROUTE_DECISION_DEFAULT)
-		atomic_fetch_add(&gw->counters.default_routed, 1);
+		gw_count(&stats_of(s)->default_routed, 1);
 	log_decision(s, t, ev.decision == ROUTE_DECISION_DEFAULT ? "DEFAULT_ROUTE" : "ROUTE", eval_ns);
-	route_table_unref(t);
 	free_scan(s);
 	begin_connect(s);
 }
 
 static void step_logon(struct session *s)
 {
-	struct gateway *gw = gw_of(s);
-	uint32_t max = atomic_load(&gw->limits.max_logon_bytes);
+	uint32_t max = snap_of(s)->limits.max_logon_bytes;
 	for (;;) {
 		if (s->inlen == s->incap) {
 			/* Grow up to the Logon limit plus one chunk, so "too large" is decided by the scanner
@@ -597,14 +594,13 @@ static bool take_slot(atomic_int *counter, int cap)
 
 static void enter_hold(struct session *s, const char *why)
 {
-	struct gateway *gw = gw_of(s);
-	int per_process = (int)atomic_load(&gw->limits.max_held_per_process);
+	int per_process = (int)snap_of(s)->limits.max_held_per_process;
 	bool route_ok = s->rs && take_slot(&s->rs->held, (int)s->max_held);
-	bool process_ok = route_ok && take_slot(&gw->counters.held_connections, per_process);
+	bool process_ok = route_ok && worker_hold_claim(s->w, per_process);
 	if (!process_ok) {
 		if (route_ok)
 			atomic_fetch_sub(&s->rs->held, 1);
-		atomic_fetch_add(&gw->counters.rejections[GW_REJECT_HOLD_CAP_REACHED], 1);
+		gw_count(&stats_of(s)->rejections[GW_REJECT_HOLD_CAP_REACHED], 1);
 		struct log_line l;
 		log_begin(&l, LOG_CRITICAL, "hold_cap_reached", &s->log);
 		log_str(&l, "target", s->target_key);
@@ -641,7 +637,7 @@ static void leave_hold(struct session *s)
 	if (s->counted_held) {
 		s->counted_held = false;
 		atomic_fetch_sub(&s->rs->held, 1);
-		atomic_fetch_sub(&gw_of(s)->counters.held_connections, 1);
+		worker_hold_release(s->w);
 	}
 }
 
@@ -649,7 +645,7 @@ static void leave_hold(struct session *s)
  * compare-and-swap, so N workers together release at most holdReleaseRate connections per second. */
 static bool claim_release_slot(struct session *s)
 {
-	unsigned rate = atomic_load(&gw_of(s)->limits.hold_release_per_sec);
+	unsigned rate = snap_of(s)->limits.hold_release_per_sec;
 	int64_t now = (int64_t)reactor_clock_ms();
 	int64_t next = atomic_load(&s->rs->next_release_ms);
 	int64_t interval = rate ? 1000 / (int64_t)rate : 0;
@@ -659,22 +655,21 @@ static bool claim_release_slot(struct session *s)
 	return false;
 }
 
-static bool target_ready(struct gateway *gw, const struct endpoint_map *m, const char *target)
+static bool target_ready(const struct endpoint_map *m, const char *target)
 {
-	(void)gw;
 	const struct endpoint_set *set = endpoint_map_find(m, target);
 	return set && set->nready > 0;
 }
 
 struct release_ctx {
 	struct gw_worker *w;
-	struct endpoint_map *m; /* one snapshot reference for the whole pass */
+	const struct endpoint_map *m; /* the worker's snapshot's, for the whole pass */
 };
 
 static bool pass_ready(void *ctx, const char *target)
 {
 	struct release_ctx *c = ctx;
-	return target_ready(c->w->gw, c->m, target);
+	return target_ready(c->m, target);
 }
 
 static bool pass_release(void *ctx, struct hold_entry *e)
@@ -693,10 +688,8 @@ static bool pass_release(void *ctx, struct hold_entry *e)
 struct hold_pass session_release_held(struct gw_worker *w)
 {
 	static const struct hold_release_ops ops = {.ready = pass_ready, .release = pass_release};
-	struct release_ctx c = {.w = w, .m = gateway_endpoints(w->gw)};
-	struct hold_pass pass = hold_queue_release(&w->held, &ops, &c);
-	endpoint_map_unref(c.m);
-	return pass;
+	struct release_ctx c = {.w = w, .m = worker_snapshot(w)->endpoints};
+	return hold_queue_release(&w->held, &ops, &c);
 }
 
 void session_abort_held(struct gw_worker *w, const char *why)
@@ -712,25 +705,26 @@ void session_abort_held(struct gw_worker *w, const char *why)
  * rotation from where this session started, endpoints that failed recently last). */
 static bool next_address(struct session *s, struct net_addr *out, unsigned *nready)
 {
-	struct gateway *gw = gw_of(s);
+	const struct gw_snapshot *snap = snap_of(s);
 	if (s->target_kind == TARGET_REJECT_ENGINE) {
 		*nready = 1;
-		return s->attempts == 0 && gateway_reject_target(gw, out);
+		if (s->attempts != 0 || !snap->reject_enabled)
+			return false;
+		*out = snap->reject_addr;
+		return true;
 	}
 	if (s->attempts == 0) {
 		s->rr_start =
 		    s->w->rr++; /* once per session: failovers do not move the next session's start */
 		s->tried = 0;
 	}
-	struct endpoint_map *m = gateway_endpoints(gw);
-	const struct endpoint_set *set = endpoint_map_find(m, s->target_key);
+	const struct endpoint_set *set = endpoint_map_find(snap->endpoints, s->target_key);
 	*nready = set ? (unsigned)set->nready : 0;
 	long k = set && set->nready
 	             ? endpoint_pick(set, s->rr_start, &s->tried, &s->w->health, reactor_now(&s->w->reactor))
 	             : -1;
 	if (k >= 0)
 		*out = set->ready[k];
-	endpoint_map_unref(m);
 	return k >= 0;
 }
 
@@ -740,6 +734,8 @@ static void close_upstream(struct session *s)
 		reactor_forget(&s->uio); /* close() removes it from epoll: the fd is never duplicated */
 		close(s->uio.fd);
 		s->uio.fd = -1;
+		worker_upstream_closed(s->w, s->upstream_port);
+		s->upstream_port = 0;
 	}
 	transport_plain_init(&s->upstream, -1);
 }
@@ -759,7 +755,6 @@ static void connect_failed(struct session *s, const char *why)
 
 static void begin_connect(struct session *s)
 {
-	struct gateway *gw = gw_of(s);
 	struct net_addr addr;
 	unsigned nready;
 	for (;;) {
@@ -768,7 +763,7 @@ static void begin_connect(struct session *s)
 				enter_hold(s, "no ready endpoints");
 				return;
 			}
-			atomic_fetch_add(&gw->counters.rejections[GW_REJECT_TARGET_UNREACHABLE], 1);
+			gw_count(&stats_of(s)->rejections[GW_REJECT_TARGET_UNREACHABLE], 1);
 			struct log_line l;
 			log_begin(&l, LOG_ERROR, "target_unreachable", &s->log);
 			log_str(&l, "target", s->target_key);
@@ -789,13 +784,14 @@ static void begin_connect(struct session *s)
 			continue;
 		}
 		s->uio.fd = fd;
+		s->upstream_port = worker_upstream_opened(s->w, fd);
 		transport_plain_init(&s->upstream, fd);
 		set_state(s, SS_CONNECTING);
 		if (reactor_add(&s->w->reactor, &s->uio, EPOLLOUT) < 0) {
 			session_close(s, LOG_ERROR, "internal_error", "epoll_ctl failed");
 			return;
 		}
-		arm(s, atomic_load(&gw->limits.connect_timeout_ms));
+		arm(s, snap_of(s)->limits.connect_timeout_ms);
 		return;
 	}
 }
@@ -814,14 +810,14 @@ static void sync_bytes(struct session *s)
 
 static void start_relay(struct session *s)
 {
-	struct gateway *gw = gw_of(s);
-	if (atomic_load(&gw->limits.tcp_nodelay))
+	const struct gw_snapshot *snap = snap_of(s);
+	if (snap->limits.tcp_nodelay)
 		net_set_nodelay(s->uio.fd, true);
 	reactor_timer_cancel(&s->w->reactor, &s->timer);
 	endpoint_health_ok(&s->w->health, &s->up_addr.sa, s->up_len);
 	if (s->rs) {
-		atomic_fetch_add(&s->rs->active, 1);
-		atomic_store(&s->rs->last_connection_unix_ms, (int64_t)unix_ms());
+		gw_gauge(&route_ctr(s)->active, 1);
+		gw_stamp(&route_ctr(s)->last_connection_unix_ms, (int64_t)unix_ms());
 		s->counted_active = true;
 	}
 	if (s->hold_started_ms) {
@@ -832,7 +828,7 @@ static void start_relay(struct session *s)
 		log_end(&l, "endpoint ready: connected to %s after holding the connection", s->target_key);
 	}
 	set_state(s, SS_RELAY);
-	uint32_t idle = atomic_load(&gw->limits.idle_timeout_ms);
+	uint32_t idle = snap->limits.idle_timeout_ms;
 	if (idle)
 		arm(s, idle);
 	/* The Logon buffer becomes the first bytes towards the engine, unchanged. A FIN the client sent
@@ -864,19 +860,19 @@ static void step_connecting(struct session *s, uint32_t events)
 /* Bytes moved one way, counted for the session, the process and the FIXSession (admin view, metrics). */
 static void count_bytes(struct session *s, bool from_client, uint64_t n)
 {
-	struct gateway *gw = gw_of(s);
+	struct gw_worker_stats *st = stats_of(s);
 	if (!n)
 		return;
 	if (from_client) {
 		s->bytes_from_client += n;
-		atomic_fetch_add(&gw->counters.bytes_from_clients, n);
+		gw_count(&st->bytes_from_clients, n);
 		if (s->rs)
-			atomic_fetch_add(&s->rs->bytes_from_client, n);
+			gw_count(&route_ctr(s)->bytes_from_client, n);
 	} else {
 		s->bytes_to_client += n;
-		atomic_fetch_add(&gw->counters.bytes_to_clients, n);
+		gw_count(&st->bytes_to_clients, n);
 		if (s->rs)
-			atomic_fetch_add(&s->rs->bytes_to_client, n);
+			gw_count(&route_ctr(s)->bytes_to_client, n);
 	}
 }
 
@@ -884,7 +880,7 @@ static void count_bytes(struct session *s, bool from_client, uint64_t n)
  * while its bytes could not be delivered. 0 means no deadline. */
 static uint32_t relay_quiet_limit(struct session *s)
 {
-	uint32_t limit = atomic_load(&gw_of(s)->limits.idle_timeout_ms);
+	uint32_t limit = snap_of(s)->limits.idle_timeout_ms;
 	if (relay_stalled_after_fin(&s->relay) && (!limit || limit > FIN_STALL_MS))
 		limit = FIN_STALL_MS;
 	return limit;
@@ -971,10 +967,9 @@ static void on_upstream(struct reactor_io *io, uint32_t events)
 static void on_timer(struct reactor_timer *t)
 {
 	struct session *s = CONTAINER(t, struct session, timer);
-	struct gateway *gw = gw_of(s);
 	switch (s->state) {
 	case SS_HANDSHAKE:
-		atomic_fetch_add(&gw->counters.tls_failures, 1);
+		gw_count(&stats_of(s)->tls_failures, 1);
 		log_handshake(s, LOG_WARN, "tls_failure", "handshake not finished within the Logon deadline");
 		session_close(s, LOG_DEBUG, "connection_closed", "TLS handshake timeout");
 		break;
@@ -987,9 +982,7 @@ static void on_timer(struct reactor_timer *t)
 			       "Logon incomplete at the deadline");
 		break;
 	case SS_HOLD: {
-		struct endpoint_map *m = gateway_endpoints(gw);
-		bool ready = target_ready(gw, m, s->target_key);
-		endpoint_map_unref(m);
+		bool ready = target_ready(snap_of(s)->endpoints, s->target_key);
 		if (ready) {
 			/* The endpoint is back and this session only waits for its release slot: the hold
 			 * timeout measures time without a ready endpoint, not pacing. The release tick will
@@ -999,9 +992,9 @@ static void on_timer(struct reactor_timer *t)
 			worker_endpoints_changed(s->w);
 			break;
 		}
-		atomic_fetch_add(&gw->counters.rejections[GW_REJECT_HOLD_TIMEOUT], 1);
+		gw_count(&stats_of(s)->rejections[GW_REJECT_HOLD_TIMEOUT], 1);
 		if (s->rs)
-			atomic_fetch_add(&s->rs->hold_timeouts, 1);
+			gw_count(&route_ctr(s)->hold_timeouts, 1);
 		struct log_line l;
 		log_begin(&l, LOG_CRITICAL, "hold_timeout", &s->log);
 		log_str(&l, "target", s->target_key);
@@ -1044,14 +1037,13 @@ static void session_close(struct session *s, enum log_level lvl, const char *eve
 	if (s->state == SS_CLOSED)
 		return;
 	struct gw_worker *w = s->w;
-	struct gateway *gw = w->gw;
 	bool was_relay = s->state == SS_RELAY;
 	set_state(s, SS_CLOSED);
 	reactor_timer_cancel(&w->reactor, &s->timer);
 	leave_hold(s);
 	if (s->counted_active) {
 		s->counted_active = false;
-		atomic_fetch_sub(&s->rs->active, 1);
+		gw_gauge(&route_ctr(s)->active, -1);
 	}
 	struct log_line l;
 	log_begin(&l, was_relay ? lvl : (lvl > LOG_DEBUG ? lvl : LOG_DEBUG), event, &s->log);
@@ -1068,7 +1060,7 @@ static void session_close(struct session *s, enum log_level lvl, const char *eve
 	s->cio.fd = -1;
 	close_upstream(s);
 	list_del(&w->sessions, s);
-	atomic_fetch_sub(&gw->counters.active_connections, 1);
+	gw_gauge(&w->stats.active_connections, -1);
 	/* Events for this session may still be queued in the current epoll batch: free it afterwards. */
 	reactor_defer(&w->reactor, &s->reaper);
 }

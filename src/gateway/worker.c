@@ -1,6 +1,7 @@
 /* worker.c - a worker thread: accepts on its listening sockets, runs its sessions, releases held ones. */
 #include "gateway/worker.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <sched.h>
@@ -10,7 +11,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "gateway/gateway_impl.h"
 #include "gateway/placement.h"
+#include "net/fault.h"
 #include "net/sock.h"
 #include "telemetry/log.h"
 
@@ -86,6 +89,90 @@ static void rate_limited_warn(struct gw_worker *w, const char *event, const char
 	log_msg(LOG_WARN, event, &worker_log, "%s", msg);
 }
 
+/* ---- loops: an endpoint that leads back into our own listener ---- */
+
+static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+uint16_t worker_upstream_opened(struct gw_worker *w, int fd)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+		return 0;
+	uint16_t port = sockaddr_port(&local);
+	unsigned char n = atomic_load_explicit(&w->upstream_ports[port], memory_order_relaxed);
+	if (port && n < 255)
+		atomic_store_explicit(&w->upstream_ports[port], n + 1, memory_order_relaxed);
+	return port;
+}
+
+void worker_upstream_closed(struct gw_worker *w, uint16_t port)
+{
+	unsigned char n = atomic_load_explicit(&w->upstream_ports[port], memory_order_relaxed);
+	if (port && n > 0 && n < 255) /* a saturated count stays: a false "maybe ours" only costs a syscall */
+		atomic_store_explicit(&w->upstream_ports[port], n - 1, memory_order_relaxed);
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		               &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+	return false;
+}
+
+/* An accepted connection whose peer is one of our own upstream sockets: some endpoint (a Service
+ * address, a NAT rule) leads back into this gateway, and relaying it would make every Logon open
+ * connections until maxConnections. Cheap when it is not: one table lookup per worker; the syscall only
+ * when the port is one of ours and the peer could be this host. */
+static bool is_own_upstream(struct gw_worker *w, int fd, const struct sockaddr_storage *peer)
+{
+	struct gateway *gw = w->gw;
+	uint16_t port = sockaddr_port(peer);
+	bool ours = false;
+	for (unsigned i = 0; i < gw->nworkers && !ours; i++)
+		ours = gw->workers[i].upstream_ports &&
+		       atomic_load_explicit(&gw->workers[i].upstream_ports[port], memory_order_relaxed);
+	if (!ours)
+		return false;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	return getsockname(fd, (struct sockaddr *)&local, &len) == 0 && same_ip(&local, peer);
+}
+
+static void refuse_loop(struct gw_worker *w, struct gw_listener *l, int fd,
+                        const struct sockaddr_storage *peer, socklen_t peer_len)
+{
+	gw_count(&w->stats.loops_refused, 1);
+	close(fd);
+	uint64_t now = reactor_now(&w->reactor);
+	if (now - w->last_loop_log_ms < 1000)
+		return;
+	w->last_loop_log_ms = now;
+	char text[64];
+	net_addr_format((const struct sockaddr *)peer, peer_len, text, sizeof(text));
+	struct log_line ll;
+	log_begin(&ll, LOG_ERROR, "routing_loop", &worker_log);
+	log_str(&ll, "listener", l->cfg->name);
+	log_str(&ll, "peer", text);
+	log_end(&ll,
+	        "refused a connection from this gateway's own upstream socket %s: an endpoint leads back "
+	        "into listener %s (check the endpoints and Services the FIXSessions target)",
+	        text, l->cfg->name);
+}
+
 static void on_listener(struct reactor_io *io, uint32_t events)
 {
 	struct gw_worker_listener *wl = (struct gw_worker_listener *)io;
@@ -93,8 +180,7 @@ static void on_listener(struct reactor_io *io, uint32_t events)
 	struct gateway *gw = w->gw;
 	(void)events;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		if (atomic_load(&gw->counters.active_connections) >=
-		    (int)atomic_load(&gw->limits.max_connections)) {
+		if (gw_active_connections(gw) >= (int64_t)w->snap->limits.max_connections) {
 			rate_limited_warn(
 			    w, "connection_cap",
 			    "maxConnections reached: not accepting for now (the kernel backlog holds new "
@@ -115,6 +201,16 @@ static void on_listener(struct reactor_io *io, uint32_t events)
 		}
 		if (fd < 0)
 			return;
+		if (is_own_upstream(w, fd, &peer)) {
+			refuse_loop(w, wl->l, fd, &peer, peer_len);
+			continue;
+		}
+		long stall_ms;
+		if (fault_active("stall_worker_ms", &stall_ms) && stall_ms > 0) {
+			/* test-only: a worker stuck in a handler (what /healthz must notice) */
+			struct timespec ts = {stall_ms / 1000, (stall_ms % 1000) * 1000000};
+			nanosleep(&ts, NULL);
+		}
 		session_start(w, wl->l, fd, &peer, peer_len);
 	}
 }
@@ -128,16 +224,57 @@ static void release_tick(struct reactor_timer *t)
 	/* Someone was released or is ready but paced: come back after one pacing interval, so a recovered
 	 * engine sees a trickle of Logons, not a storm. */
 	if (pass.released || pass.waiting_ready) {
-		unsigned rate = atomic_load(&w->gw->limits.hold_release_per_sec);
+		unsigned rate = w->snap->limits.hold_release_per_sec;
 		reactor_timer_arm(&w->reactor, &w->release_tick, rate ? 1000u / rate : 50u);
 	}
 }
 
-void worker_endpoints_changed(void *worker)
+/* The last reference to a snapshot may free a large table: let the control thread do that. */
+static void unref_snapshot(void *snap)
+{
+	gw_snapshot_unref(snap);
+}
+
+void worker_snapshot_changed(void *worker)
 {
 	struct gw_worker *w = worker;
+	struct gw_snapshot *old = w->snap;
+	w->snap = gw_snapshot_current(w->gw);
+	if (!w->snap) {
+		w->snap = old;
+		return;
+	}
+	if (reactor_post(&w->gw->control, unref_snapshot, old) < 0)
+		gw_snapshot_unref(old);
+	worker_endpoints_changed(w);
+}
+
+void worker_endpoints_changed(struct gw_worker *w)
+{
 	if (w->held.count && !reactor_timer_armed(&w->release_tick))
 		reactor_timer_arm(&w->reactor, &w->release_tick, 0);
+}
+
+void worker_ping(void *worker)
+{
+	struct gw_worker *w = worker;
+	atomic_store_explicit(&w->pong_ms, atomic_load_explicit(&w->ping_ms, memory_order_relaxed),
+	                      memory_order_relaxed);
+}
+
+bool worker_hold_claim(struct gw_worker *w, int cap)
+{
+	atomic_int *held = &w->gw->held_connections;
+	int v = atomic_load(held);
+	while (v < cap)
+		if (atomic_compare_exchange_weak(held, &v, v + 1))
+			return true;
+	return false;
+}
+
+void worker_hold_release(struct gw_worker *w)
+{
+	atomic_fetch_sub(&w->gw->held_connections, 1);
 }
 
 /* ---- memory ---- */
@@ -196,11 +333,18 @@ int worker_init(struct gw_worker *w, struct gateway *gw, unsigned index)
 	memset(w, 0, sizeof(*w));
 	w->gw = gw;
 	w->index = index;
+	for (size_t i = 0; i < GW_MAX_LISTENERS; i++)
+		w->listeners[i].io.fd = -1;
+	long bad;
+	if (fault_active("worker_init", &bad) && bad == (long)index)
+		return -ENOMEM; /* test-only */
 	int err = reactor_init(&w->reactor);
 	if (err < 0)
 		return err;
+	w->snap = gw_snapshot_current(gw);
 	w->scratch = malloc(GW_RELAY_CHUNK);
-	if (!w->scratch)
+	w->upstream_ports = calloc(65536, sizeof(*w->upstream_ports));
+	if (!w->scratch || !w->upstream_ports || !w->snap)
 		return -ENOMEM;
 	if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng)) {
 		w->rng[0] = (uint64_t)reactor_clock_ms() ^ ((uint64_t)index << 32);
@@ -278,10 +422,29 @@ static void *worker_thread(void *arg)
 
 int worker_start(struct gw_worker *w)
 {
+	long bad;
+	if (fault_active("thread_start", &bad) && bad == (long)w->index)
+		return -EAGAIN; /* test-only: as pthread_create does when out of threads */
 	int err = pthread_create(&w->thread, NULL, worker_thread, w);
 	return err ? -err : 0;
 }
 
+static void stop_loop(void *worker)
+{
+	struct gw_worker *w = worker;
+	while (w->sessions.head)
+		session_abort(w->sessions.head, "gateway stopping");
+	reactor_stop(&w->reactor);
+}
+
+void worker_stop(struct gw_worker *w)
+{
+	if (reactor_post(&w->reactor, stop_loop, w) < 0)
+		reactor_stop(&w->reactor);
+	pthread_join(w->thread, NULL);
+}
+
+/* Safe on a worker whose init failed at any point (memset first, fds -1 until opened). */
 void worker_fini(struct gw_worker *w)
 {
 	for (size_t i = 0; i < w->nlisteners; i++)
@@ -290,5 +453,9 @@ void worker_fini(struct gw_worker *w)
 	free(w->scratch);
 	hold_queue_fini(&w->held);
 	tls_pool_fini(&w->tls_pool);
-	reactor_fini(&w->reactor);
+	free(w->upstream_ports);
+	gw_snapshot_unref(w->snap);
+	if (w->reactor.epfd > 0)
+		reactor_fini(&w->reactor);
+	memset(w, 0, sizeof(*w));
 }

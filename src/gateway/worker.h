@@ -1,19 +1,38 @@
-/* worker.h - one worker thread: a reactor, its share of the listening sockets, and its sessions. */
+/* worker.h - one worker thread: a reactor, its share of the listening sockets, its sessions, its snapshot
+ * and its counters. This header is all a session sees of the gateway (struct gateway is opaque here).
+ */
 #ifndef FIXGW_GATEWAY_WORKER_H
 #define FIXGW_GATEWAY_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
+#include "gateway/config.h"
 #include "gateway/endpoints.h"
-#include "gateway/gateway.h"
 #include "gateway/hold_queue.h"
+#include "gateway/route_stats.h"
+#include "gateway/snapshot.h"
+#include "gateway/stats.h"
 #include "net/reactor.h"
+#include "net/tls.h"
 
 #define GW_RELAY_CHUNK (64u * 1024u) /* bytes moved per read; also the largest pending buffer */
 #define GW_TLS_IDLE_MS 2000u         /* a TLS connection quiet this long gives its record buffers back */
 
+struct gateway;
 struct session;
+
+/** A listener as the workers see it: its config and TLS server, fixed for the process lifetime. The
+ * TLS contexts new handshakes use come from the worker's snapshot: snap->tls[index]. */
+struct gw_listener {
+	const struct gw_listener_config *cfg;
+	struct tls_server *tls; /* NULL for plaintext; certificates are re-read into it on reload */
+	int shared_fd;          /* the one socket when SO_REUSEPORT is off; -1 otherwise */
+	unsigned index;
+};
 
 struct gw_worker_listener {
 	struct reactor_io io;
@@ -29,10 +48,15 @@ struct session_list {
 };
 
 struct gw_worker {
-	struct gateway *gw;
+	struct gateway *gw; /* opaque to sessions: pass it on, never look inside */
 	unsigned index;
 	pthread_t thread;
 	struct reactor reactor;
+
+	/* The snapshot this worker reads (one reference; replaced on this thread when a new one is
+	 * published). Valid for the whole of an event handler; keep a reference to use it later. */
+	struct gw_snapshot *snap;
+	struct gw_worker_stats stats; /* written by this worker only (stats.h) */
 
 	struct gw_worker_listener listeners[GW_MAX_LISTENERS];
 	size_t nlisteners;
@@ -50,11 +74,21 @@ struct gw_worker {
 	uint64_t rng[2];
 	uint64_t next_conn_id;
 	uint64_t rr; /* round-robin position over endpoints: advanced once per session */
-	uint64_t last_cap_log_ms;
+	uint64_t last_cap_log_ms, last_loop_log_ms;
+
+	/* Liveness: the control thread stamps ping_ms and posts a ping; the worker answers by copying it to
+	 * pong_ms. A ping unanswered for long means the loop is stuck (/healthz says so). */
+	atomic_uint_fast64_t ping_ms, pong_ms;
+
+	/* Local ports of this worker's upstream sockets (count per port), to recognise one of them arriving
+	 * at our own listener (an endpoint that loops back into the gateway). Written by this worker only. */
+	atomic_uchar *upstream_ports;
 };
 
 int worker_init(struct gw_worker *w, struct gateway *gw, unsigned index);
 int worker_start(struct gw_worker *w);
+/** Stop a started worker's loop and wait for its thread (from another thread). */
+void worker_stop(struct gw_worker *w);
 void worker_fini(struct gw_worker *w);
 
 /** Called on the worker's thread (via reactor_post): stop accepting, close held and not-yet-routed
@@ -62,11 +96,32 @@ void worker_fini(struct gw_worker *w);
 void worker_begin_drain(void *worker);
 /** On the worker's thread: close every session now. */
 void worker_close_all(void *worker);
-/** On the worker's thread: endpoints changed; try to release held sessions. */
-void worker_endpoints_changed(void *worker);
+/** On the worker's thread: a new snapshot was published; take it and try to release held sessions. */
+void worker_snapshot_changed(void *worker);
+/** On the worker's thread: endpoints may have become ready (a new snapshot, a hold deadline that found
+ * its endpoint ready); start a release pass. */
+void worker_endpoints_changed(struct gw_worker *w);
+/** On the worker's thread: answer the control thread's liveness ping. */
+void worker_ping(void *worker);
 
 /** Random hex ids for trace correlation. */
 void worker_random_hex(struct gw_worker *w, char *out, size_t nbytes);
+
+/** The snapshot in use on this worker (borrowed: valid until the handler returns). */
+static inline const struct gw_snapshot *worker_snapshot(const struct gw_worker *w)
+{
+	return w->snap;
+}
+
+/** Take one of the process-wide held-connection slots (maxHeldConnectionsPerPod, shared by all
+ * workers); false when cap are taken. worker_hold_release gives one back. */
+bool worker_hold_claim(struct gw_worker *w, int cap);
+void worker_hold_release(struct gw_worker *w);
+
+/** Note an upstream socket this worker opened (its local port, returned for worker_upstream_closed),
+ * and its closing. Lets an accepting worker refuse a connection that is one of our own. */
+uint16_t worker_upstream_opened(struct gw_worker *w, int fd);
+void worker_upstream_closed(struct gw_worker *w, uint16_t port);
 
 /* ---- sessions (session.c) ---- */
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/fault.h"
 #include "telemetry/log.h"
 
 /* How soon a loop retries writing log lines the sink could not take, when nothing else wakes it. */
@@ -34,6 +35,7 @@ int reactor_init(struct reactor *r)
 	if (r->wakefd < 0) {
 		int err = -errno;
 		close(r->epfd);
+		r->epfd = -1;
 		return err;
 	}
 	pthread_mutex_init(&r->post_lock, NULL);
@@ -148,6 +150,9 @@ static int heap_grow(struct reactor *r, size_t need)
 	size_t cap = r->heap_cap ? r->heap_cap * 2 : 64;
 	while (cap < need)
 		cap *= 2;
+	long limit;
+	if (fault_active("timer_grow", &limit) && cap > (size_t)limit)
+		return -ENOMEM; /* test-only: a heap that cannot grow past `limit` timers */
 	struct reactor_timer **h = REACTOR_REALLOC(r->heap, cap * sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -252,6 +257,13 @@ static void drain_posts(struct reactor_io *io, uint32_t events)
 		free(m);
 		m = next;
 	}
+}
+
+void reactor_flush(struct reactor *r)
+{
+	run_deferred(r);
+	drain_posts(&r->wake_io, 0);
+	run_deferred(r);
 }
 
 void reactor_stop(struct reactor *r)

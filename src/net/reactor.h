@@ -105,6 +105,10 @@ void reactor_defer(struct reactor *r, struct reactor_deferred *d);
 /** From any thread: run fn(arg) on the reactor's thread. The message is copied; returns 0 or -ENOMEM. */
 int reactor_post(struct reactor *r, void (*fn)(void *arg), void *arg);
 
+/** Run the deferred and posted callbacks now, on the reactor's thread or after its loop stopped (at
+ * shutdown, so what they carry is freed, not lost). */
+void reactor_flush(struct reactor *r);
+
 /** Run until reactor_stop(). */
 void reactor_run(struct reactor *r);
 /** From any thread. */

@@ -518,23 +518,35 @@ size_t tls_server_cert_expiry(const struct tls_server *s, time_t *not_after_out,
 	return n;
 }
 
-/* A new server-side SSL from the current default context, in accept state, with no BIO yet. */
-static SSL *new_server_ssl(struct tls_server *s)
+SSL_CTX *tls_server_ctx_ref(struct tls_server *s)
 {
-	SSL_CTX *ctx;
-
 	/* Hold the lock only to take a reference: SSL_new itself runs unlocked on every worker. */
 	pthread_mutex_lock(&s->lock);
-	ctx = s->dflt;
+	SSL_CTX *ctx = s->dflt;
 	SSL_CTX_up_ref(ctx);
 	pthread_mutex_unlock(&s->lock);
+	return ctx;
+}
 
+/* A new server-side SSL from ctx, in accept state, with no BIO yet. */
+static SSL *new_ctx_ssl(SSL_CTX *ctx)
+{
+	if (!ctx)
+		return NULL;
 	ERR_clear_error();
 	SSL *ssl = SSL_new(ctx);
-	SSL_CTX_free(ctx); /* SSL_new took its own references */
 	if (ssl)
 		SSL_set_accept_state(ssl);
 	ERR_clear_error();
+	return ssl;
+}
+
+/* The same from the server's current default context. */
+static SSL *new_server_ssl(struct tls_server *s)
+{
+	SSL_CTX *ctx = tls_server_ctx_ref(s);
+	SSL *ssl = new_ctx_ssl(ctx);
+	SSL_CTX_free(ctx); /* SSL_new took its own references */
 	return ssl;
 }
 
@@ -929,15 +941,25 @@ static const struct transport_ops tls_ops = {
     .fini = tt_fini,
 };
 
+static int transport_init_ssl(struct transport *t, SSL *ssl, int fd, struct tls_pool *pool);
+
 int tls_transport_init(struct transport *t, struct tls_server *s, int fd, struct tls_pool *pool)
 {
+	return transport_init_ssl(t, new_server_ssl(s), fd, pool);
+}
+
+int tls_transport_init_ctx(struct transport *t, SSL_CTX *ctx, int fd, struct tls_pool *pool)
+{
+	return transport_init_ssl(t, new_ctx_ssl(ctx), fd, pool);
+}
+
+/* Takes over ssl (NULL: it could not be made). */
+static int transport_init_ssl(struct transport *t, SSL *ssl, int fd, struct tls_pool *pool)
+{
 	pthread_once(&bio_method_once, bio_method_init);
-	if (!bio_method)
-		return FIXGW_ENOMEM;
 	transport_plain_init(t, fd);
-	struct tls_conn *c = calloc(1, sizeof(*c));
-	SSL *ssl = c ? new_server_ssl(s) : NULL;
-	BIO *bio = ssl ? BIO_new(bio_method) : NULL;
+	struct tls_conn *c = ssl && bio_method ? calloc(1, sizeof(*c)) : NULL;
+	BIO *bio = c ? BIO_new(bio_method) : NULL;
 	if (!bio) {
 		SSL_free(ssl);
 		free(c);

@@ -123,6 +123,11 @@ void tls_pool_fini(struct tls_pool *p);
  * while the connection is busy and released through pool when it goes quiet. t must not move while in use
  * (the BIO points at it). Returns 0 or FIXGW_ENOMEM. */
 int tls_transport_init(struct transport *t, struct tls_server *s, int fd, struct tls_pool *pool);
+/** The same from a context of tls_server_ctx_ref (what a gateway snapshot holds, so workers make SSLs
+ * without taking the server's lock). FIXGW_ENOMEM also when ctx is NULL. */
+int tls_transport_init_ctx(struct transport *t, SSL_CTX *ctx, int fd, struct tls_pool *pool);
+/** The server's current default context (with its SNI set), referenced: drop with SSL_CTX_free. */
+SSL_CTX *tls_server_ctx_ref(struct tls_server *s);
 /** The SSL of a TLS transport, or NULL for any other transport (for logs and spans). */
 SSL *tls_transport_ssl(const struct transport *t);
 
