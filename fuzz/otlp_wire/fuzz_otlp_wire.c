@@ -18,7 +18,7 @@
 #include "otlp.pb-c.h"
 #include "telemetry/otlp_transport.c"
 
-#define CHECK(c)                                                                                              \
+#define CHECK(c)                                                                                             \
 	do {                                                                                                 \
 		if (!(c))                                                                                    \
 			abort();                                                                             \
@@ -58,12 +58,17 @@ static void records(const uint8_t *data, size_t size)
 			start = i + 1;
 		}
 	}
-	struct otlp_attr attrs[3] = {OTLP_STR(part[2], part[3]), OTLP_STR(part[4], part[5]), OTLP_INT(part[6], 7)};
-	struct otlp_span s = {.name = part[0], .status = OTLP_STATUS_ERROR, .status_message = part[1],
-	                      .attrs = attrs, .nattrs = 3};
+	struct otlp_attr attrs[3] = {OTLP_STR(part[2], part[3]), OTLP_STR(part[4], part[5]),
+	                             OTLP_INT(part[6], 7)};
+	struct otlp_span s = {.name = part[0],
+	                      .status = OTLP_STATUS_ERROR,
+	                      .status_message = part[1],
+	                      .attrs = attrs,
+	                      .nattrs = 3};
 	s.trace_id[0] = 1;
 	s.span_id[0] = 1;
-	struct otlp_log l = {.level = LOG_CRITICAL, .event = part[7], .body = part[1], .attrs = attrs, .nattrs = 3};
+	struct otlp_log l = {
+	    .level = LOG_CRITICAL, .event = part[7], .body = part[1], .attrs = attrs, .nattrs = 3};
 	static struct otlp_rec recs[2];
 	otlp_rec_from_span(&recs[0], &s);
 	otlp_rec_from_log(&recs[1], &l);

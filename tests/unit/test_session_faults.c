@@ -40,6 +40,7 @@ static int test_close(int fd)
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include "gateway/gateway_impl.h"
 #include "test.h"
 
 static struct gateway gw;
@@ -50,10 +51,13 @@ static struct gw_listener listener = {.cfg = &lcfg, .shared_fd = -1};
 TEST(setup)
 {
 	pthread_mutex_init(&gw.lock, NULL);
-	route_registry_init(&gw.routes);
-	atomic_store(&gw.limits.logon_timeout_ms, 10000);
-	atomic_store(&gw.limits.max_logon_bytes, 4096);
-	atomic_store(&gw.limits.connect_timeout_ms, 1000);
+	route_registry_init(&gw.routes, 1);
+	/* The snapshot the worker reads: only limits matter here (no Logon is routed). */
+	gw.snap = gw_snapshot_new("test");
+	CHECK(gw.snap != NULL);
+	gw.snap->limits.logon_timeout_ms = 10000;
+	gw.snap->limits.max_logon_bytes = 4096;
+	gw.snap->limits.connect_timeout_ms = 1000;
 	CHECK_EQ_INT(worker_init(&w, &gw, 0), 0);
 }
 
@@ -88,7 +92,7 @@ TEST(session_allocation_failure_closes_the_socket_once)
 	fail_calloc = 0;
 	CHECK_EQ_INT(closed, 1);
 	CHECK(w.sessions.head == NULL);
-	CHECK_EQ_INT(atomic_load(&gw.counters.active_connections), 0);
+	CHECK_EQ_INT(atomic_load(&w.stats.active_connections), 0);
 	char c;
 	CHECK_EQ_INT(read(peer, &c, 1), 0); /* the client sees a clean close */
 	close(peer);
@@ -113,7 +117,7 @@ TEST(timer_heap_that_cannot_grow_leaves_no_session_without_a_deadline)
 	CHECK_EQ_INT(live + (size_t)refused, N);
 	CHECK_EQ_INT(bad, 0);
 	CHECK(every_live_session_has_a_deadline());
-	CHECK_EQ_INT(atomic_load(&gw.counters.active_connections), (long long)live);
+	CHECK_EQ_INT(atomic_load(&w.stats.active_connections), (long long)live);
 	/* still without memory, the live sessions end (clients gone): each fd closed once, every reserved
 	 * heap slot given back */
 	fail_realloc = 1;
@@ -134,7 +138,7 @@ TEST(timer_heap_that_cannot_grow_leaves_no_session_without_a_deadline)
 		closed_once += closes[fds[i]] - before[i] == 1;
 	CHECK_EQ_INT(closed_once, (long long)live);
 	CHECK_EQ_INT(w.reactor.reserved, 4); /* the worker's 3 timers and the TLS pool's */
-	CHECK_EQ_INT(atomic_load(&gw.counters.active_connections), 0);
+	CHECK_EQ_INT(atomic_load(&w.stats.active_connections), 0);
 }
 
 TEST(double_close_closes_once_and_reaps_once)
@@ -145,7 +149,7 @@ TEST(double_close_closes_once_and_reaps_once)
 	CHECK(s != NULL);
 	int before = closes[fd];
 	session_abort(s, "first");
-	session_abort(s, "second"); /* from another path in the same batch: a no-op */
+	session_abort(s, "second");  /* from another path in the same batch: a no-op */
 	on_client(&s->cio, EPOLLIN); /* a stale event queued before the close: ignored */
 	on_timer(&s->timer);
 	CHECK_EQ_INT(closes[fd] - before, 1);
@@ -157,12 +161,13 @@ TEST(double_close_closes_once_and_reaps_once)
 	close(sv[0]);
 	close(sv[1]);
 	close(peer);
-	CHECK_EQ_INT(atomic_load(&gw.counters.active_connections), 0);
+	CHECK_EQ_INT(atomic_load(&w.stats.active_connections), 0);
 }
 
 TEST(teardown)
 {
 	worker_fini(&w);
+	gw_snapshot_unref(gw.snap);
 	route_registry_fini(&gw.routes);
 	pthread_mutex_destroy(&gw.lock);
 }
