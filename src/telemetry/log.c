@@ -296,7 +296,8 @@ static size_t put(char *out, size_t cap, size_t n, const char *s, size_t len)
 
 /* The message text of a line into out (at most cap - 1 bytes); returns its length. Formats made of
  * literal text and %s are copied by hand, as vsnprintf would write them; others go to vsnprintf. */
-static size_t format_msg(char *out, size_t cap, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static size_t format_msg(char *out, size_t cap, const char *fmt,
+                                                               va_list ap)
 {
 	if (!only_strings(fmt)) {
 		int n = vsnprintf(out, cap, fmt, ap);
