@@ -26,7 +26,7 @@ TEST(wildcard_listener_takes_every_local_address)
 	CHECK(is_self("0.0.0.0:9000", "0.0.0.0:9000"));
 	CHECK(is_self("127.0.0.1:9000", "[::]:9000")); /* dual-stack */
 	CHECK(is_self("[::1]:9000", "[::]:9000"));
-	CHECK(!is_self("[::1]:9000", "0.0.0.0:9000")); /* an IPv4 wildcard takes no IPv6 */
+	CHECK(!is_self("[::1]:9000", "0.0.0.0:9000"));      /* an IPv4 wildcard takes no IPv6 */
 	CHECK(!is_self("192.0.2.10:9000", "0.0.0.0:9000")); /* TEST-NET-1: not an address of this host */
 	CHECK(!is_self("127.0.0.1:9001", "0.0.0.0:9000"));
 }

@@ -114,7 +114,8 @@ TEST(records_survive_reloads_orphan_and_reassociate)
 	route_registry_init(&reg, 2);
 	struct gw_snapshot *s1 = publish(&reg, compile(two_routes));
 	/* a live connection of "t/a" on worker 1 holds the record */
-	struct route_stats *conn = route_stats_ref(gw_snapshot_route_stats(s1, route_table_find(s1->table, "t", "a")));
+	struct route_stats *conn =
+	    route_stats_ref(gw_snapshot_route_stats(s1, route_table_find(s1->table, "t", "a")));
 	gw_gauge(&route_stats_worker(conn, 1)->active, 1);
 	gw_count(&route_stats_worker(conn, 1)->routed_total, 1);
 
