@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# Install what fixgw needs to build and test, by Debian package name. Idempotent: installs only what is
-# missing, so a second run costs a few dpkg queries.
+# Install what fixgw needs, by Debian package name (every name exists on Debian 12 and 13). Idempotent: installs
+# only what is missing, so a second run costs a few dpkg queries.
+#   scripts/setup.sh          to build (make)
+#   scripts/setup.sh --run    to build and run the standalone setup (make run, make demo)
+#   scripts/setup.sh --test   to build and run every test suite (make test): adds the sanitizer, fuzzing and
+#                             format tools
 set -euo pipefail
 
-BUILD_PKGS=(build-essential cmake ninja-build pkg-config clang llvm libclang-rt-14-dev clang-format
-	libyaml-dev libjansson-dev libssl-dev openssl libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev)
-TEST_PKGS=(python3 python3-pytest python3-yaml libquickfix-dev g++ haproxy iproute2 procps)
+# Building build/fixgw: a C17 compiler, CMake + Ninja and the libraries it links (the OTLP exporter's
+# protobuf-c and libcurl among them).
+BUILD_PKGS=(build-essential cmake ninja-build pkg-config libyaml-dev libjansson-dev libssl-dev libprotobuf-c-dev
+	protobuf-c-compiler libcurl4-openssl-dev)
+# Running it as `make run` does: the QuickFIX acceptor it routes to (tests/peers, C++), a throwaway certificate
+# and the Logon the printed command sends.
+RUN_PKGS=(openssl python3 libquickfix-dev)
+# The test suites. clang and libclang-rt-dev are the release's default clang and its matching runtime
+# (libFuzzer, LeakSanitizer); clang-format-19 is pinned, as formatting differs between versions, and is the
+# same 19.1.7 on Debian 12 and 13.
+TEST_PKGS=(clang llvm libclang-rt-dev clang-format-19 python3-pytest python3-yaml haproxy iproute2 procps)
 
 want=("${BUILD_PKGS[@]}")
-if [ "${1:-}" = "--test" ]; then
-	want+=("${TEST_PKGS[@]}")
-fi
+case "${1:-}" in
+"") ;;
+--run) want+=("${RUN_PKGS[@]}") ;;
+--test) want+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+*)
+	echo "usage: scripts/setup.sh [--run | --test]" >&2
+	exit 2
+	;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
@@ -20,8 +38,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	echo "setup: installing ${missing[*]}"
 	SUDO=""
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
-	$SUDO apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+	# Another apt run (a second checkout's setup, say) holds the lock for a while: wait for it.
+	lock=(-o DPkg::Lock::Timeout=600)
+	$SUDO apt-get "${lock[@]}" update -q
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${lock[@]}" install -y -q --no-install-recommends "${missing[@]}"
 fi
 # pytest may come from the image's Python rather than Debian's; either will do.
 if [ "${1:-}" = "--test" ] && ! python3 -c 'import pytest' 2>/dev/null; then

@@ -1,60 +1,224 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need, then runs every test suite.
-#   unit tests (optimised build) -> unit tests under ASan/UBSan -> fuzz corpus replay + short fuzzing
-#   -> end-to-end tests under ASan/UBSan, then under ThreadSanitizer -> end-to-end tests (pytest) against
-#   the real binary and real peers.
-set -euo pipefail
+# The README's test command (`make test`; CI runs exactly that). Installs what the tests need, then runs every
+# suite listed at the end of this file, each to its end even when an earlier one failed, and closes with a table
+# (suite, result, seconds, what it counted) and the line "N passed, N failed[, N skipped]": the tests of every
+# suite added up (a suite without a test runner, a build say, counts as one check; a suite that fails without a
+# failed test counts one failure). Exits 1 when any suite failed.
+#
+#   scripts/test.sh              every suite
+#   scripts/test.sh NAME...      only these suites (in the listed order)
+#   scripts/test.sh --list       the suites' names and what each checks
+#
+# Adding a suite is one line in the list at the end:
+#   suite NAME "what it checks" 'COMMAND'
+# COMMAND is a bash command line, run from the repository root under `set -euo pipefail`, with the helpers
+# below (build, unit, e2e, peers, preset_dir). Its output goes to the terminal and to build-test/NAME.log.
+# A suite that runs longer than FIXGW_SUITE_TIMEOUT seconds (default 1200) is stopped and counts as failed.
+# FIXGW_REQUIRE_PEERS=1 is set here: end-to-end tests whose peers (QuickFIX, haproxy) are missing fail instead
+# of skipping.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 export FIXGW_ROOT="$PWD"
+export FIXGW_REQUIRE_PEERS=1
+LOGS=build-test
 
-./scripts/setup.sh --test
+# ---------------------------------------------------------------- helpers for suite commands
 
-step() { printf '\n==> %s\n' "$*"; }
+# preset_dir PRESET: the preset's build directory (binaryDir in CMakePresets.json), relative to the root.
+preset_dir() {
+	python3 - "$1" <<'PY'
+import json, sys
+for p in json.load(open("CMakePresets.json"))["configurePresets"]:
+    if p["name"] == sys.argv[1]:
+        print(p["binaryDir"].replace("${sourceDir}/", ""))
+        sys.exit(0)
+sys.exit(f"no configure preset {sys.argv[1]} in CMakePresets.json")
+PY
+}
 
-step "clang-format check (make format fixes it)"
-make -s format-check
+# build PRESET [CMAKE ARGS...]: configure (quietly) and build a CMake preset; incremental.
+build() {
+	local preset=$1
+	shift
+	cmake --preset "$preset" "$@" >/dev/null
+	cmake --build --preset "$preset"
+}
 
-step "build (default preset)"
-cmake --preset default >/dev/null
-cmake --build --preset default
+# unit PRESET [CTEST ARGS...]: build PRESET and run its unit tests (CTest label `unit`).
+unit() {
+	local preset=$1
+	shift
+	build "$preset"
+	ctest --test-dir "$(preset_dir "$preset")" -L unit --output-on-failure -j "$(nproc)" "$@"
+}
 
-step "unit tests"
-ctest --preset default -L unit
-
-step "release build (-O3 finds warnings -O2 does not)"
-cmake --preset release >/dev/null
-cmake --build --preset release
-
-step "unit tests under AddressSanitizer + UBSan"
-cmake --preset asan-ubsan >/dev/null
-cmake --build --preset asan-ubsan
-ASAN_OPTIONS=detect_leaks=1 ctest --preset asan-ubsan -L unit
-
-step "fuzz targets: corpus replay and ${FIXGW_FUZZ_SECONDS:-15}s of fresh fuzzing each"
-cmake --preset fuzz -DFIXGW_FUZZ_SECONDS="${FIXGW_FUZZ_SECONDS:-15}" >/dev/null
-cmake --build --preset fuzz
-ctest --preset fuzz -L fuzz
-
-if [ -f tests/peers/CMakeLists.txt ]; then
-	step "QuickFIX test peers"
+# peers: build the QuickFIX test peers (tests/peers) into build-peers/.
+peers() {
 	cmake -S tests/peers -B build-peers -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build-peers
-fi
+}
 
-step "end-to-end tests against the ASan/UBSan build (every process must exit cleanly)"
-FIXGW_BIN="$PWD/build-asan/fixgw" ASAN_OPTIONS=detect_leaks=1 python3 -m pytest -q -p no:cacheprovider tests/e2e
+# e2e PRESET [PYTEST ARGS...]: build PRESET and the peers, then run pytest (default: tests/e2e) against the
+# preset's fixgw binary.
+e2e() {
+	local preset=$1 dir
+	shift
+	build "$preset"
+	peers
+	dir=$(preset_dir "$preset")
+	[ $# -gt 0 ] || set -- tests/e2e
+	FIXGW_BIN="$PWD/$dir/fixgw" python3 -m pytest -q -p no:cacheprovider "$@"
+}
 
-step "end-to-end tests under ThreadSanitizer (races between workers, reload, hold/release, drain, admin)"
-# The whole suite: it exercises every thread (workers, the control loop's reloads and drains, the admin
-# endpoint) and takes about as long as the ASan run. A race stops the process (halt_on_error), so the test
-# that drove it fails with TSan's report in the gateway's log.
-cmake --preset tsan >/dev/null
-cmake --build --preset tsan
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan -L unit
-FIXGW_BIN="$PWD/build-tsan/fixgw" TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-	python3 -m pytest -q -p no:cacheprovider tests/e2e
+# fuzz SECONDS: the libFuzzer targets (clang): replay each corpus, then SECONDS of fresh fuzzing each.
+fuzz() {
+	build fuzz -DFIXGW_FUZZ_SECONDS="$1"
+	ctest --test-dir "$(preset_dir fuzz)" -L fuzz --output-on-failure -j "$(nproc)"
+}
 
-step "end-to-end tests"
-# Last, so its closing line is the run's verdict. pytest exits 5 when it collected no tests: with set -e
-# that fails this script too, as it should.
-python3 -m pytest -q -p no:cacheprovider tests/e2e
+export -f preset_dir build unit peers e2e fuzz
+
+# ---------------------------------------------------------------- the runner
+
+names=()
+declare -A what command
+suite() { # NAME DESCRIPTION COMMAND
+	names+=("$1")
+	what[$1]=$2
+	command[$1]=$3
+}
+
+# count LOG: "passed failed skipped" summed over the CTest and pytest summaries in LOG, or nothing if none.
+count() {
+	python3 - "$1" <<'PY'
+import re, sys
+p = f = s = 0
+seen = False
+for line in open(sys.argv[1], errors="replace"):
+    line = line.strip().strip("=").strip()
+    m = re.match(r"\d+% tests passed, (\d+) tests? failed out of (\d+)", line)
+    if m:
+        seen = True
+        f += int(m[1])
+        p += int(m[2]) - int(m[1])
+        continue
+    m = re.fullmatch(r"((?:\d+ \w+(?:, )?)+) in [\d.]+s(?: \([\d:]+\))?", line)
+    if m:
+        seen = True
+        for n, word in re.findall(r"(\d+) (\w+)", m[1]):
+            if word == "passed":
+                p += int(n)
+            elif word in ("failed", "error", "errors"):
+                f += int(n)
+            elif word == "skipped":
+                s += int(n)
+if seen:
+    print(p, f, s)
+PY
+}
+
+run_suite() { # NAME: run it, record result, seconds and counts
+	local name=$1 log="$LOGS/$1.log" start rc
+	printf '\n==> [%s] %s\n' "$name" "${what[$name]}"
+	start=$(date +%s)
+	rm -f "$LOGS/.pid" "$LOGS/.rc"
+	{
+		timeout -k 30 "${FIXGW_SUITE_TIMEOUT:-1200}" bash -c "set -euo pipefail; ${command[$name]}" </dev/null &
+		echo $! >"$LOGS/.pid"
+		wait $!
+		echo $? >"$LOGS/.rc"
+	} 2>&1 | tee "$log" &
+	wait $! # tee: ends once the suite's output is all written
+	rc=$(cat "$LOGS/.rc" 2>/dev/null || echo 1)
+	seconds[$name]=$(($(date +%s) - start))
+	if [ "$rc" -eq 0 ]; then
+		result[$name]=passed
+	elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		result[$name]="timed out"
+	else
+		result[$name]=FAILED
+	fi
+	counts[$name]=$(count "$log")
+}
+
+interrupted() { # Ctrl-C or SIGTERM: stop the running suite (timeout passes it on to the suite's processes)
+	[ -f "$LOGS/.pid" ] && kill -TERM "$(cat "$LOGS/.pid")" 2>/dev/null
+	wait
+	echo "test: interrupted" >&2
+	exit 130
+}
+
+main() {
+	local name p f s total_p=0 total_f=0 total_s=0 suites_p=0 suites_f=0 tests
+	if [ "${1:-}" = "--list" ]; then
+		for name in "${names[@]}"; do
+			printf '%-12s %s\n' "$name" "${what[$name]}"
+		done
+		exit 0
+	fi
+	local run=("${names[@]}")
+	if [ $# -gt 0 ]; then
+		for name in "$@"; do
+			[ -n "${command[$name]+set}" ] || {
+				echo "test: no suite $name (scripts/test.sh --list)" >&2
+				exit 2
+			}
+		done
+		run=()
+		for name in "${names[@]}"; do
+			[[ " $* " == *" $name "* ]] && run+=("$name")
+		done
+	fi
+
+	./scripts/setup.sh --test || exit 1
+	mkdir -p "$LOGS"
+	trap interrupted INT TERM
+	declare -gA result seconds counts
+	for name in "${run[@]}"; do
+		run_suite "$name"
+	done
+	trap - INT TERM
+
+	printf '\n==> summary (logs in %s/)\n' "$LOGS"
+	printf '%-12s %-9s %7s  %s\n' SUITE RESULT SECONDS TESTS
+	for name in "${run[@]}"; do
+		if [ -n "${counts[$name]}" ]; then
+			read -r p f s <<<"${counts[$name]}"
+			tests="$p passed, $f failed"
+			[ "$s" -eq 0 ] || tests+=", $s skipped"
+		else
+			p=0 f=0 s=0
+			tests="(one check)"
+		fi
+		if [ "${result[$name]}" = passed ]; then
+			suites_p=$((suites_p + 1))
+			[ -n "${counts[$name]}" ] || p=1
+		else
+			suites_f=$((suites_f + 1))
+			[ "$f" -gt 0 ] || f=1
+		fi
+		total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
+		printf '%-12s %-9s %7s  %s\n' "$name" "${result[$name]}" "${seconds[$name]}" "$tests"
+	done
+	echo "suites: $suites_p passed, $suites_f failed"
+	if [ "$total_s" -gt 0 ]; then
+		echo "$total_p passed, $total_f failed, $total_s skipped"
+	else
+		echo "$total_p passed, $total_f failed"
+	fi
+	[ "$suites_f" -eq 0 ]
+}
+
+# ---------------------------------------------------------------- the suites, in the order they run
+
+suite format "clang-format-19 check (make format fixes it)" 'make -s format-check'
+suite unit "unit tests (default build)" 'unit default'
+suite release "release build (-O3 finds warnings -O2 does not)" 'build release'
+suite unit-asan "unit tests under AddressSanitizer + UBSan" 'ASAN_OPTIONS=detect_leaks=1 unit asan-ubsan'
+suite fuzz "fuzz targets: corpus replay and ${FIXGW_FUZZ_SECONDS:-15} s of fresh fuzzing each" \
+	"fuzz ${FIXGW_FUZZ_SECONDS:-15}"
+suite e2e-asan "end-to-end tests against the ASan/UBSan build (every process must exit cleanly)" \
+	'ASAN_OPTIONS=detect_leaks=1 e2e asan-ubsan'
+suite e2e "end-to-end tests against the default build" 'e2e default'
+
+main "$@"

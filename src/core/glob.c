@@ -116,8 +116,8 @@ bool glob_overlap(const char *p, size_t n, const char *q, size_t m)
 	uint8_t reach[(GLOB_MAX_LEN + 1) * (GLOB_MAX_LEN + 1) / 8 + 1];
 	size_t w = nb + 1;
 	memset(reach, 0, ((na + 1) * w) / 8 + 1);
-#define REACHED(i, j) (reach[((i)*w + (j)) >> 3] & (1u << (((i)*w + (j)) & 7)))
-#define MARK(i, j)    (reach[((i)*w + (j)) >> 3] |= (uint8_t)(1u << (((i)*w + (j)) & 7)))
+#define REACHED(i, j) (reach[((i) * w + (j)) >> 3] & (1u << (((i) * w + (j)) & 7)))
+#define MARK(i, j)    (reach[((i) * w + (j)) >> 3] |= (uint8_t)(1u << (((i) * w + (j)) & 7)))
 	MARK(0, 0);
 	for (size_t i = 0; i <= na; i++) {
 		for (size_t j = 0; j <= nb; j++) {

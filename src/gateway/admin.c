@@ -39,7 +39,7 @@ struct admin_server {
 	uint64_t flood_unlogged; /* evictions since the last log line */
 };
 
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static void client_reap(struct reactor_deferred *d)
 {

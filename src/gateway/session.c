@@ -113,7 +113,7 @@ static void relay_done(struct session *s, enum relay_status st);
 static void count_bytes(struct session *s, bool from_client, uint64_t n);
 static void leave_hold(struct session *s);
 
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* What this session reads of the gateway: the worker's snapshot (valid for the current handler) and the
  * worker's own counters. */

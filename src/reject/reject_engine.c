@@ -28,7 +28,7 @@
 #include "net/reactor.h"
 #include "telemetry/log.h"
 
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 #define RJ_COMPONENT         "reject-engine"
 #define RJ_MAX_FIELDS        FIX_SCAN_DEFAULT_MAX_FIELDS /* same bound as the gateway's scanner */

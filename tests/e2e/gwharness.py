@@ -322,17 +322,17 @@ def recv_until_closed(sock, timeout=10):
 
 import pathlib  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, missing_peer  # noqa: E402
 
 PEERS = pathlib.Path(os.environ.get("FIXGW_PEERS_DIR", ROOT / "build-peers"))
 
 
 def peer_binary(name):
-    """Path of a QuickFIX test peer (fix_acceptor, fix_initiator); skips the test when it is not built."""
-    import pytest
+    """Path of a QuickFIX test peer (fix_acceptor, fix_initiator); skips the test when it is not built (fails
+    it under scripts/test.sh)."""
     p = PEERS / name
     if not p.exists():
-        pytest.skip(f"{p} not built (cmake -S tests/peers -B build-peers -G Ninja && cmake --build build-peers)")
+        missing_peer(f"{p} not built (cmake -S tests/peers -B build-peers -G Ninja && cmake --build build-peers)")
     return str(p)
 
 

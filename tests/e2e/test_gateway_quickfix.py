@@ -4,7 +4,8 @@ application message). Every acceptor has the same CompID (VENUE), so an initiato
 one through the gateway's routing; which one it reached is read from the acceptor's own `logon` event and
 from the echoes (`echo:<acceptor name>:msg-<i>`).
 
-FIXGW_PEERS_DIR overrides where the peers are (default build-peers/); tests skip when they are not built.
+FIXGW_PEERS_DIR overrides where the peers are (default build-peers/); tests skip when they are not built
+(and fail under scripts/test.sh, which sets FIXGW_REQUIRE_PEERS=1).
 """
 import datetime
 import re

@@ -15,12 +15,21 @@ import time
 
 import pytest
 
+from conftest import missing_peer
 from fixmsg import logon
 from gwharness import (Acceptor, Engine, Gateway, RejectEngineProc, fixsession, free_port, peer_binary,
                        recv_exactly, recv_until_closed, run_initiator, wait_until)
 
 OPENSSL = shutil.which("openssl")
-pytestmark = pytest.mark.skipif(OPENSSL is None, reason="the openssl command line is needed")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _openssl():
+    """First of the module's fixtures (autouse, module scope): the certificates below need openssl."""
+    if OPENSSL is None:
+        missing_peer("the openssl command line is needed")
+
+
 SNI_NAME = "fix.example.test"
 N_TLS = 5
 

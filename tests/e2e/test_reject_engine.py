@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import FIXGW, ROOT
+from conftest import FIXGW, ROOT, missing_peer
 from fixmsg import SOH, fix_message, logon
 
 BIN = pathlib.Path(os.environ.get("FIXGW_BIN", FIXGW))
@@ -580,7 +580,7 @@ def test_usage_errors(engine):
 def fix_initiator():
     peer = PEERS / "fix_initiator"
     if not peer.exists():
-        pytest.skip(f"{peer} not built (cmake -S tests/peers -B build-peers -G Ninja && "
+        missing_peer(f"{peer} not built (cmake -S tests/peers -B build-peers -G Ninja && "
                     "cmake --build build-peers)")
     return str(peer)
 

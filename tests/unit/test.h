@@ -47,10 +47,7 @@ struct test_case {
 	void (*fn)(void);
 };
 
-#define TEST_ENTRY(fn)                                                                                       \
-	{                                                                                                    \
-#fn, fn                                                                                      \
-	}
+#define TEST_ENTRY(fn) {#fn, fn}
 
 static inline int test_run_all(const struct test_case *cases, size_t n)
 {
