@@ -186,9 +186,11 @@ int reactor_timer_arm(struct reactor *r, struct reactor_timer *t, uint64_t after
 	return 0;
 }
 
+/* Fires the due timers, at most as many as were armed when the pass began: a timer that its callback re-arms
+ * due again (0 ms) waits for the next turn instead of spinning here while no fd is served. */
 static void run_timers(struct reactor *r)
 {
-	while (r->nheap && r->heap[0]->deadline_ms <= r->now_ms) {
+	for (size_t budget = r->nheap; budget && r->nheap && r->heap[0]->deadline_ms <= r->now_ms; budget--) {
 		struct reactor_timer *t = r->heap[0];
 		reactor_timer_cancel(r, t);
 		t->on_timer(t);
