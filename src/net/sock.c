@@ -13,12 +13,20 @@
 
 #include "core/errors.h"
 
+/* Decimal digits only (strtoul alone would take leading blanks and signs), 1..65535. */
 static int parse_port(const char *s, uint16_t *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v == 0 || v > 65535 || s[0] == '-' || s[0] == '+')
+	unsigned long v = 0;
+	if (!*s)
+		return FIXGW_EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return FIXGW_EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > 65535)
+			return FIXGW_EINVAL;
+	}
+	if (v == 0)
 		return FIXGW_EINVAL;
 	*out = (uint16_t)v;
 	return 0;
