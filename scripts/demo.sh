@@ -28,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-FIXGW=$ROOT/build/fixgw
+FIXGW=${FIXGW_BIN:-$ROOT/build/fixgw}
 PEERS=${FIXGW_PEERS_DIR:-$ROOT/build-peers}
 REASON="No matching session configuration"
 MESSAGES=3
@@ -85,8 +85,15 @@ else
 fi
 pids=()
 
+# now_ms: milliseconds on the shell's clock. Waits here are bounded in time, not in turns of a loop, and end
+# as soon as their condition holds: a busy machine makes them neither fail early nor last forever.
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+
 cleanup() {
-	local rc=$? pid i
+	local rc=$? pid deadline
 	trap - EXIT INT TERM
 	# every process started here: the list, and the shell's own jobs (a signal can arrive between starting
 	# one and adding it to the list)
@@ -94,10 +101,10 @@ cleanup() {
 	for pid in "${pids[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
-	for pid in "${pids[@]}"; do # up to 3 s each to stop, then SIGKILL
-		for ((i = 0; i < 30; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
+	deadline=$(($(now_ms) + 10000)) # 10 s for all of them to stop, then SIGKILL
+	for pid in "${pids[@]}"; do
+		while kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
+			sleep 0.05
 		done
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
@@ -117,10 +124,11 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_for FILE PATTERN PID WHAT: until FILE has a line matching PATTERN (10 s), or PID has exited.
+# wait_for FILE PATTERN PID WHAT: until FILE has a line matching PATTERN (30 s), or PID has exited.
 wait_for() {
-	local file=$1 pattern=$2 pid=$3 what=$4 i
-	for ((i = 0; i < 200; i++)); do
+	local file=$1 pattern=$2 pid=$3 what=$4 deadline
+	deadline=$(($(now_ms) + 30000))
+	while [ "$(now_ms)" -lt "$deadline" ]; do
 		grep -q -- "$pattern" "$file" 2>/dev/null && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
@@ -240,7 +248,7 @@ def decisions():
     return [e for e in events(run / "gateway.log") if e.get("event") == "routing_decision"]
 
 
-deadline = time.monotonic() + 5
+deadline = time.monotonic() + 30  # the gateway logs each decision as it routes: usually there already
 while len(decisions()) < 3 and time.monotonic() < deadline:
     time.sleep(0.05)
 

@@ -71,3 +71,19 @@ def gateways():
     yield make
     for g in made:
         g.stop()
+
+
+@pytest.fixture
+def script():
+    """script(ARGS..., env={...}) starts a gwharness.Script; whatever is still running at teardown is killed."""
+    from gwharness import Script
+    started = []
+
+    def start(*args, env=None):
+        s = Script(args, env)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.kill()

@@ -2,6 +2,7 @@
 and helpers to wait for what it says. Everything listens on 127.0.0.1 and stops by itself."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -36,9 +37,16 @@ class JsonLines:
         self.what = what
         self.records = []
         self.lock = threading.Lock()
+        self.eof = threading.Event()  # set once the stream has ended and every line is in records
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
     def _read(self, stream):
+        try:
+            self._collect(stream)
+        finally:
+            self.eof.set()
+
+    def _collect(self, stream):
         for raw in stream:
             line = raw.decode(errors="replace").rstrip("\n")
             try:
@@ -285,7 +293,7 @@ class Gateway:
                 self.proc.wait()
                 raise AssertionError(f"gateway did not stop within {timeout}s of {sig!r}")
         if self.proc:
-            time.sleep(0.05)  # let the log reader drain the last lines
+            self.log.eof.wait(timeout)  # every last line read
             text = self.raw_log()
             for marker in ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"):
                 assert marker not in text, f"sanitizer report from the gateway:\n{text[-4000:]}"
@@ -302,6 +310,34 @@ def recv_exactly(sock, n, timeout=10):
             break
         buf += d
     return buf
+
+
+def _proc_net_tcp_addr(addr):
+    ip, port = addr[:2]
+    return "%08X:%04X" % (int.from_bytes(socket.inet_aton(ip), "little"), port)
+
+
+def wait_read_by_peer(sock, timeout=10):
+    """Waits until the process at the other end of sock (an IPv4 TCP socket to a process on this host) has
+    read everything sent so far: our send queue and its receive queue are both empty (/proc/net/tcp). For
+    tests that must deliver a message in separate reads, instead of sleeping between the writes."""
+    try:
+        ours, theirs = _proc_net_tcp_addr(sock.getsockname()), _proc_net_tcp_addr(sock.getpeername())
+    except OSError:  # reset already: the peer has read all it ever will
+        return
+
+    def drained():
+        queues = {}
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                tx, rx = (int(q, 16) for q in fields[4].split(":"))
+                queues[(fields[1], fields[2])] = (tx, rx)
+        mine, peer = queues.get((ours, theirs)), queues.get((theirs, ours))
+        # a peer that closed is done reading too
+        return mine is None or peer is None or (mine[0] == 0 and peer[1] == 0)
+
+    wait_until(drained, timeout, interval=0.001, what="the peer to read what was sent")
 
 
 def recv_until_closed(sock, timeout=10):
@@ -451,3 +487,101 @@ class RejectEngineProc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+# ---------------------------------------------------------------- the README's scripts (make run, make demo)
+
+
+
+def session_members(sid):
+    """PIDs of the live processes of session sid: everything a script started inherits its session."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{d}/stat").read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state, ppid, pgrp, session
+            out.append(int(d))
+    return out
+
+
+class Script:
+    """A script of scripts/ run from the repository root in a session of its own, as a terminal would run it;
+    its output (stdout and stderr) is collected line by line by a thread. Every wait is on a condition (an
+    output line, the process's exit, its session emptying), bounded by a generous timeout: a busy machine
+    only makes them slower. kill() ends whatever is left (call it from a fixture's teardown)."""
+
+    def __init__(self, args, env=None):
+        self.proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=ROOT, env=dict(os.environ, **(env or {})),
+                                     start_new_session=True)
+        self.lines = []
+        self.lock = threading.Lock()
+        self.eof = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            with self.lock:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+        self.eof.set()
+
+    def text(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+    def wait_line(self, pattern, timeout=120):
+        """The re.Match of the first output line that matches pattern; fails when the script's output ends
+        first, or after timeout seconds."""
+        rx = re.compile(pattern)
+
+        def found():
+            with self.lock:
+                for line in self.lines:
+                    m = rx.search(line)
+                    if m:
+                        return m
+            if self.eof.is_set():
+                raise AssertionError(f"the script's output ended (status {self.proc.wait()}) without "
+                                     f"/{pattern}/:\n{self.text()}")
+            return None
+
+        try:
+            return wait_until(found, timeout, what=f"/{pattern}/")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; output so far:\n{self.text()}") from None
+
+    def finish(self, timeout=120):
+        """Waits for the script to exit, for its output to end and for every process it started to be gone:
+        (exit status, output)."""
+        try:
+            self.proc.wait(timeout)
+            if not self.eof.wait(timeout):
+                raise AssertionError("output still open: a process the script started outlived it")
+            wait_until(lambda: not session_members(self.proc.pid), timeout,
+                       what="every process the script started gone")
+        except (subprocess.TimeoutExpired, AssertionError) as e:
+            left = session_members(self.proc.pid)
+            self.kill()
+            raise AssertionError(f"{e} (left: {left}); output:\n{self.text()}") from None
+        return self.proc.returncode, self.text()
+
+    def signal(self, sig, group=False):
+        """Sends sig to the script (group=True: to its whole process group, as Ctrl-C in a terminal does)."""
+        (os.killpg if group else os.kill)(self.proc.pid, sig)
+
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        for pid in session_members(self.proc.pid):  # a process that left the group, if any
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -1,17 +1,15 @@
 """`scripts/demo.sh` (make demo) end to end: it runs two QuickFIX engines, the reject engine and the gateway,
 logs three counterparties on, prints one routing decision and one outcome per counterparty, exits 0 only when
 all three are as expected, and leaves no process behind."""
-import os
-import re
 import json
+import re
 import signal
-import subprocess
 import urllib.request
 
 import pytest
 
 from conftest import ROOT
-from gwharness import peer_binary, wait_until
+from gwharness import peer_binary, session_members, wait_until
 
 DEMO = ROOT / "scripts" / "demo.sh"
 
@@ -28,35 +26,8 @@ OUTCOMES = [
 ]
 
 
-def session_members(sid):
-    """PIDs of live processes in session sid (everything demo.sh started inherits its session)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{d}/stat").read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) == sid and fields[0] != "Z":     # field 6 of stat: session id
-            out.append(int(d))
-    return out
-
-
-def run_demo(tmp_path, *args, timeout=90):
-    env = dict(os.environ, DEMO_DIR=str(tmp_path / "run"))
-    p = subprocess.Popen([str(DEMO), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                         start_new_session=True)
-    try:
-        out, _ = p.communicate(timeout=timeout)
-    finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-    text = out.decode(errors="replace")
-    wait_until(lambda: not session_members(p.pid), 5, what="every demo process gone: " + text[-500:])
-    return p.returncode, text
+def run_demo(script, tmp_path, *args):
+    return script(DEMO, *args, env={"DEMO_DIR": str(tmp_path / "run")}).finish(timeout=240)
 
 
 @pytest.fixture(autouse=True)
@@ -65,8 +36,8 @@ def _built():
     peer_binary("fix_initiator")
 
 
-def test_demo_runs_and_routes_three_counterparties(tmp_path):
-    rc, out = run_demo(tmp_path)
+def test_demo_runs_and_routes_three_counterparties(script, tmp_path):
+    rc, out = run_demo(script, tmp_path)
     assert rc == 0, out
     for pat in DECISIONS + OUTCOMES:
         assert re.search(pat, out, re.M), f"missing line /{pat}/ in:\n{out}"
@@ -78,64 +49,47 @@ def test_demo_runs_and_routes_three_counterparties(tmp_path):
     assert log.count('"event":"routing_decision"') == 3
 
 
-def test_demo_fails_when_an_outcome_is_wrong(tmp_path):
+def test_demo_fails_when_an_outcome_is_wrong(script, tmp_path):
     """Without the multi-field FIXSession, BANK_FI gets the reject engine's Logout: the demo must say so and
     exit non-zero (its checks are not a formality)."""
-    rc, out = run_demo(tmp_path, "--without", "bank-fi-rates")
+    rc, out = run_demo(script, tmp_path, "--without", "bank-fi-rates")
     assert rc == 1, out
     assert re.search(r"^\s*BANK_FI\s+UNEXPECTED\s+fix_initiator exited 3", out, re.M), out
     assert re.search(OUTCOMES[0], out, re.M) and re.search(OUTCOMES[2], out, re.M), out
     assert "demo: FAILED" in out
 
 
-def start_demo(tmp_path, *args):
-    env = dict(os.environ, DEMO_DIR=str(tmp_path / "run"))
-    return subprocess.Popen([str(DEMO), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+def test_demo_stay_then_ctrl_c_stops_everything(script, tmp_path):
+    demo = script(DEMO, "--stay", env={"DEMO_DIR": str(tmp_path / "run")})
+    demo.wait_line(r"^demo: still running", timeout=240)       # it has checked all three outcomes
+    text = demo.text()
+    assert "demo: all three counterparties ended as expected" in text, text
+    # while it stays, the gateway answers on the admin URL it printed
+    url = re.search(r"admin (http://127\.0\.0\.1:\d+/routes)", text).group(1)
+    with urllib.request.urlopen(url, timeout=30) as r:
+        doc = json.loads(r.read())
+    assert sorted(x["name"] for x in doc["routes"]) == ["trading/bank-fi-rates", "trading/broker-a-equities"]
+    assert doc["counters"]["reject_engine_connections"] == 1
+    assert len(session_members(demo.proc.pid)) >= 5         # demo.sh, two acceptors, reject engine, gateway
+    demo.signal(signal.SIGINT, group=True)                  # Ctrl-C, as a terminal sends it
+    rc, out = demo.finish(timeout=120)
+    assert rc == 0, out                                     # Ctrl-C is the normal end of --stay
 
 
-def stop_demo(p, sig):
-    try:
-        p.send_signal(sig)
-        out, _ = p.communicate(timeout=20)
-    finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-    wait_until(lambda: not session_members(p.pid), 5, what="every demo process gone")
-    return p.returncode, out.decode(errors="replace")
+def test_demo_stay_then_sigterm_to_the_script_alone_stops_everything(script, tmp_path):
+    demo = script(DEMO, "--stay", env={"DEMO_DIR": str(tmp_path / "run")})
+    demo.wait_line(r"^demo: still running", timeout=240)
+    demo.signal(signal.SIGTERM)                             # its processes get nothing but what demo.sh sends
+    rc, out = demo.finish(timeout=120)
+    assert rc == 0, out
 
 
-def test_demo_stay_then_ctrl_c_stops_everything(tmp_path):
-    p = start_demo(tmp_path, "--stay")
-    try:
-        lines = []
-        for raw in p.stdout:                               # until it says it stays
-            lines.append(raw.decode(errors="replace"))
-            if lines[-1].startswith("demo: still running"):
-                break
-        text = "".join(lines)
-        assert "demo: all three counterparties ended as expected" in text, text
-        # while it stays, the gateway answers on the admin URL it printed
-        url = re.search(r"admin (http://127\.0\.0\.1:\d+/routes)", text).group(1)
-        with urllib.request.urlopen(url, timeout=5) as r:
-            doc = json.loads(r.read())
-        assert sorted(x["name"] for x in doc["routes"]) == ["trading/bank-fi-rates", "trading/broker-a-equities"]
-        assert doc["counters"]["reject_engine_connections"] == 1
-        assert len(session_members(p.pid)) >= 5   # demo.sh, two acceptors, reject engine, gateway
-    except BaseException:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
-        raise
-    rc, rest = stop_demo(p, signal.SIGINT)
-    assert rc == 0, text + rest                             # Ctrl-C is the normal end of --stay
-
-
-def test_demo_interrupted_while_starting_cleans_up(tmp_path):
-    p = start_demo(tmp_path)
+def test_demo_interrupted_while_starting_cleans_up(script, tmp_path):
+    demo = script(DEMO, env={"DEMO_DIR": str(tmp_path / "run")})
     events = tmp_path / "run" / "equities-engine.events"
-    wait_until(lambda: (events.exists() and '"listening"' in events.read_text()) or p.poll() is not None, 30,
-               interval=0.005, what="the demo's first engine")
-    rc, out = stop_demo(p, signal.SIGTERM)
+    wait_until(lambda: (events.exists() and '"listening"' in events.read_text()) or demo.proc.poll() is not None,
+               120, interval=0.005, what="the demo's first engine")
+    demo.signal(signal.SIGTERM)
+    rc, out = demo.finish(timeout=120)
     assert rc == 143, out                                   # stopped half-way, not a success
     assert "demo: configs and logs are in" in out

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from fixmsg import fix_message, logon
-from gwharness import Gateway, fixsession, free_port, recv_exactly, recv_until_closed, wait_until
+from gwharness import (Gateway, fixsession, free_port, recv_exactly, recv_until_closed, wait_read_by_peer,
+                       wait_until)
 
 
 def basic(tmp_path, engines, gateways, **kw):
@@ -45,7 +46,7 @@ def test_logon_split_at_every_byte(tmp_path, engines, gateways):
         with gw.connect() as c:
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             c.sendall(msg[:cut])
-            time.sleep(0.02)
+            wait_read_by_peer(c)               # the gateway has read the first part on its own
             c.sendall(msg[cut:])
             assert recv_exactly(c, len(msg)) == msg
     # and one byte per write
@@ -53,7 +54,7 @@ def test_logon_split_at_every_byte(tmp_path, engines, gateways):
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for i in range(len(msg)):
             c.sendall(msg[i:i + 1])
-            time.sleep(0.001)
+            wait_read_by_peer(c)
         assert recv_exactly(c, len(msg)) == msg
     assert all(a.data(i) == msg for i in range(len(a.conns)))
 
@@ -139,26 +140,26 @@ def test_slow_logon_hits_absolute_deadline(tmp_path, engines, gateways):
     gw, a, _ = basic(tmp_path, engines, gateways, extra="logonTimeout: 1s")
     msg = logon(sender="BROKER_A")
     with gw.connect() as c:
-        t0 = time.monotonic()
-        closed = False
-        for i in range(len(msg)):          # trickle: a byte every 100 ms would take ~10 s
+        closed_at = None
+        for i in range(len(msg)):          # trickle: a byte every 100 ms would take ~7 s
             try:
                 c.sendall(msg[i:i + 1])
             except OSError:
-                closed = True
+                closed_at = i
                 break
             c.settimeout(0.1)
             try:
                 if c.recv(1) == b"":
-                    closed = True
+                    closed_at = i
                     break
             except socket.timeout:
                 pass
-            except OSError:  # a reset is a close too: the gateway closed with our last byte unread
-                closed = True
+            except OSError:                # a reset: closed with our bytes unread
+                closed_at = i
                 break
-        assert closed, "the gateway kept a trickling Logon past its deadline"
-        assert time.monotonic() - t0 < 3.0
+        # closed while the Logon was still incomplete: the deadline counts from accept, not per byte
+        assert closed_at is not None and closed_at < len(msg) - 1, \
+            "the gateway kept a trickling Logon past its deadline"
     gw.wait_log("routing_decision", decision="PARSE_FAILURE")
     assert not a.conns
 
@@ -220,7 +221,7 @@ def test_hold_then_release(tmp_path, engines, gateways):
     assert rec["level"] == "ERROR" and rec["target"] == "trading/svc-a:9880"
     assert gw.route("trading/a")["held"] == 1
     c.sendall(b"queued-while-held")            # stays in the kernel until the engine is up
-    time.sleep(0.2)
+    time.sleep(0.2)                            # a window for a wrong forward to show: absence has no event
     assert not a.conns
     gw.write_config({"trading/svc-a:9880": [(a.port, True)]})
     gw.reload()
@@ -238,8 +239,8 @@ def test_hold_timeout_is_critical(tmp_path, engines, gateways):
     with gw.connect() as c:
         t0 = time.monotonic()
         c.sendall(logon(sender="A"))
-        assert recv_until_closed(c, timeout=5)[0] == b""
-        assert 0.8 < time.monotonic() - t0 < 3
+        assert recv_until_closed(c, timeout=30)[0] == b""
+        assert 0.8 < time.monotonic() - t0 < 15  # 1 s, bounded generously for a busy machine
     rec = gw.wait_log("hold_timeout")[0]
     assert rec["level"] == "CRITICAL" and rec["hold_duration_ms"] >= 900
     assert gw.admin()["counters"]["rejections"]["hold_timeout"] == 1
@@ -289,7 +290,7 @@ def test_release_is_paced(tmp_path, engines, gateways):
     gw.write_config({"trading/svc-a:9880": [(a.port, True)]})
     t0 = time.monotonic()
     gw.reload()
-    a.wait_conns(5, timeout=10)
+    a.wait_conns(5, timeout=30)
     elapsed = time.monotonic() - t0
     assert elapsed >= 0.6, f"5 held connections released in {elapsed:.2f}s at 5/s: not paced"
     for c in clients:
@@ -393,13 +394,12 @@ def test_emfile_backoff_and_recovery(tmp_path, engines, gateways):
                 break
         gw.wait_log("accept_backoff", timeout=5)
         cpu0 = sum(map(int, open(f"/proc/{gw.proc.pid}/stat").read().split()[13:15]))
-        time.sleep(1.0)
+        time.sleep(1.0)                        # the window the CPU time is measured over
         cpu1 = sum(map(int, open(f"/proc/{gw.proc.pid}/stat").read().split()[13:15]))
         assert cpu1 - cpu0 < 30, "accept loop is spinning at EMFILE"
         for s in socks:
             s.close()
-        time.sleep(0.5)
-        msg = logon(sender="A")
+        msg = logon(sender="A")                # queued in the backlog until the gateway accepts again
         with gw.connect() as c:
             c.sendall(msg)
             assert recv_exactly(c, len(msg)) == msg
@@ -425,9 +425,7 @@ def test_graceful_shutdown_drains(tmp_path, engines, gateways):
         s.sendall(logon(sender="A"))
         if s.recv(10) == b"":
             raise ConnectionRefusedError("closed")
-    t0 = time.monotonic()
-    assert gw.proc.wait(10) == 0
-    assert time.monotonic() - t0 < 4
+    assert gw.proc.wait(30) == 0                # the grace period (2 s) ends the drain: c is still open
     c.close()
 
 
@@ -483,7 +481,7 @@ def test_idle_timeout_closes_quiet_sessions_only(tmp_path, engines, gateways):
     while time.monotonic() - t0 < 1.8:        # busy talks every 300 ms, quiet says nothing
         busy.sendall(b"hb")
         assert recv_exactly(busy, 2) == b"hb"
-        time.sleep(0.3)
+        time.sleep(0.3)                        # the pace of a talking client: the behaviour under test
     assert recv_until_closed(quiet, timeout=3)[0] == b""
     busy.sendall(b"still")
     assert recv_exactly(busy, 5) == b"still"

@@ -196,7 +196,7 @@ def try_renegotiation(port, procs, ca):
     after = lambda: c.text().split("RENEGOTIATING", 1)[1]  # noqa: E731
     wait_until(lambda: "verify return:1" in after() or c.proc.poll() is not None, 5,
                what="renegotiation outcome")
-    time.sleep(0.3)
+    time.sleep(0.3)  # a window for the server to cut a refused renegotiation: a close may come late
     renegotiated = "verify return:1" in after() and c.proc.poll() is None
     c.stop()
     return renegotiated, c.text()
