@@ -1,12 +1,141 @@
 #!/usr/bin/env bash
-# The README's run command: the gateway and the reject engine on the shipped standalone configuration
-# (deploy/standalone/fixgw.yaml), in the foreground until Ctrl-C.
-#   scripts/run.sh            run the gateway
-#   scripts/run.sh --explain  instead: check the example FIXSessions and explain where sample Logons go
+# The README's run command (`make run`): the gateway in front of a real FIX engine, on loopback, in the
+# foreground until Ctrl-C.
+#
+#   equities-engine      a QuickFIX acceptor (tests/peers) on 127.0.0.1:19880, CompID FIXGW: it answers a Logon
+#                        with its own and echoes every application message
+#   fixgw reject-engine  127.0.0.1:9881: answers a Logon that matches no FIXSession with a Logout
+#   fixgw gateway        deploy/standalone/fixgw.yaml: plaintext 127.0.0.1:9877, TLS 127.0.0.1:9876, admin
+#                        http://127.0.0.1:9090/routes; FIXSessions deploy/standalone/fixsessions/ send BROKER_A
+#                        and BROKER_B_* to equities-engine, anyone else to the reject engine
+#
+# Once all three are ready it prints the command to try next (a Logon through the gateway, and the answer).
+# Ctrl-C or SIGTERM stops every process it started; so does any of them exiting (then with status 1).
+#
+#   scripts/run.sh                     run
+#   scripts/run.sh --logon COMPID [--port N]
+#                                      log on as COMPID (FIX.4.4, TargetCompID FIXGW) through the gateway's
+#                                      plaintext listener (default port 9877) and print what comes back:
+#                                      exit 0 logged on (one message echoed, then logged out), 3 a Logout,
+#                                      1 no answer
+#   scripts/run.sh --explain           check the example FIXSessions of crds/examples and explain where
+#                                      sample Logons go (needs only build/fixgw)
+#   RUN_PORTS=free scripts/run.sh      every process on a free port instead (configuration copied to a
+#                                      scratch directory): for tests, or next to another `make run`
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FIXGW=./build/fixgw
-CONF=deploy/standalone/fixgw.yaml
+FIXGW=${FIXGW_BIN:-./build/fixgw} # FIXGW_BIN: another build (the tests run the asan-ubsan one too)
+PEERS=${FIXGW_PEERS_DIR:-build-peers}
+CONF_DIR=deploy/standalone
+
+# ---------------------------------------------------------------- --logon: the command run.sh tells you to try
+
+if [ "${1:-}" = "--logon" ]; then
+	[ $# -eq 2 ] || { [ $# -eq 4 ] && [ "$3" = "--port" ]; } || {
+		echo "usage: scripts/run.sh --logon COMPID [--port N]" >&2
+		exit 2
+	}
+	exec python3 - "$2" "${4:-9877}" <<'PY'
+import socket
+import sys
+import time
+
+comp, port = sys.argv[1], int(sys.argv[2])
+SOH = "\x01"
+seq = 0
+
+
+def message(mtype, *fields):
+    global seq
+    seq += 1
+    now = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
+    body = f"35={mtype}{SOH}49={comp}{SOH}56=FIXGW{SOH}34={seq}{SOH}52={now}{SOH}"
+    body += "".join(f + SOH for f in fields)
+    msg = f"8=FIX.4.4{SOH}9={len(body.encode())}{SOH}{body}"
+    return (msg + "10=%03d%s" % (sum(msg.encode()) % 256, SOH)).encode()
+
+
+def show(arrow, raw):
+    print(arrow, raw.decode(errors="replace").replace(SOH, "|"), flush=True)
+
+
+def field(raw, tag):
+    prefix = f"{tag}="
+    for f in raw.decode(errors="replace").split(SOH):
+        if f.startswith(prefix):
+            return f[len(prefix):]
+    return None
+
+
+buf = b""
+
+
+def receive(sock):
+    """The next complete FIX message, or None when the connection closes or 10 s pass without one."""
+    global buf
+    deadline = time.monotonic() + 10
+    while True:
+        end = buf.find(SOH.encode() + b"10=")
+        if end >= 0:
+            stop = buf.find(SOH.encode(), end + 1)
+            if stop >= 0:
+                msg, buf = buf[:stop + 1], buf[stop + 1:]
+                return msg
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            return None
+        if not chunk:
+            return None
+        buf += chunk
+
+
+def send(sock, raw):
+    show("->", raw)
+    sock.sendall(raw)
+
+
+def fail(why):
+    print(f"run: {why}", flush=True)
+    sys.exit(1)
+
+
+try:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+except OSError as e:
+    fail(f"cannot connect to the gateway at 127.0.0.1:{port} ({e.strerror}): is `make run` running?")
+send(sock, message("A", "98=0", "108=30"))
+answer = receive(sock)
+if answer is None:
+    fail("no answer: the connection closed (or 10 s passed) before any FIX message came back")
+show("<-", answer)
+if field(answer, 35) == "5":
+    print(f'run: {comp} was not logged on: Logout "{field(answer, 58)}"', flush=True)
+    sys.exit(3)
+if field(answer, 35) != "A":
+    fail(f"unexpected answer (35={field(answer, 35)})")
+send(sock, message("B", "148=hello from " + comp, "33=1", "58=hello"))
+echo = receive(sock)
+while echo is not None and field(echo, 35) == "0":  # a heartbeat may come first
+    show("<-", echo)
+    echo = receive(sock)
+if echo is None:
+    fail("logged on, but the News was not echoed")
+show("<-", echo)
+send(sock, message("5"))
+bye = receive(sock)
+if bye is not None:
+    show("<-", bye)
+engine = (field(echo, 58) or "").split(":")[1:2] or ["?"]
+print(f"run: {comp} logged on to {engine[0]} through the gateway; it echoed our News; logged out", flush=True)
+PY
+fi
+
+# ---------------------------------------------------------------- --explain
 
 logon() { # logon BEGINSTRING "tag=value" ... -> a Logon with correct BodyLength and CheckSum on stdout
 	python3 - "$@" <<'PY'
@@ -34,10 +163,27 @@ if [ "${1:-}" = "--explain" ]; then
 	done
 	exit 0
 fi
+if [ $# -gt 0 ]; then
+	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+fi
+
+# ---------------------------------------------------------------- build what is missing
+
+if [ ! -x "$FIXGW" ]; then
+	echo "run: building build/fixgw"
+	cmake --preset default >/dev/null
+	cmake --build --preset default
+fi
+if [ ! -x "$PEERS/fix_acceptor" ]; then
+	echo "run: building the QuickFIX engine (tests/peers)"
+	cmake -S tests/peers -B "$PEERS" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$PEERS"
+fi
 
 # A throwaway self-signed certificate for the TLS listener (not in git), made again when it would expire
 # within 30 days (the gateway warns about those).
-certs=deploy/standalone/certs
+certs=$CONF_DIR/certs
 if ! openssl x509 -checkend 2592000 -noout -in "$certs/server.crt" >/dev/null 2>&1; then
 	mkdir -p "$certs"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost \
@@ -45,9 +191,123 @@ if ! openssl x509 -checkend 2592000 -noout -in "$certs/server.crt" >/dev/null 2>
 	echo "run: made a self-signed certificate in $certs (365 days)"
 fi
 
-# The examples redact OnBehalfOfCompID115 and hide ComplianceID9001: the reject engine's logs follow suit.
-$FIXGW reject-engine --listen 127.0.0.1:9881 --mask-tag 115 --hide-tag 9001 &
-reject_pid=$!
-trap 'kill "$reject_pid" 2>/dev/null || true' EXIT
-echo "run: fixgw gateway --config $CONF  (plaintext 127.0.0.1:9877, TLS 127.0.0.1:9876, admin http://127.0.0.1:9090/routes)"
-$FIXGW gateway --config "$CONF"
+# ---------------------------------------------------------------- processes and cleanup
+
+run=$(mktemp -d "${TMPDIR:-/tmp}/fixgw-run.XXXXXX")
+pids=()
+gateway_pid=""
+
+# now_ms: milliseconds on the shell's clock (waits below are bounded in time, not in turns of a loop, so a
+# busy machine stretches none of them).
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+
+# stop_all: SIGTERM to everything (twice to the gateway: the second closes open sessions at once instead of
+# letting them drain), up to 10 s for all to exit, then SIGKILL.
+stop_all() {
+	local pid deadline
+	pids+=($(jobs -p))
+	[ -z "$gateway_pid" ] || kill -TERM "$gateway_pid" 2>/dev/null || true
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	deadline=$(($(now_ms) + 10000))
+	for pid in "${pids[@]}"; do
+		while kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
+			sleep 0.05
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$run"
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_all
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; echo "run: stopping"; exit 0' INT TERM # Ctrl-C is how `make run` ends: a normal end
+
+# wait_for FILE PATTERN PID WHAT: until FILE has a line matching PATTERN (30 s), or PID has exited.
+wait_for() {
+	local file=$1 pattern=$2 pid=$3 what=$4 deadline
+	deadline=$(($(now_ms) + 30000))
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+	echo "run: $what did not start; its output:" >&2
+	tail -n 20 "$file" >&2 || true
+	exit 1
+}
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ---------------------------------------------------------------- ports and configuration
+
+plain=9877 tls=9876 admin=9090 reject=9881 engine=19880
+conf=$CONF_DIR/fixgw.yaml
+if [ "${RUN_PORTS:-}" = free ]; then
+	plain=$(free_port) tls=$(free_port) admin=$(free_port) reject=$(free_port) engine=$(free_port)
+	mkdir -p "$run/config"
+	cp -R "$CONF_DIR/." "$run/config/"
+	sed -e "s/127\.0\.0\.1:9877\b/127.0.0.1:$plain/" -e "s/127\.0\.0\.1:9876\b/127.0.0.1:$tls/" \
+		-e "s/127\.0\.0\.1:9090\b/127.0.0.1:$admin/" -e "s/127\.0\.0\.1:9881\b/127.0.0.1:$reject/" \
+		-e "s/127\.0\.0\.1:19880\b/127.0.0.1:$engine/" "$CONF_DIR/fixgw.yaml" >"$run/config/fixgw.yaml"
+	conf=$run/config/fixgw.yaml
+elif [ -n "${RUN_PORTS:-}" ]; then
+	echo "run: RUN_PORTS is 'free' or unset" >&2
+	exit 2
+fi
+
+# ---------------------------------------------------------------- start the engine, the reject engine, the gateway
+
+# Each one's output goes to the terminal and to a file the readiness checks read.
+"$PEERS/fix_acceptor" --port "$engine" --begin-string FIX.4.4 --sender-comp-id FIXGW --name equities-engine \
+	> >(tee "$run/engine.events") 2>&1 &
+pids+=($!)
+wait_for "$run/engine.events" '"event":"listening"' "$!" "the QuickFIX engine (127.0.0.1:$engine)"
+
+# The reject engine's logs redact like the FIXSessions of crds/examples (OnBehalfOfCompID115 masked,
+# ComplianceID9001 hidden), for Logons copied from there.
+$FIXGW reject-engine --listen "127.0.0.1:$reject" --mask-tag 115 --hide-tag 9001 2> >(tee "$run/reject.log" >&2) &
+pids+=($!)
+wait_for "$run/reject.log" '"event":"listening"' "$!" "the reject engine (127.0.0.1:$reject)"
+
+echo "run: fixgw gateway --config $conf"
+$FIXGW gateway --config "$conf" 2> >(tee "$run/gateway.log" >&2) &
+gateway_pid=$!
+pids+=($!)
+wait_for "$run/gateway.log" '"event":"started"' "$!" "the gateway"
+
+try="scripts/run.sh --logon BROKER_A"
+[ "$plain" -eq 9877 ] || try+=" --port $plain"
+cat <<EOF
+
+run: ready.
+  engine         equities-engine (QuickFIX)  127.0.0.1:$engine   BROKER_A, BROKER_B_* are routed here
+  reject engine  127.0.0.1:$reject           any other SenderCompID gets its Logout
+  gateway        FIX 127.0.0.1:$plain, TLS 127.0.0.1:$tls, admin http://127.0.0.1:$admin/routes
+
+Try, in another terminal:
+  $try
+(another CompID in place of BROKER_A gets the reject engine's Logout). Ctrl-C stops everything.
+
+EOF
+
+# In the foreground until Ctrl-C, or until one of the three exits on its own (an error: stop the rest).
+set +e
+wait -n "${pids[@]}"
+rc=$?
+set -e
+echo "run: a process exited on its own (status $rc); stopping the others" >&2
+exit 1
