@@ -219,6 +219,12 @@ suite fuzz "fuzz targets: corpus replay and ${FIXGW_FUZZ_SECONDS:-15} s of fresh
 	"fuzz ${FIXGW_FUZZ_SECONDS:-15}"
 suite e2e-asan "end-to-end tests against the ASan/UBSan build (every process must exit cleanly)" \
 	'ASAN_OPTIONS=detect_leaks=1 e2e asan-ubsan'
+# ThreadSanitizer: races between workers, the control loop's reloads and drains, and the admin endpoint. A
+# race stops the process (halt_on_error), so the test that drove it fails with TSan's report in its log.
+suite unit-tsan "unit tests under ThreadSanitizer" \
+	'TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" unit tsan'
+suite e2e-tsan "end-to-end tests against the ThreadSanitizer build" \
+	'TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" e2e tsan'
 suite e2e "end-to-end tests against the default build" 'e2e default'
 
 main "$@"

@@ -186,7 +186,8 @@ TEST(timers_fire_in_deadline_order_not_arming_order)
 	struct tick k[5];
 	const uint64_t after[5] = {30, 10, 50, 20, 40};
 	for (int i = 0; i < 5; i++) {
-		k[i] = (struct tick){.t = {.on_timer = tick_fired}, .r = &r, .id = i, .order = order, .n = &n};
+		k[i] =
+		    (struct tick){.t = {.on_timer = tick_fired}, .r = &r, .id = i, .order = order, .n = &n};
 		CHECK(!reactor_timer_armed(&k[i].t));
 		CHECK_EQ_INT(reactor_timer_arm(&r, &k[i].t, after[i]), 0);
 		CHECK(reactor_timer_armed(&k[i].t));
@@ -214,7 +215,8 @@ TEST(cancelled_and_rearmed_timers)
 	uint64_t t0 = r.now_ms;
 	struct tick k[4];
 	for (int i = 0; i < 4; i++)
-		k[i] = (struct tick){.t = {.on_timer = tick_fired}, .r = &r, .id = i, .order = order, .n = &n};
+		k[i] =
+		    (struct tick){.t = {.on_timer = tick_fired}, .r = &r, .id = i, .order = order, .n = &n};
 	CHECK_EQ_INT(reactor_timer_arm(&r, &k[0].t, 10), 0);
 	CHECK_EQ_INT(reactor_timer_arm(&r, &k[1].t, 20), 0);
 	CHECK_EQ_INT(reactor_timer_arm(&r, &k[2].t, 30), 0);
@@ -241,7 +243,8 @@ TEST(timer_rearmed_due_from_its_callback_waits_for_the_next_turn)
 	struct reactor r;
 	int order[8], n = 0;
 	CHECK_EQ_INT(reactor_init(&r), 0);
-	struct tick k = {.t = {.on_timer = tick_fired}, .r = &r, .id = 7, .order = order, .n = &n, .rearm = 2};
+	struct tick k = {
+	    .t = {.on_timer = tick_fired}, .r = &r, .id = 7, .order = order, .n = &n, .rearm = 2};
 	CHECK_EQ_INT(reactor_timer_arm(&r, &k.t, 0), 0);
 	fire_due(&r, r.now_ms);
 	CHECK_EQ_INT(n, 1);
@@ -423,7 +426,8 @@ TEST(deferred_close_runs_after_the_whole_batch_and_once)
 	CHECK_EQ_INT(write(a[1], "x", 1), 1);
 	CHECK_EQ_INT(write(b[1], "x", 1), 1);
 	struct stopper st = {.d = {.run = stop_deferred}, .r = &r};
-	reactor_defer(&r, &st.d); /* runs after the first turn's events, like every deferred callback: stops */
+	reactor_defer(&r,
+	              &st.d); /* runs after the first turn's events, like every deferred callback: stops */
 	watchdog_arm(&wd, &r, WATCHDOG_MS);
 	reactor_run(&r);
 	CHECK(!wd.fired);
@@ -578,7 +582,8 @@ TEST(stop_from_another_thread_and_fini_frees_posts_that_never_ran)
 TEST_MAIN(TEST_ENTRY(file_event_reports_readable_fd_each_time_it_has_data),
           TEST_ENTRY(set_events_switches_interest_and_is_a_no_op_when_unchanged),
           TEST_ENTRY(add_and_set_events_return_negative_errno),
-          TEST_ENTRY(timers_fire_in_deadline_order_not_arming_order), TEST_ENTRY(cancelled_and_rearmed_timers),
+          TEST_ENTRY(timers_fire_in_deadline_order_not_arming_order),
+          TEST_ENTRY(cancelled_and_rearmed_timers),
           TEST_ENTRY(timer_rearmed_due_from_its_callback_waits_for_the_next_turn),
           TEST_ENTRY(timer_heap_matches_a_sorted_list_under_random_arm_and_cancel),
           TEST_ENTRY(run_sleeps_until_the_first_timer_and_fires_it),

@@ -21,16 +21,16 @@ TEST(parses_ipv4_ipv6_and_any_with_normalised_text)
 		int family;
 		uint16_t port;
 	} ok[] = {
-	        {"127.0.0.1:9877", "127.0.0.1:9877", AF_INET, 9877},
-	        {"0.0.0.0:1", "0.0.0.0:1", AF_INET, 1},
-	        {":9877", "0.0.0.0:9877", AF_INET, 9877}, /* all interfaces, IPv4 */
-	        {"10.1.2.3:65535", "10.1.2.3:65535", AF_INET, 65535},
-	        {"127.0.0.1:080", "127.0.0.1:80", AF_INET, 80}, /* leading zeros are still decimal */
-	        {"[::1]:9877", "[::1]:9877", AF_INET6, 9877},
-	        {"[::]:443", "[::]:443", AF_INET6, 443},
-	        {"[0:0:0:0:0:0:0:1]:80", "[::1]:80", AF_INET6, 80},
-	        {"[2001:DB8::A]:80", "[2001:db8::a]:80", AF_INET6, 80},
-	        {"[::ffff:192.0.2.1]:80", "[::ffff:192.0.2.1]:80", AF_INET6, 80},
+	    {"127.0.0.1:9877", "127.0.0.1:9877", AF_INET, 9877},
+	    {"0.0.0.0:1", "0.0.0.0:1", AF_INET, 1},
+	    {":9877", "0.0.0.0:9877", AF_INET, 9877}, /* all interfaces, IPv4 */
+	    {"10.1.2.3:65535", "10.1.2.3:65535", AF_INET, 65535},
+	    {"127.0.0.1:080", "127.0.0.1:80", AF_INET, 80}, /* leading zeros are still decimal */
+	    {"[::1]:9877", "[::1]:9877", AF_INET6, 9877},
+	    {"[::]:443", "[::]:443", AF_INET6, 443},
+	    {"[0:0:0:0:0:0:0:1]:80", "[::1]:80", AF_INET6, 80},
+	    {"[2001:DB8::A]:80", "[2001:db8::a]:80", AF_INET6, 80},
+	    {"[::ffff:192.0.2.1]:80", "[::ffff:192.0.2.1]:80", AF_INET6, 80},
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		struct net_addr a;
@@ -43,41 +43,43 @@ TEST(parses_ipv4_ipv6_and_any_with_normalised_text)
 		CHECK_EQ_STR(a.text, ok[i].text);
 		CHECK_EQ_INT(a.ss.ss_family, ok[i].family);
 		CHECK_EQ_INT(port_of(&a), ok[i].port);
-		CHECK_EQ_INT(a.len, ok[i].family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		CHECK_EQ_INT(a.len, ok[i].family == AF_INET ? sizeof(struct sockaddr_in)
+		                                            : sizeof(struct sockaddr_in6));
 	}
 }
 
 TEST(refuses_names_bad_ports_and_stray_characters)
 {
 	static const char *const bad[] = {
-	        "",
-	        "127.0.0.1",          /* no port */
-	        "127.0.0.1:",         /* empty port */
-	        "127.0.0.1:0",        /* port 0 is no address to listen on or connect to */
-	        "127.0.0.1:65536",    /* out of range */
-	        "127.0.0.1:99999999999999999999",
-	        "127.0.0.1:-1",
-	        "127.0.0.1:+80",
-	        "127.0.0.1: 80", /* whitespace: strtoul would skip it */
-	        "127.0.0.1:\t80",
-	        "127.0.0.1:80 ",
-	        "127.0.0.1:0x50",
-	        "127.0.0.1:80a",
-	        "localhost:9877", /* numeric only: the gateway never blocks on a resolver */
-	        "example.com:80",
-	        "256.0.0.1:80",
-	        "127.0.0.1 :80",
-	        "::1:80",      /* IPv6 needs brackets */
-	        "[::1]",       /* no port */
-	        "[::1]:",      /* empty port */
-	        "[::1]80",     /* no colon */
-	        "[::1",        /* no closing bracket */
-	        "[]:80",       /* empty host */
-	        "[127.0.0.1]:80", /* brackets are for IPv6 */
-	        "[fe80::1%lo]:80", /* zone ids are not supported */
-	        "1.2.3.4:80:90",
-	        "[::1]:80]",
-	        "0123456789012345678901234567890123456789012345678901234567890123:1", /* longer than any address */
+	    "",
+	    "127.0.0.1",       /* no port */
+	    "127.0.0.1:",      /* empty port */
+	    "127.0.0.1:0",     /* port 0 is no address to listen on or connect to */
+	    "127.0.0.1:65536", /* out of range */
+	    "127.0.0.1:99999999999999999999",
+	    "127.0.0.1:-1",
+	    "127.0.0.1:+80",
+	    "127.0.0.1: 80", /* whitespace: strtoul would skip it */
+	    "127.0.0.1:\t80",
+	    "127.0.0.1:80 ",
+	    "127.0.0.1:0x50",
+	    "127.0.0.1:80a",
+	    "localhost:9877", /* numeric only: the gateway never blocks on a resolver */
+	    "example.com:80",
+	    "256.0.0.1:80",
+	    "127.0.0.1 :80",
+	    "::1:80",          /* IPv6 needs brackets */
+	    "[::1]",           /* no port */
+	    "[::1]:",          /* empty port */
+	    "[::1]80",         /* no colon */
+	    "[::1",            /* no closing bracket */
+	    "[]:80",           /* empty host */
+	    "[127.0.0.1]:80",  /* brackets are for IPv6 */
+	    "[fe80::1%lo]:80", /* zone ids are not supported */
+	    "1.2.3.4:80:90",
+	    "[::1]:80]",
+	    "0123456789012345678901234567890123456789012345678901234567890123:1", /* longer than any address
+	                                                                           */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct net_addr a;
