@@ -270,7 +270,7 @@ void reactor_flush(struct reactor *r)
 
 void reactor_stop(struct reactor *r)
 {
-	r->stopping = true;
+	atomic_store_explicit(&r->stopping, true, memory_order_release);
 	uint64_t one = 1;
 	ssize_t w = write(r->wakefd, &one, sizeof(one));
 	(void)w;
@@ -282,7 +282,7 @@ void reactor_run(struct reactor *r)
 	/* The loop's log lines wait in a thread buffer and go out in one write per turn (a turn often closes
 	 * several connections); a full log pipe then costs dropped lines, never a stalled loop. */
 	log_sink_thread_buffer(true);
-	while (!r->stopping) {
+	while (!atomic_load_explicit(&r->stopping, memory_order_acquire)) {
 		if (r->before_sleep)
 			r->before_sleep(r, r->before_sleep_arg);
 		int timeout = -1;

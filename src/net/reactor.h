@@ -8,6 +8,7 @@
 #define FIXGW_NET_REACTOR_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,7 +48,7 @@ struct reactor {
 	int epfd;
 	int wakefd; /* eventfd for posts and stop */
 	struct reactor_io wake_io;
-	volatile bool stopping;
+	atomic_bool stopping; /* reactor_stop() may come from another thread */
 	uint64_t now_ms;
 
 	struct reactor_timer **heap;
@@ -90,8 +91,10 @@ static inline void reactor_forget(struct reactor_io *io)
  * room back with reactor_timer_unreserve when those timers are gone. */
 int reactor_timer_reserve(struct reactor *r, size_t n);
 void reactor_timer_unreserve(struct reactor *r, size_t n);
-/** Arm (or re-arm) a timer for `after_ms` from now; cancel is a no-op when not armed. Returns 0, or
- * -ENOMEM when the heap cannot grow (never for timers within the reserved room). */
+/** Arm (or re-arm) a timer for `after_ms` from now; cancel is a no-op when not armed. Timers fire in deadline
+ * order; one pass fires at most as many as were armed when it began, so a timer re-armed due from its own
+ * callback fires again on the next loop turn, after the fds. Returns 0, or -ENOMEM when the heap cannot grow
+ * (never for timers within the reserved room). */
 int reactor_timer_arm(struct reactor *r, struct reactor_timer *t, uint64_t after_ms);
 void reactor_timer_cancel(struct reactor *r, struct reactor_timer *t);
 static inline bool reactor_timer_armed(const struct reactor_timer *t)

@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -312,30 +313,39 @@ def recv_exactly(sock, n, timeout=10):
     return buf
 
 
-def _proc_net_tcp_addr(addr):
-    ip, port = addr[:2]
-    return "%08X:%04X" % (int.from_bytes(socket.inet_aton(ip), "little"), port)
+def _tcp_queues(local, remote):
+    """(receive queue, unacknowledged send queue) in bytes of the IPv4 TCP socket local -> remote on this
+    host, or None when there is none: one exact sock_diag query (what `ss` asks the kernel), cheap however
+    many sockets the host has."""
+    def sockid(src, dst):
+        return (struct.pack("!HH", src[1], dst[1]) + socket.inet_aton(src[0]) + bytes(12) +
+                socket.inet_aton(dst[0]) + bytes(12) + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))
+
+    req = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + sockid(local, remote)
+    msg = struct.pack("=IHHII", 16 + len(req), 20, 1, 1, 0) + req  # SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4) as nl:  # NETLINK_SOCK_DIAG
+        nl.sendall(msg)
+        reply = nl.recv(65536)
+    mtype = struct.unpack_from("=H", reply, 4)[0]
+    if mtype != 20:  # NLMSG_ERROR: no such socket
+        return None
+    rqueue, wqueue = struct.unpack_from("=II", reply, 16 + 4 + 48 + 4)  # after family..retrans, id, expires
+    return rqueue, wqueue
 
 
 def wait_read_by_peer(sock, timeout=10):
     """Waits until the process at the other end of sock (an IPv4 TCP socket to a process on this host) has
-    read everything sent so far: our send queue and its receive queue are both empty (/proc/net/tcp). For
+    read everything sent so far: every byte is acknowledged and its socket's receive queue is empty. For
     tests that must deliver a message in separate reads, instead of sleeping between the writes."""
     try:
-        ours, theirs = _proc_net_tcp_addr(sock.getsockname()), _proc_net_tcp_addr(sock.getpeername())
+        ours, theirs = sock.getsockname(), sock.getpeername()
     except OSError:  # reset already: the peer has read all it ever will
         return
 
     def drained():
-        queues = {}
-        with open("/proc/net/tcp") as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                tx, rx = (int(q, 16) for q in fields[4].split(":"))
-                queues[(fields[1], fields[2])] = (tx, rx)
-        mine, peer = queues.get((ours, theirs)), queues.get((theirs, ours))
-        # a peer that closed is done reading too
-        return mine is None or peer is None or (mine[0] == 0 and peer[1] == 0)
+        mine, peer = _tcp_queues(ours, theirs), _tcp_queues(theirs, ours)
+        # a side that is gone has nothing left to read
+        return mine is None or peer is None or (mine[1] == 0 and peer[0] == 0)
 
     wait_until(drained, timeout, interval=0.001, what="the peer to read what was sent")
 

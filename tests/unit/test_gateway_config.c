@@ -722,7 +722,7 @@ TEST(sample_config)
 		CHECK(c->reject_enabled);
 		CHECK_EQ_STR(c->reject_addr.text, "127.0.0.1:9881");
 		CHECK_EQ_INT(c->nroute_paths, 1);
-		CHECK(c->nroute_paths && strstr(c->route_paths[0], "/deploy/standalone/../../crds/examples"));
+		CHECK(c->nroute_paths && strstr(c->route_paths[0], "/deploy/standalone/fixsessions"));
 		CHECK_EQ_INT(c->listeners[1].tls.ncerts, 1);
 		CHECK(c->listeners[1].tls.certs[0].key_file &&
 		      strstr(c->listeners[1].tls.certs[0].key_file, "/deploy/standalone/certs/server.key"));

@@ -113,7 +113,7 @@ TEST(set_events_switches_interest_and_is_a_no_op_when_unchanged)
 	CHECK_EQ_INT(p.writes, 1);
 	CHECK_EQ_INT(p.io.events, 0);
 	/* with no interest the fd stays quiet: only the (short) watchdog ends the next run */
-	r.stopping = false;
+	atomic_store(&r.stopping, false);
 	reactor_timer_cancel(&r, &wd.t);
 	watchdog_arm(&wd, &r, 1);
 	reactor_run(&r);
