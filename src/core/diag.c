@@ -107,6 +107,26 @@ int diag_add(struct diag_list *dl, enum diag_severity sev, const char *file, uns
 	return rc;
 }
 
+int diag_list_append(struct diag_list *dst, const struct diag_list *src)
+{
+	int rc = 0;
+	size_t errors = 0, warnings = 0;
+	for (size_t i = 0; i < src->count; i++) {
+		const struct diag *d = &src->items[i];
+		if (diag_add(dst, d->severity, d->file, d->line, d->col, d->path, "%s", d->message) != 0)
+			rc = FIXGW_ENOMEM;
+		if (d->severity == DIAG_ERROR)
+			errors++;
+		else
+			warnings++;
+	}
+	/* what src counted but did not store */
+	dst->nerrors += src->nerrors - errors;
+	dst->nwarnings += src->nwarnings - warnings;
+	dst->dropped += src->dropped;
+	return rc;
+}
+
 void diag_print(const struct diag_list *dl, FILE *out)
 {
 	for (size_t i = 0; i < dl->count; i++) {

@@ -43,6 +43,10 @@ int diag_add(struct diag_list *dl, enum diag_severity sev, const char *file, uns
 int diag_addv(struct diag_list *dl, enum diag_severity sev, const char *file, unsigned line, unsigned col,
               const char *path, const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
 
+/** Add every diagnostic of src to dst, in order, with src's counts (its dropped ones included), as if
+ * they had been reported to dst. src is unchanged. Returns 0 or FIXGW_ENOMEM. */
+int diag_list_append(struct diag_list *dst, const struct diag_list *src);
+
 /** Print every stored diagnostic, one per line; when some were dropped (max_items), one last line says
  * how many. */
 void diag_print(const struct diag_list *dl, FILE *out);

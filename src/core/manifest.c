@@ -1198,6 +1198,63 @@ int manifest_loader_add(struct manifest_loader *ld, const char *origin, const ch
 	return ld->dl->nerrors != errors_before ? FIXGW_EINVAL : 0;
 }
 
+/* Split a route's "file:line" source for a diagnostic; line 0 when it has none. */
+static unsigned source_line(const char *source, size_t *file_len)
+{
+	const char *colon = source ? strrchr(source, ':') : NULL;
+	unsigned line = 0;
+	*file_len = source ? strlen(source) : 0;
+	if (!colon || !colon[1])
+		return 0;
+	for (const char *p = colon + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || line > 100000000u)
+			return 0;
+		line = line * 10 + (unsigned)(*p - '0');
+	}
+	*file_len = (size_t)(colon - source);
+	return line;
+}
+
+int manifest_loader_adopt(struct manifest_loader *ld, struct route_set *from)
+{
+	size_t errors_before = ld->dl->nerrors;
+	for (size_t i = 0; i < from->count && !ld->err; i++) {
+		struct route *r = &from->items[i];
+		struct name_index *ix = &ld->names;
+		uint32_t v =
+		    ix->cap && r->ns && r->name ? ix->slots[name_slot(ix, ld->out, r->ns, r->name)] : 0;
+		if (v) {
+			const struct route *other = &ld->out->items[v - 1];
+			char file[PATH_TEXT_MAX * 2];
+			size_t flen;
+			unsigned line = source_line(r->source, &flen);
+			join2(file, sizeof(file), r->source ? r->source : "(unknown)", r->source ? flen : 9,
+			      "");
+			if (diag_add(ld->dl, DIAG_ERROR, file, line, line ? 1 : 0, "metadata.name",
+			             "FIXSession %s/%s is also defined at %s", r->ns, r->name,
+			             other->source ? other->source : "(unknown)") != 0)
+				ld->err = FIXGW_ENOMEM;
+			route_free(r);
+			continue;
+		}
+		struct route *dst = route_set_push(ld->out);
+		if (!dst) {
+			ld->err = FIXGW_ENOMEM;
+			break;
+		}
+		*dst = *r;
+		memset(r, 0, sizeof(*r));
+		if (name_index_add(&ld->names, ld->out, ld->out->count - 1) != 0)
+			ld->err = FIXGW_ENOMEM;
+	}
+	for (size_t i = 0; i < from->count; i++)
+		route_free(&from->items[i]); /* what a failure left behind; moved routes are zeroed */
+	from->count = 0;
+	if (ld->err)
+		return ld->err;
+	return ld->dl->nerrors != errors_before ? FIXGW_EINVAL : 0;
+}
+
 void manifest_loader_free(struct manifest_loader *ld)
 {
 	if (!ld)

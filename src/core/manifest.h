@@ -40,6 +40,12 @@ int manifest_loader_new(struct route_set *out, struct diag_list *dl, struct mani
  * when it did, FIXGW_ENOMEM on allocation failure (sticky: later calls return it too). */
 int manifest_loader_add(struct manifest_loader *ld, const char *origin, const char *buf, size_t len);
 
+/** Move the routes of another set (loaded by its own loader, from one origin, possibly on another
+ * thread) into this load, in order: each one whose namespace/name is already loaded is dropped with an
+ * error at its source ("file:line"), the others are appended to out and indexed. from is left empty.
+ * Returns 0, FIXGW_EINVAL when a duplicate was found, FIXGW_ENOMEM (sticky). */
+int manifest_loader_adopt(struct manifest_loader *ld, struct route_set *from);
+
 /** Free the loader; the routes stay in out. NULL is allowed. */
 void manifest_loader_free(struct manifest_loader *ld);
 

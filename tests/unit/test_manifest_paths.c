@@ -128,5 +128,52 @@ TEST(shipped_examples_are_valid_and_quiet)
 	diag_list_free(&dl);
 }
 
+/* Many files are loaded in parallel and merged in the walk's order: the same routes, the same
+ * diagnostics in the same order as one by one, duplicates across files found. */
+TEST(many_files_merge_in_order)
+{
+	char dir[] = "/tmp/fixgw-manifest-XXXXXX", path[160];
+	enum { NFILES = 40 };
+	CHECK(mkdtemp(dir) != NULL);
+	for (int i = 0; i < NFILES; i++) {
+		snprintf(path, sizeof(path), "%s/f%02d.yaml", dir, i);
+		FILE *f = fopen(path, "w");
+		if (!f)
+			return;
+		/* f07 repeats f03's name; f11 has an unknown field; the others are fine */
+		fprintf(
+		    f,
+		    "apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: r%d, namespace: ns}\n"
+		    "spec:\n  target: {service: {name: svc, port: {number: 1}}}\n%s",
+		    i == 7 ? 3 : i, i == 11 ? "  bogus: 1\n" : "");
+		fclose(f);
+	}
+	struct route_set set;
+	struct diag_list dl;
+	const char *paths[] = {dir};
+	route_set_init(&set);
+	diag_list_init(&dl);
+	CHECK_EQ_INT(manifest_paths_load(paths, 1, &set, &dl), FIXGW_EINVAL);
+	CHECK_EQ_INT(set.count, NFILES - 2);
+	CHECK_EQ_INT(dl.nerrors, 2);
+	if (dl.count == 2) {
+		CHECK(strstr(dl.items[0].file, "/f07.yaml") && dl.items[0].line == 1);
+		CHECK(strstr(dl.items[0].message, "ns/r3 is also defined at") &&
+		      strstr(dl.items[0].message, "/f03.yaml:1"));
+		CHECK(strstr(dl.items[1].file, "/f11.yaml") &&
+		      strstr(dl.items[1].message, "unknown field \"bogus\""));
+	}
+	for (size_t i = 1; i < set.count; i++)
+		CHECK(strcmp(set.items[i - 1].source, set.items[i].source) < 0); /* the walk's order */
+	route_set_free(&set);
+	diag_list_free(&dl);
+	for (int i = 0; i < NFILES; i++) {
+		snprintf(path, sizeof(path), "%s/f%02d.yaml", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 TEST_MAIN(TEST_ENTRY(directory_tree_loads_in_order), TEST_ENTRY(paths_errors_and_files),
-          TEST_ENTRY(symlink_loops_end), TEST_ENTRY(shipped_examples_are_valid_and_quiet))
+          TEST_ENTRY(symlink_loops_end), TEST_ENTRY(shipped_examples_are_valid_and_quiet),
+          TEST_ENTRY(many_files_merge_in_order))
