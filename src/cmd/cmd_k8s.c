@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "k8s/api.h"
 #include "k8s/informer.h"
+#include "k8s/leader.h"
 #include "k8s/ratelimit.h"
 #include "telemetry/log.h"
 
@@ -58,7 +59,8 @@ static void k8s_usage(FILE *out)
 
 struct k8s_args {
 	const char *verb, *kubeconfig, *resource, *ns, *name, *label_selector, *merge, *json_patch, *rv;
-	const char *type, *reason, *action, *note;
+	const char *type, *reason, *action, *note, *id, *configmap;
+	struct k8s_leader_opts lo;
 	bool status, objects;
 	struct k8s_informer_opts io;
 	struct k8s_client_opts co;
@@ -88,6 +90,8 @@ enum {
 	OPT_REASON,
 	OPT_ACTION,
 	OPT_NOTE,
+	OPT_ID,
+	OPT_CONFIGMAP,
 	OPT_STATUS,
 	OPT_OBJECTS,
 	OPT_PAGE_SIZE,
@@ -96,6 +100,9 @@ enum {
 	OPT_MAX_EVENT,
 	OPT_QPS,
 	OPT_BURST,
+	OPT_LEASE_MS,
+	OPT_RENEW_MS,
+	OPT_RETRY_MS,
 	OPT_LOG_LEVEL,
 };
 
@@ -112,6 +119,8 @@ static const struct cmd_opt k8s_opts[] = {
     [OPT_REASON] = {"--reason", NULL, "REASON"},
     [OPT_ACTION] = {"--action", NULL, "ACTION"},
     [OPT_NOTE] = {"--note", NULL, "TEXT"},
+    [OPT_ID] = {"--id", NULL, "ID"},
+    [OPT_CONFIGMAP] = {"--write-configmap", NULL, "NAME"},
     [OPT_STATUS] = {"--status", NULL, NULL},
     [OPT_OBJECTS] = {"--objects", NULL, NULL},
     [OPT_PAGE_SIZE] = {"--page-size", NULL, "N"},
@@ -120,6 +129,9 @@ static const struct cmd_opt k8s_opts[] = {
     [OPT_MAX_EVENT] = {"--max-event-bytes", NULL, "N"},
     [OPT_QPS] = {"--qps", NULL, "Q"},
     [OPT_BURST] = {"--burst", NULL, "B"},
+    [OPT_LEASE_MS] = {"--lease-ms", NULL, "MS"},
+    [OPT_RENEW_MS] = {"--renew-deadline-ms", NULL, "MS"},
+    [OPT_RETRY_MS] = {"--retry-ms", NULL, "MS"},
     [OPT_LOG_LEVEL] = {"--log-level", NULL, "LEVEL"},
 };
 
@@ -152,6 +164,15 @@ static bool numeric_opt(struct k8s_args *a, int opt, const char *v)
 		break;
 	case OPT_QPS:
 		a->co.qps = d;
+		break;
+	case OPT_LEASE_MS:
+		a->lo.lease_ms = (uint32_t)d;
+		break;
+	case OPT_RENEW_MS:
+		a->lo.renew_deadline_ms = (uint32_t)d;
+		break;
+	case OPT_RETRY_MS:
+		a->lo.retry_ms = (uint32_t)d;
 		break;
 	default:
 		a->co.burst = (unsigned)d;
@@ -192,7 +213,7 @@ static int parse_args(int argc, char **argv, struct k8s_args *a)
 			return EXIT_USAGE;
 		if (opt == CMD_OPT_ARG)
 			return cmd_usage_error("k8s", "unexpected argument '%s'", argv[i]);
-		if (opt <= OPT_NOTE)
+		if (opt <= OPT_CONFIGMAP)
 			*strs[opt] = v;
 		else if (opt == OPT_STATUS)
 			a->status = true;
@@ -202,6 +223,11 @@ static int parse_args(int argc, char **argv, struct k8s_args *a)
 			return cmd_usage_error("k8s", "--log-level '%s': want debug, info, warn or error", v);
 		else if (opt != OPT_LOG_LEVEL && !numeric_opt(a, opt, v))
 			return EXIT_USAGE;
+	}
+	if (strcmp(a->verb, "elect") == 0) {
+		if (!a->ns || !a->name || !a->id)
+			return cmd_usage_error("k8s", "elect: --namespace, --name and --id are required");
+		return EXIT_OK;
 	}
 	if (!a->resource)
 		return cmd_usage_error("k8s", "%s: --resource is required", a->verb);
@@ -287,6 +313,78 @@ static int run_watch(struct k8s_client *c, const struct k8s_args *a)
 	int sig;
 	sigwait(&set, &sig);
 	k8s_informer_free(w.inf);
+	return EXIT_OK;
+}
+
+/* ---- elect ---- */
+
+static void print_line(const char *event, const char *key, const char *value)
+{
+	json_t *line =
+	    key ? json_pack("{s:s, s:s}", "event", event, key, value) : json_pack("{s:s}", "event", event);
+	char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
+	if (s) {
+		printf("%s\n", s);
+		fflush(stdout);
+	}
+	free(s);
+	json_decref(line);
+}
+
+static void on_started_leading(void *arg)
+{
+	print_line("STARTED_LEADING", "id", arg);
+}
+static void on_stopped_leading(void *arg)
+{
+	print_line("STOPPED_LEADING", "id", arg);
+}
+static void on_new_leader(void *arg, const char *holder)
+{
+	print_line("NEW_LEADER", "holder", holder);
+}
+
+static int run_elect(struct k8s_client *c, const struct k8s_args *a)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	struct k8s_leader_opts lo = a->lo;
+	lo.namespace_ = a->ns;
+	lo.name = a->name;
+	lo.identity = a->id;
+	lo.arg = (void *)a->id;
+	lo.on_started_leading = on_started_leading;
+	lo.on_stopped_leading = on_stopped_leading;
+	lo.on_new_leader = on_new_leader;
+	struct k8s_leader *le;
+	int rc = k8s_leader_new(c, &lo, &le);
+	if (rc != 0)
+		return cmd_usage_error("k8s", "elect: %s (lease > renew deadline > retry period)",
+		                       k8s_strerror(rc));
+	if (k8s_leader_start(le) != 0) {
+		k8s_leader_free(le);
+		return EXIT_FAILURE_RESULT;
+	}
+	const struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
+	for (unsigned long seq = 1; sigtimedwait(&set, NULL, &tick) < 0;) {
+		/* the fenced writer: ask right before every write, never trust an older answer */
+		if (!a->configmap || !k8s_leader_is_leader(le))
+			continue;
+		char patch[512], num[32];
+		snprintf(num, sizeof(num), "%lu", seq);
+		snprintf(patch, sizeof(patch), "{\"data\":{\"holder\":\"%.200s\",\"seq\":\"%s\"}}", a->id,
+		         num);
+		struct k8s_result res;
+		if (k8s_patch(c, &k8s_res_configmaps, a->ns, a->configmap, K8S_PATCH_MERGE, patch, false,
+		              NULL, &res) == 0) {
+			print_line("WROTE", "seq", num);
+			seq++;
+		}
+	}
+	k8s_leader_free(le);
 	return EXIT_OK;
 }
 
@@ -427,7 +525,9 @@ int cmd_k8s(int argc, char **argv)
 		fprintf(stderr, "fixgw k8s: %s\n", rc == FIXGW_ENOMEM ? "out of memory" : err);
 		return EXIT_FAILURE_RESULT;
 	}
-	rc = strcmp(a.verb, "watch") == 0 ? run_watch(c, &a) : run_verb(c, &a);
+	rc = strcmp(a.verb, "watch") == 0   ? run_watch(c, &a)
+	     : strcmp(a.verb, "elect") == 0 ? run_elect(c, &a)
+	                                    : run_verb(c, &a);
 	k8s_client_free(c);
 	return rc;
 }
