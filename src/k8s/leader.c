@@ -53,8 +53,8 @@ static void micro_time(char *out, size_t cap)
 	clock_gettime(CLOCK_REALTIME, &now);
 	struct tm tm;
 	gmtime_r(&now.tv_sec, &tm);
-	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	         tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000);
+	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000);
 }
 
 static void lease_log(struct k8s_leader *le, enum log_level lvl, const char *event, const char *holder,
@@ -76,7 +76,8 @@ static int fill_spec(struct k8s_leader *le, json_t *spec, bool take, json_int_t 
 	char now[64];
 	micro_time(now, sizeof(now));
 	int rc = json_object_set_new(spec, "holderIdentity", json_string(le->id));
-	rc |= json_object_set_new(spec, "leaseDurationSeconds", json_integer((json_int_t)(le->lease_ms / 1000)));
+	rc |= json_object_set_new(spec, "leaseDurationSeconds",
+	                          json_integer((json_int_t)(le->lease_ms / 1000)));
 	rc |= json_object_set_new(spec, "renewTime", json_string(now));
 	if (take) {
 		rc |= json_object_set_new(spec, "acquireTime", json_string(now));
@@ -92,8 +93,9 @@ static bool try_acquire_or_renew(struct k8s_leader *le)
 	json_t *lease = NULL;
 	int rc = k8s_get(le->c, &k8s_res_leases, le->ns, le->name, &lease, &res);
 	if (rc == K8S_ENOTFOUND) {
-		json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion", "coordination.k8s.io/v1", "kind",
-		                        "Lease", "metadata", "name", le->name, "namespace", le->ns, "spec");
+		json_t *obj =
+		    json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion", "coordination.k8s.io/v1",
+		              "kind", "Lease", "metadata", "name", le->name, "namespace", le->ns, "spec");
 		if (!obj || fill_spec(le, json_object_get(obj, "spec"), true, 0) != 0) {
 			json_decref(obj);
 			return false;
@@ -126,8 +128,8 @@ static bool try_acquire_or_renew(struct k8s_leader *le)
 		snprintf(le->obs_rv, sizeof(le->obs_rv), "%s", rv ? rv : "");
 		le->obs_ms = now;
 		if (new_holder && strcmp(holder, le->id) != 0) {
-			lease_log(le, LOG_INFO, "lease_holder", holder, *holder ? "another candidate holds the Lease"
-			                                                      : "the Lease is free");
+			lease_log(le, LOG_INFO, "lease_holder", holder,
+			          *holder ? "another candidate holds the Lease" : "the Lease is free");
 			if (le->on_new_leader)
 				le->on_new_leader(le->arg, holder);
 		}
@@ -135,7 +137,8 @@ static bool try_acquire_or_renew(struct k8s_leader *le)
 	enum k8s_lease_verdict v =
 	    k8s_lease_decide(holder, le->id, le->obs_ms, dur > 0 ? (uint32_t)dur : le->lease_ms / 1000, now);
 	bool ok = false;
-	if (v != K8S_LEASE_HELD && fill_spec(le, spec, v == K8S_LEASE_TAKE, transitions + (*holder ? 1 : 0)) == 0) {
+	if (v != K8S_LEASE_HELD &&
+	    fill_spec(le, spec, v == K8S_LEASE_TAKE, transitions + (*holder ? 1 : 0)) == 0) {
 		rc = k8s_update(le->c, &k8s_res_leases, le->ns, lease, false, NULL, &res);
 		ok = rc == 0;
 		if (!ok && rc != K8S_ECONFLICT)
@@ -204,17 +207,21 @@ static void *leader_main(void *arg)
 			atomic_store(&le->last_renew_ms, t0);
 			if (!atomic_load(&le->leading)) {
 				atomic_store(&le->leading, true);
-				lease_log(le, LOG_INFO, "leader_elected", le->id, "acquired the Lease: leading");
+				lease_log(le, LOG_INFO, "leader_elected", le->id,
+				          "acquired the Lease: leading");
 				if (le->on_started)
 					le->on_started(le->arg);
 			}
-		} else if (atomic_load(&le->leading) && k8s_now_ms() - atomic_load(&le->last_renew_ms) >= le->renew_ms) {
-			stop_leading(le, "could not renew the Lease before the renew deadline: stopped leading");
+		} else if (atomic_load(&le->leading) &&
+		           k8s_now_ms() - atomic_load(&le->last_renew_ms) >= le->renew_ms) {
+			stop_leading(le,
+			             "could not renew the Lease before the renew deadline: stopped leading");
 		}
 		le->rng ^= le->rng << 13, le->rng ^= le->rng >> 7, le->rng ^= le->rng << 17;
 		double r = (double)(le->rng >> 11) / 9007199254740992.0;
-		wait_ms(le, atomic_load(&le->leading) ? le->retry_ms
-		                                      : le->retry_ms + (uint64_t)(le->retry_ms * ACQUIRE_JITTER * r));
+		wait_ms(le, atomic_load(&le->leading)
+		                ? le->retry_ms
+		                : le->retry_ms + (uint64_t)(le->retry_ms * ACQUIRE_JITTER * r));
 	}
 	if (atomic_load(&le->leading)) {
 		release(le);
@@ -249,7 +256,8 @@ int k8s_leader_new(struct k8s_client *c, const struct k8s_leader_opts *o, struct
 	le->renew_ms = o->renew_deadline_ms ? o->renew_deadline_ms : K8S_RENEW_DEADLINE_MS;
 	le->retry_ms = o->retry_ms ? o->retry_ms : K8S_RETRY_PERIOD_MS;
 	if (le->lease_ms < 1000 || le->renew_ms >= le->lease_ms || le->retry_ms >= le->renew_ms) {
-		k8s_leader_free(le); /* client-go refuses the same: leaseDuration > renewDeadline > retryPeriod */
+		k8s_leader_free(
+		    le); /* client-go refuses the same: leaseDuration > renewDeadline > retryPeriod */
 		return FIXGW_EINVAL;
 	}
 	le->arg = o->arg;

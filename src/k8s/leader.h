@@ -22,9 +22,9 @@
 
 #include "k8s/http.h"
 
-#define K8S_LEASE_DURATION_MS  15000u
-#define K8S_RENEW_DEADLINE_MS  10000u
-#define K8S_RETRY_PERIOD_MS    2000u
+#define K8S_LEASE_DURATION_MS 15000u
+#define K8S_RENEW_DEADLINE_MS 10000u
+#define K8S_RETRY_PERIOD_MS   2000u
 
 struct k8s_leader;
 

@@ -52,4 +52,5 @@ TEST(test_fencing_by_the_clock)
 	k8s_leader_free(le);
 }
 
-TEST_MAIN(TEST_ENTRY(test_decide), TEST_ENTRY(test_timings_checked_as_client_go), TEST_ENTRY(test_fencing_by_the_clock))
+TEST_MAIN(TEST_ENTRY(test_decide), TEST_ENTRY(test_timings_checked_as_client_go),
+          TEST_ENTRY(test_fencing_by_the_clock))
