@@ -14,6 +14,7 @@
 #include "core/glob.h"
 #include "core/manifest.h"
 #include "core/route_table.h"
+#include "io/diag_print.h"
 
 static uint64_t now_ns(void)
 {

@@ -14,6 +14,7 @@
 #include "k8s/leader.h"
 #include "k8s/ratelimit.h"
 #include "telemetry/log.h"
+#include "io/diag_print.h"
 
 static void k8s_usage(FILE *out)
 {

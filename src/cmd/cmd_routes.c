@@ -10,6 +10,7 @@
 #include "io/manifest_paths.h"
 #include "core/redact.h"
 #include "core/route_table.h"
+#include "io/diag_print.h"
 
 static void routes_usage(FILE *out)
 {

@@ -1,6 +1,7 @@
 /* diag.c - accumulated diagnostics (see diag.h). */
 #include "diag.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,23 +128,15 @@ int diag_list_append(struct diag_list *dst, const struct diag_list *src)
 	return rc;
 }
 
-void diag_print(const struct diag_list *dl, FILE *out)
+size_t diag_format(const struct diag *d, char *out, size_t cap)
 {
-	for (size_t i = 0; i < dl->count; i++) {
-		const struct diag *d = &dl->items[i];
-		if (d->file)
-			fprintf(out, "%s:", d->file);
-		if (d->line)
-			fprintf(out, "%u:%u:", d->line, d->col);
-		if (d->file || d->line)
-			fputc(' ', out);
-		fprintf(out, "%s: ", d->severity == DIAG_ERROR ? "error" : "warning");
-		if (d->path && d->path[0])
-			fprintf(out, "%s: ", d->path);
-		fprintf(out, "%s\n", d->message);
-	}
-	if (dl->dropped)
-		fprintf(out, "note: %zu more diagnostics were not stored\n", dl->dropped);
+	char place[32] = "";
+	if (d->line)
+		snprintf(place, sizeof(place), "%u:%u:", d->line, d->col);
+	int n = snprintf(out, cap, "%s%s%s%s%s: %s%s%s", d->file ? d->file : "", d->file ? ":" : "", place,
+	                 d->file || d->line ? " " : "", d->severity == DIAG_ERROR ? "error" : "warning",
+	                 d->path && d->path[0] ? d->path : "", d->path && d->path[0] ? ": " : "", d->message);
+	return n < 0 ? 0 : (size_t)n;
 }
 
 /* Append the escaped form of the character at s (n bytes available) if it fits before the room kept for

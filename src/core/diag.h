@@ -11,7 +11,6 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 enum diag_severity { DIAG_WARNING = 0, DIAG_ERROR = 1 };
 
@@ -47,9 +46,10 @@ int diag_addv(struct diag_list *dl, enum diag_severity sev, const char *file, un
  * they had been reported to dst. src is unchanged. Returns 0 or FIXGW_ENOMEM. */
 int diag_list_append(struct diag_list *dst, const struct diag_list *src);
 
-/** Print every stored diagnostic, one per line; when some were dropped (max_items), one last line says
- * how many. */
-void diag_print(const struct diag_list *dl, FILE *out);
+/** Format one diagnostic as "file:line:col: severity: path: message" (parts that are unknown left out)
+ * into out, NUL-terminated (cap > 0); returns the length the whole line needs, as snprintf does.
+ * Printing is src/io's job (io/diag_print.h): the core does no I/O. */
+size_t diag_format(const struct diag *d, char *out, size_t cap);
 
 #define DIAG_QUOTE_MAX_INPUT 64  /* input bytes diag_quote shows; longer values end in "..." */
 #define DIAG_QUOTE_CAP       264 /* an out buffer this big always holds the whole quoted form */

@@ -22,6 +22,7 @@
 #include "gateway/admin.h"
 #include "gateway/gateway_impl.h"
 #include "telemetry/log.h"
+#include "io/diag_print.h"
 
 #define DRAIN_POLL_MS    100
 #define PING_INTERVAL_MS 1000

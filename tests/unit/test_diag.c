@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "test.h"
+#include "io/diag_print.h"
 
 /* diag_print into a string (caller frees). */
 static char *print_all(const struct diag_list *dl)

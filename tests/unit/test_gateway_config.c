@@ -9,6 +9,7 @@
 
 #include "io/manifest_paths.h"
 #include "test.h"
+#include "io/diag_print.h"
 
 /* A scratch directory per process, so tests can write configs next to relative files. */
 static char scratch_dir[256];

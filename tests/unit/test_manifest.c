@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "io/diag_print.h"
 
 #define DATA FIXGW_SOURCE_DIR "/tests/unit/data/manifests"
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "io/diag_print.h"
 
 #define DATA FIXGW_SOURCE_DIR "/tests/unit/data/manifests"
 

@@ -3,6 +3,7 @@
 #include "core/route_table.c"
 
 #include "test.h"
+#include "io/diag_print.h"
 
 /* Add a route "ns/name" with fields given as "49=BROKER_A" strings; flags: "!" prefix = log:false,
  * "~" prefix = redact:true. Listeners as a comma list or NULL. */

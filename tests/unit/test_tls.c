@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "io/diag_print.h"
 
 static char dir[64];
 
