@@ -141,9 +141,11 @@ static bool numeric_opt(struct k8s_args *a, int opt, const char *v)
 {
 	static const struct {
 		double min, max;
-	} range[] = {[OPT_PAGE_SIZE] = {1, 100000},    [OPT_WATCH_TIMEOUT] = {1, 3600},
-	             [OPT_STALL_SLACK] = {1, 3600000}, [OPT_MAX_EVENT] = {64, 1 << 30},
-	             [OPT_QPS] = {-1, 100000},         [OPT_BURST] = {1, 100000}};
+	} range[OPT_LOG_LEVEL] = {[OPT_PAGE_SIZE] = {1, 100000},    [OPT_WATCH_TIMEOUT] = {1, 3600},
+	                          [OPT_STALL_SLACK] = {1, 3600000}, [OPT_MAX_EVENT] = {64, 1 << 30},
+	                          [OPT_QPS] = {-1, 100000},         [OPT_BURST] = {1, 100000},
+	                          [OPT_LEASE_MS] = {1000, 3600000}, [OPT_RENEW_MS] = {1, 3600000},
+	                          [OPT_RETRY_MS] = {1, 3600000}};
 	double d;
 	if (!parse_num(v, range[opt].min, range[opt].max, &d)) {
 		cmd_usage_error("k8s", "%s '%s': want a number %g..%g", k8s_opts[opt].name, v, range[opt].min,
@@ -190,18 +192,20 @@ static int parse_args(int argc, char **argv, struct k8s_args *a)
 		return argc < 2 ? EXIT_USAGE : -1;
 	}
 	a->verb = argv[1];
-	const char **strs[] = {[OPT_KUBECONFIG] = &a->kubeconfig,
-	                       [OPT_RESOURCE] = &a->resource,
-	                       [OPT_NAMESPACE] = &a->ns,
-	                       [OPT_NAME] = &a->name,
-	                       [OPT_LABEL_SELECTOR] = &a->label_selector,
-	                       [OPT_MERGE] = &a->merge,
-	                       [OPT_JSON_PATCH] = &a->json_patch,
-	                       [OPT_RESOURCE_VERSION] = &a->rv,
-	                       [OPT_TYPE] = &a->type,
-	                       [OPT_REASON] = &a->reason,
-	                       [OPT_ACTION] = &a->action,
-	                       [OPT_NOTE] = &a->note};
+	const char **strs[OPT_CONFIGMAP + 1] = {[OPT_KUBECONFIG] = &a->kubeconfig,
+	                                        [OPT_RESOURCE] = &a->resource,
+	                                        [OPT_NAMESPACE] = &a->ns,
+	                                        [OPT_NAME] = &a->name,
+	                                        [OPT_LABEL_SELECTOR] = &a->label_selector,
+	                                        [OPT_MERGE] = &a->merge,
+	                                        [OPT_JSON_PATCH] = &a->json_patch,
+	                                        [OPT_RESOURCE_VERSION] = &a->rv,
+	                                        [OPT_TYPE] = &a->type,
+	                                        [OPT_REASON] = &a->reason,
+	                                        [OPT_ACTION] = &a->action,
+	                                        [OPT_NOTE] = &a->note,
+	                                        [OPT_ID] = &a->id,
+	                                        [OPT_CONFIGMAP] = &a->configmap};
 	for (int i = 2; i < argc; i++) {
 		const char *v = NULL;
 		int opt =

@@ -137,8 +137,8 @@ static bool try_acquire_or_renew(struct k8s_leader *le)
 	enum k8s_lease_verdict v =
 	    k8s_lease_decide(holder, le->id, le->obs_ms, dur > 0 ? (uint32_t)dur : le->lease_ms / 1000, now);
 	bool ok = false;
-	if (v != K8S_LEASE_HELD &&
-	    fill_spec(le, spec, v == K8S_LEASE_TAKE, transitions + (*holder ? 1 : 0)) == 0) {
+	/* as client-go: every acquisition by a candidate that was not leading counts as a transition */
+	if (v != K8S_LEASE_HELD && fill_spec(le, spec, v == K8S_LEASE_TAKE, transitions + 1) == 0) {
 		rc = k8s_update(le->c, &k8s_res_leases, le->ns, lease, false, NULL, &res);
 		ok = rc == 0;
 		if (!ok && rc != K8S_ECONFLICT)
