@@ -1,7 +1,12 @@
-// Command otelcol is the OpenTelemetry Collector the tests run: the OTLP receiver (gRPC and HTTP), the
-// processors the chart's collector configuration uses, and the file and debug exporters the tests read.
+// Command otelcol is the OpenTelemetry Collector the tests run: the OTLP receiver (gRPC and HTTP); the
+// batch, memory_limiter and attributes processors of the chart's collector configuration; the file and
+// debug exporters the tests read, and the OTLP exporters (gRPC and HTTP) that forward to a backend.
 // It is what the collector builder (ocb) would generate for this component list, written out so the build
 // needs no code generation step.
+//
+// The attributes processor is pinned at contrib v0.161.0 (it builds and runs with the v0.165.0 core):
+// at v0.163.0 and later it needs pkg/ottl/contexts/xprofile, which the module proxy does not serve. The
+// k8sattributes processor is left out: v0.160.0 is its only served release of this line.
 package main
 
 import (
@@ -15,6 +20,8 @@ import (
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/debugexporter"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
@@ -25,6 +32,7 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/attributesprocessor"
 )
 
 func components() (otelcol.Factories, error) {
@@ -37,11 +45,12 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](batchprocessor.NewFactory(),
-		memorylimiterprocessor.NewFactory())
+		memorylimiterprocessor.NewFactory(), attributesprocessor.NewFactory())
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
-	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](debugexporter.NewFactory(), fileexporter.NewFactory())
+	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](debugexporter.NewFactory(), fileexporter.NewFactory(),
+		otlpexporter.NewFactory(), otlphttpexporter.NewFactory())
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
