@@ -17,7 +17,10 @@ RUN_PKGS=(openssl python3 libquickfix-dev)
 # The test suites. clang and libclang-rt-dev are the release's default clang and its matching runtime
 # (libFuzzer, LeakSanitizer); clang-format-19 is pinned, as formatting differs between versions, and is the
 # same 19.1.7 on Debian 12 and 13.
-TEST_PKGS=(clang llvm libclang-rt-dev clang-format-19 python3-pytest python3-yaml haproxy iproute2 procps)
+# prometheus: its promtool tests the alert rules (the server itself is not started). The Kubernetes suite's own
+# programs (etcd, kube-apiserver, otelcol, helm ...) are built from tools/ with the Go toolchain (>= 1.26).
+TEST_PKGS=(clang llvm libclang-rt-dev clang-format-19 python3-pytest python3-yaml haproxy iproute2 procps
+	prometheus)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-}" in

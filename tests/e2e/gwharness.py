@@ -78,7 +78,8 @@ class JsonLines:
 class Engine:
     """A TCP engine stand-in: records every connection's bytes; echoes them unless told otherwise."""
 
-    def __init__(self, port=None, echo=True, prefix=b"", close_on_eof=True):
+    def __init__(self, port=None, echo=True, prefix=b"", close_on_eof=True, host="127.0.0.1"):
+        self.host = host  # the Kubernetes tests bind it to a network namespace's address
         self.port = port or free_port()
         self.echo = echo
         self.close_on_eof = close_on_eof  # like a real engine: a counterparty's FIN ends the session
@@ -87,7 +88,7 @@ class Engine:
         self.lock = threading.Lock()
         self.srv = socket.socket()
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", self.port))
+        self.srv.bind((host, self.port))
         self.srv.listen(512)
         self.stopped = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -386,9 +387,10 @@ class Acceptor:
     """A running QuickFIX `fix_acceptor` (echoes every application message); its stdout JSON events are
     collected by a thread. Listens on a free port it picks itself (`--port 0`)."""
 
-    def __init__(self, name, comp_id="VENUE", begin="FIX.4.4", args=()):
+    def __init__(self, name, comp_id="VENUE", begin="FIX.4.4", args=(), prefix=()):
         self.name = name
-        self.proc = subprocess.Popen([peer_binary("fix_acceptor"), "--port", "0", "--begin-string", begin,
+        # prefix: a command to run it under, such as `ip netns exec NS` (the Kubernetes tests)
+        self.proc = subprocess.Popen([*prefix, peer_binary("fix_acceptor"), "--port", "0", "--begin-string", begin,
                                       "--sender-comp-id", comp_id, "--name", name, *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.out = JsonLines(self.proc.stdout, f"acceptor {name}")
