@@ -34,7 +34,7 @@ K8S_VERSION = "v1.37.2"
 NODE = "fixgw-test-node"
 # kube-controller-manager runs only these: node lifecycle and pod GC would evict or delete the test's Pods,
 # which no kubelet keeps alive.
-CONTROLLERS = ("endpointslice-controller,namespace-controller,garbage-collector-controller,"
+CONTROLLERS = ("endpointslice-controller,namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller,"
                "serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller")
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -235,11 +235,14 @@ class ControlPlane:
     Attributes once started: dir (its temporary directory), pki (PKI), kubeconfig (path), server (https URL),
     token (admin bearer token), ca (CA certificate path), apiserver_port, etcd_url, procs (name -> Proc)."""
 
-    def __init__(self, tools=None, workdir=None, controller_manager=True, crd=CRD):
+    def __init__(self, tools=None, workdir=None, controller_manager=True, crd=CRD, apiserver_args=()):
         self.tools = pathlib.Path(tools) if tools else tools_dir()
         self.dir = pathlib.Path(workdir or tempfile.mkdtemp(prefix=f"fixgw-k8s-{os.getpid()}-"))
         self.with_kcm = controller_manager
         self.crd = crd
+        self.apiserver_args = list(apiserver_args)
+        # Every write (create, update, patch, delete) is audited: who wrote what, when (audit_events()).
+        self.audit_log = self.dir / "audit.log"
         self.procs = {}
         self._ssl = None
         self.timings = {}
@@ -347,7 +350,11 @@ class ControlPlane:
                     "--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount",
                     f"--service-account-issuer=https://127.0.0.1:{self.apiserver_port}",
                     f"--service-account-key-file={P.sa_pub}", f"--service-account-signing-key-file={P.sa_key}",
-                    f"--token-auth-file={P.tokens_csv}", "--profiling=false"]
+                    f"--token-auth-file={P.tokens_csv}", "--profiling=false",
+                    f"--audit-policy-file={self._audit_policy()}", f"--audit-log-path={self.audit_log}",
+                    "--audit-log-format=json", "--audit-log-mode=blocking",
+                    # without it SIGTERM waits for open watches (the controller manager's) and takes 20 s+
+                    "--shutdown-watch-termination-grace-period=2s", *self.apiserver_args]
 
         def ready():
             try:
@@ -366,6 +373,61 @@ class ControlPlane:
             self.timings["kube-apiserver restart"] = time.monotonic() - t0
         else:
             self._start_with_retry("kube-apiserver", cmd, ready, timeout)
+
+    def _audit_policy(self):
+        p = self.dir / "audit-policy.yaml"
+        p.write_text(json.dumps({"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+                                 "omitStages": ["RequestReceived"],
+                                 "rules": [{"level": "Metadata",
+                                            "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+                                           {"level": "None"}]}))
+        return p
+
+    def audit_events(self, user=None, resource=None, verb=None):
+        """The API server's audit events for writes so far (ResponseComplete stage), optionally only those
+        of a user (username, such as system:serviceaccount:NS:NAME), a resource (plural) and a verb."""
+        out = []
+        try:
+            lines = self.audit_log.read_text().splitlines()
+        except FileNotFoundError:
+            return out
+        for line in lines:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue  # a line being written
+            if ev.get("stage") != "ResponseComplete":
+                continue
+            if user and ev.get("user", {}).get("username") != user:
+                continue
+            if resource and ev.get("objectRef", {}).get("resource") != resource:
+                continue
+            if verb and ev.get("verb") != verb:
+                continue
+            out.append(ev)
+        return out
+
+    def compact_etcd(self):
+        """Compact etcd up to its current revision (through etcd's JSON gateway). Returns the revision. The
+        API server's watch cache still serves its recent window: expire_resource_versions() also restarts
+        the API server, after which every older resourceVersion is 410 Gone."""
+        def post(path, body):
+            req = urllib.request.Request(self.etcd_url + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read())
+        rev = int(post("/v3/kv/range", {"key": "AA=="})["header"]["revision"])
+        post("/v3/kv/compaction", {"revision": str(rev), "physical": True})
+        return rev
+
+    def expire_resource_versions(self):
+        """Make every resourceVersion issued so far too old: compact etcd, then restart the API server (its
+        watch cache starts again from now). A watch or an exact list from an older resourceVersion then gets
+        410 Gone (watch: an ERROR event with code 410, reason Expired). Open watches are cut by the restart."""
+        rev = self.compact_etcd()
+        self.stop_apiserver()
+        self.start_apiserver()
+        return rev
 
     def stop_apiserver(self):
         """Stop kube-apiserver only (SIGTERM; etcd and the controller manager stay): "API server down" tests.

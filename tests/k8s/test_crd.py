@@ -19,6 +19,17 @@ def fixsessions(ns):
     return f"/apis/fixgw.io/v1alpha1/namespaces/{ns}/fixsessions"
 
 
+def parse_json_stream(text):
+    """The objects of kubectl's JSON output: one per document of the file, one after the other."""
+    dec, out, i = json.JSONDecoder(), [], 0
+    while i < len(text.rstrip()):
+        obj, i = dec.raw_decode(text, i)
+        out.extend(obj["items"] if obj.get("kind") == "List" else [obj])
+        while i < len(text) and text[i].isspace():
+            i += 1
+    return out
+
+
 def example_files():
     return sorted(pathlib.Path(EXAMPLES).glob("*.yaml"))
 
@@ -42,8 +53,7 @@ def test_crd_established_with_status_subresource(k8s):
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
 def test_example_accepted(k8s, trading, path):
     """Server-side dry run, then a real apply; the schema's defaults are filled in; then deleted."""
-    parsed = json.loads(k8s.kubectl("create", "--dry-run=client", "-o", "json", "-f", path).stdout)
-    docs = parsed["items"] if parsed.get("kind") == "List" else [parsed]
+    docs = parse_json_stream(k8s.kubectl("create", "--dry-run=client", "-o", "json", "-f", path).stdout)
     assert docs, f"{path} has no object"
     dry = k8s.kubectl("apply", "--dry-run=server", "-f", path)
     for d in docs:

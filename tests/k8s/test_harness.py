@@ -136,3 +136,32 @@ def test_service_account_token_has_only_its_rbac(k8s, k8s_ns, tmp_path):
     env = k8s.in_cluster_files(tmp_path / "sa", tok, k8s_ns)
     assert (tmp_path / "sa" / "token").read_text() == tok
     assert env["KUBERNETES_SERVICE_PORT"] == str(k8s.apiserver_port)
+
+
+def test_audit_log_records_writes(k8s, k8s_ns):
+    tok = k8s.service_account_token(k8s_ns, "writer")
+    k8s.create(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{k8s_ns}/rolebindings", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "edit"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "writer", "namespace": k8s_ns}]})
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}
+    wait_until(lambda: k8s.request("POST", f"/api/v1/namespaces/{k8s_ns}/configmaps", body, raw=True,
+                                   token=tok)[0] == 201, 10, 0.1, "the RoleBinding to apply")
+    user = f"system:serviceaccount:{k8s_ns}:writer"
+    evs = wait_until(lambda: k8s.audit_events(user=user, resource="configmaps", verb="create"), 10, 0.1,
+                     "the audit event")
+    assert evs[0]["objectRef"]["namespace"] == k8s_ns and evs[0]["responseStatus"]["code"] == 201
+
+
+def test_expired_resource_versions_are_gone(k8s, k8s_ns):
+    """expire_resource_versions(): etcd compacted and the API server's watch cache restarted, so a watch and
+    an exact list from an older resourceVersion get 410 Gone (what a reflector must answer with a relist)."""
+    k8s.service(k8s_ns, "a")
+    rv = k8s.get(f"/api/v1/namespaces/{k8s_ns}/services")["metadata"]["resourceVersion"]
+    k8s.service(k8s_ns, "b")
+    k8s.expire_resource_versions()
+    ev = next(k8s.watch(f"/api/v1/namespaces/{k8s_ns}/services?watch=1&resourceVersion={rv}", timeout=30))
+    assert ev["type"] == "ERROR" and ev["object"]["code"] == 410, ev
+    status, body = k8s.request("GET", f"/api/v1/namespaces/{k8s_ns}/services?resourceVersion={rv}"
+                               "&resourceVersionMatch=Exact", raw=True)
+    assert status == 410, body
