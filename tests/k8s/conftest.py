@@ -1,28 +1,26 @@
 """Fixtures of the Kubernetes suite: one control plane for the whole session (k8s), a fresh namespace per test
 (k8s_ns), and network namespaces for test engines (netns). Run it as its own pytest session
-(`python3 -m pytest tests/k8s`): it shares module names with tests/e2e, whose harness it imports."""
-import os
+(`python3 -m pytest tests/k8s`).
+
+tests/e2e/gwharness.py (Engine, Gateway, QuickFIX peers) imports `conftest` and means tests/e2e/conftest.py:
+this file loads that one and takes over all its names and fixtures (fixgw, engines, gateways, FIXGW, ROOT,
+missing_peer ...), so the e2e harness works here unchanged."""
+import importlib.util
 import pathlib
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(os.environ.get("FIXGW_ROOT", pathlib.Path(__file__).resolve().parents[2]))
-# tests/e2e/gwharness reads these from `conftest`: the same meaning as in tests/e2e/conftest.py.
-FIXGW = pathlib.Path(os.environ.get("FIXGW_BIN", ROOT / "build" / "fixgw"))
-EXAMPLES = ROOT / "crds" / "examples"
+_E2E = pathlib.Path(__file__).resolve().parents[1] / "e2e"
+_spec = importlib.util.spec_from_file_location("_e2e_conftest", _E2E / "conftest.py")
+_e2e_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_e2e_conftest)
+globals().update({k: v for k, v in vars(_e2e_conftest).items() if not k.startswith("__")})
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-sys.path.append(str(ROOT / "tests" / "e2e"))
+sys.path.append(str(_E2E))
 
 import k8sharness  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def fixgw():
-    if not FIXGW.exists():
-        pytest.fail(f"{FIXGW} is missing: build first (make)")
-    return str(FIXGW)
 
 
 @pytest.fixture(scope="session")
