@@ -186,10 +186,13 @@ main() {
 	mkdir -p "$LOGS"
 	# The Kubernetes suite's programs take 12-17 min to build on a new machine (seconds when cached): start
 	# first, in the background and in a process group of its own, so the build overlaps the other suites.
-	if [[ " ${run[*]} " == *" k8s "* ]]; then
-		setsid -w ./tools/build.sh >"$LOGS/tools-build.log" 2>&1 &
-		tools_pid=$!
-	fi
+	for name in "${tools_suites[@]}"; do
+		if [[ " ${run[*]} " == *" $name "* ]]; then
+			setsid -w ./tools/build.sh >"$LOGS/tools-build.log" 2>&1 &
+			tools_pid=$!
+			break
+		fi
+	done
 	trap interrupted INT TERM
 	declare -gA result seconds counts
 	for name in "${run[@]}"; do
@@ -247,6 +250,8 @@ suite e2e-tsan "end-to-end tests against the ThreadSanitizer build" \
 suite e2e "end-to-end tests against the default build" 'e2e default'
 # A real etcd, kube-apiserver and kube-controller-manager (tests/k8s, docs/internals/test-harness.md); its
 # programs have been building in the background since the start (log: build-test/tools-build.log).
+# The suites that use the pinned test programs (tools_dir): when one of them is to run, their build starts first.
+tools_suites=(k8s)
 suite k8s "Kubernetes tests against a real control plane, with the pinned test programs (make tools)" \
 	'dir=$(tools_dir) && echo "test programs: $dir" && FIXGW_TOOLS_DIR=$dir e2e default tests/k8s'
 
