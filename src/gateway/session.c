@@ -845,7 +845,7 @@ static void start_relay(struct session *s)
 
 static void step_connecting(struct session *s, uint32_t events)
 {
-	int err = net_connect_result(s->uio.fd);
+	int err = net_connect_result(s->uio.fd, events);
 	if (err == 0 && !(events & (EPOLLERR | EPOLLHUP))) {
 		start_relay(s);
 		return;

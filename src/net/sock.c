@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "core/errors.h"
@@ -155,8 +156,10 @@ int net_connect_start(const struct net_addr *a)
 	return fd;
 }
 
-int net_connect_result(int fd)
+int net_connect_result(int fd, uint32_t epoll_events)
 {
+	if ((epoll_events & EPOLLOUT) && !(epoll_events & (EPOLLERR | EPOLLHUP)))
+		return 0; /* one getsockopt per upstream connection saved */
 	int err = 0;
 	socklen_t len = sizeof(err);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /** A socket address parsed from "host:port", "[v6]:port" or ":port" (all interfaces, IPv4). */
@@ -25,8 +26,10 @@ int net_listen(const struct net_addr *a, bool reuse_port, int backlog);
 int net_accept(int lfd, struct sockaddr_storage *peer, socklen_t *peer_len);
 /** Start a non-blocking connect. Returns fd (connect in progress or done) or -errno. */
 int net_connect_start(const struct net_addr *a);
-/** After EPOLLOUT on a connecting fd: 0 connected, or -errno (SO_ERROR). */
-int net_connect_result(int fd);
+/** After an epoll event on a connecting fd: 0 connected, or -errno. Linux reports a failed connect with
+ * EPOLLERR (and EPOLLHUP), so EPOLLOUT alone means connected and costs no syscall; otherwise SO_ERROR
+ * says why. */
+int net_connect_result(int fd, uint32_t epoll_events);
 
 /** TCP_NODELAY on/off; SO_BUSY_POLL (microseconds, 0 = leave). Errors are ignored by callers that
  * treat tuning as best effort, so these return -errno for the ones that care. */
