@@ -155,7 +155,7 @@ static void round_trip(const char *addr)
 	CHECK(cfd >= 0);
 	struct pollfd pw = {.fd = cfd, .events = POLLOUT};
 	CHECK_EQ_INT(poll(&pw, 1, 10000), 1);
-	CHECK_EQ_INT(net_connect_result(cfd), 0);
+	CHECK_EQ_INT(net_connect_result(cfd, (uint32_t)pw.revents), 0); /* poll and epoll bits agree */
 	CHECK_EQ_INT(net_set_nodelay(cfd, true), 0);
 	CHECK_EQ_INT(net_set_busy_poll(cfd, 0), 0); /* 0: left alone */
 
@@ -202,7 +202,7 @@ TEST(connect_to_a_closed_port_reports_refused)
 	CHECK(fd >= 0);
 	struct pollfd p = {.fd = fd, .events = POLLOUT};
 	CHECK_EQ_INT(poll(&p, 1, 10000), 1);
-	CHECK_EQ_INT(net_connect_result(fd), -ECONNREFUSED);
+	CHECK_EQ_INT(net_connect_result(fd, (uint32_t)p.revents), -ECONNREFUSED);
 	close(fd);
 }
 
