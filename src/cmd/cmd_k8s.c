@@ -32,10 +32,16 @@ static void k8s_usage(FILE *out)
 	    "          precondition, re-reading and re-applying on 409 Conflict (client-go's\n"
 	    "          RetryOnConflict)\n"
 	    "  patch   send --merge JSON (merge patch) or --json-patch JSON (RFC 6902)\n"
-	    "  event   create an events.k8s.io/v1 Event about an object\n\n"
+	    "  event   create an events.k8s.io/v1 Event about an object\n"
+	    "  elect   run for leader on the Lease --name in --namespace as --id (client-go's leader\n"
+	    "          election); prints STARTED_LEADING, STOPPED_LEADING and NEW_LEADER lines; with\n"
+	    "          --write-configmap CM, patches data.holder/data.seq of that ConfigMap every 100 ms\n"
+	    "          while the fencing check k8s_leader_is_leader() allows it, printing WROTE lines\n\n"
 	    "options:\n"
 	    "  --kubeconfig PATH        kubeconfig (default $KUBECONFIG, else the in-cluster service "
 	    "account)\n"
+	    "  --service-account-dir D  in-cluster configuration with the token, ca.crt and namespace files\n"
+	    "                           of D instead of " K8S_SA_DIR "\n"
 	    "  --resource PLURAL        fixsessions, services, endpointslices, leases, events, configmaps\n"
 	    "  -n, --namespace NS       namespace (watch: default all namespaces)\n"
 	    "  --name NAME              the object (get, update, patch, event)\n"
@@ -51,16 +57,20 @@ static void k8s_usage(FILE *out)
 	    "  --status                 update, patch: write the status subresource\n"
 	    "  --resource-version RV    update: use RV as the precondition of the first attempt\n"
 	    "  --type T --reason R --action A --note TEXT   event: its fields (type Normal or Warning)\n"
+	    "  --id ID                  elect: this candidate's identity\n"
+	    "  --lease-ms MS --renew-deadline-ms MS --retry-ms MS   elect: timings (default %u / %u / %u)\n"
+	    "  --write-configmap CM     elect: the fenced writer's ConfigMap\n"
 	    "  --qps Q --burst B        client-side rate limit (default %.0f / %u; qps -1 = none)\n"
 	    "  --log-level LEVEL        debug, info, warn, error (default info)\n\n"
 	    "Exit status: 0 success, 1 the API server refused or could not be reached, 2 bad usage.\n",
-	    K8S_DEFAULT_PAGE_SIZE, K8S_DEFAULT_WATCH_TIMEOUT_S, K8S_DEFAULT_STALL_SLACK_MS, K8S_DEFAULT_QPS,
+	    K8S_DEFAULT_PAGE_SIZE, K8S_DEFAULT_WATCH_TIMEOUT_S, K8S_DEFAULT_STALL_SLACK_MS,
+	    K8S_LEASE_DURATION_MS, K8S_RENEW_DEADLINE_MS, K8S_RETRY_PERIOD_MS, K8S_DEFAULT_QPS,
 	    K8S_DEFAULT_BURST);
 }
 
 struct k8s_args {
 	const char *verb, *kubeconfig, *resource, *ns, *name, *label_selector, *merge, *json_patch, *rv;
-	const char *type, *reason, *action, *note, *id, *configmap;
+	const char *type, *reason, *action, *note, *id, *configmap, *sa_dir;
 	struct k8s_leader_opts lo;
 	bool status, objects;
 	struct k8s_informer_opts io;
@@ -93,6 +103,7 @@ enum {
 	OPT_NOTE,
 	OPT_ID,
 	OPT_CONFIGMAP,
+	OPT_SA_DIR,
 	OPT_STATUS,
 	OPT_OBJECTS,
 	OPT_PAGE_SIZE,
@@ -122,6 +133,7 @@ static const struct cmd_opt k8s_opts[] = {
     [OPT_NOTE] = {"--note", NULL, "TEXT"},
     [OPT_ID] = {"--id", NULL, "ID"},
     [OPT_CONFIGMAP] = {"--write-configmap", NULL, "NAME"},
+    [OPT_SA_DIR] = {"--service-account-dir", NULL, "DIR"},
     [OPT_STATUS] = {"--status", NULL, NULL},
     [OPT_OBJECTS] = {"--objects", NULL, NULL},
     [OPT_PAGE_SIZE] = {"--page-size", NULL, "N"},
@@ -192,20 +204,21 @@ static int parse_args(int argc, char **argv, struct k8s_args *a)
 		return argc < 2 ? EXIT_USAGE : -1;
 	}
 	a->verb = argv[1];
-	const char **strs[OPT_CONFIGMAP + 1] = {[OPT_KUBECONFIG] = &a->kubeconfig,
-	                                        [OPT_RESOURCE] = &a->resource,
-	                                        [OPT_NAMESPACE] = &a->ns,
-	                                        [OPT_NAME] = &a->name,
-	                                        [OPT_LABEL_SELECTOR] = &a->label_selector,
-	                                        [OPT_MERGE] = &a->merge,
-	                                        [OPT_JSON_PATCH] = &a->json_patch,
-	                                        [OPT_RESOURCE_VERSION] = &a->rv,
-	                                        [OPT_TYPE] = &a->type,
-	                                        [OPT_REASON] = &a->reason,
-	                                        [OPT_ACTION] = &a->action,
-	                                        [OPT_NOTE] = &a->note,
-	                                        [OPT_ID] = &a->id,
-	                                        [OPT_CONFIGMAP] = &a->configmap};
+	const char **strs[OPT_SA_DIR + 1] = {[OPT_KUBECONFIG] = &a->kubeconfig,
+	                                     [OPT_RESOURCE] = &a->resource,
+	                                     [OPT_NAMESPACE] = &a->ns,
+	                                     [OPT_NAME] = &a->name,
+	                                     [OPT_LABEL_SELECTOR] = &a->label_selector,
+	                                     [OPT_MERGE] = &a->merge,
+	                                     [OPT_JSON_PATCH] = &a->json_patch,
+	                                     [OPT_RESOURCE_VERSION] = &a->rv,
+	                                     [OPT_TYPE] = &a->type,
+	                                     [OPT_REASON] = &a->reason,
+	                                     [OPT_ACTION] = &a->action,
+	                                     [OPT_NOTE] = &a->note,
+	                                     [OPT_ID] = &a->id,
+	                                     [OPT_CONFIGMAP] = &a->configmap,
+	                                     [OPT_SA_DIR] = &a->sa_dir};
 	for (int i = 2; i < argc; i++) {
 		const char *v = NULL;
 		int opt =
@@ -218,7 +231,7 @@ static int parse_args(int argc, char **argv, struct k8s_args *a)
 			return EXIT_USAGE;
 		if (opt == CMD_OPT_ARG)
 			return cmd_usage_error("k8s", "unexpected argument '%s'", argv[i]);
-		if (opt <= OPT_CONFIGMAP)
+		if (opt <= OPT_SA_DIR)
 			*strs[opt] = v;
 		else if (opt == OPT_STATUS)
 			a->status = true;
@@ -515,7 +528,8 @@ int cmd_k8s(int argc, char **argv)
 	struct k8s_config cfg;
 	struct diag_list dl;
 	diag_list_init(&dl);
-	rc = k8s_config_load_default(a.kubeconfig, &cfg, &dl);
+	rc = a.sa_dir && !a.kubeconfig ? k8s_config_load_incluster(a.sa_dir, &cfg, &dl)
+	                               : k8s_config_load_default(a.kubeconfig, &cfg, &dl);
 	if (rc != 0) {
 		diag_print(&dl, stderr);
 		diag_list_free(&dl);
