@@ -3,7 +3,7 @@ Kubernetes version, promtool's rule tests."""
 import subprocess
 import textwrap
 
-from k8sharness import tool
+from k8sharness import tool, validate_collector_config
 
 
 def run(*cmd, **kw):
@@ -49,6 +49,22 @@ def test_otelcol_validate(tmp_path):
     bad.write_text((COLLECTOR % (tmp_path / "out.jsonl")).replace("limit_percentage: 80", "limit_percentage: 180"))
     r = run(tool("otelcol"), "validate", f"--config=file:{bad}")
     assert r.returncode != 0 and "memory_limiter" in r.stderr, r.stderr
+
+
+def test_validate_collector_config_without_k8sattributes(tmp_path):
+    """The test collector has no k8sattributes processor: validate_collector_config takes it out (and only
+    it) and validates the rest, so a broken setting elsewhere still fails."""
+    cfg = (COLLECTOR % (tmp_path / "out.jsonl")).replace(
+        "  attributes:", "  k8sattributes:\n    extract: {metadata: [k8s.pod.name]}\n  attributes:").replace(
+        "processors: [memory_limiter, attributes, batch]", "processors: [memory_limiter, k8sattributes, attributes, batch]")
+    (tmp_path / "c.yaml").write_text(cfg)
+    r = run(tool("otelcol"), "validate", f"--config=file:{tmp_path / 'c.yaml'}")
+    assert r.returncode != 0 and "k8sattributes" in r.stderr, r.stderr
+    r, dropped = validate_collector_config(tmp_path / "c.yaml")
+    assert dropped == ["k8sattributes"] and r.returncode == 0, r.stderr
+    (tmp_path / "c.yaml").write_text(cfg.replace("send_batch_size: 512", "send_batch_size: -5"))
+    r, dropped = validate_collector_config(tmp_path / "c.yaml")
+    assert r.returncode != 0, r.stderr
 
 
 def test_helm_kube_version(tmp_path):
