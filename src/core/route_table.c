@@ -184,6 +184,8 @@ struct conflict_ctx {
 	const struct route_table *t;
 	struct diag_list *dl;
 	size_t found;
+	struct route_conflict *pairs; /* optional: the first max_pairs pairs, for callers that act on them */
+	size_t max_pairs, npairs;
 };
 
 static void append_fields(char *out, size_t cap, size_t *used, const struct route *r,
@@ -210,6 +212,8 @@ static void report_conflict(struct conflict_ctx *c, uint32_t ai, uint32_t bi, co
 	const struct route_table *t = c->t;
 	const struct route *a = &t->routes[ai], *b = &t->routes[bi];
 	c->found++;
+	if (c->npairs < c->max_pairs)
+		c->pairs[c->npairs++] = (struct route_conflict){ai, bi};
 	if (c->found > ROUTE_TABLE_MAX_CONFLICTS)
 		return;
 	char fields[1024] = "", lst[512];
@@ -656,7 +660,15 @@ static void table_free(struct route_table *t)
 
 int route_table_compile(struct route_set *set, struct diag_list *dl, struct route_table **out)
 {
+	return route_table_compile_pairs(set, dl, NULL, 0, NULL, out);
+}
+
+int route_table_compile_pairs(struct route_set *set, struct diag_list *dl, struct route_conflict *pairs,
+                              size_t max_pairs, size_t *npairs, struct route_table **out)
+{
 	*out = NULL;
+	if (npairs)
+		*npairs = 0;
 	struct route_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return FIXGW_ENOMEM;
@@ -685,10 +697,12 @@ int route_table_compile(struct route_set *set, struct diag_list *dl, struct rout
 	if (!err)
 		err = build_lists(t, dl);
 	if (!err) {
-		struct conflict_ctx c = {t, dl, 0};
+		struct conflict_ctx c = {t, dl, 0, pairs, pairs ? max_pairs : 0, 0};
 		err = check_exact_conflicts(&c);
 		check_priority_conflicts(&c, t->wildcards, t->nwildcards);
 		check_priority_conflicts(&c, t->defaults, t->ndefaults);
+		if (npairs)
+			*npairs = c.npairs;
 		if (c.found > ROUTE_TABLE_MAX_CONFLICTS)
 			diag_add(dl, DIAG_ERROR, NULL, 0, 0, NULL, "%zu more conflicts not shown",
 			         c.found - ROUTE_TABLE_MAX_CONFLICTS);

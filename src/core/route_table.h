@@ -36,6 +36,16 @@ struct route_table;
  * FIXSessions as namespace/name and the overlapping fields) and set is untouched. */
 int route_table_compile(struct route_set *set, struct diag_list *dl, struct route_table **out);
 
+/** Two routes that can both match one Logon: indices into the set given to the compiler. */
+struct route_conflict {
+	uint32_t a, b;
+};
+
+/** route_table_compile that also lists the first max_pairs conflicting pairs in pairs (*npairs of them;
+ * pairs may be NULL), for callers that keep a last-known-good version of each route (route_lkg.h). */
+int route_table_compile_pairs(struct route_set *set, struct diag_list *dl, struct route_conflict *pairs,
+                              size_t max_pairs, size_t *npairs, struct route_table **out);
+
 struct route_table *route_table_ref(struct route_table *t);
 void route_table_unref(struct route_table *t);
 
