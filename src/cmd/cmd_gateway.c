@@ -10,9 +10,13 @@ static void gateway_usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: fixgw gateway --config FILE [--check]\n\n"
-	    "Run the FIX gateway in standalone mode: listeners, limits, TLS, FIXSession manifest paths and\n"
-	    "a static endpoint map come from FILE (see docs/reference/gateway-config.md).\n\n"
+	    "usage: fixgw gateway --config FILE [--kubeconfig PATH] [--check]\n\n"
+	    "Run the FIX gateway. Standalone mode: listeners, limits, TLS, FIXSession manifest paths and\n"
+	    "a static endpoint map come from FILE (see docs/reference/gateway-config.md).\n"
+	    "Kubernetes mode (--kubeconfig, or a kubernetes section in FILE): listeners, limits and TLS\n"
+	    "come from FILE; FIXSessions and the EndpointSlices of their Services from the API server.\n\n"
+	    "--kubeconfig PATH  the API server and credentials (in a pod, `kubernetes: {inCluster: true}`\n"
+	    "                   in FILE uses the service account instead)\n"
 	    "Signals: SIGHUP reloads config, certificates and FIXSessions (a changed file does too);\n"
 	    "SIGTERM/SIGINT stop accepting and let sessions drain for shutdownGracePeriod; a second one\n"
 	    "closes every connection at once.\n\n"
@@ -23,15 +27,17 @@ static void gateway_usage(FILE *out)
 	    "FIXSession set, 1 when the system failed (threads, memory)\n");
 }
 
-enum { OPT_CONFIG, OPT_CHECK };
+enum { OPT_CONFIG, OPT_KUBECONFIG, OPT_CHECK };
 static const struct cmd_opt gateway_opts[] = {
     [OPT_CONFIG] = {"--config", "-c", "FILE"},
+    [OPT_KUBECONFIG] = {"--kubeconfig", NULL, "PATH"},
     [OPT_CHECK] = {"--check", NULL, NULL},
 };
 
 int cmd_gateway(int argc, char **argv)
 {
 	const char *config = NULL, *val;
+	struct gw_config_opts opts = {0};
 	bool check = false;
 	for (int i = 1; i < argc; i++) {
 		switch (cmd_next_opt("gateway", argc, argv, &i, gateway_opts,
@@ -46,6 +52,9 @@ int cmd_gateway(int argc, char **argv)
 		case OPT_CONFIG:
 			config = val;
 			break;
+		case OPT_KUBECONFIG:
+			opts.kubeconfig = val;
+			break;
 		case OPT_CHECK:
 			check = true;
 			break;
@@ -53,5 +62,5 @@ int cmd_gateway(int argc, char **argv)
 	}
 	if (!config)
 		return cmd_usage_error("gateway", "--config FILE is required");
-	return check ? gateway_check(config, stdout) : gateway_main(config);
+	return check ? gateway_check(config, &opts, stdout) : gateway_main(config, &opts);
 }

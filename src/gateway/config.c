@@ -39,8 +39,9 @@ _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "FT_UINT stores unsigned an
 
 /* One load in progress. */
 struct loader {
-	const char *file; /* the config path, for diagnostics */
-	char *dir;        /* its directory, made absolute: relative paths in the file are resolved here */
+	const struct gw_config_opts *opts; /* never NULL */
+	const char *file;                  /* the config path, for diagnostics */
+	char *dir; /* its directory, made absolute: relative paths in the file are resolved here */
 	yaml_document_t *doc;
 	struct diag_list *dl;
 	size_t nerrors; /* errors this load reported (dl may already hold others) */
@@ -151,6 +152,19 @@ static yaml_node_t *map_get(struct loader *ld, yaml_node_t *map, const char *key
 		yaml_node_t *k = node_at(ld, p->key);
 		if (k && k->type == YAML_SCALAR_NODE && !strcmp(scalar_text(k), key))
 			return node_at(ld, p->value);
+	}
+	return NULL;
+}
+
+/* The key node of key in a mapping, or NULL. */
+static yaml_node_t *map_key(struct loader *ld, yaml_node_t *map, const char *key)
+{
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(ld, p->key);
+		if (k && k->type == YAML_SCALAR_NODE && !strcmp(scalar_text(k), key))
+			return k;
 	}
 	return NULL;
 }
@@ -838,6 +852,28 @@ static void parse_reject(struct loader *ld, yaml_node_t *v, const char *path, vo
 		cfg_error(ld, v, path, "address is required when enabled is true");
 }
 
+static const struct field kubernetes_fields[] = {
+    {.key = "inCluster", .type = FT_BOOL, .off = offsetof(struct gw_kubernetes, in_cluster)},
+    {.key = "kubeconfig", .type = FT_PATH, .off = offsetof(struct gw_kubernetes, kubeconfig)},
+    {.key = "namespace", .type = FT_STRING, .off = offsetof(struct gw_kubernetes, namespace_)},
+    {.key = "syncTimeout",
+     .type = FT_DURATION,
+     .off = offsetof(struct gw_kubernetes, sync_timeout_ms),
+     .min = 1000,
+     .max = 600000},
+};
+
+static void parse_kubernetes(struct loader *ld, yaml_node_t *v, const char *path, void *obj)
+{
+	struct gw_config *c = obj;
+	c->kubernetes.enabled = true;
+	parse_mapping(ld, v, path, kubernetes_fields, NFIELDS(kubernetes_fields), &c->kubernetes, NULL);
+	if (c->kubernetes.namespace_ &&
+	    !k8s_is_dns1123_label(c->kubernetes.namespace_, strlen(c->kubernetes.namespace_)))
+		cfg_error(ld, map_get(ld, v, "namespace"), "kubernetes.namespace",
+		          "not a namespace name (a DNS label: lower-case letters, digits and '-')");
+}
+
 #define CFG(member) offsetof(struct gw_config, member)
 
 static const struct field top_fields[] = {
@@ -875,6 +911,7 @@ static const struct field top_fields[] = {
     {.key = "rejectEngine", .type = FT_CUSTOM, .parse = parse_reject},
     {.key = "routes", .type = FT_CUSTOM, .parse = parse_routes},
     {.key = "endpoints", .type = FT_CUSTOM, .parse = parse_endpoints},
+    {.key = "kubernetes", .type = FT_CUSTOM, .parse = parse_kubernetes},
 };
 
 _Static_assert(NFIELDS(top_fields) <= FIELDS_MAX && NFIELDS(tls_fields) <= FIELDS_MAX,
@@ -942,10 +979,36 @@ static void check_cross(struct loader *ld, const struct gw_config *c, yaml_node_
 	check_endpoint_loops(ld, c, map_get(ld, root, "endpoints"));
 }
 
+/* In Kubernetes mode FIXSessions and endpoints come from the API server: keys that would say otherwise
+ * are errors, not silently ignored. */
+static void check_kubernetes_mode(struct loader *ld, struct gw_config *c, yaml_node_t *root)
+{
+	if (ld->opts->kubeconfig) {
+		c->kubernetes.enabled = true;
+		free(c->kubernetes.kubeconfig);
+		c->kubernetes.kubeconfig = strdup(ld->opts->kubeconfig);
+		ld->nomem |= !c->kubernetes.kubeconfig;
+	}
+	if (!c->kubernetes.enabled)
+		return;
+	if (!c->kubernetes.sync_timeout_ms)
+		c->kubernetes.sync_timeout_ms = 60000;
+	static const char *const from_api[] = {"routes", "endpoints"};
+	for (size_t i = 0; i < NFIELDS(from_api); i++) {
+		yaml_node_t *k = map_key(ld, root, from_api[i]);
+		if (k)
+			cfg_error(
+			    ld, k, from_api[i],
+			    "not used in Kubernetes mode: FIXSessions and endpoints come from the API server "
+			    "(remove the key, or run without --kubeconfig and the kubernetes section)");
+	}
+}
+
 static void load_root(struct loader *ld, yaml_node_t *root, struct gw_config *c)
 {
 	parse_mapping(ld, root, "", top_fields, NFIELDS(top_fields), c, NULL);
 	check_cross(ld, c, root);
+	check_kubernetes_mode(ld, c, root);
 }
 
 /* ---- reading and parsing ---- */
@@ -1119,7 +1182,14 @@ static int cmp_services(const void *a, const void *b)
 
 int gw_config_load(const char *path, struct gw_config **out, struct diag_list *dl)
 {
-	struct loader ld = {.file = path, .dl = dl};
+	return gw_config_load_opts(path, NULL, out, dl);
+}
+
+int gw_config_load_opts(const char *path, const struct gw_config_opts *opts, struct gw_config **out,
+                        struct diag_list *dl)
+{
+	static const struct gw_config_opts none;
+	struct loader ld = {.opts = opts ? opts : &none, .file = path, .dl = dl};
 	struct gw_config *c = NULL;
 	char *buf = NULL;
 	size_t len = 0;
@@ -1169,6 +1239,8 @@ void gw_config_free(struct gw_config *c)
 		free(c->services[i].items);
 	}
 	free(c->services);
+	free(c->kubernetes.kubeconfig);
+	free(c->kubernetes.namespace_);
 	free(c);
 }
 

@@ -45,6 +45,20 @@ struct gw_tuning {
 	bool pin_workers;      /* pin worker i to CPU i % ncpu */
 };
 
+/** Kubernetes mode: FIXSessions and endpoints come from the API server instead of this file. */
+struct gw_kubernetes {
+	bool enabled;             /* a `kubernetes` section, or --kubeconfig on the command line */
+	bool in_cluster;          /* inCluster: the pod's service account (default when no kubeconfig) */
+	char *kubeconfig;         /* kubeconfig file: the --kubeconfig flag, else kubernetes.kubeconfig */
+	char *namespace_;         /* watch this namespace only; NULL: every namespace */
+	uint32_t sync_timeout_ms; /* syncTimeout, default 60 s: the first complete lists, or no start */
+};
+
+/** What the command line adds to the file. */
+struct gw_config_opts {
+	const char *kubeconfig; /* --kubeconfig: Kubernetes mode with this file (NULL: as the file says) */
+};
+
 struct gw_config {
 	char *path; /* the file it came from (owned) */
 
@@ -74,6 +88,8 @@ struct gw_config {
 
 	struct gw_service_endpoints *services; /* static endpoints (standalone mode), sorted by key */
 	size_t nservices;
+
+	struct gw_kubernetes kubernetes;
 };
 
 /** Load a config file. Returns 0 and a new config in *out (the caller frees it with gw_config_free), or
@@ -81,6 +97,10 @@ struct gw_config {
  * Relative file paths in the file are joined to the config file's directory, made absolute. The format,
  * defaults and bounds are in docs/reference/gateway-config.md. */
 int gw_config_load(const char *path, struct gw_config **out, struct diag_list *dl);
+/** gw_config_load with what the command line adds (opts may be NULL). In Kubernetes mode the file's
+ * `routes` and `endpoints` keys are errors: those come from the API server. */
+int gw_config_load_opts(const char *path, const struct gw_config_opts *opts, struct gw_config **out,
+                        struct diag_list *dl);
 void gw_config_free(struct gw_config *c);
 
 /** The endpoints for "namespace/service:port", or NULL (binary search over the sorted services). */

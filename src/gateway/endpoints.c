@@ -22,16 +22,22 @@ static void map_free(struct endpoint_map *m)
 
 struct endpoint_map *endpoint_map_from_config(const struct gw_config *cfg, uint64_t generation)
 {
+	return endpoint_map_from_services(cfg->services, cfg->nservices, generation);
+}
+
+struct endpoint_map *endpoint_map_from_services(const struct gw_service_endpoints *services, size_t n,
+                                                uint64_t generation)
+{
 	struct endpoint_map *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
 	atomic_init(&m->refs, 1);
 	m->generation = generation;
-	m->sets = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*m->sets));
+	m->sets = calloc(n ? n : 1, sizeof(*m->sets));
 	if (!m->sets)
 		goto fail;
-	for (size_t i = 0; i < cfg->nservices; i++) {
-		const struct gw_service_endpoints *svc = &cfg->services[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct gw_service_endpoints *svc = &services[i];
 		struct endpoint_set *set = &m->sets[m->count++];
 		set->key = strdup(svc->key);
 		set->ready = calloc(svc->count ? svc->count : 1, sizeof(*set->ready));

@@ -31,6 +31,10 @@ struct endpoint_map {
 
 /** Build a snapshot from the standalone config's endpoints. NULL on ENOMEM. */
 struct endpoint_map *endpoint_map_from_config(const struct gw_config *cfg, uint64_t generation);
+/** Build a snapshot from n Service ports (keys unique; the Kubernetes mode builds them from
+ * EndpointSlices). NULL on ENOMEM. */
+struct endpoint_map *endpoint_map_from_services(const struct gw_service_endpoints *services, size_t n,
+                                                uint64_t generation);
 struct endpoint_map *endpoint_map_ref(struct endpoint_map *m);
 void endpoint_map_unref(struct endpoint_map *m);
 

@@ -423,7 +423,7 @@ static void fini_workers(struct gateway *gw)
 	gw->nworkers = 0;
 }
 
-int gateway_main(const char *config_path)
+int gateway_main(const char *config_path, const struct gw_config_opts *opts)
 {
 	static struct gateway gw_storage; /* one per process; static keeps it off the stack */
 	struct gateway *gw = &gw_storage;
@@ -434,7 +434,7 @@ int gateway_main(const char *config_path)
 	int rc = 2;
 
 	diag_list_init(&dl);
-	if (gw_config_load(config_path, &gw->boot_cfg, &dl) != 0) {
+	if (gw_config_load_opts(config_path, opts, &gw->boot_cfg, &dl) != 0) {
 		diag_print(&dl, stderr);
 		diag_list_free(&dl);
 		fprintf(stderr, "fixgw gateway: %s is not a valid configuration\n", config_path);
@@ -557,14 +557,14 @@ static void check_line(FILE *out, bool ok, const char *what, const char *fmt, ..
 	fputc('\n', out);
 }
 
-int gateway_check(const char *config_path, FILE *out)
+int gateway_check(const char *config_path, const struct gw_config_opts *opts, FILE *out)
 {
 	struct gw_config *c = NULL;
 	struct diag_list dl;
 	int problems = 0;
 	diag_list_init(&dl);
 	fprintf(out, "fixgw gateway --check %s\n", config_path);
-	if (gw_config_load(config_path, &c, &dl) != 0) {
+	if (gw_config_load_opts(config_path, opts, &c, &dl) != 0) {
 		diag_print(&dl, out);
 		fprintf(out, "configuration INVALID: %zu problem%s in %s; the gateway would not start\n",
 		        dl.nerrors, dl.nerrors == 1 ? "" : "s", config_path);

@@ -9,18 +9,20 @@
 
 #include <stdio.h>
 
+#include "gateway/config.h"
 #include "gateway/stats.h"
 
 struct gateway;
 
-/** Run the gateway with the given config file until SIGTERM/SIGINT and the drain that follows.
+/** Run the gateway with the given config file (and what the command line adds: opts, may be NULL)
+ * until SIGTERM/SIGINT and the drain that follows.
  * Returns a process exit code. */
-int gateway_main(const char *config_path);
+int gateway_main(const char *config_path, const struct gw_config_opts *opts);
 
 /** `fixgw gateway --config F --check`: load the config, compile the FIXSessions, load the certificates
  * and bind every listener and the admin address once (then release them), without serving. Prints a
  * summary (or every problem) to out; returns 0 when the gateway would start, 2 otherwise. */
-int gateway_check(const char *config_path, FILE *out);
+int gateway_check(const char *config_path, const struct gw_config_opts *opts, FILE *out);
 
 /** The process counters summed over the workers. From any thread; never blocks a worker. */
 void gw_stats_read(struct gateway *gw, struct gw_stats *out);

@@ -18,10 +18,12 @@
 
 #include "core/errors.h"
 #include "io/manifest_paths.h"
+#include "gateway/routes_k8s.h"
 #include "gateway/source.h"
 #include "net/fault.h"
 
 #define WATCH_INTERVAL_MS 1000
+#define K8S_DEBOUNCE_MS   20 /* a burst of API events (a batch apply) becomes one snapshot */
 
 static const struct log_ctx src_log = {.component = "gateway"};
 
@@ -33,11 +35,14 @@ struct file_source {
 	uint64_t signature;
 	uint64_t endpoints_generation;
 
+	/* Kubernetes mode: routes and endpoints come from the API server, the rest from the file. */
+	struct k8s_routes *k8s;
+
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t lock; /* guards triggered, stopping */
+	pthread_mutex_t lock; /* guards triggered, routes_changed, stopping */
 	pthread_cond_t cond;
-	bool triggered, stopping;
+	bool triggered, routes_changed, stopping;
 };
 
 void gw_log_diags(enum log_level lvl, const char *event, const struct diag_list *dl)
@@ -143,13 +148,17 @@ static bool same_listeners(const struct gw_config *a, const struct gw_config *b)
 	return true;
 }
 
-/* A snapshot of c with table t (NULL: keep the current one) and a fresh endpoint map. */
-static struct gw_snapshot *build(struct file_source *fs, const struct gw_config *c, struct route_table *t)
+/* A snapshot of c with table t (NULL: keep the current one) and endpoint map m (NULL: a fresh one from
+ * the config file; taken over). */
+static struct gw_snapshot *build(struct file_source *fs, const struct gw_config *c, struct route_table *t,
+                                 struct endpoint_map *m)
 {
 	struct gw_snapshot *cur = gw_snapshot_current(fs->base.gw);
-	struct gw_snapshot *s = cur ? gw_snapshot_derive(cur) : gw_snapshot_new("file");
+	struct gw_snapshot *s =
+	    cur ? gw_snapshot_derive(cur) : gw_snapshot_new(fs->k8s ? "kubernetes" : "file");
 	gw_snapshot_unref(cur);
-	struct endpoint_map *m = endpoint_map_from_config(c, ++fs->endpoints_generation);
+	if (!m)
+		m = endpoint_map_from_config(c, ++fs->endpoints_generation);
 	if (!s || !m || (!t && !s->table)) {
 		endpoint_map_unref(m);
 		gw_snapshot_unref(s);
@@ -162,14 +171,45 @@ static struct gw_snapshot *build(struct file_source *fs, const struct gw_config 
 	return s;
 }
 
+static void k8s_changed(void *arg)
+{
+	struct file_source *fs = arg;
+	pthread_mutex_lock(&fs->lock);
+	fs->routes_changed = true;
+	pthread_cond_signal(&fs->cond);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* Kubernetes mode: connect, wait for the first complete lists, build the first table and endpoints. */
+static int k8s_initial(struct file_source *fs, struct route_table **t, struct endpoint_map **m, char *why,
+                       size_t why_cap)
+{
+	int rc = k8s_routes_new(fs->cur, k8s_changed, fs, &fs->k8s, why, why_cap);
+	if (!rc)
+		rc = k8s_routes_start(fs->k8s, why, why_cap);
+	if (!rc && (rc = k8s_routes_build(fs->k8s, NULL, t, m, ++fs->endpoints_generation)) != 0)
+		snprintf(why, why_cap, "cannot build the first routing table from the API server: %s",
+		         fixgw_strerror(rc));
+	if (!rc)
+		log_msg(LOG_INFO, "kubernetes_synced", &src_log, "%zu FIXSessions from %s",
+		        route_table_count(*t), k8s_routes_origin(fs->k8s));
+	return rc;
+}
+
 static int file_initial(struct gw_source *src, char *why, size_t why_cap)
 {
 	struct file_source *fs = (struct file_source *)src;
-	struct route_table *t;
+	struct route_table *t = NULL;
+	struct endpoint_map *m = NULL;
 	fs->signature = watch_signature(fs);
-	if (load_table(fs->cur, &t, false, why, why_cap) != 0)
+	if (fs->cur->kubernetes.enabled) {
+		int rc = k8s_initial(fs, &t, &m, why, why_cap);
+		if (rc)
+			return rc;
+	} else if (load_table(fs->cur, &t, false, why, why_cap) != 0) {
 		return FIXGW_EINVAL;
-	struct gw_snapshot *s = build(fs, fs->cur, t);
+	}
+	struct gw_snapshot *s = build(fs, fs->cur, t, m);
 	route_table_unref(t);
 	if (!s || gw_publish(src->gw, s) < 0) {
 		snprintf(why, why_cap, "out of memory building the first snapshot");
@@ -193,7 +233,10 @@ static void rebuild(struct file_source *fs, const char *cause)
 		nanosleep(&ts, NULL);
 	}
 	diag_list_init(&dl);
-	int err = gw_config_load(fs->path, &c, &dl);
+	/* Kubernetes mode stays on whether it came from the file or from --kubeconfig. */
+	const struct gw_config_opts opts = {.kubeconfig =
+	                                        fs->k8s ? gw_boot_config(gw)->kubernetes.kubeconfig : NULL};
+	int err = gw_config_load_opts(fs->path, &opts, &c, &dl);
 	if (err) {
 		gw_log_diags(LOG_ERROR, "config_invalid", &dl);
 		snprintf(why, sizeof(why), "config %s invalid (%zu errors); keeping the running config",
@@ -211,9 +254,18 @@ static void rebuild(struct file_source *fs, const char *cause)
 		    "listener names, addresses or TLS on/off changed: those take effect at the next restart");
 
 	struct route_table *t = NULL;
-	bool table_ok = load_table(c, &t, true, why, sizeof(why)) == 0;
+	bool table_ok = fs->k8s || load_table(c, &t, true, why, sizeof(why)) == 0;
 	gw_reload_certificates(gw, c);
-	struct gw_snapshot *s = build(fs, c, table_ok ? t : NULL);
+	struct gw_snapshot *s = NULL;
+	if (fs->k8s) {
+		struct gw_snapshot *cur = gw_snapshot_current(gw);
+		struct endpoint_map *m = cur ? endpoint_map_ref(cur->endpoints) : NULL;
+		gw_snapshot_unref(cur);
+		if (m)
+			s = build(fs, c, NULL, m);
+	} else {
+		s = build(fs, c, table_ok ? t : NULL, NULL);
+	}
 	route_table_unref(t);
 	if (!s || gw_publish(gw, s) < 0) {
 		gw_config_free(c);
@@ -224,7 +276,12 @@ static void rebuild(struct file_source *fs, const char *cause)
 	gw_config_free(fs->owned);
 	fs->owned = c;
 	fs->cur = c;
-	if (table_ok) {
+	if (fs->k8s) {
+		log_msg(
+		    LOG_INFO, "reloaded", &src_log,
+		    "reloaded (%s): config and certificates; FIXSessions and endpoints follow the API server",
+		    cause);
+	} else if (table_ok) {
 		gw_publish_clear_error(gw);
 		log_msg(LOG_INFO, "reloaded", &src_log, "reloaded (%s): %zu FIXSessions", cause,
 		        route_table_count(s->table));
@@ -232,6 +289,31 @@ static void rebuild(struct file_source *fs, const char *cause)
 		log_msg(LOG_CRITICAL, "reload_blocked", &src_log, "reload (%s): %s", cause, why);
 		gw_publish_refused(gw, why);
 	}
+}
+
+/* Kubernetes mode: FIXSessions, Services or EndpointSlices changed. */
+static void rebuild_routes(struct file_source *fs)
+{
+	struct gateway *gw = fs->base.gw;
+	struct gw_snapshot *cur = gw_snapshot_current(gw);
+	struct route_table *t = NULL;
+	struct endpoint_map *m = NULL;
+	int rc = k8s_routes_build(fs->k8s, cur ? cur->table : NULL, &t, &m, ++fs->endpoints_generation);
+	gw_snapshot_unref(cur);
+	if (rc) {
+		log_msg(LOG_ERROR, "reload_failed", &src_log, "cannot rebuild from the API server: %s",
+		        fixgw_strerror(rc));
+		return;
+	}
+	struct gw_snapshot *s = build(fs, fs->cur, t, m);
+	route_table_unref(t);
+	if (!s || gw_publish(gw, s) < 0) {
+		log_msg(LOG_ERROR, "reload_failed", &src_log, "out of memory building the snapshot");
+		return;
+	}
+	if (t)
+		log_msg(LOG_INFO, "routes_updated", &src_log, "%zu FIXSessions from %s", route_table_count(t),
+		        k8s_routes_origin(fs->k8s));
 }
 
 static void *file_thread(void *arg)
@@ -243,14 +325,30 @@ static void *file_thread(void *arg)
 		struct timespec until;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += WATCH_INTERVAL_MS / 1000;
-		while (!fs->stopping && !fs->triggered)
+		while (!fs->stopping && !fs->triggered && !fs->routes_changed)
 			if (pthread_cond_timedwait(&fs->cond, &fs->lock, &until) == ETIMEDOUT)
 				break;
 		if (fs->stopping)
 			break;
-		bool triggered = fs->triggered;
+		if (fs->routes_changed) {
+			/* Let a burst settle (bounded: events arriving during the wait join this build). */
+			struct timespec settle;
+			clock_gettime(CLOCK_MONOTONIC, &settle);
+			settle.tv_nsec += K8S_DEBOUNCE_MS * 1000000L;
+			if (settle.tv_nsec >= 1000000000L) {
+				settle.tv_sec++;
+				settle.tv_nsec -= 1000000000L;
+			}
+			while (!fs->stopping &&
+			       pthread_cond_timedwait(&fs->cond, &fs->lock, &settle) != ETIMEDOUT)
+				;
+		}
+		bool triggered = fs->triggered, routes_changed = fs->routes_changed;
 		fs->triggered = false;
+		fs->routes_changed = false;
 		pthread_mutex_unlock(&fs->lock);
+		if (routes_changed && fs->k8s)
+			rebuild_routes(fs);
 		uint64_t sig = watch_signature(fs);
 		if (triggered || sig != fs->signature) {
 			rebuild(fs, triggered ? "SIGHUP" : "file change");
@@ -293,6 +391,7 @@ static void file_destroy(struct gw_source *src)
 		pthread_mutex_unlock(&fs->lock);
 		pthread_join(fs->thread, NULL);
 	}
+	k8s_routes_free(fs->k8s);
 	pthread_cond_destroy(&fs->cond);
 	pthread_mutex_destroy(&fs->lock);
 	gw_config_free(fs->owned);

@@ -1,0 +1,718 @@
+/* routes_k8s.c - FIXSessions, Services and EndpointSlices from the API server (routes_k8s.h). */
+#include "gateway/routes_k8s.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errors.h"
+#include "core/manifest.h"
+#include "core/route_lkg.h"
+#include "gateway/source.h"
+#include "k8s/api.h"
+#include "k8s/config.h"
+#include "k8s/http.h"
+#include "k8s/informer.h"
+#include "telemetry/log.h"
+
+#define MAX_SERVICE_PORTS   64   /* ports kept per Service (the API allows more; FIX needs a few) */
+#define MAX_SLICE_PORTS     16   /* ports kept per EndpointSlice */
+#define MAX_SLICE_ENDPOINTS 1000 /* the API's own limit per EndpointSlice */
+#define GATEWAY_QPS         50.0 /* reads only: lists and watches of three resources */
+#define GATEWAY_BURST       100
+
+static const struct log_ctx k8s_log = {.component = "gateway"};
+
+/* ---- decoded objects: only what routing needs, so the caches stay small ---- */
+
+/* A FIXSession as the text the manifest loader reads: apiVersion, kind, metadata.name/namespace and spec.
+ * Status, managedFields and annotations are left out (the loader refuses unknown keys, and they are
+ * large). */
+struct fs_obj {
+	char *text;
+	size_t len;
+};
+
+struct svc_port {
+	char name[64]; /* "" when unnamed */
+	uint16_t port;
+};
+
+struct svc_obj {
+	bool external_name;
+	size_t nports;
+	struct svc_port ports[];
+};
+
+struct slice_endpoint {
+	struct net_addr addr; /* port 0 until resolved */
+	bool ready;
+};
+
+struct slice_obj {
+	char service[254]; /* kubernetes.io/service-name */
+	char ns[64];
+	int family; /* AF_INET or AF_INET6; slices of FQDN addresses are left out */
+	size_t nports;
+	struct svc_port ports[MAX_SLICE_PORTS]; /* port 0: the slice names no number */
+	size_t neps;
+	struct slice_endpoint eps[];
+};
+
+static void *decode_fixsession(void *arg, const char *key, json_t *obj)
+{
+	(void)arg;
+	(void)key;
+	json_t *meta = json_object_get(obj, "metadata");
+	json_t *trimmed =
+	    json_pack("{s:O?,s:O?,s:{s:O?,s:O?},s:O?}", "apiVersion", json_object_get(obj, "apiVersion"),
+	              "kind", json_object_get(obj, "kind"), "metadata", "name", json_object_get(meta, "name"),
+	              "namespace", json_object_get(meta, "namespace"), "spec", json_object_get(obj, "spec"));
+	struct fs_obj *o = trimmed ? calloc(1, sizeof(*o)) : NULL;
+	if (o)
+		o->text = json_dumps(trimmed, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(trimmed);
+	if (o && !o->text) {
+		free(o);
+		o = NULL;
+	}
+	if (o)
+		o->len = strlen(o->text);
+	return o;
+}
+
+static void free_fixsession(void *arg, void *p)
+{
+	(void)arg;
+	struct fs_obj *o = p;
+	if (o)
+		free(o->text);
+	free(o);
+}
+
+static void copy_name(char *dst, size_t cap, json_t *s)
+{
+	const char *v = json_string_value(s);
+	snprintf(dst, cap, "%s", v && strlen(v) < cap ? v : "");
+}
+
+static void *decode_service(void *arg, const char *key, json_t *obj)
+{
+	(void)arg;
+	(void)key;
+	json_t *spec = json_object_get(obj, "spec");
+	json_t *ports = json_object_get(spec, "ports");
+	size_t n = json_is_array(ports) ? json_array_size(ports) : 0;
+	if (n > MAX_SERVICE_PORTS)
+		n = MAX_SERVICE_PORTS;
+	struct svc_obj *s = calloc(1, sizeof(*s) + n * sizeof(s->ports[0]));
+	if (!s)
+		return NULL;
+	const char *type = json_string_value(json_object_get(spec, "type"));
+	s->external_name = type && !strcmp(type, "ExternalName");
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = json_array_get(ports, i);
+		json_int_t port = json_integer_value(json_object_get(p, "port"));
+		if (port < 1 || port > 65535)
+			continue;
+		struct svc_port *sp = &s->ports[s->nports++];
+		copy_name(sp->name, sizeof(sp->name), json_object_get(p, "name"));
+		sp->port = (uint16_t)port;
+	}
+	return s;
+}
+
+static void *decode_slice(void *arg, const char *key, json_t *obj)
+{
+	(void)arg;
+	(void)key;
+	const char *type = json_string_value(json_object_get(obj, "addressType"));
+	int family = type && !strcmp(type, "IPv4") ? AF_INET : type && !strcmp(type, "IPv6") ? AF_INET6 : 0;
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *svc =
+	    json_string_value(json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
+	json_t *eps = json_object_get(obj, "endpoints");
+	size_t n = family && svc && json_is_array(eps) ? json_array_size(eps) : 0;
+	if (n > MAX_SLICE_ENDPOINTS)
+		n = MAX_SLICE_ENDPOINTS;
+	struct slice_obj *s = calloc(1, sizeof(*s) + n * sizeof(s->eps[0]));
+	if (!s)
+		return NULL;
+	s->family = family;
+	copy_name(s->service, sizeof(s->service),
+	          svc ? json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name")
+	              : NULL);
+	copy_name(s->ns, sizeof(s->ns), json_object_get(meta, "namespace"));
+	json_t *ports = json_object_get(obj, "ports");
+	for (size_t i = 0; json_is_array(ports) && i < json_array_size(ports) && s->nports < MAX_SLICE_PORTS;
+	     i++) {
+		json_t *p = json_array_get(ports, i);
+		json_int_t port = json_integer_value(json_object_get(p, "port"));
+		struct svc_port *sp = &s->ports[s->nports++];
+		copy_name(sp->name, sizeof(sp->name), json_object_get(p, "name"));
+		sp->port = port >= 1 && port <= 65535 ? (uint16_t)port : 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(eps, i);
+		/* kube-proxy uses the first address of an endpoint; the others are the same backend */
+		const char *ip = json_string_value(json_array_get(json_object_get(e, "addresses"), 0));
+		json_t *ready = json_object_get(json_object_get(e, "conditions"), "ready");
+		struct slice_endpoint *se = &s->eps[s->neps];
+		char text[80];
+		snprintf(text, sizeof(text), family == AF_INET6 ? "[%s]:1" : "%s:1", ip ? ip : "");
+		if (!ip || net_addr_parse(text, &se->addr) != 0)
+			continue; /* the API server validated it; a value we cannot parse is left out */
+		se->ready = !ready || json_is_true(ready); /* unset means ready (discovery.k8s.io/v1) */
+		s->neps++;
+	}
+	return s;
+}
+
+/* ---- the provider ---- */
+
+struct k8s_routes {
+	struct k8s_client *client;
+	struct k8s_informer *fixsessions, *services, *slices;
+	void (*changed)(void *arg);
+	void *changed_arg;
+	atomic_bool fixsessions_changed;
+	json_t *lkg; /* namespace/name -> the text last accepted (JSON string) */
+	char origin[256];
+	uint32_t sync_timeout_ms;
+};
+
+static void on_fixsession(void *arg)
+{
+	struct k8s_routes *kr = arg;
+	atomic_store(&kr->fixsessions_changed, true);
+	kr->changed(kr->changed_arg);
+}
+
+static void on_fs_add(void *arg, const char *key, void *obj)
+{
+	(void)key;
+	(void)obj;
+	on_fixsession(arg);
+}
+static void on_fs_update(void *arg, const char *key, void *o, void *n)
+{
+	(void)key;
+	struct fs_obj *a = o, *b = n;
+	if (a->len != b->len || memcmp(a->text, b->text, a->len) != 0) /* status-only writes change nothing */
+		on_fixsession(arg);
+}
+static void on_other(void *arg)
+{
+	struct k8s_routes *kr = arg;
+	kr->changed(kr->changed_arg);
+}
+static void on_other_add(void *arg, const char *key, void *obj)
+{
+	(void)key;
+	(void)obj;
+	on_other(arg);
+}
+static void on_other_update(void *arg, const char *key, void *o, void *n)
+{
+	(void)key;
+	(void)o;
+	(void)n;
+	on_other(arg);
+}
+
+static int new_informer(struct k8s_routes *kr, const struct k8s_resource *res, const char *ns,
+                        const char *label_selector, void *(*decode)(void *, const char *, json_t *),
+                        void (*free_obj)(void *, void *), bool routes, struct k8s_informer **out)
+{
+	struct k8s_informer_opts o = {.namespace_ = ns, .label_selector = label_selector};
+	struct k8s_informer_handlers h = {
+	    .arg = kr,
+	    .decode = decode,
+	    .free_obj = free_obj,
+	    .on_add = routes ? on_fs_add : on_other_add,
+	    .on_update = routes ? on_fs_update : on_other_update,
+	    .on_delete = routes ? on_fs_add : on_other_add,
+	};
+	return k8s_informer_new(kr->client, res, &o, &h, out);
+}
+
+static void free_plain(void *arg, void *obj)
+{
+	(void)arg;
+	free(obj);
+}
+
+int k8s_routes_new(const struct gw_config *c, void (*changed)(void *arg), void *arg, struct k8s_routes **out,
+                   char *why, size_t why_cap)
+{
+	*out = NULL;
+	struct k8s_routes *kr = calloc(1, sizeof(*kr));
+	if (!kr || !(kr->lkg = json_object())) {
+		free(kr);
+		snprintf(why, why_cap, "out of memory");
+		return FIXGW_ENOMEM;
+	}
+	kr->changed = changed;
+	kr->changed_arg = arg;
+	kr->sync_timeout_ms = c->kubernetes.sync_timeout_ms ? c->kubernetes.sync_timeout_ms : 60000;
+
+	struct k8s_config kc;
+	struct diag_list dl;
+	diag_list_init(&dl);
+	int rc = c->kubernetes.in_cluster && !c->kubernetes.kubeconfig
+	             ? k8s_config_load_incluster(NULL, &kc, &dl)
+	             : k8s_config_load_default(c->kubernetes.kubeconfig, &kc, &dl);
+	if (rc) {
+		char line[400] = "";
+		if (dl.count)
+			diag_format(&dl.items[0], line, sizeof(line));
+		snprintf(why, why_cap, "Kubernetes configuration: %s", line[0] ? line : fixgw_strerror(rc));
+		diag_list_free(&dl);
+		k8s_routes_free(kr);
+		return rc;
+	}
+	diag_list_free(&dl);
+	char err[256] = "";
+	struct k8s_client_opts co = {.qps = GATEWAY_QPS, .burst = GATEWAY_BURST};
+	rc = k8s_client_new(&kc, &co, &kr->client, err, sizeof(err));
+	if (rc) {
+		k8s_config_free(&kc);
+		snprintf(why, why_cap, "Kubernetes client: %s", rc == FIXGW_ENOMEM ? "out of memory" : err);
+		k8s_routes_free(kr);
+		return rc;
+	}
+	snprintf(kr->origin, sizeof(kr->origin), "%s", k8s_client_origin(kr->client));
+	const char *ns = c->kubernetes.namespace_;
+	rc = new_informer(kr, &k8s_res_fixsessions, ns, NULL, decode_fixsession, free_fixsession, true,
+	                  &kr->fixsessions);
+	if (!rc)
+		rc = new_informer(kr, &k8s_res_services, ns, NULL, decode_service, free_plain, false,
+		                  &kr->services);
+	if (!rc)
+		rc = new_informer(kr, &k8s_res_endpointslices, ns, "kubernetes.io/service-name", decode_slice,
+		                  free_plain, false, &kr->slices);
+	if (rc) {
+		snprintf(why, why_cap, "Kubernetes informers: %s", fixgw_strerror(rc));
+		k8s_routes_free(kr);
+		return rc;
+	}
+	atomic_store(&kr->fixsessions_changed, true);
+	*out = kr;
+	return 0;
+}
+
+int k8s_routes_start(struct k8s_routes *kr, char *why, size_t why_cap)
+{
+	struct k8s_informer *all[] = {kr->fixsessions, kr->services, kr->slices};
+	static const char *const names[] = {"FIXSessions", "Services", "EndpointSlices"};
+	for (size_t i = 0; i < 3; i++) {
+		int rc = k8s_informer_start(all[i]);
+		if (rc) {
+			snprintf(why, why_cap, "cannot start the %s informer: %s", names[i],
+			         fixgw_strerror(rc));
+			return rc;
+		}
+	}
+	log_msg(
+	    LOG_INFO, "kubernetes_sync", &k8s_log,
+	    "waiting up to %u ms for the first complete lists of FIXSessions, Services and EndpointSlices "
+	    "from %s",
+	    kr->sync_timeout_ms, kr->origin);
+	for (size_t i = 0; i < 3; i++)
+		if (!k8s_informer_wait_synced(all[i], kr->sync_timeout_ms)) {
+			snprintf(
+			    why, why_cap,
+			    "no complete list of %s from %s within %u ms (is the API server reachable, is "
+			    "the FIXSession CRD installed, and may this service account list it?)",
+			    names[i], kr->origin, kr->sync_timeout_ms);
+			return FIXGW_ETIMEOUT;
+		}
+	return 0;
+}
+
+const char *k8s_routes_origin(const struct k8s_routes *kr)
+{
+	return kr->origin;
+}
+
+/* ---- building the table ---- */
+
+struct fs_copy {
+	char *key;
+	char *text;
+	size_t len;
+};
+
+struct fs_list {
+	struct fs_copy *items;
+	size_t count, cap;
+	bool nomem;
+};
+
+/* Copies, because the informer may free its objects as soon as its lock is released. */
+static bool collect_fixsession(void *arg, const struct k8s_store_entry *e)
+{
+	struct fs_list *l = arg;
+	const struct fs_obj *o = e->obj;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		struct fs_copy *grown = realloc(l->items, cap * sizeof(*grown));
+		if (!grown) {
+			l->nomem = true;
+			return false;
+		}
+		l->items = grown;
+		l->cap = cap;
+	}
+	struct fs_copy *c = &l->items[l->count];
+	c->key = strdup(e->key);
+	c->text = malloc(o->len + 1);
+	if (!c->key || !c->text) {
+		free(c->key);
+		free(c->text);
+		l->nomem = true;
+		return false;
+	}
+	memcpy(c->text, o->text, o->len + 1);
+	c->len = o->len;
+	l->count++;
+	return true;
+}
+
+static void fs_list_free(struct fs_list *l)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		free(l->items[i].key);
+		free(l->items[i].text);
+	}
+	free(l->items);
+}
+
+static int cmp_fs_copy(const void *a, const void *b)
+{
+	return strcmp(((const struct fs_copy *)a)->key, ((const struct fs_copy *)b)->key);
+}
+
+static void log_verdicts(const struct fs_list *l, const enum route_verdict *v)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		if (v[i] == ROUTE_ACCEPTED)
+			continue;
+		struct log_line line;
+		log_begin(&line, LOG_CRITICAL, "route_blocked", &k8s_log);
+		log_str(&line, "fixsession", l->items[i].key);
+		log_str(&line, "verdict", route_verdict_str(v[i]));
+		log_end(
+		    &line, "%s",
+		    v[i] == ROUTE_KEPT_LKG
+		        ? "the new version of this FIXSession is invalid or conflicts; its last-known-good "
+		          "version stays in use"
+		        : "this FIXSession is invalid or conflicts and has no last-known-good version: it "
+		          "is not routed");
+	}
+}
+
+static int build_table(struct k8s_routes *kr, struct route_table **out)
+{
+	struct fs_list l = {0};
+	k8s_informer_foreach(kr->fixsessions, collect_fixsession, &l);
+	if (l.nomem) {
+		fs_list_free(&l);
+		return FIXGW_ENOMEM;
+	}
+	/* A fixed order, so the same set always compiles the same way whatever the watch order. */
+	qsort(l.items, l.count, sizeof(*l.items), cmp_fs_copy);
+	struct route_candidate *cand = calloc(l.count ? l.count : 1, sizeof(*cand));
+	enum route_verdict *verdicts = calloc(l.count ? l.count : 1, sizeof(*verdicts));
+	char **origins = calloc(l.count ? l.count : 1, sizeof(*origins));
+	json_t *next_lkg = json_object();
+	int rc = cand && verdicts && origins && next_lkg ? 0 : FIXGW_ENOMEM;
+	for (size_t i = 0; !rc && i < l.count; i++) {
+		json_t *prev = json_object_get(kr->lkg, l.items[i].key);
+		size_t olen = strlen(l.items[i].key) + sizeof("fixsession ");
+		origins[i] = malloc(olen);
+		if (!origins[i]) {
+			rc = FIXGW_ENOMEM;
+			break;
+		}
+		snprintf(origins[i], olen, "fixsession %s", l.items[i].key);
+		cand[i] = (struct route_candidate){origins[i], l.items[i].text, l.items[i].len,
+		                                   json_string_value(prev), json_string_length(prev)};
+	}
+	struct diag_list dl;
+	diag_list_init(&dl);
+	if (!rc)
+		rc = route_lkg_compile(cand, l.count, &dl, verdicts, out);
+	if (!rc) {
+		if (dl.nerrors) {
+			gw_log_diags(LOG_CRITICAL, "route_conflict", &dl);
+			log_verdicts(&l, verdicts);
+		} else {
+			gw_log_diags(LOG_WARN, "route_warning", &dl);
+		}
+		for (size_t i = 0; i < l.count && !rc; i++) {
+			const char *text = verdicts[i] == ROUTE_ACCEPTED   ? cand[i].text
+			                   : verdicts[i] == ROUTE_KEPT_LKG ? cand[i].lkg_text
+			                                                   : NULL;
+			size_t len = verdicts[i] == ROUTE_ACCEPTED ? cand[i].len : cand[i].lkg_len;
+			if (text && json_object_set_new(next_lkg, l.items[i].key, json_stringn(text, len)))
+				rc = FIXGW_ENOMEM;
+		}
+		if (rc) {
+			route_table_unref(*out);
+			*out = NULL;
+		}
+	} else if (rc != FIXGW_ENOMEM) {
+		gw_log_diags(LOG_CRITICAL, "route_invalid", &dl);
+	}
+	diag_list_free(&dl);
+	if (!rc) {
+		json_decref(kr->lkg);
+		kr->lkg = next_lkg;
+		next_lkg = NULL;
+	}
+	json_decref(next_lkg);
+	for (size_t i = 0; origins && i < l.count; i++)
+		free(origins[i]);
+	free(origins);
+	free(verdicts);
+	free(cand);
+	fs_list_free(&l);
+	return rc;
+}
+
+/* ---- building the endpoint map ---- */
+
+struct slice_list {
+	const struct slice_obj **items; /* borrowed from the informer: used under its lock only */
+	size_t count, cap;
+	bool nomem;
+};
+
+static bool collect_slice(void *arg, const struct k8s_store_entry *e)
+{
+	struct slice_list *l = arg;
+	const struct slice_obj *s = e->obj;
+	if (!s->family || !s->neps)
+		return true;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		const struct slice_obj **grown = realloc(l->items, cap * sizeof(*grown));
+		if (!grown) {
+			l->nomem = true;
+			return false;
+		}
+		l->items = grown;
+		l->cap = cap;
+	}
+	l->items[l->count++] = s;
+	return true;
+}
+
+static int cmp_slice(const void *a, const void *b)
+{
+	const struct slice_obj *x = *(const struct slice_obj *const *)a,
+	                       *y = *(const struct slice_obj *const *)b;
+	int c = strcmp(x->ns, y->ns);
+	return c ? c : strcmp(x->service, y->service);
+}
+
+/* The Service port a FIXSession target names (by number or by name), or NULL. */
+static const struct svc_port *find_service_port(const struct svc_obj *svc, const struct route_target *t)
+{
+	for (size_t i = 0; svc && i < svc->nports; i++) {
+		const struct svc_port *p = &svc->ports[i];
+		if (t->port_name ? !strcmp(p->name, t->port_name) : p->port == t->port)
+			return p;
+	}
+	return NULL;
+}
+
+struct resolve_ctx {
+	struct k8s_routes *kr;
+	const struct route *route;
+	const struct slice_list *slices;
+	struct gw_service_endpoints *out;
+	bool nomem;
+};
+
+/* Fill out->items with the endpoints of one target, as kube-proxy resolves them. */
+static void resolve_target(void *arg, const void *obj)
+{
+	struct resolve_ctx *rc = arg;
+	const struct svc_obj *svc = obj;
+	const struct route *r = rc->route;
+	const struct svc_port *sp = svc && !svc->external_name ? find_service_port(svc, &r->target) : NULL;
+	if (!sp)
+		return; /* unknown Service or port: no endpoints, the route holds */
+	struct slice_obj probe = {0}, *pp = &probe;
+	snprintf(probe.ns, sizeof(probe.ns), "%s", r->ns);
+	snprintf(probe.service, sizeof(probe.service), "%s", r->target.service);
+	const struct slice_obj **first =
+	    bsearch(&pp, rc->slices->items, rc->slices->count, sizeof(*rc->slices->items), cmp_slice);
+	if (!first)
+		return;
+	while (first > rc->slices->items && cmp_slice(first - 1, &pp) == 0)
+		first--;
+	size_t total = 0;
+	const struct slice_obj **end = rc->slices->items + rc->slices->count;
+	for (const struct slice_obj **it = first; it < end && cmp_slice(it, &pp) == 0; it++)
+		total += (*it)->neps;
+	rc->out->items = calloc(total ? total : 1, sizeof(*rc->out->items));
+	if (!rc->out->items) {
+		rc->nomem = true;
+		return;
+	}
+	for (const struct slice_obj **it = first; it < end && cmp_slice(it, &pp) == 0; it++) {
+		const struct slice_obj *s = *it;
+		uint16_t port = 0;
+		for (size_t k = 0; k < s->nports && !port; k++)
+			if (!strcmp(s->ports[k].name, sp->name))
+				port = s->ports[k].port;
+		if (!port)
+			continue; /* this slice does not serve the Service port's name */
+		for (size_t k = 0; k < s->neps; k++) {
+			struct gw_endpoint *e = &rc->out->items[rc->out->count++];
+			e->addr = s->eps[k].addr;
+			e->ready = s->eps[k].ready;
+			struct sockaddr_storage *ss = &e->addr.ss;
+			if (ss->ss_family == AF_INET)
+				((struct sockaddr_in *)ss)->sin_port = htons(port);
+			else
+				((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+			net_addr_format((struct sockaddr *)ss, e->addr.len, e->addr.text,
+			                sizeof(e->addr.text));
+		}
+	}
+}
+
+struct endpoints_ctx {
+	struct k8s_routes *kr;
+	const struct route_table *table;
+	struct gw_service_endpoints *svcs;
+	size_t nsvcs;
+	bool nomem;
+};
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(((const struct gw_service_endpoints *)a)->key,
+	              ((const struct gw_service_endpoints *)b)->key);
+}
+
+struct target_ref {
+	char *key; /* "namespace/service:port" */
+	const struct route *route;
+};
+
+static int cmp_target(const void *a, const void *b)
+{
+	return strcmp(((const struct target_ref *)a)->key, ((const struct target_ref *)b)->key);
+}
+
+/* Runs under the slices informer's lock: slice objects are borrowed for its duration. One entry per
+ * distinct target of the table (routes sharing a target share its endpoints). */
+static void build_endpoints_locked(struct endpoints_ctx *ec)
+{
+	struct slice_list sl = {0};
+	size_t n = route_table_count(ec->table);
+	struct target_ref *refs = calloc(n ? n : 1, sizeof(*refs));
+	ec->svcs = calloc(n ? n : 1, sizeof(*ec->svcs));
+	if (!refs || !ec->svcs)
+		goto nomem;
+	k8s_informer_foreach(ec->kr->slices, collect_slice, &sl);
+	if (sl.nomem)
+		goto nomem;
+	qsort(sl.items, sl.count, sizeof(*sl.items), cmp_slice);
+	for (size_t i = 0; i < n; i++) {
+		const struct route *r = route_table_route(ec->table, i);
+		char key[512];
+		endpoint_key_for_target(r->ns, r->target.service, r->target.port, r->target.port_name, key,
+		                        sizeof(key));
+		if (!(refs[i].key = strdup(key)))
+			goto nomem;
+		refs[i].route = r;
+	}
+	qsort(refs, n, sizeof(*refs), cmp_target);
+	for (size_t i = 0; i < n; i++) {
+		if (i && !strcmp(refs[i].key, refs[i - 1].key))
+			continue;
+		struct gw_service_endpoints *out = &ec->svcs[ec->nsvcs++];
+		out->key = refs[i].key;
+		refs[i].key = NULL; /* moved */
+		char svc_key[320];
+		snprintf(svc_key, sizeof(svc_key), "%s/%s", refs[i].route->ns, refs[i].route->target.service);
+		struct resolve_ctx rc = {ec->kr, refs[i].route, &sl, out, false};
+		k8s_informer_get(ec->kr->services, svc_key, resolve_target, &rc);
+		if (rc.nomem)
+			goto nomem;
+	}
+	goto out;
+nomem:
+	ec->nomem = true;
+out:
+	for (size_t i = 0; refs && i < n; i++)
+		free(refs[i].key);
+	free(refs);
+	free(sl.items);
+}
+
+static void build_endpoints_cb(void *arg, const void *unused)
+{
+	(void)unused;
+	build_endpoints_locked(arg);
+}
+
+int k8s_routes_build(struct k8s_routes *kr, const struct route_table *current, struct route_table **table,
+                     struct endpoint_map **endpoints, uint64_t endpoints_generation)
+{
+	*table = NULL;
+	*endpoints = NULL;
+	bool rebuilt = atomic_exchange(&kr->fixsessions_changed, false);
+	if (rebuilt) {
+		int rc = build_table(kr, table);
+		if (rc == FIXGW_ENOMEM)
+			atomic_store(&kr->fixsessions_changed, true); /* try again at the next change */
+		if (rc && !current)
+			return rc;
+	}
+	const struct route_table *t = *table ? *table : current;
+	if (!t)
+		return FIXGW_EINVAL;
+	struct endpoints_ctx ec = {kr, t, NULL, 0, false};
+	/* Hold the slices informer's lock while its objects are borrowed (its lock is recursive). */
+	k8s_informer_get(kr->slices, "", build_endpoints_cb, &ec);
+	if (!ec.nomem) {
+		qsort(ec.svcs, ec.nsvcs, sizeof(*ec.svcs), cmp_key);
+		*endpoints = endpoint_map_from_services(ec.svcs, ec.nsvcs, endpoints_generation);
+	}
+	for (size_t i = 0; i < ec.nsvcs; i++) {
+		free(ec.svcs[i].key);
+		free(ec.svcs[i].items);
+	}
+	free(ec.svcs);
+	if (!*endpoints) {
+		if (*table)
+			atomic_store(&kr->fixsessions_changed, true);
+		route_table_unref(*table);
+		*table = NULL;
+		return FIXGW_ENOMEM;
+	}
+	return 0;
+}
+
+void k8s_routes_free(struct k8s_routes *kr)
+{
+	if (!kr)
+		return;
+	k8s_informer_free(kr->fixsessions);
+	k8s_informer_free(kr->services);
+	k8s_informer_free(kr->slices);
+	k8s_client_free(kr->client);
+	json_decref(kr->lkg);
+	free(kr);
+}
