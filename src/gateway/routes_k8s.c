@@ -425,7 +425,8 @@ static int build_table(struct k8s_routes *kr, struct route_table **out)
 		return FIXGW_ENOMEM;
 	}
 	/* A fixed order, so the same set always compiles the same way whatever the watch order. */
-	qsort(l.items, l.count, sizeof(*l.items), cmp_fs_copy);
+	if (l.count)
+		qsort(l.items, l.count, sizeof(*l.items), cmp_fs_copy);
 	struct route_candidate *cand = calloc(l.count ? l.count : 1, sizeof(*cand));
 	enum route_verdict *verdicts = calloc(l.count ? l.count : 1, sizeof(*verdicts));
 	char **origins = calloc(l.count ? l.count : 1, sizeof(*origins));
@@ -627,7 +628,8 @@ static void build_endpoints_locked(struct endpoints_ctx *ec)
 	k8s_informer_foreach(ec->kr->slices, collect_slice, &sl);
 	if (sl.nomem)
 		goto nomem;
-	qsort(sl.items, sl.count, sizeof(*sl.items), cmp_slice);
+	if (sl.count)
+		qsort(sl.items, sl.count, sizeof(*sl.items), cmp_slice);
 	for (size_t i = 0; i < n; i++) {
 		const struct route *r = route_table_route(ec->table, i);
 		char key[512];
@@ -639,8 +641,8 @@ static void build_endpoints_locked(struct endpoints_ctx *ec)
 	}
 	qsort(refs, n, sizeof(*refs), cmp_target);
 	for (size_t i = 0; i < n; i++) {
-		if (i && !strcmp(refs[i].key, refs[i - 1].key))
-			continue;
+		if (ec->nsvcs && !strcmp(refs[i].key, ec->svcs[ec->nsvcs - 1].key))
+			continue; /* refs are sorted: the same target as the one just resolved */
 		struct gw_service_endpoints *out = &ec->svcs[ec->nsvcs++];
 		out->key = refs[i].key;
 		refs[i].key = NULL; /* moved */

@@ -1,0 +1,318 @@
+"""The gateway in Kubernetes mode against the real kube-apiserver: FIXSessions applied through the API route
+Logons to the EndpointSlice addresses of their Services (engines in network namespaces), with hold/release,
+orphans, last-known-good on conflicts, and routing that survives the API server going away.
+
+Every case asserts what a counterparty sees (its bytes reach the right engine, or they do not)."""
+import json
+import socket
+import statistics
+import subprocess
+import time
+
+import pytest
+
+from fixmsg import logon
+from gwharness import JsonLines, free_port, recv_exactly, wait_until
+from k8sharness import ApiError
+
+GROUP = "/apis/fixgw.io/v1alpha1"
+
+
+def fixsession(name, sender, service, port=9880, **spec):
+    s = {"matchFields": {"SenderCompID49": {"value": sender}},
+         "target": {"service": {"name": service, "port": {"number": port}}}}
+    s.update(spec)
+    return {"apiVersion": "fixgw.io/v1alpha1", "kind": "FIXSession", "metadata": {"name": name}, "spec": s}
+
+
+class K8sGateway:
+    """`fixgw gateway --config F --kubeconfig K`: listeners and limits from the file, routes from the API."""
+
+    def __init__(self, tmp_path, k8s, binary, namespace=None, extra=""):
+        from conftest import FIXGW
+        self.port = free_port()
+        self.admin_port = free_port()
+        kube = {"syncTimeout": "30s"}
+        if namespace:
+            kube["namespace"] = namespace
+        (tmp_path / "gateway.yaml").write_text(
+            "workers: 2\n"
+            f"listeners: [{{name: fix-plain, address: 127.0.0.1:{self.port}}}]\n"
+            f"admin: {{address: 127.0.0.1:{self.admin_port}}}\n"
+            "rejectEngine: {enabled: false}\n"
+            "connectTimeout: 2s\n"
+            f"kubernetes: {json.dumps(kube)}\n" + extra)
+        self.config = tmp_path / "gateway.yaml"
+        self.kubeconfig = k8s.write_kubeconfig(tmp_path / "kubeconfig")
+        self.binary = str(binary or FIXGW)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary, "gateway", "--config", str(self.config), "--kubeconfig",
+                                      str(self.kubeconfig)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.log = JsonLines(self.proc.stderr, "gateway")
+        self.log.wait("started", 60)
+        return self
+
+    def logs(self, event=None, **match):
+        return self.log.select(event, **match)
+
+    def wait_log(self, event, timeout=20, count=1, **match):
+        return self.log.wait(event, timeout, count, **match)
+
+    def connect(self):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("gateway did not stop within 30 s of SIGTERM")
+        self.log.eof.wait(10)
+        text = self.log.text()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"):
+            assert marker not in text, f"sanitizer report from the gateway:\n{text[-4000:]}"
+        assert self.proc.returncode == 0, f"gateway exited {self.proc.returncode}:\n{text[-3000:]}"
+
+
+@pytest.fixture
+def gateway(tmp_path, k8s):
+    made = []
+
+    def make(**kw):
+        g = K8sGateway(tmp_path, k8s, None, **kw)
+        made.append(g)
+        return g.start()
+
+    yield make
+    for g in made:
+        g.stop()
+
+
+def selectorless_service(k8s, ns, name, addrs, ready=True, port=9880):
+    k8s.service(ns, name, ports=(("fix", 9880, port),))
+    k8s.endpoint_slice(ns, name, f"{name}-1", [k8s.endpoint(a, ready=ready) for a in addrs],
+                       ports=(("fix", port),))
+
+
+def try_logon(gw, sender, timeout=5):
+    """Send a Logon; the engine echoes. Returns the bytes that came back (b"" when the gateway closed)."""
+    msg = logon(sender=sender)
+    with gw.connect() as s:
+        s.sendall(msg)
+        try:
+            return recv_exactly(s, len(msg), timeout)
+        except OSError:
+            return b""
+
+
+def wait_routed(gw, sender, timeout=20):
+    msg = logon(sender=sender)
+    wait_until(lambda: try_logon(gw, sender, 2) == msg, timeout, 0.02, f"a Logon from {sender} to be routed")
+
+
+def test_applied_fixsession_routes_to_endpointslice_addresses(k8s, k8s_ns, netns, gateway):
+    net = netns(2)
+    e1 = net.engine(addr=net.addrs[0])
+    selectorless_service(k8s, k8s_ns, "equities", [net.addrs[0]])
+    gw = gateway(namespace=k8s_ns)
+    assert try_logon(gw, "BROKER_A", 2) == b""  # no FIXSession yet: no match, closed
+
+    # apply-to-routable, measured from the API's answer to the first Logon the engine echoes
+    t0 = time.monotonic()
+    k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", fixsession("broker-a", "BROKER_A", "equities"))
+    wait_routed(gw, "BROKER_A")
+    print(f"apply-to-routable: {1000 * (time.monotonic() - t0):.0f} ms")
+    assert any(c["data"].startswith(logon(sender="BROKER_A")) for c in e1.conns)
+    line = gw.logs("routing_decision", decision="ROUTE")[-1]
+    assert line["fixsession"] == f"{k8s_ns}/broker-a"
+
+    # a second ready endpoint added to the slice: new sessions spread over both
+    e2 = net.engine(addr=net.addrs[1])
+    k8s.set_endpoints(k8s_ns, "equities-1", [net.addrs[0], net.addrs[1]])
+    wait_until(lambda: (try_logon(gw, "BROKER_A", 2), len(e2.conns))[1] > 0, 20, 0.05,
+               "the second endpoint to get a session")
+
+
+def test_apply_to_routable_latency(k8s, k8s_ns, netns, gateway):
+    """p50/p99 over 20 applies (printed for docs/benchmarks.md; the bound here is only the 1 s goal's p99
+    with room for a loaded machine)."""
+    net = netns(1)
+    net.engine()
+    selectorless_service(k8s, k8s_ns, "svc", [net.addr])
+    gw = gateway(namespace=k8s_ns)
+    samples = []
+    for i in range(20):
+        sender = f"LAT{i}"
+        t0 = time.monotonic()
+        k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", fixsession(f"lat-{i}", sender, "svc"))
+        wait_routed(gw, sender)
+        samples.append(time.monotonic() - t0)
+    samples.sort()
+    p50, p99 = statistics.median(samples), samples[-1]
+    print(f"apply-to-routable over {len(samples)} applies: p50 {p50 * 1000:.0f} ms, max {p99 * 1000:.0f} ms")
+    assert p50 < 1.0
+
+
+def test_not_ready_holds_then_ready_releases_bytes_intact(k8s, k8s_ns, netns, gateway):
+    net = netns(1)
+    eng = net.engine()
+    selectorless_service(k8s, k8s_ns, "fi", [net.addr], ready=False)
+    k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions",
+               fixsession("bank", "BANK_FI", "fi", holdTimeout="60s"))
+    gw = gateway(namespace=k8s_ns)
+    msg = logon(sender="BANK_FI")
+    s = gw.connect()
+    s.sendall(msg)
+    gw.wait_log("hold_start")
+    extra = b"8=FIX.4.4\x019=5\x0135=0\x0110=000\x01"  # a byte stream the gateway must not touch
+    s.sendall(extra)
+    assert not eng.conns
+    k8s.set_endpoints(k8s_ns, "fi-1", [k8s.endpoint(net.addr, ready=True)])
+    gw.wait_log("hold_released")
+    assert recv_exactly(s, len(msg) + len(extra)) == msg + extra
+    wait_until(lambda: eng.conns and bytes(eng.conns[0]["data"]) == msg + extra, 10, what="engine got the bytes")
+    s.close()
+
+
+def test_terminating_endpoint_keeps_its_session_gets_no_new_ones(k8s, k8s_ns, netns, gateway):
+    net = netns(2)
+    old, new = net.engine(addr=net.addrs[0]), net.engine(addr=net.addrs[1])
+    selectorless_service(k8s, k8s_ns, "svc", [net.addrs[0]])
+    k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", fixsession("a", "TERM_A", "svc"))
+    gw = gateway(namespace=k8s_ns)
+    msg = logon(sender="TERM_A")
+    live = gw.connect()
+    live.sendall(msg)
+    assert recv_exactly(live, len(msg)) == msg
+    k8s.set_endpoints(k8s_ns, "svc-1", [
+        k8s.endpoint(net.addrs[0], ready=False, serving=True, terminating=True), net.addrs[1]])
+    wait_until(lambda: try_logon(gw, "TERM_A", 2) == msg and len(new.conns) > 0, 20, 0.05,
+               "new sessions on the ready endpoint")
+    n_old = len(old.conns)
+    for _ in range(5):
+        assert try_logon(gw, "TERM_A") == msg
+    assert len(old.conns) == n_old  # the terminating endpoint got nothing new
+    live.sendall(b"still-here")  # and the session it has goes on
+    assert recv_exactly(live, 10) == b"still-here"
+    live.close()
+
+
+def test_deleted_fixsession_orphans_then_reapplied_reassociates(k8s, k8s_ns, netns, gateway):
+    net = netns(1)
+    net.engine()
+    selectorless_service(k8s, k8s_ns, "svc", [net.addr])
+    path = f"{GROUP}/namespaces/{k8s_ns}/fixsessions"
+    k8s.create(path, fixsession("orph", "ORPHAN_A", "svc"))
+    gw = gateway(namespace=k8s_ns)
+    msg = logon(sender="ORPHAN_A")
+    live = gw.connect()
+    live.sendall(msg)
+    assert recv_exactly(live, len(msg)) == msg
+    k8s.delete(f"{path}/orph")
+    line = gw.wait_log("orphan_sessions")[-1]
+    assert line["level"] == "ERROR"
+    assert try_logon(gw, "ORPHAN_A", 2) == b""  # new connections: no match any more
+    live.sendall(b"ping")
+    assert recv_exactly(live, 4) == b"ping"  # the orphan keeps flowing
+    k8s.create(path, fixsession("orph", "ORPHAN_A", "svc"))
+    gw.wait_log("orphans_reassociated")
+    live.close()
+
+
+def test_conflicting_fixsession_keeps_last_known_good(k8s, k8s_ns, netns, gateway):
+    net = netns(2)
+    ea, eb = net.engine(addr=net.addrs[0]), net.engine(addr=net.addrs[1])
+    selectorless_service(k8s, k8s_ns, "svc-a", [net.addrs[0]])
+    selectorless_service(k8s, k8s_ns, "svc-b", [net.addrs[1]])
+    path = f"{GROUP}/namespaces/{k8s_ns}/fixsessions"
+    k8s.create(path, fixsession("a", "CONFLICT_A", "svc-a"))
+    k8s.create(path, fixsession("b", "CONFLICT_B", "svc-b"))
+    gw = gateway(namespace=k8s_ns)
+    wait_routed(gw, "CONFLICT_A")
+    # b now claims A's Logons too: refused, b keeps routing B's Logons, a keeps A's
+    k8s.patch(f"{path}/b", {"spec": {"matchFields": {"SenderCompID49": {"value": "CONFLICT_A"}}}})
+    line = gw.wait_log("route_conflict")[-1]
+    assert line["level"] == "CRITICAL"
+    assert f"{k8s_ns}/a" in line["msg"] and f"{k8s_ns}/b" in line["msg"]
+    n_a = len(ea.conns)
+    assert try_logon(gw, "CONFLICT_A") == logon(sender="CONFLICT_A")
+    assert len(ea.conns) == n_a + 1
+    assert try_logon(gw, "CONFLICT_B") == logon(sender="CONFLICT_B")  # b's last-known-good version
+    # an unrelated FIXSession applied meanwhile still updates
+    k8s.create(path, fixsession("c", "CONFLICT_C", "svc-a"))
+    wait_routed(gw, "CONFLICT_C")
+    # the conflict resolved: b's new version (now distinct) is published
+    k8s.patch(f"{path}/b", {"spec": {"matchFields": {"SenderCompID49": {"value": "CONFLICT_B2"}}}})
+    wait_routed(gw, "CONFLICT_B2")
+    assert try_logon(gw, "CONFLICT_B", 2) == b""
+
+
+def test_api_server_down_keeps_routing_and_watches_resume(k8s, k8s_ns, netns, gateway):
+    net = netns(1)
+    net.engine()
+    selectorless_service(k8s, k8s_ns, "svc", [net.addr])
+    path = f"{GROUP}/namespaces/{k8s_ns}/fixsessions"
+    k8s.create(path, fixsession("before", "DOWN_A", "svc"))
+    gw = gateway(namespace=k8s_ns)
+    wait_routed(gw, "DOWN_A")
+    k8s.stop_apiserver()
+    deadline = time.monotonic() + 30  # the issue's 30 s outage: routing goes on the whole time
+    while time.monotonic() < deadline:
+        assert try_logon(gw, "DOWN_A") == logon(sender="DOWN_A")
+        time.sleep(1)
+    k8s.start_apiserver()
+    k8s.create(path, fixsession("after", "DOWN_B", "svc"))
+    wait_routed(gw, "DOWN_B", timeout=60)  # the watch resumed (backoff is at most 30 s)
+    assert try_logon(gw, "DOWN_A") == logon(sender="DOWN_A")
+
+
+def test_thousand_fixsessions_applied_at_once(k8s, k8s_ns, netns, gateway, tmp_path):
+    net = netns(1)
+    net.engine()
+    selectorless_service(k8s, k8s_ns, "svc", [net.addr])
+    gw = gateway(namespace=k8s_ns)
+    docs = [dict(fixsession(f"bulk-{i:04d}", f"BULK{i:04d}", "svc"), metadata={"name": f"bulk-{i:04d}",
+                                                                                 "namespace": k8s_ns})
+            for i in range(1000)]
+    (tmp_path / "bulk.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+    t0 = time.monotonic()
+    k8s.kubectl("apply", "--server-side", "-f", str(tmp_path / "bulk.json"), timeout=300)
+    wait_routed(gw, "BULK0999", timeout=120)
+    wait_routed(gw, "BULK0000", timeout=30)
+    print(f"1,000 FIXSessions: kubectl apply to all routable {time.monotonic() - t0:.1f} s")
+    with __import__("urllib.request").request.urlopen(f"http://127.0.0.1:{gw.admin_port}/routes", timeout=10) as r:
+        routes = json.loads(r.read())["routes"]
+    assert sum(1 for r in routes if r["name"].startswith(f"{k8s_ns}/bulk-")) == 1000
+
+
+def test_schema_refused_fixsession_never_reaches_the_gateway(k8s, k8s_ns, netns, gateway):
+    net = netns(1)
+    net.engine()
+    selectorless_service(k8s, k8s_ns, "svc", [net.addr])
+    gw = gateway(namespace=k8s_ns)
+    bad = fixsession("bad", "BAD_A", "svc")
+    bad["spec"]["target"]["service"]["port"] = {"number": 70000}
+    with pytest.raises(ApiError) as e:
+        k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", bad)
+    assert e.value.status == 422
+    k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", fixsession("good", "GOOD_A", "svc"))
+    wait_routed(gw, "GOOD_A")
+    assert try_logon(gw, "BAD_A", 2) == b""
+
+
+def test_routes_and_endpoints_keys_are_errors_in_kubernetes_mode(tmp_path, k8s):
+    from conftest import FIXGW
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(f"listeners: [{{name: p, address: 127.0.0.1:{free_port()}}}]\n"
+                   "routes: [x]\nendpoints: {}\n")
+    kc = k8s.write_kubeconfig(tmp_path / "kc")
+    r = subprocess.run([str(FIXGW), "gateway", "--config", str(cfg), "--kubeconfig", str(kc), "--check"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "gw.yaml:2:1" in r.stdout and "not used in Kubernetes mode" in r.stdout
+    assert "gw.yaml:3:1" in r.stdout
