@@ -239,6 +239,9 @@ suite release "release build (-O3 finds warnings -O2 does not)" 'build release'
 suite unit-asan "unit tests under AddressSanitizer + UBSan" 'ASAN_OPTIONS=detect_leaks=1 unit asan-ubsan'
 suite fuzz "fuzz targets: corpus replay and ${FIXGW_FUZZ_SECONDS:-15} s of fresh fuzzing each" \
 	"fuzz ${FIXGW_FUZZ_SECONDS:-15}"
+# The collector comes from tools/build.sh (cached outside the clone; FIXGW_OTELCOL overrides), see conftest.py.
+suite otel "the OTLP exporter against the real OpenTelemetry Collector and broken collectors (tests/otel)" \
+	'build default && python3 -m pytest -q -p no:cacheprovider tests/otel'
 suite e2e-asan "end-to-end tests against the ASan/UBSan build (every process must exit cleanly)" \
 	'ASAN_OPTIONS=detect_leaks=1 e2e asan-ubsan'
 # ThreadSanitizer: races between workers, the control loop's reloads and drains, and the admin endpoint. A
