@@ -186,6 +186,15 @@ static void obj_warn(struct obj *o, const yaml_node_t *n, const char *path, cons
 	va_end(ap);
 }
 
+/* "expected a mapping, found a list" (schema.h) at n. */
+static void type_error(struct obj *o, const yaml_node_t *n, const char *path, yaml_node_type_t want,
+                       const char *hint)
+{
+	char msg[SCHEMA_MSG_CAP];
+	schema_type_problem(n, want, hint, msg, sizeof(msg));
+	obj_error(o, n, path, "%s", msg);
+}
+
 static void missing(struct obj *o, const yaml_node_t *parent, const char *path)
 {
 	obj_error(o, parent, path, "required field is missing");
@@ -211,7 +220,7 @@ static bool collect(struct obj *o, yaml_node_t *map, const char *path, const cha
 	if (n > 32)
 		return false; /* the tables below are smaller */
 	if (map->type != YAML_MAPPING_NODE) {
-		obj_error(o, map, path, "must be a mapping");
+		type_error(o, map, path, YAML_MAPPING_NODE, NULL);
 		return false;
 	}
 	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
@@ -253,7 +262,7 @@ static void check_unique_keys(struct obj *o, yaml_node_t *map, const char *path)
 	if (is_absent(map))
 		return;
 	if (map->type != YAML_MAPPING_NODE) {
-		obj_error(o, map, path, "must be a mapping");
+		type_error(o, map, path, YAML_MAPPING_NODE, NULL);
 		return;
 	}
 	size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
@@ -521,8 +530,10 @@ static bool parse_field_entry(struct obj *o, yaml_node_t *v, const struct field_
 	char path[PATH_TEXT_MAX + 8];
 	yaml_node_t *s[ENTRY_NKEYS];
 	if (v->type == YAML_SCALAR_NODE) {
-		obj_error(o, v, fk->path, "must be a mapping with the value inside: %.*s: {value: \"...\"}",
-		          (int)fk->text.n, fk->text.p);
+		char hint[PATH_TEXT_MAX + 32];
+		snprintf(hint, sizeof(hint), "put the value inside: %.*s: {value: \"...\"}", (int)fk->text.n,
+		         fk->text.p);
+		type_error(o, v, fk->path, YAML_MAPPING_NODE, hint);
 		return false;
 	}
 	if (!collect(o, v, fk->path, entry_keys, ENTRY_NKEYS, s))
@@ -567,7 +578,7 @@ static bool parse_match_fields(struct obj *o, yaml_node_t *mf, struct route *r)
 	if (is_absent(mf))
 		return true;
 	if (mf->type != YAML_MAPPING_NODE) {
-		obj_error(o, mf, "spec.matchFields", "must be a mapping of field names to {value: ...}");
+		type_error(o, mf, "spec.matchFields", YAML_MAPPING_NODE, "map field names to {value: ...}");
 		return false;
 	}
 	size_t n = (size_t)(mf->data.mapping.pairs.top - mf->data.mapping.pairs.start);
@@ -630,7 +641,7 @@ static void parse_port(struct obj *o, yaml_node_t *n, struct route *r)
 	static const char path[] = "spec.target.service.port";
 	yaml_node_t *s[PORT_NKEYS];
 	if (n->type == YAML_SCALAR_NODE) {
-		obj_error(o, n, path, "must be a mapping: {number: 9880} or {name: fix}");
+		type_error(o, n, path, YAML_MAPPING_NODE, "write {number: 9880} or {name: fix}");
 		return;
 	}
 	if (!collect(o, n, path, port_keys, PORT_NKEYS, s))
@@ -715,7 +726,7 @@ static void parse_listeners(struct obj *o, yaml_node_t *n, struct route *r)
 	if (is_absent(n))
 		return;
 	if (n->type != YAML_SEQUENCE_NODE) {
-		obj_error(o, n, "spec.listeners", "must be a list of listener names");
+		type_error(o, n, "spec.listeners", YAML_SEQUENCE_NODE, "list listener names");
 		return;
 	}
 	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
@@ -1024,8 +1035,10 @@ static void load_list(struct manifest_loader *ld, yaml_document_t *doc, yaml_nod
 	if (is_absent(items))
 		return;
 	if (items->type != YAML_SEQUENCE_NODE) {
+		char msg[SCHEMA_MSG_CAP];
+		schema_type_problem(items, YAML_SEQUENCE_NODE, NULL, msg, sizeof(msg));
 		ld_report(ld, DIAG_ERROR, mark_num(items->start_mark.line),
-		          mark_num(items->start_mark.column), "items of a List must be a list");
+		          mark_num(items->start_mark.column), "items: %s", msg);
 		return;
 	}
 	size_t count = (size_t)(items->data.sequence.items.top - items->data.sequence.items.start);

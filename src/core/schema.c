@@ -298,6 +298,20 @@ bool schema_duration_ms(const yaml_node_t *n, uint64_t min_ms, uint64_t max_ms, 
 	return true;
 }
 
+void schema_type_problem(const yaml_node_t *n, yaml_node_type_t want, const char *hint, char *msg, size_t cap)
+{
+	const char *found = n->type == YAML_MAPPING_NODE    ? "a mapping"
+	                    : n->type == YAML_SEQUENCE_NODE ? "a list"
+	                    : schema_scalar_type(n) == SCHEMA_NULL
+	                        ? "nothing"
+	                        : schema_scalar_type_name(schema_scalar_type(n));
+	snprintf(msg, cap, "expected %s, found %s%s%s",
+	         want == YAML_MAPPING_NODE    ? "a mapping"
+	         : want == YAML_SEQUENCE_NODE ? "a list"
+	                                      : "a value",
+	         found, hint ? "; " : "", hint ? hint : "");
+}
+
 void schema_unknown_key(const char *key, size_t len, const char *const *names, size_t n, char *msg,
                         size_t cap)
 {

@@ -45,6 +45,12 @@ bool schema_int(const yaml_node_t *n, long long min, long long max, long long *o
 bool schema_duration_ms(const yaml_node_t *n, uint64_t min_ms, uint64_t max_ms, bool zero_ok, uint64_t *out,
                         char *msg, size_t cap);
 
+/** The problem for a value of the wrong shape: `expected a mapping, found a list`, then `; <hint>` when
+ * hint is given. Scalars are described by their YAML type ("a string", "a number", "nothing"), never by
+ * their text: the value may be a secret. */
+void schema_type_problem(const yaml_node_t *n, yaml_node_type_t want, const char *hint, char *msg,
+                         size_t cap);
+
 /** The problem for an unknown key: `unknown field "x"`, with `; did you mean "y"?` when it matches one
  * of names[0..n) but for case, and the merge-key note for "<<". */
 void schema_unknown_key(const char *key, size_t len, const char *const *names, size_t n, char *msg,

@@ -98,15 +98,7 @@ static const char *scalar_text(const yaml_node_t *n)
 	return (const char *)n->data.scalar.value;
 }
 
-/* A plain scalar that YAML reads as null: `key:` with nothing after it, `~` or `null`. */
-static bool is_null(const yaml_node_t *n)
-{
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	const char *s = scalar_text(n);
-	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
-}
-
+/* What a node is, for "expected X, found Y" (core/schema.h's words). */
 static const char *node_kind(const yaml_node_t *n)
 {
 	switch (n->type) {
@@ -115,7 +107,7 @@ static const char *node_kind(const yaml_node_t *n)
 	case YAML_SEQUENCE_NODE:
 		return "a list";
 	default:
-		return is_null(n) ? "nothing" : "a scalar";
+		return schema_is_absent(n) ? "nothing" : schema_scalar_type_name(schema_scalar_type(n));
 	}
 }
 
@@ -123,7 +115,7 @@ static const char *node_kind(const yaml_node_t *n)
  * "\0" escape) is refused so that a C string can never silently shorten a value. */
 static const char *want_scalar(struct loader *ld, yaml_node_t *n, const char *path, const char *what)
 {
-	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+	if (n->type != YAML_SCALAR_NODE || schema_is_absent(n)) {
 		cfg_error(ld, n, path, "expected %s, found %s", what, node_kind(n));
 		return NULL;
 	}
@@ -136,10 +128,11 @@ static const char *want_scalar(struct loader *ld, yaml_node_t *n, const char *pa
 
 static bool want_type(struct loader *ld, yaml_node_t *n, const char *path, yaml_node_type_t type)
 {
+	char msg[SCHEMA_MSG_CAP];
 	if (n->type == type)
 		return true;
-	cfg_error(ld, n, path, "expected %s, found %s", type == YAML_MAPPING_NODE ? "a mapping" : "a list",
-	          node_kind(n));
+	schema_type_problem(n, type, NULL, msg, sizeof(msg));
+	cfg_error(ld, n, path, "%s", msg);
 	return false;
 }
 

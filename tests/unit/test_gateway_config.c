@@ -485,7 +485,7 @@ TEST(listeners)
 	expect_error("listeners:\n  - {address: 127.0.0.1:1}\n", 2, "listeners[0].name",
 	             "required field is missing");
 	expect_error("listeners:\n  - {name: a}\n", 2, "listeners[0].address", "required field is missing");
-	expect_error("listeners:\n  - a\n", 2, "listeners[0]", "expected a mapping, found a scalar");
+	expect_error("listeners:\n  - a\n", 2, "listeners[0]", "expected a mapping, found a string");
 	expect_error(MINIMAL "admin: {address: 127.0.0.1:9877}\n", 3, "admin.address",
 	             "collides with listeners[0]");
 	expect_error(MINIMAL "rejectEngine: {enabled: true, address: 127.0.0.1:9877}\n", 3,

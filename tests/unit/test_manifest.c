@@ -514,17 +514,18 @@ TEST(value_must_be_a_string)
 
 TEST(value_shape)
 {
-	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: BROKER_A\n" TARGET,
-	             "spec.matchFields.SenderCompID49",
-	             "must be a mapping with the value inside: SenderCompID49: {value: \"...\"}");
+	EXPECT_ERROR(
+	    HEAD "spec:\n  matchFields:\n    SenderCompID49: BROKER_A\n" TARGET,
+	    "spec.matchFields.SenderCompID49",
+	    "expected a mapping, found a string; put the value inside: SenderCompID49: {value: \"...\"}");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: [A]\n" TARGET,
-	             "spec.matchFields.SenderCompID49", "must be a mapping");
+	             "spec.matchFields.SenderCompID49", "expected a mapping");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {log: true}\n" TARGET,
 	             "spec.matchFields.SenderCompID49.value", "required field is missing");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields:\n    SenderCompID49: {value: [A]}\n" TARGET,
 	             "spec.matchFields.SenderCompID49.value", "must be a string");
 	EXPECT_ERROR(HEAD "spec:\n  matchFields: [SenderCompID49]\n" TARGET, "spec.matchFields",
-	             "must be a mapping");
+	             "expected a mapping");
 }
 
 TEST(value_content)
@@ -648,7 +649,8 @@ TEST(target_rules)
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc}}\n",
 	             "spec.target.service.port", "required field is missing");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: 9880}}\n",
-	             "spec.target.service.port", "must be a mapping: {number: 9880} or {name: fix}");
+	             "spec.target.service.port",
+	             "expected a mapping, found a number; write {number: 9880} or {name: fix}");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD "  target: {service: {name: svc, port: {}}}\n",
 	             "spec.target.service.port", "give the Service port as number or name");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD
@@ -695,7 +697,7 @@ TEST(listener_rules)
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: []\n", "spec.listeners",
 	             "must name 1 to 16 listeners");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: fix-tls\n", "spec.listeners",
-	             "must be a list");
+	             "expected a list");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET "  listeners: [a, 123]\n", "spec.listeners[1]",
 	             "must be a string");
 	EXPECT_ERROR(HEAD "spec:\n" ONE_FIELD TARGET
@@ -822,9 +824,9 @@ TEST(metadata_rules)
 	             "a.b}\nspec:\n" TARGET,
 	             "metadata.namespace", "is not a valid namespace");
 	EXPECT_ERROR("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: [a]\nspec:\n" TARGET,
-	             "metadata", "must be a mapping");
+	             "metadata", "expected a mapping");
 	EXPECT_ERROR(HEAD, "spec", "required field is missing");
-	EXPECT_ERROR(HEAD "spec: [1]\n", "spec", "must be a mapping");
+	EXPECT_ERROR(HEAD "spec: [1]\n", "spec", "expected a mapping");
 	struct res r;
 	EXPECT_OK("apiVersion: fixgw.io/v1alpha1\nkind: FIXSession\nmetadata: {name: a.b-1.c, namespace: "
 	          "~}\nspec:\n" TARGET,

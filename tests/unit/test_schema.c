@@ -119,6 +119,7 @@ TEST(config_and_manifest_agree)
 	    {"maxConnections: 010\n", "  maxHeldConnections: 010\n"},
 	    {"maxConnections: \"5\"\n", "  maxHeldConnections: \"5\"\n"},
 	    {"holdtimeout: 5s\n", "  holdtimeout: 5s\n"},
+	    {"admin: [1]\n", "  matchFields: [1]\n"},
 	};
 	char dir[] = "/tmp/fixgw-schema-XXXXXX", path[128];
 	CHECK(mkdtemp(dir) != NULL);
