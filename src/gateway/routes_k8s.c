@@ -553,6 +553,8 @@ static void resolve_target(void *arg, const void *obj)
 	struct slice_obj probe = {0}, *pp = &probe;
 	snprintf(probe.ns, sizeof(probe.ns), "%s", r->ns);
 	snprintf(probe.service, sizeof(probe.service), "%s", r->target.service);
+	if (!rc->slices->count)
+		return;
 	const struct slice_obj **first =
 	    bsearch(&pp, rc->slices->items, rc->slices->count, sizeof(*rc->slices->items), cmp_slice);
 	if (!first)

@@ -41,6 +41,7 @@ class K8sGateway:
             f"admin: {{address: 127.0.0.1:{self.admin_port}}}\n"
             "rejectEngine: {enabled: false}\n"
             "connectTimeout: 2s\n"
+            "shutdownGracePeriod: 5s\n"
             f"kubernetes: {json.dumps(kube)}\n" + extra)
         self.config = tmp_path / "gateway.yaml"
         self.kubeconfig = k8s.write_kubeconfig(tmp_path / "kubeconfig")
@@ -62,6 +63,12 @@ class K8sGateway:
 
     def connect(self):
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def route(self, name):
+        """The gateway's view of one route (admin /routes): target, ready_endpoints, counters."""
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/routes", timeout=10) as r:
+            return next((x for x in json.loads(r.read())["routes"] if x["name"] == name), None)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -285,7 +292,9 @@ def test_thousand_fixsessions_applied_at_once(k8s, k8s_ns, netns, gateway, tmp_p
     wait_routed(gw, "BULK0999", timeout=120)
     wait_routed(gw, "BULK0000", timeout=30)
     print(f"1,000 FIXSessions: kubectl apply to all routable {time.monotonic() - t0:.1f} s")
-    with __import__("urllib.request").request.urlopen(f"http://127.0.0.1:{gw.admin_port}/routes", timeout=10) as r:
+    assert gw.route(f"{k8s_ns}/bulk-0500")["ready_endpoints"] == 1
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/routes", timeout=10) as r:
         routes = json.loads(r.read())["routes"]
     assert sum(1 for r in routes if r["name"].startswith(f"{k8s_ns}/bulk-")) == 1000
 
@@ -316,3 +325,78 @@ def test_routes_and_endpoints_keys_are_errors_in_kubernetes_mode(tmp_path, k8s):
     assert r.returncode == 2
     assert "gw.yaml:2:1" in r.stdout and "not used in Kubernetes mode" in r.stdout
     assert "gw.yaml:3:1" in r.stdout
+
+
+def test_relist_after_410_gone_picks_up_changes_made_meanwhile(k8s, k8s_ns, netns, gateway):
+    """Compaction + API server restart make the gateway's resourceVersions too old: its watches get 410
+    Gone and relist; a FIXSession deleted and one created while it was cut off are both seen."""
+    net = netns(1)
+    net.engine()
+    selectorless_service(k8s, k8s_ns, "svc", [net.addr])
+    path = f"{GROUP}/namespaces/{k8s_ns}/fixsessions"
+    k8s.create(path, fixsession("old", "GONE_OLD", "svc"))
+    gw = gateway(namespace=k8s_ns)
+    wait_routed(gw, "GONE_OLD")
+    k8s.stop_apiserver()
+    k8s.start_apiserver()  # the gateway reconnects from its resourceVersion ...
+    k8s.delete(f"{path}/old")
+    k8s.create(path, fixsession("new", "GONE_NEW", "svc"))
+    k8s.expire_resource_versions()  # ... which is now compacted away: 410, relist
+    wait_routed(gw, "GONE_NEW", timeout=60)
+    wait_until(lambda: try_logon(gw, "GONE_OLD", 2) == b"", 30, 0.1, "the deleted FIXSession to stop routing")
+
+
+def test_named_port_and_pod_endpoints_from_the_controller_manager(k8s, k8s_ns, netns, gateway):
+    """A Service with a selector, a named targetPort and a FIXSession naming the Service port by name: the
+    EndpointSlice kube-controller-manager makes from the Pod resolves to the Pod's container port."""
+    net = netns(1)
+    eng = net.engine(port=7001)
+    k8s.service(k8s_ns, "engine", ports=(("fix", 9880, "fix-port"),), selector={"app": "engine"})
+    k8s.pod(k8s_ns, "engine-0", net.addr, {"app": "engine"}, ports=(("fix-port", 7001),))
+    fs = fixsession("named", "NAMED_A", "engine")
+    fs["spec"]["target"]["service"]["port"] = {"name": "fix"}
+    k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", fs)
+    gw = gateway(namespace=k8s_ns)
+    wait_routed(gw, "NAMED_A", timeout=30)
+    assert eng.conns
+    k8s.set_pod_ready(k8s_ns, "engine-0", False)  # the Pod goes unready: new Logons are held
+    wait_until(lambda: gw.route(f"{k8s_ns}/named")["ready_endpoints"] == 0, 30, 0.05,
+               "the gateway to see the endpoint unready")
+    s = gw.connect()
+    s.sendall(logon(sender="NAMED_A"))
+    gw.wait_log("hold_start")
+    k8s.set_pod_ready(k8s_ns, "engine-0", True)
+    gw.wait_log("hold_released")
+    assert recv_exactly(s, len(logon(sender="NAMED_A"))) == logon(sender="NAMED_A")
+    s.close()
+
+
+def test_gateway_runs_with_read_only_rbac(k8s, k8s_ns, netns, tmp_path):
+    """The gateway needs get/list/watch on FIXSessions, Services and EndpointSlices and nothing else: run it
+    with a ServiceAccount bound to exactly that, and check the audit log shows it wrote nothing."""
+    from conftest import FIXGW
+    rules = [{"apiGroups": ["fixgw.io"], "resources": ["fixsessions"], "verbs": ["get", "list", "watch"]},
+             {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]}]
+    k8s.create(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{k8s_ns}/roles",
+               {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "gw"},
+                "rules": rules})
+    token = k8s.service_account_token(k8s_ns, "gw")
+    k8s.create(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{k8s_ns}/rolebindings",
+               {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "gw"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "gw"},
+                "subjects": [{"kind": "ServiceAccount", "name": "gw", "namespace": k8s_ns}]})
+    net = netns(1)
+    net.engine()
+    selectorless_service(k8s, k8s_ns, "svc", [net.addr])
+    k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", fixsession("ro", "RBAC_A", "svc"))
+    gw = K8sGateway(tmp_path, k8s, None, namespace=k8s_ns)
+    k8s.write_kubeconfig(gw.kubeconfig, user={"token": token})
+    gw.start()
+    try:
+        wait_routed(gw, "RBAC_A")
+    finally:
+        gw.stop()
+    user = f"system:serviceaccount:{k8s_ns}:gw"
+    writes = [e for e in k8s.audit_events(user=user) if e.get("verb") not in ("get", "list", "watch")]
+    assert not writes, writes
