@@ -314,7 +314,7 @@ def recv_exactly(sock, n, timeout=10):
     return buf
 
 
-def _tcp_queues(local, remote):
+def tcp_queues(local, remote):
     """(receive queue, unacknowledged send queue) in bytes of the IPv4 TCP socket local -> remote on this
     host, or None when there is none: one exact sock_diag query (what `ss` asks the kernel), cheap however
     many sockets the host has."""
@@ -344,7 +344,7 @@ def wait_read_by_peer(sock, timeout=10):
         return
 
     def drained():
-        mine, peer = _tcp_queues(ours, theirs), _tcp_queues(theirs, ours)
+        mine, peer = tcp_queues(ours, theirs), tcp_queues(theirs, ours)
         # a side that is gone has nothing left to read
         return mine is None or peer is None or (mine[1] == 0 and peer[0] == 0)
 

@@ -11,7 +11,8 @@ import pytest
 
 from conftest import UNDER_TSAN
 from fixmsg import logon
-from gwharness import RejectEngineProc, fixsession, free_port, recv_exactly, recv_until_closed, wait_until
+from gwharness import (RejectEngineProc, fixsession, free_port, recv_exactly, recv_until_closed, tcp_queues,
+                       wait_until)
 
 
 class BlackHole:
@@ -70,12 +71,8 @@ def unsent(sock):
 
 def unread(port, peer_port):
     """Bytes the kernel holds for the socket 127.0.0.1:port <-> :peer_port that its process has not read."""
-    with open("/proc/net/tcp") as f:
-        for line in list(f)[1:]:
-            cols = line.split()
-            if int(cols[1].split(":")[1], 16) == port and int(cols[2].split(":")[1], 16) == peer_port:
-                return int(cols[4].split(":")[1], 16)
-    return 0
+    q = tcp_queues(("127.0.0.1", port), ("127.0.0.1", peer_port))
+    return q[0] if q else 0
 
 
 def fill_until_paused(sock, gw_port, chunk=65536, limit=256 << 20):
