@@ -28,6 +28,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+LIB_WHO=demo
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 FIXGW=${FIXGW_BIN:-$ROOT/build/fixgw}
 PEERS=${FIXGW_PEERS_DIR:-$ROOT/build-peers}
 REASON="No matching session configuration"
@@ -85,30 +88,13 @@ else
 fi
 pids=()
 
-# now_ms: milliseconds on the shell's clock. Waits here are bounded in time, not in turns of a loop, and end
-# as soon as their condition holds: a busy machine makes them neither fail early nor last forever.
-now_ms() {
-	local t=${EPOCHREALTIME/./}
-	echo $((t / 1000))
-}
-
 cleanup() {
-	local rc=$? pid deadline
+	local rc=$?
 	trap - EXIT INT TERM
 	# every process started here: the list, and the shell's own jobs (a signal can arrive between starting
 	# one and adding it to the list)
 	pids+=($(jobs -p))
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	deadline=$(($(now_ms) + 10000)) # 10 s for all of them to stop, then SIGKILL
-	for pid in "${pids[@]}"; do
-		while kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	stop_pids "${pids[@]}"
 	if [ "$rc" -ne 0 ] || [ "$keep_run" -eq 1 ]; then
 		say "demo: configs and logs are in $run"
 	else
@@ -119,25 +105,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_for FILE PATTERN PID WHAT: until FILE has a line matching PATTERN (30 s), or PID has exited.
-wait_for() {
-	local file=$1 pattern=$2 pid=$3 what=$4 deadline
-	deadline=$(($(now_ms) + 30000))
-	while [ "$(now_ms)" -lt "$deadline" ]; do
-		grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-	say "demo: $what did not start; its output:" >&2
-	tail -n 20 "$file" >&2 || true
-	return 1
-}
 
 json_port() { sed -n 's/.*"port":\([0-9][0-9]*\).*/\1/p' "$1" | head -n 1; }
 

@@ -27,6 +27,9 @@ cd "$(dirname "$0")/.."
 FIXGW=${FIXGW_BIN:-./build/fixgw} # FIXGW_BIN: another build (the tests run the asan-ubsan one too)
 PEERS=${FIXGW_PEERS_DIR:-build-peers}
 CONF_DIR=deploy/standalone
+LIB_WHO=run
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 # ---------------------------------------------------------------- --logon: the command run.sh tells you to try
 
@@ -197,30 +200,12 @@ run=$(mktemp -d "${TMPDIR:-/tmp}/fixgw-run.XXXXXX")
 pids=()
 gateway_pid=""
 
-# now_ms: milliseconds on the shell's clock (waits below are bounded in time, not in turns of a loop, so a
-# busy machine stretches none of them).
-now_ms() {
-	local t=${EPOCHREALTIME/./}
-	echo $((t / 1000))
-}
-
 # stop_all: SIGTERM to everything (twice to the gateway: the second closes open sessions at once instead of
 # letting them drain), up to 10 s for all to exit, then SIGKILL.
 stop_all() {
-	local pid deadline
 	pids+=($(jobs -p))
 	[ -z "$gateway_pid" ] || kill -TERM "$gateway_pid" 2>/dev/null || true
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	deadline=$(($(now_ms) + 10000))
-	for pid in "${pids[@]}"; do
-		while kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	stop_pids "${pids[@]}"
 	rm -rf "$run"
 }
 
@@ -232,25 +217,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo; echo "run: stopping"; exit 0' INT TERM # Ctrl-C is how `make run` ends: a normal end
-
-# wait_for FILE PATTERN PID WHAT: until FILE has a line matching PATTERN (30 s), or PID has exited.
-wait_for() {
-	local file=$1 pattern=$2 pid=$3 what=$4 deadline
-	deadline=$(($(now_ms) + 30000))
-	while [ "$(now_ms)" -lt "$deadline" ]; do
-		grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-	echo "run: $what did not start; its output:" >&2
-	tail -n 20 "$file" >&2 || true
-	exit 1
-}
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # ---------------------------------------------------------------- ports and configuration
 
@@ -275,19 +241,19 @@ fi
 "$PEERS/fix_acceptor" --port "$engine" --begin-string FIX.4.4 --sender-comp-id FIXGW --name equities-engine \
 	> >(tee "$run/engine.events") 2>&1 &
 pids+=($!)
-wait_for "$run/engine.events" '"event":"listening"' "$!" "the QuickFIX engine (127.0.0.1:$engine)"
+wait_for "$run/engine.events" '"event":"listening"' "$!" "the QuickFIX engine (127.0.0.1:$engine)" || exit 1
 
 # The reject engine's logs redact like the FIXSessions of crds/examples (OnBehalfOfCompID115 masked,
 # ComplianceID9001 hidden), for Logons copied from there.
 $FIXGW reject-engine --listen "127.0.0.1:$reject" --mask-tag 115 --hide-tag 9001 2> >(tee "$run/reject.log" >&2) &
 pids+=($!)
-wait_for "$run/reject.log" '"event":"listening"' "$!" "the reject engine (127.0.0.1:$reject)"
+wait_for "$run/reject.log" '"event":"listening"' "$!" "the reject engine (127.0.0.1:$reject)" || exit 1
 
 echo "run: fixgw gateway --config $conf"
 $FIXGW gateway --config "$conf" 2> >(tee "$run/gateway.log" >&2) &
 gateway_pid=$!
 pids+=($!)
-wait_for "$run/gateway.log" '"event":"started"' "$!" "the gateway"
+wait_for "$run/gateway.log" '"event":"started"' "$!" "the gateway" || exit 1
 
 try="scripts/run.sh --logon BROKER_A"
 [ "$plain" -eq 9877 ] || try+=" --port $plain"
