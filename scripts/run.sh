@@ -198,6 +198,7 @@ fi
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/fixgw-run.XXXXXX")
 pids=()
+declare -A names # pid -> what it is, for messages
 gateway_pid=""
 
 # stop_all: SIGTERM to everything (twice to the gateway: the second closes open sessions at once instead of
@@ -241,18 +242,21 @@ fi
 "$PEERS/fix_acceptor" --port "$engine" --begin-string FIX.4.4 --sender-comp-id FIXGW --name equities-engine \
 	> >(tee "$run/engine.events") 2>&1 &
 pids+=($!)
+names[$!]="the QuickFIX engine"
 wait_for "$run/engine.events" '"event":"listening"' "$!" "the QuickFIX engine (127.0.0.1:$engine)" || exit 1
 
 # The reject engine's logs redact like the FIXSessions of crds/examples (OnBehalfOfCompID115 masked,
 # ComplianceID9001 hidden), for Logons copied from there.
 $FIXGW reject-engine --listen "127.0.0.1:$reject" --mask-tag 115 --hide-tag 9001 2> >(tee "$run/reject.log" >&2) &
 pids+=($!)
+names[$!]="the reject engine"
 wait_for "$run/reject.log" '"event":"listening"' "$!" "the reject engine (127.0.0.1:$reject)" || exit 1
 
 echo "run: fixgw gateway --config $conf"
 $FIXGW gateway --config "$conf" 2> >(tee "$run/gateway.log" >&2) &
 gateway_pid=$!
 pids+=($!)
+names[$!]="the gateway"
 wait_for "$run/gateway.log" '"event":"started"' "$!" "the gateway" || exit 1
 
 try="scripts/run.sh --logon BROKER_A"
@@ -270,10 +274,14 @@ Try, in another terminal:
 
 EOF
 
-# In the foreground until Ctrl-C, or until one of the three exits on its own (an error: stop the rest).
-set +e
-wait -n "${pids[@]}"
-rc=$?
-set -e
-echo "run: a process exited on its own (status $rc); stopping the others" >&2
-exit 1
+# In the foreground until Ctrl-C, or until one of the three exits on its own (an error: stop the rest). Their
+# state is polled: `wait -n PID...` hangs when a PID was already reaped before it is called.
+while :; do
+	for pid in "${pids[@]}"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "run: ${names[$pid]} exited on its own; stopping the others" >&2
+			exit 1
+		fi
+	done
+	sleep 0.2
+done

@@ -80,7 +80,7 @@ def test_make_run_stops_everything_when_a_process_dies(script):
     os.kill(engine[0], signal.SIGKILL)
     rc, out = run.finish(timeout=120)
     assert rc == 1, out
-    assert "run: a process exited on its own" in out
+    assert "run: the QuickFIX engine exited on its own; stopping the others" in out
 
 
 def test_logon_without_a_gateway_says_so():
