@@ -5,85 +5,15 @@ orphans, last-known-good on conflicts, and routing that survives the API server 
 Every case asserts what a counterparty sees (its bytes reach the right engine, or they do not)."""
 import json
 import socket
-import statistics
 import subprocess
 import time
 
 import pytest
 
 from fixmsg import logon
-from gwharness import JsonLines, free_port, recv_exactly, wait_until
+from gwharness import free_port, recv_exactly, wait_until
+from k8sgateway import GROUP, K8sGateway, fixsession, selectorless_service, try_logon, wait_routed
 from k8sharness import ApiError
-
-GROUP = "/apis/fixgw.io/v1alpha1"
-
-
-def fixsession(name, sender, service, port=9880, **spec):
-    s = {"matchFields": {"SenderCompID49": {"value": sender}},
-         "target": {"service": {"name": service, "port": {"number": port}}}}
-    s.update(spec)
-    return {"apiVersion": "fixgw.io/v1alpha1", "kind": "FIXSession", "metadata": {"name": name}, "spec": s}
-
-
-class K8sGateway:
-    """`fixgw gateway --config F --kubeconfig K`: listeners and limits from the file, routes from the API."""
-
-    def __init__(self, tmp_path, k8s, binary, namespace=None, extra=""):
-        from conftest import FIXGW
-        self.port = free_port()
-        self.admin_port = free_port()
-        kube = {"syncTimeout": "30s"}
-        if namespace:
-            kube["namespace"] = namespace
-        (tmp_path / "gateway.yaml").write_text(
-            "workers: 2\n"
-            f"listeners: [{{name: fix-plain, address: 127.0.0.1:{self.port}}}]\n"
-            f"admin: {{address: 127.0.0.1:{self.admin_port}}}\n"
-            "rejectEngine: {enabled: false}\n"
-            "connectTimeout: 2s\n"
-            "shutdownGracePeriod: 5s\n"
-            f"kubernetes: {json.dumps(kube)}\n" + extra)
-        self.config = tmp_path / "gateway.yaml"
-        self.kubeconfig = k8s.write_kubeconfig(tmp_path / "kubeconfig")
-        self.binary = str(binary or FIXGW)
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([self.binary, "gateway", "--config", str(self.config), "--kubeconfig",
-                                      str(self.kubeconfig)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.log = JsonLines(self.proc.stderr, "gateway")
-        self.log.wait("started", 60)
-        return self
-
-    def logs(self, event=None, **match):
-        return self.log.select(event, **match)
-
-    def wait_log(self, event, timeout=20, count=1, **match):
-        return self.log.wait(event, timeout, count, **match)
-
-    def connect(self):
-        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
-
-    def route(self, name):
-        """The gateway's view of one route (admin /routes): target, ready_endpoints, counters."""
-        import urllib.request
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/routes", timeout=10) as r:
-            return next((x for x in json.loads(r.read())["routes"] if x["name"] == name), None)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("gateway did not stop within 30 s of SIGTERM")
-        self.log.eof.wait(10)
-        text = self.log.text()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"):
-            assert marker not in text, f"sanitizer report from the gateway:\n{text[-4000:]}"
-        assert self.proc.returncode == 0, f"gateway exited {self.proc.returncode}:\n{text[-3000:]}"
 
 
 @pytest.fixture
@@ -98,28 +28,6 @@ def gateway(tmp_path, k8s):
     yield make
     for g in made:
         g.stop()
-
-
-def selectorless_service(k8s, ns, name, addrs, ready=True, port=9880):
-    k8s.service(ns, name, ports=(("fix", 9880, port),))
-    k8s.endpoint_slice(ns, name, f"{name}-1", [k8s.endpoint(a, ready=ready) for a in addrs],
-                       ports=(("fix", port),))
-
-
-def try_logon(gw, sender, timeout=5):
-    """Send a Logon; the engine echoes. Returns the bytes that came back (b"" when the gateway closed)."""
-    msg = logon(sender=sender)
-    with gw.connect() as s:
-        s.sendall(msg)
-        try:
-            return recv_exactly(s, len(msg), timeout)
-        except OSError:
-            return b""
-
-
-def wait_routed(gw, sender, timeout=20):
-    msg = logon(sender=sender)
-    wait_until(lambda: try_logon(gw, sender, 2) == msg, timeout, 0.02, f"a Logon from {sender} to be routed")
 
 
 def test_applied_fixsession_routes_to_endpointslice_addresses(k8s, k8s_ns, netns, gateway):
@@ -145,24 +53,18 @@ def test_applied_fixsession_routes_to_endpointslice_addresses(k8s, k8s_ns, netns
                "the second endpoint to get a session")
 
 
-def test_apply_to_routable_latency(k8s, k8s_ns, netns, gateway):
-    """p50/p99 over 20 applies (printed for docs/benchmarks.md; the bound here is only the 1 s goal's p99
-    with room for a loaded machine)."""
+def test_every_apply_becomes_routable(k8s, k8s_ns, netns, gateway):
+    """Twenty FIXSessions applied one after another each become routable (bench/k8s_apply.py measures how
+    fast; this checks none is lost or routed late by a missed event)."""
     net = netns(1)
     net.engine()
     selectorless_service(k8s, k8s_ns, "svc", [net.addr])
     gw = gateway(namespace=k8s_ns)
-    samples = []
     for i in range(20):
-        sender = f"LAT{i}"
-        t0 = time.monotonic()
-        k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", fixsession(f"lat-{i}", sender, "svc"))
-        wait_routed(gw, sender)
-        samples.append(time.monotonic() - t0)
-    samples.sort()
-    p50, p99 = statistics.median(samples), samples[-1]
-    print(f"apply-to-routable over {len(samples)} applies: p50 {p50 * 1000:.0f} ms, max {p99 * 1000:.0f} ms")
-    assert p50 < 1.0
+        k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", fixsession(f"seq-{i}", f"SEQ{i}", "svc"))
+        wait_routed(gw, f"SEQ{i}")
+    for i in range(20):
+        assert try_logon(gw, f"SEQ{i}") == logon(sender=f"SEQ{i}")
 
 
 def test_not_ready_holds_then_ready_releases_bytes_intact(k8s, k8s_ns, netns, gateway):
