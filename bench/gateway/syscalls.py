@@ -89,10 +89,12 @@ def malloc_probe():
                                                     "/lib/aarch64-linux-gnu/libc.so.6")) if p.exists()), None)
     if not libc:
         return None
-    r = subprocess.run(["perf", "probe", "-q", "-x", libc, "malloc"], capture_output=True)
-    listed = subprocess.run(["perf", "probe", "-l"], capture_output=True, text=True)
-    ev = next((l.split()[0] for l in listed.stdout.splitlines() if l.strip().endswith(libc) or "malloc" in l), None)
-    return ev if r.returncode in (0, 254) or ev else None
+    try:
+        subprocess.run(["perf", "probe", "-q", "-x", libc, "malloc"], capture_output=True)
+        listed = subprocess.run(["perf", "probe", "-l"], capture_output=True, text=True)
+    except OSError:
+        return None
+    return next((l.split()[0] for l in listed.stdout.splitlines() if "malloc" in l), None)
 
 
 def perf_count(pid, event, fn):
@@ -214,6 +216,8 @@ def main():
             print(json.dumps(rec))
             results.append(rec)
     finally:
+        if probe:
+            subprocess.run(["perf", "probe", "-q", "-d", probe], capture_output=True)
         gw.send_signal(signal.SIGTERM)
         echo.send_signal(signal.SIGTERM)
         gw.wait(10)
