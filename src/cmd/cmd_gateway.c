@@ -10,7 +10,8 @@ static void gateway_usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: fixgw gateway --config FILE [--kubeconfig PATH] [--check]\n\n"
+	    "usage: fixgw gateway --config FILE [--kubeconfig PATH] [--otlp-endpoint URL] [--otlp K=V]... "
+	    "[--check]\n\n"
 	    "Run the FIX gateway. Standalone mode: listeners, limits, TLS, FIXSession manifest paths and\n"
 	    "a static endpoint map come from FILE (see docs/reference/gateway-config.md).\n"
 	    "Kubernetes mode (--kubeconfig, or a kubernetes section in FILE): listeners, limits and TLS\n"
@@ -20,6 +21,10 @@ static void gateway_usage(FILE *out)
 	    "Signals: SIGHUP reloads config, certificates and FIXSessions (a changed file does too);\n"
 	    "SIGTERM/SIGINT stop accepting and let sessions drain for shutdownGracePeriod; a second one\n"
 	    "closes every connection at once.\n\n"
+	    "--otlp-endpoint URL  export traces and metrics over OTLP to this collector (the config's\n"
+	    "                   telemetry section and OTEL_* variables set the rest; off without one)\n"
+	    "--otlp KEY=VALUE   any telemetry option (docs/reference/gateway-config.md), repeatable;\n"
+	    "                   flags win over OTEL_* variables, which win over the file\n\n"
 	    "--check  validate without serving (like haproxy -c, nginx -t): the config, the FIXSessions,\n"
 	    "         the certificates, and that every listener and the admin address can be bound (so it\n"
 	    "         fails next to a running gateway on the same addresses); prints a summary\n\n"
@@ -27,11 +32,11 @@ static void gateway_usage(FILE *out)
 	    "FIXSession set, 1 when the system failed (threads, memory)\n");
 }
 
-enum { OPT_CONFIG, OPT_KUBECONFIG, OPT_CHECK };
+enum { OPT_CONFIG, OPT_KUBECONFIG, OPT_CHECK, OPT_OTLP_ENDPOINT, OPT_OTLP };
 static const struct cmd_opt gateway_opts[] = {
-    [OPT_CONFIG] = {"--config", "-c", "FILE"},
-    [OPT_KUBECONFIG] = {"--kubeconfig", NULL, "PATH"},
-    [OPT_CHECK] = {"--check", NULL, NULL},
+    [OPT_CONFIG] = {"--config", "-c", "FILE"},  [OPT_KUBECONFIG] = {"--kubeconfig", NULL, "PATH"},
+    [OPT_CHECK] = {"--check", NULL, NULL},      [OPT_OTLP_ENDPOINT] = {"--otlp-endpoint", NULL, "URL"},
+    [OPT_OTLP] = {"--otlp", NULL, "KEY=VALUE"},
 };
 
 int cmd_gateway(int argc, char **argv)
@@ -57,6 +62,15 @@ int cmd_gateway(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = true;
+			break;
+		case OPT_OTLP_ENDPOINT:
+			opts.otlp_endpoint = val;
+			break;
+		case OPT_OTLP:
+			if (opts.notlp_set == GW_MAX_OTLP_FLAGS)
+				return cmd_usage_error("gateway", "at most %d --otlp options",
+				                       GW_MAX_OTLP_FLAGS);
+			opts.otlp_set[opts.notlp_set++] = val;
 			break;
 		}
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gateway/gateway_impl.h"
+#include "gateway/telemetry.h"
 #include "telemetry/log.h"
 
 #define ADMIN_REQ_MAX     4096
@@ -239,8 +240,18 @@ static void handle_request(struct admin_client *c)
 		} else {
 			respond(c, 500, "Internal Server Error", "text/plain", "out of memory\n");
 		}
+	} else if (strcmp(path, "/metrics") == 0) {
+		char *body = NULL;
+		size_t len = 0;
+		if (gw_telemetry_prom(gw, gw->otlp, &body, &len) == 0) {
+			respond(c, 200, "OK", OTLP_PROM_CONTENT_TYPE, body);
+			free(body);
+		} else {
+			respond(c, 500, "Internal Server Error", "text/plain", "out of memory\n");
+		}
 	} else {
-		respond(c, 404, "Not Found", "text/plain", "not found: try /healthz, /readyz, /routes\n");
+		respond(c, 404, "Not Found", "text/plain",
+		        "not found: try /healthz, /readyz, /routes, /metrics\n");
 	}
 }
 

@@ -869,6 +869,57 @@ static void parse_kubernetes(struct loader *ld, yaml_node_t *v, const char *path
 
 #define CFG(member) offsetof(struct gw_config, member)
 
+/* ---- telemetry ---- */
+
+/* The telemetry section: each option handed to otlp_config_set, nested mappings ("traces: {endpoint:
+ * ...}", "resource: {k: v}") flattened to the dotted names it knows ("traces.endpoint"). File options
+ * (caFile, certFile, keyFile) are resolved against the config directory as other paths are. prefix is
+ * the dotted name so far (NULL at the section itself). */
+static void telemetry_option(struct loader *ld, yaml_node_t *v, const char *path, const char *prefix,
+                             struct otlp_config *oc)
+{
+	char err[256], child[GW_PATH_CAP], name[128];
+	if (!prefix || (v->type == YAML_MAPPING_NODE && !strchr(prefix, '.'))) {
+		if (!want_type(ld, v, path, YAML_MAPPING_NODE))
+			return;
+		for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = node_at(ld, p->key), *val = node_at(ld, p->value);
+			if (!k || !val)
+				continue;
+			if (k->type != YAML_SCALAR_NODE) {
+				cfg_error(ld, k, path, "keys must be strings, found %s", node_kind(k));
+				continue;
+			}
+			path_key(child, path, scalar_text(k));
+			snprintf(name, sizeof(name), "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
+			         scalar_text(k));
+			telemetry_option(ld, val, child, name, oc);
+		}
+		return;
+	}
+	const char *s = want_scalar(ld, v, path, "a string, number or boolean");
+	if (!s)
+		return;
+	if (!printable(s, false)) {
+		cfg_error(ld, v, path, "control characters are not allowed");
+		return;
+	}
+	size_t klen = strlen(prefix);
+	bool is_file = klen >= 4 && !strcmp(prefix + klen - 4, "File");
+	char *val = is_file ? resolve_path(ld, s) : NULL;
+	if (is_file && !val)
+		return;
+	if (otlp_config_set(oc, prefix, val ? val : s, err, sizeof(err)) != 0)
+		cfg_error(ld, v, path, "%s", err);
+	free(val);
+}
+
+static void parse_telemetry(struct loader *ld, yaml_node_t *v, const char *path, void *obj)
+{
+	struct gw_config *c = obj;
+	telemetry_option(ld, v, path, NULL, &c->telemetry);
+}
+
 static const struct field top_fields[] = {
     {.key = "workers", .type = FT_UINT, .off = CFG(workers), .min = 1, .max = GW_CONFIG_MAX_WORKERS},
     {.key = "listeners", .type = FT_CUSTOM, .parse = parse_listeners, .required = true},
@@ -905,6 +956,7 @@ static const struct field top_fields[] = {
     {.key = "routes", .type = FT_CUSTOM, .parse = parse_routes},
     {.key = "endpoints", .type = FT_CUSTOM, .parse = parse_endpoints},
     {.key = "kubernetes", .type = FT_CUSTOM, .parse = parse_kubernetes},
+    {.key = "telemetry", .type = FT_CUSTOM, .parse = parse_telemetry},
 };
 
 _Static_assert(NFIELDS(top_fields) <= FIELDS_MAX && NFIELDS(tls_fields) <= FIELDS_MAX,
@@ -997,11 +1049,39 @@ static void check_kubernetes_mode(struct loader *ld, struct gw_config *c, yaml_n
 	}
 }
 
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+/* The OTLP options in the order the exporter document gives (later wins): the file's telemetry section
+ * (already parsed), the OTEL_* environment, then --otlp-endpoint and --otlp KEY=VALUE. */
+static void apply_telemetry_overrides(struct loader *ld, struct gw_config *c)
+{
+	char err[256], key[128];
+	if (otlp_config_from_env(&c->telemetry, env_get, err, sizeof(err)) != 0)
+		cfg_error(ld, NULL, "telemetry", "environment: %s", err);
+	for (size_t i = 0; i < ld->opts->notlp_set; i++) {
+		const char *kv = ld->opts->otlp_set[i], *eq = strchr(kv, '=');
+		if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
+			cfg_error(ld, NULL, "telemetry", "--otlp expects KEY=VALUE");
+			continue;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+		if (otlp_config_set(&c->telemetry, key, eq + 1, err, sizeof(err)) != 0)
+			cfg_error(ld, NULL, "telemetry", "--otlp: %s", err);
+	}
+	if (ld->opts->otlp_endpoint &&
+	    otlp_config_set(&c->telemetry, "endpoint", ld->opts->otlp_endpoint, err, sizeof(err)) != 0)
+		cfg_error(ld, NULL, "telemetry", "--otlp-endpoint: %s", err);
+}
+
 static void load_root(struct loader *ld, yaml_node_t *root, struct gw_config *c)
 {
 	parse_mapping(ld, root, "", top_fields, NFIELDS(top_fields), c, NULL);
 	check_cross(ld, c, root);
 	check_kubernetes_mode(ld, c, root);
+	apply_telemetry_overrides(ld, c);
 }
 
 /* ---- reading and parsing ---- */
@@ -1146,6 +1226,7 @@ static struct gw_config *config_new(const char *path)
 		return NULL;
 	c->path = strdup(path);
 	c->log_level = strdup("info");
+	otlp_config_init(&c->telemetry);
 	if (!c->path || !c->log_level) {
 		gw_config_free(c);
 		return NULL;
@@ -1234,6 +1315,7 @@ void gw_config_free(struct gw_config *c)
 	free(c->services);
 	free(c->kubernetes.kubeconfig);
 	free(c->kubernetes.namespace_);
+	otlp_config_free(&c->telemetry);
 	free(c);
 }
 

@@ -15,6 +15,7 @@
 #include "core/diag.h"
 #include "net/sock.h"
 #include "net/tls.h"
+#include "telemetry/otlp.h"
 
 #define GW_MAX_LISTENERS   16
 #define GW_MAX_ROUTE_PATHS 64
@@ -55,8 +56,15 @@ struct gw_kubernetes {
 };
 
 /** What the command line adds to the file. */
+#define GW_MAX_OTLP_FLAGS 16
+
 struct gw_config_opts {
 	const char *kubeconfig; /* --kubeconfig: Kubernetes mode with this file (NULL: as the file says) */
+	/* --otlp-endpoint URL and --otlp KEY=VALUE, applied after the file and the OTEL_* environment
+	 * (gw_telemetry_config); borrowed from argv */
+	const char *otlp_endpoint;
+	const char *otlp_set[GW_MAX_OTLP_FLAGS];
+	size_t notlp_set;
 };
 
 struct gw_config {
@@ -90,6 +98,10 @@ struct gw_config {
 	size_t nservices;
 
 	struct gw_kubernetes kubernetes;
+
+	/* The `telemetry` section: OTLP export options as otlp_config_set names them (export off without an
+	 * endpoint). The environment and flags are applied on top by gw_telemetry_config. */
+	struct otlp_config telemetry;
 };
 
 /** Load a config file. Returns 0 and a new config in *out (the caller frees it with gw_config_free), or

@@ -21,11 +21,13 @@
 #include "io/manifest_paths.h"
 #include "gateway/admin.h"
 #include "gateway/gateway_impl.h"
+#include "gateway/telemetry.h"
 #include "telemetry/log.h"
 #include "io/diag_print.h"
 
 #define DRAIN_POLL_MS    100
 #define PING_INTERVAL_MS 1000
+#define OTLP_SHUTDOWN_MS 5000 /* what is still queued for the collector gets this long at exit */
 
 static const struct log_ctx ctl_log = {.component = "gateway"};
 
@@ -473,6 +475,15 @@ int gateway_main(const char *config_path, const struct gw_config_opts *opts)
 	}
 
 	rc = 1; /* from here on a failure is the system's, not the configuration's */
+	if (otlp_config_enabled(&gw->boot_cfg->telemetry)) {
+		int err = otlp_exporter_create(&gw->boot_cfg->telemetry, &gw->otlp);
+		if (err < 0) {
+			log_msg(LOG_CRITICAL, "boot_failed", &ctl_log, "cannot start the OTLP exporter: %s",
+			        fixgw_strerror(err));
+			goto out_source;
+		}
+		otlp_exporter_add_collector(gw->otlp, gw_telemetry_collect, gw);
+	}
 	gw->workers = calloc(gw->boot_cfg->workers, sizeof(*gw->workers));
 	if (!gw->workers)
 		goto out_source;
@@ -529,6 +540,8 @@ out_admin:
 		close(ctl.sigio.fd);
 	admin_stop(admin);
 out_workers:
+	otlp_exporter_destroy(gw->otlp, OTLP_SHUTDOWN_MS); /* after the workers: their spans are queued */
+	gw->otlp = NULL;
 	fini_workers(gw);
 out_source:
 	if (gw->source)

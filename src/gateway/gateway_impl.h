@@ -40,6 +40,7 @@ struct gateway {
 	unsigned nworkers_running; /* started threads, joined at exit */
 
 	struct gw_source *source;
+	struct otlp_exporter *otlp; /* NULL when export is off (no endpoint); workers emit spans into it */
 	struct reactor control;
 	atomic_bool draining;
 	atomic_bool ready; /* listeners bound, workers running, a snapshot published */

@@ -30,6 +30,9 @@
 
 #define LOGON_BUF_INITIAL 2048u
 #define DUMP_MAX          4096u
+#define SPAN_MAX_FIELDS                                                                                      \
+	8 /* routing fields on a connection span; the rest of the 24 attributes are its own                  \
+	   */
 /* A peer closed while its bytes could not be delivered (the other side is not reading): how long the
  * session may then go without progress before it ends. Keeps a departed client of a stuck engine (or the
  * reverse) from living forever when idleTimeout is 0. */
@@ -61,8 +64,17 @@ struct session {
 
 	uint64_t id;
 	uint64_t accepted_ms, state_since_ms, last_activity_ms;
+	/* Span material, recorded from what the state machine has anyway (reactor_now is the loop's cached
+	 * clock): when each state was first entered, when the Logon completed, how long evaluation took. */
+	uint64_t entered_ms[SS_CLOSED + 1];
+	uint64_t logon_done_ms, eval_ns;
+	const char *decision; /* ROUTE, DEFAULT_ROUTE, NO_MATCH, PARSE_FAILURE, REJECT_ENGINE; NULL before */
+	bool traced;       /* the span goes out whatever the sampling ratio (not a plain ROUTE, an error) */
+	char *span_fields; /* routing fields after redaction, "key\0value\0" pairs (owned; spans only) */
+	uint8_t nspan_fields;
 	char peer[48];
 	char trace_id[33], span_id[17];
+	uint8_t trace_bytes[16], span_bytes[8]; /* the same ids as bytes, for the span */
 	struct log_ctx log;
 
 	/* LOGON: the buffered bytes and the scanner over them (freed once routed) */
@@ -144,6 +156,8 @@ static void set_state(struct session *s, enum session_state st)
 {
 	s->state = st;
 	s->state_since_ms = reactor_now(&s->w->reactor);
+	if (!s->entered_ms[st])
+		s->entered_ms[st] = s->state_since_ms;
 }
 
 /* Every session has a reserved heap slot (session_start), so arming its one timer cannot fail. */
@@ -227,6 +241,8 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 	net_addr_format((const struct sockaddr *)peer, peer_len, s->peer, sizeof(s->peer));
 	worker_random_hex(w, s->trace_id, 16);
 	worker_random_hex(w, s->span_id, 8);
+	otlp_id_from_hex(s->trace_id, s->trace_bytes, 16);
+	otlp_id_from_hex(s->span_id, s->span_bytes, 8);
 	s->log = (struct log_ctx){.component = "gateway",
 	                          .listener = l->cfg->name,
 	                          .peer = s->peer,
@@ -315,6 +331,43 @@ static void step_handshake(struct session *s)
 static void fields_json(const struct route_table *t, const struct fix_scanner *sc, const char *buf, char *out,
                         size_t cap);
 
+/* The routing fields for the connection's span, rendered now (the scanner is freed after routing) and
+ * only when a span will go out: the same redaction as the decision line (redact: true -> [REDACTED],
+ * log: false -> absent). */
+static void capture_span_fields(struct session *s, const struct route_table *t)
+{
+	if (!s->w->otlp || s->span_fields || !s->scan ||
+	    !(s->traced || otlp_trace_sampled(s->w->otlp, s->trace_bytes)))
+		return;
+	char buf[2048];
+	size_t n = 0, ntags;
+	uint8_t count = 0;
+	const uint32_t *tags = route_table_tags(t, &ntags);
+	for (size_t i = 0; i < ntags && count < SPAN_MAX_FIELDS; i++) {
+		struct fix_field f;
+		char val[256], key[80];
+		if (fix_scan_find(s->scan, s->inbuf, tags[i], &f) == FIX_LOOKUP_ABSENT)
+			continue;
+		if (redact_value(route_table_policy(t), tags[i], s->inbuf + f.value_off, f.value_len, val,
+		                 sizeof(val)) == REDACT_HIDE)
+			continue;
+		const char *name = route_table_tag_name(t, tags[i]);
+		int kl = snprintf(key, sizeof(key), "fixgw.field.%s%u", name ? name : "Tag", tags[i]);
+		size_t vl = strlen(val);
+		if (kl < 0 || n + (size_t)kl + vl + 2 > sizeof(buf))
+			break;
+		memcpy(buf + n, key, (size_t)kl + 1);
+		n += (size_t)kl + 1;
+		memcpy(buf + n, val, vl + 1);
+		n += vl + 1;
+		count++;
+	}
+	if (!count || !(s->span_fields = malloc(n)))
+		return;
+	memcpy(s->span_fields, buf, n);
+	s->nspan_fields = count;
+}
+
 /* The decision line for a connection no FIXSession takes: the extracted routing fields when the Logon
  * was complete, and the received bytes, both after redaction. `rejected_as` is NO_MATCH or
  * PARSE_FAILURE when the decision is REJECT_ENGINE. */
@@ -323,6 +376,10 @@ static void log_with_bytes(struct session *s, const char *decision, const char *
 	const struct route_table *t = snap_of(s)->table;
 	const struct redact_policy *policy = route_table_policy(t);
 	struct log_line l;
+	s->decision = decision;
+	s->traced = true;
+	if (s->scan && s->scan->length)
+		capture_span_fields(s, t);
 	log_begin(&l, LOG_WARN, "routing_decision", &s->log);
 	if (l.enabled) {
 		char dump[DUMP_MAX], fields[2048];
@@ -400,6 +457,10 @@ static void log_decision(struct session *s, const struct route_table *t, const c
                          uint64_t eval_ns)
 {
 	struct log_line l;
+	s->decision = decision;
+	if (strcmp(decision, "ROUTE") != 0)
+		s->traced = true;
+	capture_span_fields(s, t);
 	log_begin(&l, LOG_INFO, "routing_decision", &s->log);
 	if (!l.enabled)
 		return; /* the fields cost more to render than the rest of the line */
@@ -468,6 +529,8 @@ static void route_logon(struct session *s)
 	route_table_eval(t, s->scan, s->inbuf, route_table_listener_bit(t, s->listener->cfg->name), &ev);
 	uint64_t eval_ns = mono_ns() - t0;
 	record_eval_latency(stats_of(s), eval_ns);
+	s->logon_done_ms = reactor_now(&s->w->reactor);
+	s->eval_ns = eval_ns;
 	reactor_timer_cancel(&s->w->reactor, &s->timer);
 	/* Further client bytes wait in the kernel until the upstream is up. Reading stops lazily: most
 	 * counterparties send nothing until the Logon is answered, so the interest usually stays as it is
@@ -1032,6 +1095,156 @@ static void on_timer(struct reactor_timer *t)
 
 /* ---- close ---- */
 
+/* ---- spans ---- */
+
+/* The connection's spans, built at close from the session's own timestamps: a SERVER root from accept to
+ * close and a child for each phase that happened. Emitting copies into the exporter's queue and never
+ * blocks; a full queue drops (the exporter counts it). Sampling: anything but a plain ROUTE, and every
+ * error, always; other sessions by the configured ratio (decided from the trace id, as every component
+ * decides). */
+struct span_clock {
+	uint64_t now_unix_ns, now_ms;
+	uint64_t end_ns; /* the root's end: children (some timed in ns, the rest in loop ms) end by then */
+};
+
+static uint64_t span_time(const struct span_clock *c, uint64_t ms)
+{
+	uint64_t back = c->now_ms > ms ? (c->now_ms - ms) * 1000000u : 0;
+	return c->now_unix_ns > back ? c->now_unix_ns - back : 0;
+}
+
+static void emit_child(struct session *s, const struct span_clock *c, const char *name,
+                       enum otlp_span_kind kind, uint64_t start_ns, uint64_t end_ns, bool failed,
+                       const struct otlp_attr *attrs, size_t nattrs)
+{
+	char hex[17];
+	if (end_ns > c->end_ns)
+		end_ns = c->end_ns;
+	if (start_ns > end_ns)
+		start_ns = end_ns;
+	struct otlp_span sp = {.name = name,
+	                       .kind = kind,
+	                       .start_ns = start_ns,
+	                       .end_ns = end_ns < start_ns ? start_ns : end_ns,
+	                       .status = failed ? OTLP_STATUS_ERROR : OTLP_STATUS_UNSET,
+	                       .attrs = attrs,
+	                       .nattrs = nattrs};
+	memcpy(sp.trace_id, s->trace_bytes, 16);
+	memcpy(sp.parent_span_id, s->span_bytes, 8);
+	worker_random_hex(s->w, hex, 8);
+	otlp_id_from_hex(hex, sp.span_id, 8);
+	otlp_span_emit(s->w->otlp, &sp);
+}
+
+/* "1.2.3.4:5678" or "[::1]:5678" into address and port. */
+static int64_t split_peer(const char *peer, char *addr, size_t cap)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
+	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
+		peer++;
+		n -= 2;
+	}
+	snprintf(addr, cap, "%.*s", (int)n, peer);
+	return colon ? strtol(colon + 1, NULL, 10) : 0;
+}
+
+static void emit_spans(struct session *s, enum log_level lvl, const char *event, const char *why)
+{
+	const uint64_t *at = s->entered_ms;
+	bool tls = s->listener->tls != NULL;
+	bool tls_failed = tls && !at[SS_LOGON];
+	bool relayed = at[SS_RELAY] != 0;
+	bool connect_failed = at[SS_CONNECTING] && !relayed;
+	bool failed = tls_failed || connect_failed || (at[SS_HOLD] && !relayed) || lvl >= LOG_WARN ||
+	              strcmp(event, "connection_closed") != 0;
+	if (!(s->traced || failed || otlp_trace_sampled(s->w->otlp, s->trace_bytes)))
+		return;
+	struct span_clock c = {.now_unix_ns = otlp_now_ns(), .now_ms = reactor_now(&s->w->reactor)};
+	uint64_t end_ms = at[SS_CLOSED];
+	c.end_ns = span_time(&c, end_ms);
+	if (s->logon_done_ms && span_time(&c, s->logon_done_ms) + s->eval_ns > c.end_ns)
+		c.end_ns = span_time(&c, s->logon_done_ms) + s->eval_ns; /* all in one loop millisecond */
+
+	if (tls)
+		emit_child(s, &c, "fixgw.tls.handshake", OTLP_SPAN_INTERNAL, span_time(&c, s->accepted_ms),
+		           span_time(&c, at[SS_LOGON] ? at[SS_LOGON] : end_ms), tls_failed, NULL, 0);
+	if (at[SS_LOGON]) {
+		struct otlp_attr a[] = {
+		    OTLP_INT("fixgw.logon.bytes", s->logon_len ? s->logon_len : s->inlen)};
+		bool bad = s->decision && !strcmp(s->decision, "PARSE_FAILURE");
+		emit_child(s, &c, "fixgw.logon.parse", OTLP_SPAN_INTERNAL, span_time(&c, at[SS_LOGON]),
+		           span_time(&c, s->logon_done_ms ? s->logon_done_ms : end_ms), bad, a, 1);
+	}
+	if (s->logon_done_ms) {
+		uint64_t t0 = span_time(&c, s->logon_done_ms);
+		struct otlp_attr a[] = {OTLP_STR("fixgw.decision", s->decision ? s->decision : "")};
+		emit_child(s, &c, "fixgw.route.eval", OTLP_SPAN_INTERNAL, t0, t0 + s->eval_ns, false, a, 1);
+	}
+	if (at[SS_HOLD]) {
+		uint64_t until = at[SS_CONNECTING] > at[SS_HOLD] ? at[SS_CONNECTING] : end_ms;
+		struct otlp_attr a[] = {OTLP_STR("fixgw.target", s->target_key),
+		                        OTLP_BOOL("fixgw.hold.released", at[SS_CONNECTING] > at[SS_HOLD])};
+		emit_child(s, &c, "fixgw.endpoint.hold", OTLP_SPAN_INTERNAL, span_time(&c, at[SS_HOLD]),
+		           span_time(&c, until), !at[SS_CONNECTING], a, 2);
+	}
+	if (at[SS_CONNECTING]) {
+		char addr[64] = "";
+		if (s->up_len)
+			net_addr_format(&s->up_addr.sa, s->up_len, addr, sizeof(addr));
+		char host[64];
+		int64_t port = split_peer(addr, host, sizeof(host));
+		struct otlp_attr a[] = {OTLP_STR("server.address", host), OTLP_INT("server.port", port),
+		                        OTLP_STR("fixgw.target", s->target_key),
+		                        OTLP_INT("fixgw.connect.attempts", s->attempts)};
+		emit_child(s, &c, "fixgw.upstream.connect", OTLP_SPAN_CLIENT,
+		           span_time(&c, at[SS_CONNECTING]), span_time(&c, relayed ? at[SS_RELAY] : end_ms),
+		           connect_failed, a, 4);
+	}
+
+	struct otlp_attr a[OTLP_REC_MAX_ATTRS];
+	size_t n = 0;
+	char peer[64];
+	int64_t peer_port = split_peer(s->peer, peer, sizeof(peer));
+	const char *lport = strrchr(s->listener->cfg->addr.text, ':');
+	a[n++] = OTLP_STR("network.peer.address", peer);
+	a[n++] = OTLP_INT("network.peer.port", peer_port);
+	a[n++] = OTLP_INT("server.port", lport ? strtol(lport + 1, NULL, 10) : 0);
+	a[n++] = OTLP_STR("network.transport", "tcp");
+	a[n++] = OTLP_STR("fixgw.listener", s->listener->cfg->name);
+	a[n++] = OTLP_STR("fixgw.decision", s->decision ? s->decision : "NONE");
+	if (s->route_name[0])
+		a[n++] = OTLP_STR("fixgw.route", s->route_name);
+	SSL *ssl = tls ? tls_transport_ssl(&s->client) : NULL;
+	if (ssl && !tls_failed) {
+		const char *v = tls_version_name(ssl); /* "TLSv1.3": the convention's value is "1.3" */
+		a[n++] = OTLP_STR("tls.protocol.name", "tls");
+		a[n++] = OTLP_STR("tls.protocol.version", strncmp(v, "TLSv", 4) == 0 ? v + 4 : v);
+		a[n++] = OTLP_STR("tls.cipher", tls_cipher_name(ssl));
+	}
+	a[n++] = OTLP_INT("fixgw.bytes.from_client", (int64_t)s->bytes_from_client);
+	a[n++] = OTLP_INT("fixgw.bytes.to_client", (int64_t)s->bytes_to_client);
+	a[n++] = OTLP_STR("fixgw.close.reason", why);
+	const char *f = s->span_fields;
+	for (uint8_t i = 0; f && i < s->nspan_fields && n < OTLP_REC_MAX_ATTRS; i++) {
+		const char *v = f + strlen(f) + 1;
+		a[n++] = OTLP_STR(f, v);
+		f = v + strlen(v) + 1;
+	}
+	bool rejected = s->decision && strcmp(s->decision, "ROUTE") && strcmp(s->decision, "DEFAULT_ROUTE");
+	struct otlp_span root = {.name = "fixgw.connection",
+	                         .kind = OTLP_SPAN_SERVER,
+	                         .start_ns = span_time(&c, s->accepted_ms),
+	                         .end_ns = c.end_ns,
+	                         .status = failed || rejected ? OTLP_STATUS_ERROR : OTLP_STATUS_UNSET,
+	                         .status_message = failed || rejected ? why : NULL,
+	                         .attrs = a,
+	                         .nattrs = n};
+	memcpy(root.trace_id, s->trace_bytes, 16);
+	memcpy(root.span_id, s->span_bytes, 8);
+	otlp_span_emit(s->w->otlp, &root);
+}
+
 static void session_close(struct session *s, enum log_level lvl, const char *event, const char *why)
 {
 	if (s->state == SS_CLOSED)
@@ -1045,6 +1258,8 @@ static void session_close(struct session *s, enum log_level lvl, const char *eve
 		s->counted_active = false;
 		gw_gauge(&route_ctr(s)->active, -1);
 	}
+	if (w->otlp)
+		emit_spans(s, lvl, event, why);
 	struct log_line l;
 	log_begin(&l, was_relay ? lvl : (lvl > LOG_DEBUG ? lvl : LOG_DEBUG), event, &s->log);
 	log_str(&l, "reason", why);
@@ -1077,6 +1292,7 @@ static void reap(struct reactor_deferred *d)
 	relay_fini(&s->relay);
 	route_stats_unref(s->rs);
 	free(s->names);
+	free(s->span_fields);
 	free(s);
 	reactor_timer_unreserve(&w->reactor, 1);
 }

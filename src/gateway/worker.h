@@ -18,6 +18,7 @@
 #include "gateway/stats.h"
 #include "net/reactor.h"
 #include "net/tls.h"
+#include "telemetry/otlp.h"
 
 #define GW_RELAY_CHUNK (64u * 1024u) /* bytes moved per read; also the largest pending buffer */
 #define GW_TLS_IDLE_MS 2000u         /* a TLS connection quiet this long gives its record buffers back */
@@ -56,6 +57,7 @@ struct gw_worker {
 	/* The snapshot this worker reads (one reference; replaced on this thread when a new one is
 	 * published). Valid for the whole of an event handler; keep a reference to use it later. */
 	struct gw_snapshot *snap;
+	struct otlp_exporter *otlp;   /* the process's exporter (borrowed), NULL when export is off */
 	struct gw_worker_stats stats; /* written by this worker only (stats.h) */
 
 	struct gw_worker_listener listeners[GW_MAX_LISTENERS];

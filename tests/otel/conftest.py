@@ -17,6 +17,12 @@ ROOT = pathlib.Path(os.environ.get("FIXGW_ROOT", pathlib.Path(__file__).resolve(
 FIXGW = pathlib.Path(os.environ.get("FIXGW_BIN", ROOT / "build" / "fixgw"))
 
 
+def missing_peer(why):
+    """tests/e2e/gwharness.py imports this from the conftest on the path (here, when the gateway tests in this
+    directory use the harness): the OTel tests need no peer program, so a missing one fails."""
+    pytest.fail(why)
+
+
 def wait_for(cond, timeout=30.0, what="condition"):
     """Poll cond() until it returns something truthy; fail after timeout seconds."""
     deadline = time.monotonic() + timeout

@@ -733,6 +733,76 @@ TEST(sample_config)
 	diag_list_free(&dl);
 }
 
+/* The telemetry section: options in otlp_config_set's names, nested sections flattened, file options
+ * resolved against the config directory; the OTEL_* environment over the file, flags over both. */
+TEST(telemetry)
+{
+	unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+	unsetenv("OTEL_SDK_DISABLED");
+	struct gw_config *c = NULL;
+	struct diag_list dl;
+	CHECK_EQ_INT(load_text(MINIMAL, &c, &dl), 0);
+	CHECK(!otlp_config_enabled(&c->telemetry)); /* no endpoint: export off */
+	gw_config_free(c);
+	diag_list_free(&dl);
+
+	const char *text = MINIMAL "telemetry:\n"
+	                           "  endpoint: http://collector:4318\n"
+	                           "  caFile: ca.pem\n"
+	                           "  traceRatio: 0.25\n"
+	                           "  traces: {interval: 100ms, batchSize: 16}\n"
+	                           "  metrics:\n    interval: 2s\n"
+	                           "  resource: {deployment.environment: test}\n";
+	int rc = load_text(text, &c, &dl);
+	if (rc)
+		dump(&dl);
+	CHECK_EQ_INT(rc, 0);
+	CHECK(otlp_config_enabled(&c->telemetry));
+	CHECK_EQ_STR(c->telemetry.endpoint, "http://collector:4318");
+	char want[512];
+	snprintf(want, sizeof(want), "%s/ca.pem", scratch());
+	CHECK_EQ_STR(c->telemetry.ca_file, want);
+	CHECK(c->telemetry.trace_ratio == 0.25);
+	CHECK_EQ_INT(c->telemetry.sig[OTLP_TRACES].interval_ms, 100);
+	CHECK_EQ_INT(c->telemetry.sig[OTLP_TRACES].batch_size, 16);
+	CHECK_EQ_INT(c->telemetry.sig[OTLP_METRICS].interval_ms, 2000);
+	CHECK_EQ_INT(c->telemetry.nresource, 1);
+	CHECK_EQ_STR(c->telemetry.resource[0].key, "deployment.environment");
+	gw_config_free(c);
+	diag_list_free(&dl);
+
+	/* environment over the file, flags over the environment */
+	char path[512];
+	snprintf(path, sizeof(path), "%s/fixgw.yaml", scratch());
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://from-env:4318", 1);
+	diag_list_init(&dl);
+	CHECK_EQ_INT(gw_config_load(path, &c, &dl), 0);
+	CHECK_EQ_STR(c->telemetry.endpoint, "http://from-env:4318");
+	gw_config_free(c);
+	diag_list_free(&dl);
+	struct gw_config_opts opts = {.otlp_endpoint = "http://from-flag:4318",
+	                              .otlp_set = {"protocol=grpc", "traceRatio=1"},
+	                              .notlp_set = 2};
+	diag_list_init(&dl);
+	CHECK_EQ_INT(gw_config_load_opts(path, &opts, &c, &dl), 0);
+	CHECK_EQ_STR(c->telemetry.endpoint, "http://from-flag:4318");
+	CHECK_EQ_INT(c->telemetry.protocol, OTLP_GRPC);
+	CHECK(c->telemetry.trace_ratio == 1);
+	gw_config_free(c);
+	diag_list_free(&dl);
+	opts = (struct gw_config_opts){.otlp_set = {"protocol"}, .notlp_set = 1};
+	diag_list_init(&dl);
+	CHECK_EQ_INT(gw_config_load_opts(path, &opts, &c, &dl), FIXGW_EINVAL);
+	CHECK(has_error(&dl, 0, "telemetry", "--otlp expects KEY=VALUE"));
+	diag_list_free(&dl);
+	unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+
+	expect_error(MINIMAL "telemetry: [a]\n", 3, "telemetry", "expected a mapping");
+	expect_error(MINIMAL "telemetry:\n  protocol: smoke\n", 4, "telemetry.protocol", "protocol");
+	expect_error(MINIMAL "telemetry:\n  traces: {colour: red}\n", 4, "telemetry.traces.colour", "colour");
+	expect_error(MINIMAL "telemetry:\n  endpoint: [a]\n", 4, "telemetry.endpoint", "found a list");
+}
+
 TEST(cleanup_scratch)
 {
 	char cmd[600];
@@ -745,4 +815,5 @@ TEST_MAIN(TEST_ENTRY(full_round_trip), TEST_ENTRY(defaults), TEST_ENTRY(relative
           TEST_ENTRY(unknown_and_duplicate_keys), TEST_ENTRY(integers), TEST_ENTRY(booleans),
           TEST_ENTRY(durations), TEST_ENTRY(addresses), TEST_ENTRY(listeners), TEST_ENTRY(tls),
           TEST_ENTRY(endpoints), TEST_ENTRY(routes_and_log_level), TEST_ENTRY(all_errors_reported),
-          TEST_ENTRY(aliases_are_bounded), TEST_ENTRY(sample_config), TEST_ENTRY(cleanup_scratch))
+          TEST_ENTRY(aliases_are_bounded), TEST_ENTRY(sample_config), TEST_ENTRY(telemetry),
+          TEST_ENTRY(cleanup_scratch))
