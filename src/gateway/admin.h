@@ -3,6 +3,7 @@
  *   GET /readyz   200 when listeners are bound, a routing table is loaded and no drain is under way
  *   GET /routes   JSON: every FIXSession with its target and per-route counters (active, held, orphaned,
  *                 routed), orphaned records, process counters, last reload result
+ *   GET /metrics  the gateway's metrics in Prometheus text (gateway/telemetry.h), export on or off
  * HTTP/1.0-style: one request per connection, bounded request size and time. */
 #ifndef FIXGW_GATEWAY_ADMIN_H
 #define FIXGW_GATEWAY_ADMIN_H
