@@ -6,9 +6,9 @@
 
 static const struct otlp_metric_desc m_accepted = {"fixgw.connections.accepted", "Connections accepted",
                                                    "{connection}", OTLP_METRIC_COUNTER};
-static const struct otlp_metric_desc m_active = {
-    "fixgw.connections.active", "Connections relaying to a FIXSession's target, by route", "{connection}",
-    OTLP_METRIC_UPDOWN};
+static const struct otlp_metric_desc m_active = {"fixgw.connections.active",
+                                                 "Connections relaying to a FIXSession's target, by route",
+                                                 "{connection}", OTLP_METRIC_UPDOWN};
 static const struct otlp_metric_desc m_held = {"fixgw.connections.held",
                                                "Connections held waiting for a ready endpoint, by route",
                                                "{connection}", OTLP_METRIC_UPDOWN};
@@ -30,14 +30,12 @@ static const struct otlp_metric_desc m_rejections = {"fixgw.rejections", "Connec
                                                      "{connection}", OTLP_METRIC_COUNTER};
 static const struct otlp_metric_desc m_eval = {"fixgw.routing.eval.duration", "Routing rule evaluation time",
                                                "s", OTLP_METRIC_HISTOGRAM};
-static const struct otlp_metric_desc m_tls_failures = {"fixgw.tls.handshake.failures",
-                                                       "TLS handshakes that failed", "{handshake}",
-                                                       OTLP_METRIC_COUNTER};
-static const struct otlp_metric_desc m_bytes = {"fixgw.proxied.bytes", "Bytes relayed, by route and direction",
-                                                "By", OTLP_METRIC_COUNTER};
-static const struct otlp_metric_desc m_log_dropped = {"fixgw.log.lines.dropped",
-                                                      "Log lines the log sink could not take", "{line}",
-                                                      OTLP_METRIC_COUNTER};
+static const struct otlp_metric_desc m_tls_failures = {
+    "fixgw.tls.handshake.failures", "TLS handshakes that failed", "{handshake}", OTLP_METRIC_COUNTER};
+static const struct otlp_metric_desc m_bytes = {
+    "fixgw.proxied.bytes", "Bytes relayed, by route and direction", "By", OTLP_METRIC_COUNTER};
+static const struct otlp_metric_desc m_log_dropped = {
+    "fixgw.log.lines.dropped", "Log lines the log sink could not take", "{line}", OTLP_METRIC_COUNTER};
 static const struct otlp_metric_desc m_held_total = {"fixgw.connections.held.process",
                                                      "Connections held in this process (the hold cap counts "
                                                      "these)",

@@ -8,7 +8,9 @@ import socket
 import sys
 import urllib.request
 
-from conftest import Collector, attrs, free_port, wait_for
+import ssl
+
+from conftest import Collector, attrs, free_port, make_cert, wait_for
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 from fixmsg import fix_message, logon  # noqa: E402
@@ -34,7 +36,7 @@ def telemetry(endpoint, extra=""):
             "  logs: {enabled: false}\n" + extra)
 
 
-def gateway(tmp_path, engines, extra):
+def gateway(tmp_path, engines, extra, listeners=None):
     a = Engine()
     h = Engine()
     engines.extend([a, h])
@@ -45,7 +47,7 @@ def gateway(tmp_path, engines, extra):
         fixsession("h", {"SenderCompID49": "H"}, service="svc-h", hold_timeout="30s"),
     ]
     eps = {"trading/svc-a:9880": [a.port], "trading/svc-h:9880": [(h.port, False)]}
-    gw = Gateway(tmp_path, routes, eps, extra=extra)
+    gw = Gateway(tmp_path, routes, eps, extra=extra, listeners=listeners)
     return gw, a, h, eps
 
 
@@ -229,3 +231,49 @@ def test_collector_down_routing_goes_on(tmp_path):
         gw.stop()
         for e in engines:
             e.stop()
+
+
+def test_tls_spans_and_sampling(otelcol_bin, tmp_path):
+    """traceRatio 0: a routed connection sends no span, a no match and a failed TLS handshake do; a TLS
+    connection's span carries the protocol version and cipher and a handshake child."""
+    (tmp_path / "col").mkdir()
+    c = Collector(otelcol_bin, tmp_path / "col").start()
+    crt, key = make_cert(tmp_path)
+    listeners = [{"name": "fix-tls", "port": free_port(), "tls": {"enabled": True, "certFile": crt, "keyFile": key}}]
+    engines = []
+    gw, a, _, _ = gateway(tmp_path, engines, telemetry(f"http://127.0.0.1:{c.http_port}", "  traceRatio: 0\n"),
+                          listeners=listeners)
+    ctx = ssl.create_default_context(cafile=crt)
+    try:
+        gw.start()
+        msg = canary_logon()
+        with ctx.wrap_socket(gw.connect(), server_hostname="127.0.0.1") as s:
+            s.sendall(msg)
+            assert recv_exactly(s, len(msg)) == msg
+        routed = gw.wait_log("routing_decision", decision="ROUTE")[0]
+        wait_for(lambda: gw.admin()["counters"]["active_connections"] == 0, 10, "the routed connection closed")
+        with ctx.wrap_socket(gw.connect(), server_hostname="127.0.0.1") as s:
+            s.sendall(logon(sender="NOBODY"))
+            recv_until_closed(s)
+        nomatch = gw.wait_log("routing_decision", decision="NO_MATCH")[0]
+        with gw.connect() as s:  # plaintext to a TLS listener
+            s.sendall(logon(sender="A"))
+            recv_until_closed(s)
+        tls_fail = gw.wait_log("tls_failure")[0]
+
+        root, kids = wait_for(lambda: (lambda t: t if t[0] else None)(tree(c, nomatch["trace_id"])), 30, "no match")
+        ra = attrs(root)
+        assert ra["fixgw.listener"] == "fix-tls" and ra["fixgw.decision"] == "NO_MATCH"
+        assert ra["tls.protocol.version"] in ("1.2", "1.3") and ra["tls.cipher"]
+        assert kids["fixgw.tls.handshake"]["status"].get("code", 0) == 0
+        froot, fkids = wait_for(lambda: (lambda t: t if t[0] else None)(tree(c, tls_fail["trace_id"])), 30,
+                                "TLS failure")
+        assert froot["status"]["code"] == 2 and attrs(froot)["fixgw.decision"] == "NONE"
+        assert fkids["fixgw.tls.handshake"]["status"]["code"] == 2 and "fixgw.logon.parse" not in fkids
+        assert "tls.cipher" not in attrs(froot)
+        assert c.spans(routed["trace_id"]) == []  # sampled out, though queued before the no match
+    finally:
+        gw.stop()
+        for e in engines:
+            e.stop()
+        c.stop()
