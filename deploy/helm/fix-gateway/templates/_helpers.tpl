@@ -1,0 +1,201 @@
+{{/* Names, labels and the pieces every workload shares. */}}
+
+{{- define "fixgw.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "fixgw.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A component's object name: fullname-component, at most 63 characters. */}}
+{{- define "fixgw.component" -}}
+{{- printf "%s-%s" (include "fixgw.fullname" .root | trunc 48 | trimSuffix "-") .component -}}
+{{- end -}}
+
+{{/* Selector labels of a component (never change between upgrades). */}}
+{{- define "fixgw.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "fixgw.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* The standard app.kubernetes.io labels of every object. */}}
+{{- define "fixgw.labels" -}}
+{{ include "fixgw.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: fixgw
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "fixgw.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end -}}
+{{- end -}}
+
+{{- define "fixgw.leaseNamespace" -}}
+{{- default .Release.Namespace .Values.operator.leaseNamespace -}}
+{{- end -}}
+
+{{- define "fixgw.leaseName" -}}
+{{- default (include "fixgw.component" (dict "root" . "component" "operator")) .Values.operator.leaseName -}}
+{{- end -}}
+
+{{/* Pod-level security: non-root, seccomp RuntimeDefault. */}}
+{{- define "fixgw.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+fsGroup: {{ .Values.securityContext.runAsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Container-level security: read-only root file system, every capability dropped, no escalation. */}}
+{{- define "fixgw.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: [ALL]
+{{- end -}}
+
+{{/* The gateway's pod template, shared by the Deployment and the DaemonSet. */}}
+{{- define "fixgw.gatewayPod" -}}
+{{- $g := .Values.gateway -}}
+metadata:
+  labels:
+    {{- include "fixgw.labels" (dict "root" . "component" "gateway") | nindent 4 }}
+  annotations:
+    # A changed config rolls the pods (the gateway would also reload most keys by itself; listeners and
+    # workers only take effect at a restart).
+    checksum/config: {{ include (print $.Template.BasePath "/gateway-configmap.yaml") . | sha256sum }}
+    {{- with $g.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "fixgw.component" (dict "root" . "component" "gateway") }}
+  automountServiceAccountToken: true
+  enableServiceLinks: false
+  terminationGracePeriodSeconds: {{ add $g.drain.preStopSeconds $g.drain.drainSeconds 10 }}
+  securityContext:
+    {{- include "fixgw.podSecurityContext" . | nindent 4 }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if and (eq $g.mode "deployment") $g.antiAffinity.enabled }}
+  affinity:
+    podAntiAffinity:
+      {{- if eq $g.antiAffinity.type "required" }}
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - topologyKey: {{ $g.antiAffinity.topologyKey }}
+          labelSelector:
+            matchLabels:
+              {{- include "fixgw.selectorLabels" (dict "root" . "component" "gateway") | nindent 14 }}
+      {{- else }}
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 100
+          podAffinityTerm:
+            topologyKey: {{ $g.antiAffinity.topologyKey }}
+            labelSelector:
+              matchLabels:
+                {{- include "fixgw.selectorLabels" (dict "root" . "component" "gateway") | nindent 16 }}
+      {{- end }}
+  {{- end }}
+  {{- with $g.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $g.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  containers:
+    - name: gateway
+      image: {{ include "fixgw.image" . }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args: [gateway, --config, /etc/fixgw/config/fixgw.yaml]
+      ports:
+        {{- range $g.listeners }}
+        - name: {{ .name }}
+          containerPort: {{ .port }}
+          protocol: TCP
+        {{- end }}
+        - name: admin
+          containerPort: {{ $g.admin.port }}
+          protocol: TCP
+      startupProbe:
+        httpGet: {path: /readyz, port: admin}
+        periodSeconds: 2
+        # the first complete lists from the API server may take up to kubernetes.syncTimeout (60 s)
+        failureThreshold: 45
+      livenessProbe:
+        httpGet: {path: /healthz, port: admin}
+        periodSeconds: 10
+        timeoutSeconds: 3
+        failureThreshold: 3
+      readinessProbe:
+        httpGet: {path: /readyz, port: admin}
+        periodSeconds: 5
+        timeoutSeconds: 3
+        failureThreshold: 2
+      lifecycle:
+        preStop:
+          sleep:
+            seconds: {{ $g.drain.preStopSeconds }}
+      securityContext:
+        {{- include "fixgw.containerSecurityContext" . | nindent 8 }}
+      resources:
+        {{- toYaml $g.resources | nindent 8 }}
+      volumeMounts:
+        - name: config
+          mountPath: /etc/fixgw/config
+          readOnly: true
+        {{- range $g.listeners }}
+        {{- if .tls.enabled }}
+        - name: tls-{{ .name }}
+          mountPath: /etc/fixgw/tls/{{ .name }}
+          readOnly: true
+        {{- end }}
+        {{- end }}
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "fixgw.component" (dict "root" . "component" "gateway") }}
+    {{- range $g.listeners }}
+    {{- if .tls.enabled }}
+    - name: tls-{{ .name }}
+      secret:
+        secretName: {{ .tls.secretName }}
+    {{- end }}
+    {{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress rule to the API server (networkPolicy.apiServerCIDRs/Ports). */}}
+{{- define "fixgw.apiServerEgress" -}}
+- to:
+    {{- range .Values.networkPolicy.apiServerCIDRs }}
+    - ipBlock: {cidr: {{ . }}}
+    {{- end }}
+  ports:
+    {{- range .Values.networkPolicy.apiServerPorts }}
+    - {protocol: TCP, port: {{ . }}}
+    {{- end }}
+{{- end -}}
