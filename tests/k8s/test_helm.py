@@ -1,0 +1,312 @@
+"""The Helm chart (deploy/helm/fix-gateway) with the pinned helm and the real kube-apiserver: lint, rendering
+in both gateway modes and with TLS and the reject engine on and off, the values schema refusing bad values,
+every rendered object accepted by `kubectl apply --dry-run=server`, the chart's CRD identical to
+crds/fixsession-crd.yaml, and the chart's processes started exactly as the chart configures them (args, env,
+config file) so the chart and the binary cannot drift apart."""
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+
+import pytest
+import yaml
+
+import k8sharness
+from fixmsg import logon
+from gwharness import JsonLines, free_port, recv_exactly, wait_until
+
+ROOT = k8sharness.ROOT
+CHART = ROOT / "deploy" / "helm" / "fix-gateway"
+GROUP = "/apis/fixgw.io/v1alpha1"
+
+TLS_ONLY = ["--set", "gateway.listeners[0].name=fix-tls", "--set", "gateway.listeners[0].port=9876",
+            "--set", "gateway.listeners[0].tls.enabled=true", "--set", "gateway.listeners[0].tls.secretName=gw-tls"]
+
+
+@pytest.fixture(scope="module")
+def helm_env(tmp_path_factory):
+    """helm's caches and config in directories of this run, so nothing outside the test is read or written."""
+    d = tmp_path_factory.mktemp("helm-home")
+    env = dict(os.environ)
+    for k in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        (d / k).mkdir()
+        env[k] = str(d / k)
+    return env
+
+
+def helm(helm_env, *args, check=True):
+    r = subprocess.run([str(k8sharness.tool("helm")), *map(str, args)], capture_output=True, text=True,
+                       env=helm_env, timeout=120)
+    if check and r.returncode != 0:
+        raise AssertionError(f"helm {' '.join(map(str, args))} exited {r.returncode}:\n{r.stderr}")
+    return r
+
+
+def render(helm_env, *values, ns="fixgw", release="fgw"):
+    """helm template: (the YAML text, [the objects])."""
+    text = helm(helm_env, "template", release, CHART, "--namespace", ns, *values).stdout
+    return text, [d for d in yaml.safe_load_all(text) if d]
+
+
+def find(objs, kind, component=None):
+    return [o for o in objs if o["kind"] == kind and (
+        component is None or o["metadata"]["labels"]["app.kubernetes.io/component"] == component)]
+
+
+def test_lint_strict(helm_env):
+    r = helm(helm_env, "lint", "--strict", CHART)
+    assert "0 chart(s) failed" in r.stdout, r.stdout
+
+
+def test_chart_crd_is_the_repository_crd():
+    """Helm 3 installs crds/ before the templates; the chart's copy must be byte-identical to the source."""
+    chart_crds = sorted(p.name for p in (CHART / "crds").iterdir())
+    assert chart_crds == ["fixsession-crd.yaml"]
+    assert (CHART / "crds" / "fixsession-crd.yaml").read_bytes() == (ROOT / "crds" / "fixsession-crd.yaml").read_bytes()
+
+
+def test_deployment_mode_defaults(helm_env):
+    _, objs = render(helm_env)
+    assert not find(objs, "DaemonSet")
+    (dep,) = find(objs, "Deployment", "gateway")
+    (hpa,) = find(objs, "HorizontalPodAutoscaler")
+    assert "replicas" not in dep["spec"]  # the HPA owns it
+    assert hpa["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"]
+    pod = dep["spec"]["template"]["spec"]
+    aff = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert aff["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    # security: non-root, seccomp, read-only root, no capabilities
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    (c,) = pod["containers"]
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["capabilities"]["drop"] == ["ALL"]
+    assert sc["allowPrivilegeEscalation"] is False
+    # probes on the admin endpoints, drain = preStop + shutdownGracePeriod
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["lifecycle"]["preStop"]["sleep"]["seconds"] == 10
+    assert pod["terminationGracePeriodSeconds"] == 10 + 300 + 10
+    (cm,) = find(objs, "ConfigMap", "gateway")
+    cfg = yaml.safe_load(cm["data"]["fixgw.yaml"])
+    assert cfg["kubernetes"] == {"inCluster": True}
+    assert cfg["shutdownGracePeriod"] == "300s" and cfg["holdTimeout"] == "30s"
+    assert cfg["maxHeldConnectionsPerPod"] == 500
+    tls = next(x for x in cfg["listeners"] if x["name"] == "fix-tls")["tls"]
+    assert tls["certFile"] == "/etc/fixgw/tls/fix-tls/tls.crt"
+    vol = next(v for v in pod["volumes"] if v["name"] == "tls-fix-tls")
+    assert vol["secret"]["secretName"] == "fix-gateway-tls"
+    assert c["image"] == f"fixgw:{yaml.safe_load((CHART / 'Chart.yaml').read_text())['appVersion']}"
+    for o in objs:  # the standard labels everywhere
+        labels = o["metadata"]["labels"]
+        for k in ("name", "instance", "component", "version", "managed-by", "part-of"):
+            assert f"app.kubernetes.io/{k}" in labels, (o["kind"], o["metadata"]["name"], k)
+    # two Services: the L4 one for the listeners, the admin one apart
+    (svc,) = [s for s in find(objs, "Service", "gateway") if s["spec"]["type"] == "LoadBalancer"]
+    assert [p["port"] for p in svc["spec"]["ports"]] == [9876, 9877]
+    (admin,) = [s for s in find(objs, "Service", "gateway") if s["spec"]["type"] == "ClusterIP"]
+    assert [p["port"] for p in admin["spec"]["ports"]] == [9090]
+    (op,) = find(objs, "Deployment", "operator")
+    assert op["spec"]["replicas"] == 2
+    args = op["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:2] == ["operator", "--lease-namespace"] and "--kubeconfig" not in args
+    assert args[args.index("--id") + 1] == "$(POD_NAME)"
+
+
+def test_daemonset_mode_required_anti_affinity_no_hpa(helm_env):
+    _, objs = render(helm_env, "--set", "gateway.mode=daemonset")
+    assert not find(objs, "Deployment", "gateway") and not find(objs, "HorizontalPodAutoscaler")
+    assert not find(objs, "PodDisruptionBudget", "gateway")
+    (ds,) = find(objs, "DaemonSet")
+    assert ds["spec"]["template"]["spec"]["containers"][0]["args"][0] == "gateway"
+    _, objs = render(helm_env, "--set", "gateway.antiAffinity.type=required", "--set", "gateway.autoscaling.enabled=false")
+    (dep,) = find(objs, "Deployment", "gateway")
+    assert dep["spec"]["replicas"] == 3 and not find(objs, "HorizontalPodAutoscaler")
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in dep["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+
+
+def test_reject_engine_toggle(helm_env):
+    _, on = render(helm_env, "--set", "defaultRejectEngine.rejectReason=Unknown CompID",
+                   "--set", "defaultRejectEngine.maskTags={553}")
+    (dep,) = find(on, "Deployment", "reject-engine")
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args == ["reject-engine", "--listen", ":9881", "--reason", "Unknown CompID", "--mask-tag", "553"]
+    assert dep["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    (fs,) = find(on, "FIXSession")
+    assert fs["spec"]["priority"] == -1000000 and "matchFields" not in fs["spec"]
+    assert find(on, "NetworkPolicy", "reject-engine")
+    _, off = render(helm_env, "--set", "defaultRejectEngine.enabled=false")
+    assert not find(off, "Deployment", "reject-engine") and not find(off, "FIXSession")
+    assert not find(off, "NetworkPolicy", "reject-engine") and not find(off, "ServiceAccount", "reject-engine")
+
+
+def test_rbac_least_privilege(helm_env):
+    _, objs = render(helm_env)
+    gw = next(o for o in find(objs, "ClusterRole", "gateway"))
+    assert {v for r in gw["rules"] for v in r["verbs"]} == {"get", "list", "watch"}
+    assert sorted(r for rule in gw["rules"] for r in rule["resources"]) == ["endpointslices", "fixsessions", "services"]
+    (lease,) = find(objs, "Role", "operator")
+    assert lease["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                               "verbs": ["get", "create", "update"]}]
+    assert not find(objs, "ClusterRole", "reject-engine") and not find(objs, "Role", "reject-engine")
+
+
+@pytest.mark.parametrize("values,message", [
+    (["--set", "gateway.mode=statefulset"], "/gateway/mode"),
+    (["--set", "gateway.replicas=three"], "/gateway/replicas"),
+    (["--set-string", "gateway.maxHeldConnectionsPerPod=500"], "/gateway/maxHeldConnectionsPerPod"),
+    (["--set", "gateway.holdTimeout=30"], "/gateway/holdTimeout"),
+    (["--set", "gateway.antiAffinity.type=sometimes"], "/gateway/antiAffinity/type"),
+    (["--set", "gateway.bogus=1"], "bogus"),
+    (["--set-json", 'gateway.listeners=[{"name":"a","port":1,"tls":{"enabled":true,"secretName":"s","minVersion":"1.1"}}]'],
+     "/gateway/listeners/0/tls/minVersion"),
+    (["--set-json", 'gateway.listeners=[{"name":"a","port":1,"tls":{"enabled":true}}]'],
+     "/gateway/listeners/0/tls"),
+    (["--set-json", 'gateway.listeners=[{"name":"admin","port":1,"tls":{"enabled":false}}]'],
+     "/gateway/listeners/0/name"),
+    (["--set-json", 'gateway.listeners=[{"name":"a","port":"9877","tls":{"enabled":false}}]'],
+     "/gateway/listeners/0/port"),
+    (["--set", "defaultRejectEngine.enabled=maybe"], "/defaultRejectEngine/enabled"),
+])
+def test_schema_refuses_bad_values(helm_env, values, message):
+    r = helm(helm_env, "template", "x", CHART, *values, check=False)
+    assert r.returncode != 0, r.stdout[:500]
+    assert "schema" in r.stderr and message in r.stderr, r.stderr
+
+
+VARIANTS = {
+    "deployment": [],
+    "daemonset": ["--set", "gateway.mode=daemonset"],
+    "tls-only-required": TLS_ONLY + ["--set", "gateway.antiAffinity.type=required"],
+    "no-reject-no-operator": ["--set", "defaultRejectEngine.enabled=false", "--set", "operator.enabled=false",
+                              "--set", "gateway.autoscaling.enabled=false", "--set", "networkPolicy.clientCIDRs={10.0.0.0/8}"],
+    "no-networkpolicy": ["--set", "networkPolicy.enabled=false", "--set", "gateway.service.type=ClusterIP"],
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_rendered_objects_accepted_by_apiserver(helm_env, k8s, k8s_ns, variant):
+    text, objs = render(helm_env, *VARIANTS[variant], ns=k8s_ns, release=f"r{k8s_ns[-6:]}")
+    assert objs
+    r = k8s.kubectl("apply", "--dry-run=server", "-n", k8s_ns, "-f", "-", input=text)
+    assert r.stdout.count("(server dry run)") == len(objs), r.stdout
+
+
+# ---------------------------------------------------------------- chart and binary cannot drift
+
+def _container(obj):
+    (c,) = obj["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+def _engine_pod(k8s, ns, name, ip, labels, port):
+    k8s.pod(ns, name, ip, labels, ports=(("fix", port),))
+
+
+def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path):
+    """Apply the rendered chart, then run the gateway and the reject engine with the args, env and config
+    file the chart gives them; only listen addresses (to loopback ports) and mounted paths (config, TLS and
+    the service account files) are moved to where a test process can have them. The gateway authenticates
+    with a token of the chart's own ServiceAccount, so the chart's RBAC is what it runs with. A Logon for a
+    FIXSession reaches its engine; an unknown CompID is answered by the reject engine through the chart's
+    default-route FIXSession."""
+    from conftest import FIXGW
+    release = f"d{k8s_ns[-6:]}"
+    text, objs = render(helm_env, "--set", f"gateway.watchNamespace={k8s_ns}",
+                        "--set", "defaultRejectEngine.rejectReason=Unknown CompID", ns=k8s_ns, release=release)
+    k8s.kubectl("apply", "-n", k8s_ns, "-f", "-", input=text)
+
+    net = netns(2)
+    eng_addr, rej_addr = net.addrs
+    # the engine: a Service with a selector and a Pod at the namespace's address (kube-controller-manager
+    # publishes its EndpointSlice); the reject engine: a Pod with the chart's reject-engine labels
+    net.engine(addr=eng_addr)
+    k8s.service(k8s_ns, "equities", selector={"app": "equities"})
+    _engine_pod(k8s, k8s_ns, "equities-0", eng_addr, {"app": "equities"}, 9880)
+    (rdep,) = find(objs, "Deployment", "reject-engine")
+    rlabels = rdep["spec"]["template"]["metadata"]["labels"]
+    rc = _container(rdep)
+    _engine_pod(k8s, k8s_ns, "reject-0", rej_addr, rlabels, rc["ports"][0]["containerPort"])
+    assert not rc.get("env")
+    rej = net.popen([FIXGW, *rc["args"]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    rlog = JsonLines(rej.stderr, "reject-engine")
+    k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", {
+        "apiVersion": "fixgw.io/v1alpha1", "kind": "FIXSession", "metadata": {"name": "broker-a"},
+        "spec": {"matchFields": {"SenderCompID49": {"value": "BROKER_A"}},
+                 "target": {"service": {"name": "equities", "port": {"number": 9880}}}}})
+
+    # the gateway as the chart runs it
+    (dep,) = find(objs, "Deployment", "gateway")
+    gc = _container(dep)
+    (cm,) = find(objs, "ConfigMap", "gateway")
+    mounts = {m["name"]: m["mountPath"] for m in gc["volumeMounts"]}
+    cfg_name = gc["args"][gc["args"].index("--config") + 1]
+    assert cfg_name.startswith(mounts["config"] + "/")
+    cfg = yaml.safe_load(cm["data"][pathlib.Path(cfg_name).name])
+    ports = {}
+    for lst in cfg["listeners"]:
+        ports[lst["name"]] = free_port()
+        lst["address"] = f"127.0.0.1:{ports[lst['name']]}"
+        if lst["tls"]["enabled"]:
+            d = tmp_path / "tls" / lst["name"]
+            d.mkdir(parents=True)
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", d / "tls.key", "-out",
+                            d / "tls.crt"], check=True, capture_output=True)
+            mount = mounts[f"tls-{lst['name']}"]
+            for k in ("certFile", "keyFile"):
+                assert lst["tls"][k].startswith(mount + "/")
+                lst["tls"][k] = str(d / pathlib.Path(lst["tls"][k]).name)
+    admin_port = free_port()
+    cfg["admin"]["address"] = f"127.0.0.1:{admin_port}"
+    cfg["kubernetes"]["syncTimeout"] = "30s"  # a busy test machine; the chart leaves the default
+    (tmp_path / "fixgw.yaml").write_text(yaml.safe_dump(cfg))
+    args = list(gc["args"])
+    args[args.index("--config") + 1] = str(tmp_path / "fixgw.yaml")
+    assert not gc.get("env")
+
+    sa_name = dep["spec"]["template"]["spec"]["serviceAccountName"]
+    sa = tmp_path / "serviceaccount"
+    env = {"PATH": os.environ["PATH"], **k8s.in_cluster_files(sa, k8s.service_account_token(k8s_ns, sa_name),
+                                                                   k8s_ns)}
+    # The service account files where a Pod has them (/var/run/secrets/...), in a mount namespace of the
+    # gateway's own: a private tmpfs over /run, so the host's /run is untouched.
+    script = ('mount -t tmpfs -o mode=755 fixgw-sa /run && d=/run/secrets/kubernetes.io/serviceaccount && '
+              'mkdir -p "$d" && cp "$SA"/token "$SA"/ca.crt "$SA"/namespace "$d"/ && exec "$@"')
+    gw = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                           str(FIXGW), *args], env=dict(env, SA=str(sa)), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, preexec_fn=k8sharness._die_with_parent)
+    glog = JsonLines(gw.stderr, "gateway")
+    try:
+        glog.wait("started", 60)
+
+        def exchange(port, sender):
+            msg = logon(sender=sender)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(msg)
+                try:
+                    return msg, recv_exactly(s, 4096 if sender != "BROKER_A" else len(msg), 3)
+                except OSError:
+                    return msg, b""
+
+        plain = ports["fix-plain"]
+        wait_until(lambda: exchange(plain, "BROKER_A")[1] == logon(sender="BROKER_A"), 30, 0.1,
+                   "a Logon from BROKER_A to reach the engine through the chart's gateway")
+        line = glog.select("routing_decision", decision="ROUTE")[-1]
+        assert line["fixsession"] == f"{k8s_ns}/broker-a"
+        # unknown CompID: the chart's default route sends it to the chart's reject engine -> Logout 58=reason
+        wait_until(lambda: b"35=5\x01" in exchange(plain, "NOBODY")[1], 30, 0.1,
+                   "a Logout from the reject engine for an unknown CompID")
+        _, answer = exchange(plain, "NOBODY")
+        assert b"58=Unknown CompID\x01" in answer, answer
+        assert any(x.get("fixsession") == f"{k8s_ns}/{rdep['metadata']['name']}"
+                   for x in glog.select("routing_decision"))
+    finally:
+        if gw.poll() is None:
+            gw.terminate()
+            gw.wait(60)
+        glog.eof.wait(10)
+    assert gw.returncode == 0, glog.text()[-3000:]
+    assert rej.poll() is None, rlog.text()[-3000:]
