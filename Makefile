@@ -1,6 +1,6 @@
 # Thin wrapper over CMake presets: `make` builds build/fixgw; `make run` and `make test` are the
 # README's two commands.
-.PHONY: all setup peers run demo test bench format format-check format-tool clean tools
+.PHONY: all setup peers run demo test bench format format-check format-tool clean tools image
 
 FORMAT_FILES = $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'fuzz/*.c' 'bench/*.c' \
 	'bench/gateway/*.c')
@@ -37,6 +37,11 @@ test:
 tools:
 	@./tools/build.sh
 
+# The OCI image (scripts/image.sh): build-image/oci, tagged fixgw:<version>; no container daemon needed.
+image:
+	@./scripts/setup.sh --image
+	@./scripts/image.sh
+
 bench:
 	@./scripts/setup.sh --test
 	@cmake --preset release >/dev/null
@@ -56,4 +61,4 @@ format-tool:
 		"(scripts/setup.sh --test installs it; another version formats differently)" >&2; exit 1; }
 
 clean:
-	rm -rf build build-debug build-asan build-tsan build-release build-fuzz build-peers build-test
+	rm -rf build build-debug build-asan build-tsan build-release build-fuzz build-peers build-test build-image

@@ -5,6 +5,7 @@
 #   scripts/setup.sh --run    to build and run the standalone setup (make run, make demo)
 #   scripts/setup.sh --test   to build and run every test suite (make test): adds the sanitizer, fuzzing and
 #                             format tools
+#   scripts/setup.sh --image  to build the container image (make image): adds mmdebstrap and umoci
 set -euo pipefail
 
 # Building build/fixgw: a C17 compiler, CMake + Ninja and the libraries it links (the OTLP exporter's
@@ -21,14 +22,17 @@ RUN_PKGS=(openssl python3 libquickfix-dev)
 # programs (etcd, kube-apiserver, otelcol, helm ...) are built from tools/ with the Go toolchain (>= 1.26).
 TEST_PKGS=(clang llvm libclang-rt-dev clang-format-19 python3-pytest python3-yaml haproxy iproute2 procps
 	prometheus)
+# The OCI image without a container daemon (scripts/image.sh): a minimal root file system and the image layout.
+IMAGE_PKGS=(mmdebstrap umoci)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-}" in
 "") ;;
 --run) want+=("${RUN_PKGS[@]}") ;;
---test) want+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+--test) want+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}" "${IMAGE_PKGS[@]}") ;;
+--image) want+=("${IMAGE_PKGS[@]}") ;;
 *)
-	echo "usage: scripts/setup.sh [--run | --test]" >&2
+	echo "usage: scripts/setup.sh [--run | --test | --image]" >&2
 	exit 2
 	;;
 esac

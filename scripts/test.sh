@@ -257,5 +257,9 @@ suite e2e "end-to-end tests against the default build" 'e2e default'
 tools_suites=(k8s)
 suite k8s "Kubernetes tests against a real control plane, with the pinned test programs (make tools)" \
 	'dir=$(tools_dir) && echo "test programs: $dir" && FIXGW_TOOLS_DIR=$dir e2e default tests/k8s'
+# The container image (scripts/image.sh, tests/image): built twice (same digest), unpacked, and its fixgw run
+# from the image's own root file system. Fetches Debian packages: about 40 s on a quiet machine.
+suite image "OCI image: reproducible, non-root, runs fixgw version and a Logon from its own root file system" \
+	'build release && FIXGW_BIN="$PWD/$(preset_dir release)/fixgw" python3 -m pytest -q -p no:cacheprovider tests/image'
 
 main "$@"
