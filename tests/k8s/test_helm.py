@@ -310,3 +310,18 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
         glog.eof.wait(10)
     assert gw.returncode == 0, glog.text()[-3000:]
     assert rej.poll() is None, rlog.text()[-3000:]
+
+
+def test_notes_first_logon_is_a_valid_logon(helm_env, k8s, k8s_ns):
+    """NOTES.txt (printed by helm install, here a server-side dry run against the real API server): the Logon
+    command it gives produces a Logon fixgw parses, and it says where the routing decision is read."""
+    from conftest import FIXGW
+    r = helm(helm_env, "install", f"n{k8s_ns[-6:]}", CHART, "-n", k8s_ns, "--dry-run=server",
+             "--kubeconfig", k8s.kubeconfig)
+    notes = r.stdout.split("NOTES:", 1)[1]
+    assert "routing_decision" in notes and "/routes" in notes
+    cmd = notes[notes.index("python3 -c"):notes.index("| nc")].rstrip().rstrip("\\")  # as a shell reads it
+    msg = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=30, check=True).stdout
+    parsed = subprocess.run([str(FIXGW), "logon", "parse", "--json"], input=msg, capture_output=True, timeout=30)
+    assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+    assert json.loads(parsed.stdout)["status"] in ("complete", "ok", "valid", "COMPLETE"), parsed.stdout
