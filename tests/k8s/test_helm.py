@@ -142,6 +142,38 @@ def test_reject_engine_toggle(helm_env):
     assert not find(off, "NetworkPolicy", "reject-engine") and not find(off, "ServiceAccount", "reject-engine")
 
 
+def test_telemetry_on_and_off(helm_env):
+    _, objs = render(helm_env)
+    cfg = yaml.safe_load(find(objs, "ConfigMap", "gateway")[0]["data"]["fixgw.yaml"])
+    assert cfg["telemetry"] == {"endpoint": "otel-collector.observability:4317", "protocol": "grpc",
+                                "insecure": False, "traceRatio": 1}
+    assert find(objs, "ConfigMap", "otel-collector")
+    _, objs = render(helm_env, "--set", "otel.protocol=http", "--set", "otel.collectorEndpoint=c.obs:4318",
+                     "--set", "otel.tlsSecretName=otel-ca")
+    cfg = yaml.safe_load(find(objs, "ConfigMap", "gateway")[0]["data"]["fixgw.yaml"])
+    assert cfg["telemetry"]["endpoint"] == "https://c.obs:4318" and cfg["telemetry"]["protocol"] == "http/protobuf"
+    assert cfg["telemetry"]["caFile"] == "/etc/fixgw/otel-tls/ca.crt"
+    pod = find(objs, "Deployment", "gateway")[0]["spec"]["template"]["spec"]
+    assert {"name": "otel-tls", "secret": {"secretName": "otel-ca"}} in pod["volumes"]
+    _, objs = render(helm_env, "--set", "otel.enabled=false")
+    cfg = yaml.safe_load(find(objs, "ConfigMap", "gateway")[0]["data"]["fixgw.yaml"])
+    assert "telemetry" not in cfg and not find(objs, "ConfigMap", "otel-collector")
+
+
+@pytest.mark.parametrize("values", [[], ["--set", "otel.collectorConfig.clusterName=prod-1",
+                                          "--set", "otel.collectorConfig.memoryLimitPercentage=20"]])
+def test_collector_config_validates(helm_env, tmp_path, values):
+    """The chart's collector configuration passes the real collector's `validate` (k8sattributes, which the
+    test collector lacks, taken out first: k8sharness.validate_collector_config)."""
+    _, objs = render(helm_env, *values)
+    (cm,) = find(objs, "ConfigMap", "otel-collector")
+    path = tmp_path / "otel-collector-config.yaml"
+    path.write_text(cm["data"]["otel-collector-config.yaml"])
+    r, dropped = k8sharness.validate_collector_config(path)
+    assert r.returncode == 0, r.stderr
+    assert dropped == ["k8sattributes"]
+
+
 def test_rbac_least_privilege(helm_env):
     _, objs = render(helm_env)
     gw = next(o for o in find(objs, "ClusterRole", "gateway"))
@@ -169,6 +201,8 @@ def test_rbac_least_privilege(helm_env):
     (["--set-json", 'gateway.listeners=[{"name":"a","port":"9877","tls":{"enabled":false}}]'],
      "/gateway/listeners/0/port"),
     (["--set", "defaultRejectEngine.enabled=maybe"], "/defaultRejectEngine/enabled"),
+    (["--set", "otel.protocol=thrift"], "/otel/protocol"),
+    (["--set", "otel.traceRatio=2"], "/otel/traceRatio"),
 ])
 def test_schema_refuses_bad_values(helm_env, values, message):
     r = helm(helm_env, "template", "x", CHART, *values, check=False)
@@ -183,6 +217,9 @@ VARIANTS = {
     "no-reject-no-operator": ["--set", "defaultRejectEngine.enabled=false", "--set", "operator.enabled=false",
                               "--set", "gateway.autoscaling.enabled=false", "--set", "networkPolicy.clientCIDRs={10.0.0.0/8}"],
     "no-networkpolicy": ["--set", "networkPolicy.enabled=false", "--set", "gateway.service.type=ClusterIP"],
+    "otel-off": ["--set", "otel.enabled=false"],
+    "otel-http-tls": ["--set", "otel.protocol=http", "--set", "otel.collectorEndpoint=collector.obs:4318",
+                      "--set", "otel.tlsSecretName=otel-ca", "--set", "otel.collectorConfig.clusterName=prod-1"],
 }
 
 
@@ -265,12 +302,15 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
     (tmp_path / "fixgw.yaml").write_text(yaml.safe_dump(cfg))
     args = list(gc["args"])
     args[args.index("--config") + 1] = str(tmp_path / "fixgw.yaml")
-    assert not gc.get("env")
+    # the env as the kubelet fills it from the downward API (an env var the test does not know fails here)
+    downward = {"metadata.name": "gateway-0", "metadata.namespace": k8s_ns, "spec.nodeName": k8sharness.NODE}
+    pod_env = {e["name"]: downward[e["valueFrom"]["fieldRef"]["fieldPath"]] for e in gc.get("env", [])}
+    assert set(pod_env) == {"POD_NAME", "POD_NAMESPACE", "NODE_NAME"}
 
     sa_name = dep["spec"]["template"]["spec"]["serviceAccountName"]
     sa = tmp_path / "serviceaccount"
-    env = {"PATH": os.environ["PATH"], **k8s.in_cluster_files(sa, k8s.service_account_token(k8s_ns, sa_name),
-                                                                   k8s_ns)}
+    env = {"PATH": os.environ["PATH"], **pod_env,
+           **k8s.in_cluster_files(sa, k8s.service_account_token(k8s_ns, sa_name), k8s_ns)}
     # The service account files where a Pod has them (/var/run/secrets/...), in a mount namespace of the
     # gateway's own: a private tmpfs over /run, so the host's /run is untouched.
     script = ('mount -t tmpfs -o mode=755 fixgw-sa /run && d=/run/secrets/kubernetes.io/serviceaccount && '

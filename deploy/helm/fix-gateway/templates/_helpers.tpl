@@ -132,6 +132,14 @@ spec:
       image: {{ include "fixgw.image" . }}
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       args: [gateway, --config, /etc/fixgw/config/fixgw.yaml]
+      # the downward API, for the telemetry resource (k8s.pod.name, k8s.namespace.name, k8s.node.name)
+      env:
+        - name: POD_NAME
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        - name: POD_NAMESPACE
+          valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+        - name: NODE_NAME
+          valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
       ports:
         {{- range $g.listeners }}
         - name: {{ .name }}
@@ -175,6 +183,11 @@ spec:
           readOnly: true
         {{- end }}
         {{- end }}
+        {{- if and .Values.otel.enabled .Values.otel.tlsSecretName }}
+        - name: otel-tls
+          mountPath: /etc/fixgw/otel-tls
+          readOnly: true
+        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -185,6 +198,11 @@ spec:
       secret:
         secretName: {{ .tls.secretName }}
     {{- end }}
+    {{- end }}
+    {{- if and .Values.otel.enabled .Values.otel.tlsSecretName }}
+    - name: otel-tls
+      secret:
+        secretName: {{ .Values.otel.tlsSecretName }}
     {{- end }}
 {{- end -}}
 
