@@ -361,8 +361,9 @@ def test_renegotiation_refused(tmp_path, procs, pki):
     assert not ok, "the gateway accepted a TLS 1.2 renegotiation:\n" + text
     assert "no renegotiation" in text, text
     # the connection ended by itself (stdin was still open), and no second handshake was logged
-    assert len(gw.logs("tls_established")) == 1
     wait_until(lambda: gw.admin()["counters"]["active_connections"] == 0, what="connection closed")
+    gw.wait_log("tls_established")
+    assert len(gw.logs("tls_established")) == 1
 
 
 # ---------------------------------------------------------------- SNI
