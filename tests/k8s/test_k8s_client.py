@@ -76,10 +76,6 @@ class Fixgw:
         return self.wait(lambda x: x.get("event") == event and pred(x), source="logs", timeout=timeout,
                          what=f"log {event}")
 
-    def synced_lines(self):
-        with self.cv:
-            return [x for x in self.lines if x.get("event") == "SYNCED"]
-
     def cache(self):
         """The watcher's view: key -> rv, replayed from its change lines."""
         state = {}
@@ -183,8 +179,11 @@ def test_pagination_limit_2_over_10_objects(cluster, ns, watchers):
     synced = w.wait(lambda x: x.get("event") == "SYNCED", what="SYNCED")
     assert synced["count"] == 10
     assert synced["pages"] == 5  # limit=2 over 10 objects: five pages, following metadata.continue
-    pages = [x for x in w.logs if x.get("event") == "k8s_list_page"]
-    assert len(pages) == 5
+    # the page lines come on stderr, read by another thread than the SYNCED line: wait for them
+    w.wait(lambda x: x.get("event") == "k8s_list_page" and "list page 5:" in x.get("msg", ""), source="logs",
+           what="the fifth page's log line")
+    with w.cv:
+        assert len([x for x in w.logs if x.get("event") == "k8s_list_page"]) == 5
     assert w.cache() == live_keys(cluster, ns)
 
 
@@ -230,7 +229,8 @@ def test_410_gone_after_compaction_relists(cluster, ns, watchers):
     w.wait_log("k8s_relisted", timeout=120)
     w.wait_event("DELETED", f"{ns}/gone")
     w.wait_event("ADDED", f"{ns}/new")
-    assert len(w.synced_lines()) >= 2
+    # SYNCED is on stdout, k8s_relisted on stderr (read by another thread): wait for the second list's line
+    w.wait(lambda x: x.get("event") == "SYNCED" and x.get("lists", 0) >= 2, what="SYNCED of the relist")
     assert w.cache() == live_keys(cluster, ns)
 
 
