@@ -2,6 +2,7 @@
  * exec, plain http), errors that name the file, line and key but never a secret, and in-cluster config. */
 #include "k8s/config.c"
 
+#include <ftw.h>
 #include <stdlib.h>
 
 #include "test.h"
@@ -233,7 +234,19 @@ TEST(test_base64)
 	CHECK_EQ_INT(k8s_base64_decode("a*", 2, out), -1);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* Last: the temporary directory goes, so runs leave nothing behind in /tmp. */
+TEST(test_cleanup)
+{
+	if (dir_[0])
+		CHECK_EQ_INT(nftw(dir_, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 TEST_MAIN(TEST_ENTRY(test_current_context_with_token_and_relative_ca),
           TEST_ENTRY(test_named_context_with_data_fields), TEST_ENTRY(test_errors_name_file_line_and_key),
           TEST_ENTRY(test_missing_file), TEST_ENTRY(test_incluster),
-          TEST_ENTRY(test_default_prefers_flag_then_env), TEST_ENTRY(test_base64))
+          TEST_ENTRY(test_default_prefers_flag_then_env), TEST_ENTRY(test_base64), TEST_ENTRY(test_cleanup))
