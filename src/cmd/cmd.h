@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "core/fix_scan.h"
+#include "k8s/http.h"
 
 /* Exit codes shared by the subcommands. */
 enum {
@@ -22,6 +23,7 @@ int cmd_routes(int argc, char **argv);
 int cmd_reject(int argc, char **argv);
 int cmd_k8s(int argc, char **argv);
 int cmd_otlp(int argc, char **argv);
+int cmd_operator(int argc, char **argv);
 
 /** Read standard input into a new buffer, at most max bytes (more is not read: the caller sees exactly
  * max + 1 bytes at most, enough to tell "too large"). *out is malloc'd, NUL-terminated; 0 or -1. */
@@ -49,6 +51,12 @@ int cmd_print_json(const void *o);
 
 /** A rendered value (core/redact.h) made safe for a terminal: control characters as \xNN. */
 const char *cmd_text(const char *rendered, char *out, size_t cap);
+
+/** A Kubernetes client for subcommand cmd: kubeconfig (default $KUBECONFIG), else the in-cluster service
+ * account (from sa_dir when given and kubeconfig is NULL). Returns EXIT_OK with *out (free with
+ * k8s_client_free), or EXIT_USAGE / EXIT_FAILURE_RESULT after printing why. */
+int cmd_k8s_client(const char *cmd, const char *kubeconfig, const char *sa_dir,
+                   const struct k8s_client_opts *co, struct k8s_client **out);
 
 /** True when arg is -h or --help. */
 int cmd_is_help(const char *arg);

@@ -525,25 +525,10 @@ int cmd_k8s(int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	log_configure(a.lvl, 2);
 	signal(SIGPIPE, SIG_IGN);
-	struct k8s_config cfg;
-	struct diag_list dl;
-	diag_list_init(&dl);
-	rc = a.sa_dir && !a.kubeconfig ? k8s_config_load_incluster(a.sa_dir, &cfg, &dl)
-	                               : k8s_config_load_default(a.kubeconfig, &cfg, &dl);
-	if (rc != 0) {
-		diag_print(&dl, stderr);
-		diag_list_free(&dl);
-		return EXIT_USAGE;
-	}
-	diag_list_free(&dl);
 	struct k8s_client *c;
-	char err[256];
-	rc = k8s_client_new(&cfg, &a.co, &c, err, sizeof(err));
-	if (rc != 0) {
-		k8s_config_free(&cfg);
-		fprintf(stderr, "fixgw k8s: %s\n", rc == FIXGW_ENOMEM ? "out of memory" : err);
-		return EXIT_FAILURE_RESULT;
-	}
+	rc = cmd_k8s_client("k8s", a.kubeconfig, a.sa_dir, &a.co, &c);
+	if (rc != EXIT_OK)
+		return rc;
 	rc = strcmp(a.verb, "watch") == 0   ? run_watch(c, &a)
 	     : strcmp(a.verb, "elect") == 0 ? run_elect(c, &a)
 	                                    : run_verb(c, &a);

@@ -9,7 +9,10 @@
 
 #include <jansson.h>
 
+#include "core/errors.h"
 #include "core/text.h"
+#include "io/diag_print.h"
+#include "k8s/config.h"
 
 int cmd_is_help(const char *arg)
 {
@@ -126,4 +129,28 @@ const char *cmd_scan_reason(const struct cmd_logon_input *in)
 		return in->len ? "incomplete Logon: input ended before the CheckSum (10=) field"
 		               : "empty input";
 	return fix_scan_error_str(in->sc.error);
+}
+
+int cmd_k8s_client(const char *cmd, const char *kubeconfig, const char *sa_dir,
+                   const struct k8s_client_opts *co, struct k8s_client **out)
+{
+	struct k8s_config cfg;
+	struct diag_list dl;
+	diag_list_init(&dl);
+	int rc = sa_dir && !kubeconfig ? k8s_config_load_incluster(sa_dir, &cfg, &dl)
+	                               : k8s_config_load_default(kubeconfig, &cfg, &dl);
+	if (rc != 0) {
+		diag_print(&dl, stderr);
+		diag_list_free(&dl);
+		return EXIT_USAGE;
+	}
+	diag_list_free(&dl);
+	char err[256];
+	rc = k8s_client_new(&cfg, co, out, err, sizeof(err));
+	if (rc != 0) {
+		k8s_config_free(&cfg);
+		fprintf(stderr, "fixgw %s: %s\n", cmd, rc == FIXGW_ENOMEM ? "out of memory" : err);
+		return EXIT_FAILURE_RESULT;
+	}
+	return EXIT_OK;
 }

@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"routes", cmd_routes, "check FIXSession manifests and explain routing decisions"},
     {"reject-engine", cmd_reject, "answer unmatched Logons with a FIX Logout (the default reject engine)"},
     {"k8s", cmd_k8s, "talk to the Kubernetes API server with fixgw's client (watch, get, update, ...)"},
+    {"operator", cmd_operator, "run the operator: leader-elected FIXSession validation and status"},
     {"otlp", cmd_otlp, "check an OpenTelemetry collector: `fixgw otlp selftest --endpoint URL`"},
     {"version", cmd_version, "print the version"},
 };

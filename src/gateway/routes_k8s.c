@@ -67,21 +67,11 @@ static void *decode_fixsession(void *arg, const char *key, json_t *obj)
 {
 	(void)arg;
 	(void)key;
-	json_t *meta = json_object_get(obj, "metadata");
-	json_t *trimmed =
-	    json_pack("{s:O?,s:O?,s:{s:O?,s:O?},s:O?}", "apiVersion", json_object_get(obj, "apiVersion"),
-	              "kind", json_object_get(obj, "kind"), "metadata", "name", json_object_get(meta, "name"),
-	              "namespace", json_object_get(meta, "namespace"), "spec", json_object_get(obj, "spec"));
-	struct fs_obj *o = trimmed ? calloc(1, sizeof(*o)) : NULL;
-	if (o)
-		o->text = json_dumps(trimmed, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(trimmed);
-	if (o && !o->text) {
+	struct fs_obj *o = calloc(1, sizeof(*o));
+	if (o && !(o->text = k8s_fixsession_text(obj, &o->len))) {
 		free(o);
 		o = NULL;
 	}
-	if (o)
-		o->len = strlen(o->text);
 	return o;
 }
 

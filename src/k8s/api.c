@@ -360,3 +360,17 @@ const char *k8s_object_rv(json_t *obj)
 {
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 }
+
+char *k8s_fixsession_text(json_t *obj, size_t *len)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	json_t *trimmed =
+	    json_pack("{s:O?,s:O?,s:{s:O?,s:O?},s:O?}", "apiVersion", json_object_get(obj, "apiVersion"),
+	              "kind", json_object_get(obj, "kind"), "metadata", "name", json_object_get(meta, "name"),
+	              "namespace", json_object_get(meta, "namespace"), "spec", json_object_get(obj, "spec"));
+	char *text = trimmed ? json_dumps(trimmed, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(trimmed);
+	if (text)
+		*len = strlen(text);
+	return text;
+}

@@ -124,6 +124,12 @@ struct k8s_event {
  * names them. */
 int k8s_event_create(struct k8s_client *c, const struct k8s_event *ev, struct k8s_result *res);
 
+/** A FIXSession as the text the manifest loader reads (compact JSON, sorted keys): apiVersion, kind,
+ * metadata.name/namespace and spec only. Status, managedFields and annotations are left out (the loader
+ * refuses unknown keys, and they are large). Returns a malloc'd string (length in *len), or NULL when out
+ * of memory. */
+char *k8s_fixsession_text(json_t *obj, size_t *len);
+
 /** metadata.namespace/name ("name" for cluster-scoped objects) into out. Returns the length, or -1 when
  * the object has no name or the key does not fit. */
 int k8s_object_key(json_t *obj, char *out, size_t cap);

@@ -1,0 +1,210 @@
+/* cmd_operator.c - `fixgw operator`: run the leader-elected FIXSession reconciler (src/operator). */
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/errors.h"
+#include "io/diag_print.h"
+#include "k8s/config.h"
+#include "k8s/leader.h"
+#include "operator/operator.h"
+#include "telemetry/log.h"
+
+static void operator_usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: fixgw operator [--kubeconfig PATH] [--lease-namespace NS] [--lease-name NAME] [--id "
+	    "ID]\n\n"
+	    "Run the fixgw operator: every replica watches FIXSessions (all namespaces), Services and\n"
+	    "EndpointSlices; the one holding the Lease validates the whole FIXSession set (conflicts keep\n"
+	    "the last-known-good version) and writes each FIXSession's status conditions (Accepted,\n"
+	    "Conflict, TargetResolvable, EndpointsReady, Ready) and Warning Events on conflicts.\n"
+	    "Logs are JSON lines on standard error. Stops on SIGINT/SIGTERM, releasing the Lease.\n\n"
+	    "options:\n"
+	    "  --kubeconfig PATH         kubeconfig (default $KUBECONFIG, else the in-cluster service\n"
+	    "                            account)\n"
+	    "  --service-account-dir D   in-cluster configuration from D instead of " K8S_SA_DIR "\n"
+	    "  --lease-namespace NS      the Lease's namespace (default: the configuration's namespace)\n"
+	    "  --lease-name NAME         the Lease (default " OP_DEFAULT_LEASE_NAME ")\n"
+	    "  --id ID                   this replica's identity (default: the hostname)\n"
+	    "  --lease-ms MS --renew-deadline-ms MS --retry-ms MS\n"
+	    "                            election timings (default %u / %u / %u)\n"
+	    "  --qps Q --burst B         client-side rate limit of every request (default %.0f / %u)\n"
+	    "  --log-level LEVEL         debug, info, warn, error (default info)\n\n"
+	    "Exit status: 0 after a clean stop, 1 the operator could not start, 2 bad usage.\n",
+	    K8S_LEASE_DURATION_MS, K8S_RENEW_DEADLINE_MS, K8S_RETRY_PERIOD_MS, OP_DEFAULT_QPS,
+	    OP_DEFAULT_BURST);
+}
+
+enum {
+	OPT_KUBECONFIG,
+	OPT_SA_DIR,
+	OPT_LEASE_NS,
+	OPT_LEASE_NAME,
+	OPT_ID,
+	OPT_LEASE_MS,
+	OPT_RENEW_MS,
+	OPT_RETRY_MS,
+	OPT_QPS,
+	OPT_BURST,
+	OPT_LOG_LEVEL,
+};
+
+static const struct cmd_opt op_opts[] = {
+    [OPT_KUBECONFIG] = {"--kubeconfig", NULL, "PATH"},
+    [OPT_SA_DIR] = {"--service-account-dir", NULL, "DIR"},
+    [OPT_LEASE_NS] = {"--lease-namespace", NULL, "NS"},
+    [OPT_LEASE_NAME] = {"--lease-name", NULL, "NAME"},
+    [OPT_ID] = {"--id", NULL, "ID"},
+    [OPT_LEASE_MS] = {"--lease-ms", NULL, "MS"},
+    [OPT_RENEW_MS] = {"--renew-deadline-ms", NULL, "MS"},
+    [OPT_RETRY_MS] = {"--retry-ms", NULL, "MS"},
+    [OPT_QPS] = {"--qps", NULL, "Q"},
+    [OPT_BURST] = {"--burst", NULL, "B"},
+    [OPT_LOG_LEVEL] = {"--log-level", NULL, "LEVEL"},
+};
+
+struct op_args {
+	const char *kubeconfig, *sa_dir;
+	struct op_opts o;
+	struct k8s_client_opts co;
+	enum log_level lvl;
+};
+
+static bool parse_ms(const char *name, const char *v, uint32_t min, uint32_t *out)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	if (end == v || *end || *v == '-' || n < min || n > 3600000ul) {
+		cmd_usage_error("operator", "%s '%s': want milliseconds %u..3600000", name, v, min);
+		return false;
+	}
+	*out = (uint32_t)n;
+	return true;
+}
+
+/* Returns EXIT_OK to run, -1 after --help, or EXIT_USAGE. */
+static int parse_args(int argc, char **argv, struct op_args *a)
+{
+	*a = (struct op_args){.o.lease_name = OP_DEFAULT_LEASE_NAME,
+	                      .co = {.qps = OP_DEFAULT_QPS, .burst = OP_DEFAULT_BURST},
+	                      .lvl = LOG_INFO};
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		int opt = cmd_next_opt("operator", argc, argv, &i, op_opts,
+		                       sizeof(op_opts) / sizeof(op_opts[0]), &v);
+		if (opt == CMD_OPT_HELP) {
+			operator_usage(stdout);
+			return -1;
+		}
+		if (opt == CMD_OPT_BAD)
+			return EXIT_USAGE;
+		if (opt == CMD_OPT_ARG)
+			return cmd_usage_error("operator", "unexpected argument '%s'", argv[i]);
+		char *end;
+		switch (opt) {
+		case OPT_KUBECONFIG:
+			a->kubeconfig = v;
+			break;
+		case OPT_SA_DIR:
+			a->sa_dir = v;
+			break;
+		case OPT_LEASE_NS:
+			a->o.lease_namespace = v;
+			break;
+		case OPT_LEASE_NAME:
+			a->o.lease_name = v;
+			break;
+		case OPT_ID:
+			a->o.identity = v;
+			break;
+		case OPT_LEASE_MS:
+			if (!parse_ms(op_opts[opt].name, v, 1000, &a->o.lease_ms))
+				return EXIT_USAGE;
+			break;
+		case OPT_RENEW_MS:
+			if (!parse_ms(op_opts[opt].name, v, 1, &a->o.renew_deadline_ms))
+				return EXIT_USAGE;
+			break;
+		case OPT_RETRY_MS:
+			if (!parse_ms(op_opts[opt].name, v, 1, &a->o.retry_ms))
+				return EXIT_USAGE;
+			break;
+		case OPT_QPS:
+			a->co.qps = strtod(v, &end);
+			if (end == v || *end || a->co.qps == 0 || a->co.qps > 100000)
+				return cmd_usage_error("operator",
+				                       "--qps '%s': want a rate up to 100000 (-1: none)", v);
+			break;
+		case OPT_BURST: {
+			unsigned long b = strtoul(v, &end, 10);
+			if (end == v || *end || *v == '-' || b < 1 || b > 100000)
+				return cmd_usage_error("operator", "--burst '%s': want 1..100000", v);
+			a->co.burst = (unsigned)b;
+			break;
+		}
+		case OPT_LOG_LEVEL:
+			if (!log_level_parse(v, &a->lvl))
+				return cmd_usage_error(
+				    "operator", "--log-level '%s': want debug, info, warn or error", v);
+			break;
+		default:
+			break;
+		}
+	}
+	if (a->o.identity && !a->o.identity[0])
+		return cmd_usage_error("operator", "--id must not be empty");
+	if (!a->o.lease_name[0])
+		return cmd_usage_error("operator", "--lease-name must not be empty");
+	return EXIT_OK;
+}
+
+int cmd_operator(int argc, char **argv)
+{
+	struct op_args a;
+	int rc = parse_args(argc, argv, &a);
+	if (rc != EXIT_OK)
+		return rc < 0 ? EXIT_OK : rc;
+	log_configure(a.lvl, 2);
+	signal(SIGPIPE, SIG_IGN);
+	char host[HOST_NAME_MAX + 1] = "";
+	if (!a.o.identity) {
+		if (gethostname(host, sizeof(host)) != 0 || !host[0]) {
+			fprintf(stderr, "fixgw operator: cannot read the hostname; give --id\n");
+			return EXIT_USAGE;
+		}
+		host[HOST_NAME_MAX] = '\0';
+		a.o.identity = host;
+	}
+	struct k8s_client *c;
+	rc = cmd_k8s_client("operator", a.kubeconfig, a.sa_dir, &a.co, &c);
+	if (rc != EXIT_OK)
+		return rc;
+	/* the election's own client and token bucket (client-go's defaults): see op_run */
+	struct k8s_client *lc;
+	const struct k8s_client_opts lco = {0};
+	rc = cmd_k8s_client("operator", a.kubeconfig, a.sa_dir, &lco, &lc);
+	if (rc != EXIT_OK) {
+		k8s_client_free(c);
+		return rc;
+	}
+	if (!a.o.lease_namespace) {
+		const char *ns = k8s_client_namespace(c);
+		a.o.lease_namespace = ns && ns[0] ? ns : "default";
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits the mask; op_run waits for them */
+	rc = op_run(c, lc, &a.o, &set);
+	k8s_client_free(lc);
+	k8s_client_free(c);
+	return rc ? EXIT_FAILURE_RESULT : EXIT_OK;
+}

@@ -1,0 +1,735 @@
+/* operator.c - the leader-elected FIXSession reconciler (operator.h). */
+#include "operator/operator.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/diag.h"
+#include "core/errors.h"
+#include "core/route_lkg.h"
+#include "k8s/api.h"
+#include "k8s/informer.h"
+#include "k8s/leader.h"
+#include "telemetry/log.h"
+
+#define TICK_MS      100u  /* how often the main loop looks for work and for the stop signal */
+#define RETRY_MS     1000u /* a failed round (API error, out of memory) is tried again after this */
+#define MAX_COND_MSG 1024u /* a condition message is cut here (the CRD allows 32 KiB; Events 1 KiB) */
+#define NCONDS       5
+
+static const struct log_ctx op_log = {.component = "operator"};
+
+struct op {
+	struct k8s_client *c;
+	const struct op_opts *o;
+	struct k8s_leader *le;
+	struct k8s_informer *fs, *svc, *slices;
+	atomic_bool dirty; /* an informer saw a change, or leadership began */
+	json_t *lkg;       /* "ns/name" -> the text last accepted (the leader's memory only) */
+	char *last_diags;  /* the diagnostics logged last round: logged again only when they change */
+	uint64_t status_writes, events;
+};
+
+/* ---- informer callbacks: they only mark the set dirty; the main loop does the work ---- */
+
+static void mark_add(void *arg, const char *key, void *obj)
+{
+	(void)key;
+	(void)obj;
+	atomic_store(&((struct op *)arg)->dirty, true);
+}
+static void mark_update(void *arg, const char *key, void *old_obj, void *new_obj)
+{
+	(void)old_obj;
+	mark_add(arg, key, new_obj);
+}
+static void mark_synced(void *arg)
+{
+	mark_add(arg, NULL, NULL);
+}
+
+static void on_started(void *arg)
+{
+	struct op *op = arg;
+	atomic_store(&op->dirty, true);
+	log_msg(LOG_INFO, "leader_started", &op_log, "%s holds the Lease %s/%s: reconciling", op->o->identity,
+	        op->o->lease_namespace, op->o->lease_name);
+}
+static void on_stopped(void *arg)
+{
+	struct op *op = arg;
+	log_msg(LOG_WARN, "leader_stopped", &op_log, "%s no longer holds the Lease %s/%s: writing nothing",
+	        op->o->identity, op->o->lease_namespace, op->o->lease_name);
+}
+static void on_new_leader(void *arg, const char *who)
+{
+	struct op *op = arg;
+	struct log_line l;
+	log_begin(&l, LOG_INFO, "new_leader", &op_log);
+	log_str(&l, "holder", who);
+	log_end(&l, "%s is on standby", op->o->identity);
+}
+
+/* ---- snapshots of the caches (references: cached objects are never modified, only replaced) ---- */
+
+struct fs_item {
+	const char *key; /* borrowed from obj's lifetime via the copy below */
+	char *key_copy;
+	json_t *obj;
+};
+
+struct fs_vec {
+	struct fs_item *v;
+	size_t n, cap;
+	bool nomem;
+};
+
+static bool take_fs(void *arg, const struct k8s_store_entry *e)
+{
+	struct fs_vec *f = arg;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 256;
+		struct fs_item *g = realloc(f->v, cap * sizeof(*g));
+		if (!g) {
+			f->nomem = true;
+			return false;
+		}
+		f->v = g;
+		f->cap = cap;
+	}
+	char *k = strdup(e->key);
+	if (!k) {
+		f->nomem = true;
+		return false;
+	}
+	f->v[f->n++] = (struct fs_item){k, k, json_incref(e->obj)};
+	return true;
+}
+
+static void fs_vec_free(struct fs_vec *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->v[i].key_copy);
+		json_decref(f->v[i].obj);
+	}
+	free(f->v);
+}
+
+static int cmp_fs(const void *a, const void *b)
+{
+	return strcmp(((const struct fs_item *)a)->key, ((const struct fs_item *)b)->key);
+}
+
+/* EndpointSlices grouped by "namespace/service". */
+static bool take_slice(void *arg, const struct k8s_store_entry *e)
+{
+	json_t *by_svc = arg;
+	json_t *meta = json_object_get(e->obj, "metadata");
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *svc =
+	    json_string_value(json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
+	char key[320];
+	if (!ns || !svc || snprintf(key, sizeof(key), "%s/%s", ns, svc) >= (int)sizeof(key))
+		return true;
+	json_t *arr = json_object_get(by_svc, key);
+	if (!arr) {
+		arr = json_array();
+		if (!arr || json_object_set_new(by_svc, key, arr))
+			return false;
+	}
+	json_array_append(arr, e->obj);
+	return true;
+}
+
+static void take_obj(void *arg, const void *obj)
+{
+	*(json_t **)arg = obj ? json_incref((json_t *)obj) : NULL;
+}
+
+/* ---- conditions ---- */
+
+struct cond {
+	const char *type;
+	bool status;
+	char reason[64];
+	char message[MAX_COND_MSG];
+};
+
+static void set_cond(struct cond *c, const char *type, bool status, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void set_cond(struct cond *c, const char *type, bool status, const char *reason, const char *fmt, ...)
+{
+	c->type = type;
+	c->status = status;
+	snprintf(c->reason, sizeof(c->reason), "%s", reason);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->message, sizeof(c->message), fmt, ap);
+	va_end(ap);
+}
+
+/* The diagnostics that concern one FIXSession: its own document's, and every conflict naming it (the
+ * route compiler names a route by its source, "fixsession ns/name:LINE", in parentheses). */
+static bool diag_concerns(const struct diag *d, const char *origin)
+{
+	if (d->file && !strcmp(d->file, origin))
+		return true;
+	size_t n = strlen(origin);
+	for (const char *p = d->message ? strchr(d->message, '(') : NULL; p; p = strchr(p + 1, '('))
+		if (!strncmp(p + 1, origin, n) && (p[1 + n] == ':' || p[1 + n] == ')'))
+			return true;
+	return false;
+}
+
+static void diag_text_for(const struct diag_list *dl, const char *origin, bool conflicts_only, char *out,
+                          size_t cap, bool *any)
+{
+	size_t used = strlen(out);
+	*any = false;
+	for (size_t i = 0; i < dl->count; i++) {
+		const struct diag *d = &dl->items[i];
+		if (d->severity != DIAG_ERROR || !diag_concerns(d, origin))
+			continue;
+		bool conflict = d->message && !strncmp(d->message, "conflict:", 9);
+		if (conflicts_only && !conflict)
+			continue;
+		*any = true;
+		if (used + 2 >= cap)
+			continue;
+		char line[MAX_COND_MSG];
+		if (d->path)
+			snprintf(line, sizeof(line), "%s%s: %s", used ? "; " : "", d->path, d->message);
+		else
+			snprintf(line, sizeof(line), "%s%s", used ? "; " : "", d->message);
+		snprintf(out + used, cap - used, "%s", line);
+		used = strlen(out);
+	}
+}
+
+/* The Service port a target names, or NULL; *names lists the Service's ports for the message. */
+static json_t *find_port(json_t *svc, json_int_t number, const char *name, char *names, size_t cap)
+{
+	json_t *ports = json_object_get(json_object_get(svc, "spec"), "ports"), *p, *found = NULL;
+	size_t i, used = 0;
+	names[0] = '\0';
+	json_array_foreach(ports, i, p)
+	{
+		const char *pn = json_string_value(json_object_get(p, "name"));
+		json_int_t pnum = json_integer_value(json_object_get(p, "port"));
+		if (used < cap)
+			used += (size_t)snprintf(names + used, cap - used, "%s%s%s%lld", used ? ", " : "",
+			                         pn ? pn : "", pn ? "=" : "", (long long)pnum);
+		if (!found && (name ? pn && !strcmp(pn, name) : pnum == number))
+			found = p;
+	}
+	return found;
+}
+
+/* Ready endpoints of the Service's port (by the port's name, as kube-proxy matches slices). */
+static size_t ready_endpoints(json_t *slices, const char *port_name)
+{
+	size_t i, n = 0;
+	json_t *s;
+	json_array_foreach(slices, i, s)
+	{
+		json_t *ports = json_object_get(s, "ports"), *p, *eps = json_object_get(s, "endpoints"), *e;
+		size_t k;
+		bool serves = false;
+		json_array_foreach(ports, k, p)
+		{
+			const char *pn = json_string_value(json_object_get(p, "name"));
+			if (!strcmp(pn ? pn : "", port_name ? port_name : ""))
+				serves = true;
+		}
+		if (!serves)
+			continue;
+		json_array_foreach(eps, k, e)
+		{
+			json_t *ready = json_object_get(json_object_get(e, "conditions"), "ready");
+			if (!json_is_false(ready)) /* unset means ready (the API's own rule) */
+				n++;
+		}
+	}
+	return n;
+}
+
+/* What the leader wants the status of one FIXSession to say. */
+static void desired_conditions(struct op *op, json_t *slices_by_svc, json_t *obj, const char *key,
+                               enum route_verdict v, const struct diag_list *dl, struct cond out[NCONDS])
+{
+	char origin[400];
+	snprintf(origin, sizeof(origin), "fixsession %s", key);
+	json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+	char why[MAX_COND_MSG] = "";
+	bool any = false, conflict = false;
+	diag_text_for(dl, origin, true, why, sizeof(why), &conflict);
+	if (v != ROUTE_ACCEPTED && !conflict)
+		diag_text_for(dl, origin, false, why, sizeof(why), &any);
+	const char *reason = conflict ? "Conflict" : "Invalid";
+	if (v == ROUTE_ACCEPTED)
+		set_cond(&out[0], "Accepted", true, "Accepted",
+		         "generation %lld is in the validated routing table", (long long)gen);
+	else if (v == ROUTE_KEPT_LKG)
+		set_cond(
+		    &out[0], "Accepted", false, reason,
+		    "generation %lld is refused; the last-known-good version stays in the routing table: %s",
+		    (long long)gen, why[0] ? why : "see the operator's log");
+	else
+		set_cond(&out[0], "Accepted", false, reason,
+		         "generation %lld is refused and there is no last-known-good version: not routed: %s",
+		         (long long)gen, why[0] ? why : "see the operator's log");
+	if (conflict)
+		set_cond(&out[1], "Conflict", true, "RouteConflict", "%s", why);
+	else
+		set_cond(&out[1], "Conflict", false, "NoConflict",
+		         "no other FIXSession can match the same Logon");
+
+	json_t *target = json_object_get(json_object_get(json_object_get(obj, "spec"), "target"), "service");
+	const char *svc_name = json_string_value(json_object_get(target, "name"));
+	json_t *port = json_object_get(target, "port");
+	const char *port_name = json_string_value(json_object_get(port, "name"));
+	json_int_t port_number = json_integer_value(json_object_get(port, "number"));
+	const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+	char svc_key[320];
+	snprintf(svc_key, sizeof(svc_key), "%s/%s", ns ? ns : "", svc_name ? svc_name : "");
+	json_t *svc = NULL;
+	if (svc_name)
+		k8s_informer_get(op->svc, svc_key, take_obj, &svc);
+	const char *type = json_string_value(json_object_get(json_object_get(svc, "spec"), "type"));
+	char names[512], want[96];
+	if (port_name)
+		snprintf(want, sizeof(want), "no port named '%s'", port_name);
+	else
+		snprintf(want, sizeof(want), "no port %lld", (long long)port_number);
+	json_t *sp = svc ? find_port(svc, port_number, port_name, names, sizeof(names)) : NULL;
+	bool resolvable = false;
+	if (!svc)
+		set_cond(
+		    &out[2], "TargetResolvable", false, "ServiceNotFound",
+		    "Service %s does not exist; the route stays registered and holds connections until it "
+		    "appears",
+		    svc_key);
+	else if (type && !strcmp(type, "ExternalName"))
+		set_cond(&out[2], "TargetResolvable", false, "ExternalNameService",
+		         "Service %s is of type ExternalName: it has no endpoints to proxy to", svc_key);
+	else if (!sp)
+		set_cond(&out[2], "TargetResolvable", false, port_name ? "PortNameNotFound" : "PortNotFound",
+		         "Service %s has %s (its ports: %s)", svc_key, want, names[0] ? names : "none");
+	else {
+		resolvable = true;
+		set_cond(&out[2], "TargetResolvable", true, "ServiceFound", "Service %s has the target port",
+		         svc_key);
+	}
+	size_t ready = 0;
+	if (resolvable) {
+		const char *spn = json_string_value(json_object_get(sp, "name"));
+		ready = ready_endpoints(json_object_get(slices_by_svc, svc_key), spn);
+	}
+	if (!resolvable)
+		set_cond(&out[3], "EndpointsReady", false, "TargetUnresolvable", "%s", out[2].message);
+	else if (ready)
+		set_cond(&out[3], "EndpointsReady", true, "EndpointsReady",
+		         "Service %s has ready endpoints for the target port", svc_key);
+	else
+		set_cond(&out[3], "EndpointsReady", false, "NoReadyEndpoints",
+		         "Service %s has no ready endpoint for the target port: connections are held",
+		         svc_key);
+	const struct cond *first_false = NULL;
+	for (int i = 0; i < 4 && !first_false; i++)
+		if (i != 1 && !out[i].status)
+			first_false = &out[i];
+	if (first_false)
+		set_cond(&out[4], "Ready", false, first_false->reason, "%s", first_false->message);
+	else
+		set_cond(&out[4], "Ready", true, "Ready", "routed to ready endpoints of Service %s", svc_key);
+	json_decref(svc);
+}
+
+static void now_rfc3339(char *out, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *find_cond(json_t *conds, const char *type)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(conds, i, c)
+	{
+		const char *t = json_string_value(json_object_get(c, "type"));
+		if (t && !strcmp(t, type))
+			return c;
+	}
+	return NULL;
+}
+
+static bool cond_is(json_t *c, bool status)
+{
+	const char *s = json_string_value(json_object_get(c, "status"));
+	return s && !strcmp(s, status ? "True" : "False");
+}
+
+/* The status obj should have: its own fields kept, our conditions replaced (lastTransitionTime kept
+ * when the status did not flip), other writers' conditions kept. A new reference, or NULL. */
+static json_t *merged_status(json_t *obj, const struct cond d[NCONDS], json_int_t gen, const char *now)
+{
+	json_t *old = json_object_get(obj, "status");
+	json_t *st = json_is_object(old) ? json_deep_copy(old) : json_object();
+	json_t *old_conds = json_object_get(old, "conditions");
+	json_t *conds = json_array();
+	if (!st || !conds)
+		goto nomem;
+	for (int i = 0; i < NCONDS; i++) {
+		json_t *prev = find_cond(old_conds, d[i].type);
+		const char *ltt = prev && cond_is(prev, d[i].status)
+		                      ? json_string_value(json_object_get(prev, "lastTransitionTime"))
+		                      : NULL;
+		json_t *c =
+		    json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "type", d[i].type, "status",
+		              d[i].status ? "True" : "False", "observedGeneration", gen, "lastTransitionTime",
+		              ltt ? ltt : now, "reason", d[i].reason, "message", d[i].message);
+		if (!c || json_array_append_new(conds, c))
+			goto nomem;
+	}
+	size_t i;
+	json_t *c;
+	json_array_foreach(old_conds, i, c)
+	{
+		const char *t = json_string_value(json_object_get(c, "type"));
+		bool ours = false;
+		for (int k = 0; k < NCONDS && t; k++)
+			ours |= !strcmp(t, d[k].type);
+		if (!ours && json_array_append(conds, c))
+			goto nomem;
+	}
+	if (json_object_set_new(st, "conditions", conds) ||
+	    json_object_set_new(st, "observedGeneration", json_integer(gen)))
+		goto nomem_st;
+	return st;
+nomem:
+	json_decref(conds);
+nomem_st:
+	json_decref(st);
+	return NULL;
+}
+
+struct write_ctx {
+	struct op *op;
+	const struct cond *d;
+	json_int_t gen;
+	const char *now;
+	bool fenced;
+};
+
+/* The RetryOnConflict mutation: re-merged on every attempt, on the live object just read. */
+static int apply_status(void *arg, json_t *obj)
+{
+	struct write_ctx *w = arg;
+	if (!k8s_leader_is_leader(w->op->le)) {
+		w->fenced = true;
+		return FIXGW_EAGAIN;
+	}
+	json_t *st = merged_status(obj, w->d, w->gen, w->now);
+	if (!st)
+		return FIXGW_ENOMEM;
+	return json_object_set_new(obj, "status", st) ? FIXGW_ENOMEM : 0;
+}
+
+static void emit_event(struct op *op, json_t *obj, const char *type, const char *reason, const char *note)
+{
+	json_t *md = json_object_get(obj, "metadata");
+	struct k8s_event ev = {.regarding_api_version = json_string_value(json_object_get(obj, "apiVersion")),
+	                       .regarding_kind = "FIXSession",
+	                       .regarding_namespace = json_string_value(json_object_get(md, "namespace")),
+	                       .regarding_name = json_string_value(json_object_get(md, "name")),
+	                       .regarding_uid = json_string_value(json_object_get(md, "uid")),
+	                       .type = type,
+	                       .reason = reason,
+	                       .action = "Validate",
+	                       .note = note,
+	                       .reporting_controller = OP_CONTROLLER,
+	                       .reporting_instance = op->o->identity};
+	struct k8s_result res = {0};
+	int rc = k8s_event_create(op->c, &ev, &res);
+	if (rc) {
+		log_msg(LOG_WARN, "event_failed", &op_log,
+		        "cannot create the %s Event about %s/%s: %s (%ld %s)", reason, ev.regarding_namespace,
+		        ev.regarding_name, k8s_strerror(rc), res.status, res.message);
+		return;
+	}
+	op->events++;
+}
+
+/* Write one FIXSession's status when it would change. Returns 0, FIXGW_EAGAIN when fenced (no longer the
+ * leader: the round stops), or another negative code (the round is retried later). */
+static int sync_status(struct op *op, json_t *obj, const char *key, const struct cond d[NCONDS])
+{
+	json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+	char now[40];
+	now_rfc3339(now, sizeof(now));
+	json_t *want = merged_status(obj, d, gen, now);
+	if (!want)
+		return FIXGW_ENOMEM;
+	bool same = json_equal(want, json_object_get(obj, "status"));
+	json_decref(want);
+	if (same)
+		return 0;
+	json_t *old_conds = json_object_get(json_object_get(obj, "status"), "conditions");
+	json_t *old_conflict = find_cond(old_conds, "Conflict"),
+	       *old_res = find_cond(old_conds, "TargetResolvable");
+	bool new_conflict = d[1].status && !cond_is(old_conflict, true);
+	bool lost_target = !d[2].status && !cond_is(old_res, false);
+	bool got_target = d[2].status && old_res && !cond_is(old_res, true);
+	if (!k8s_leader_is_leader(op->le))
+		return FIXGW_EAGAIN;
+	if (lost_target) {
+		struct log_line l;
+		log_begin(&l, LOG_WARN, "target_unresolvable", &op_log);
+		log_str(&l, "fixsession", key);
+		log_str(&l, "reason", d[2].reason);
+		log_end(&l, "%s", d[2].message);
+	} else if (got_target) {
+		struct log_line l;
+		log_begin(&l, LOG_INFO, "target_resolvable", &op_log);
+		log_str(&l, "fixsession", key);
+		log_end(&l, "%s", d[2].message);
+	}
+	const char *slash = strchr(key, '/');
+	char ns[64];
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
+	struct write_ctx w = {op, d, gen, now, false};
+	struct k8s_result res = {0};
+	int rc = k8s_retry_on_conflict(op->c, &k8s_res_fixsessions, ns, slash ? slash + 1 : key, true, obj,
+	                               apply_status, &w, 0, NULL, &res);
+	if (w.fenced)
+		return FIXGW_EAGAIN;
+	if (rc == K8S_ENOTFOUND)
+		return 0; /* deleted meanwhile: the informer will tell */
+	if (rc) {
+		struct log_line l;
+		log_begin(&l, LOG_ERROR, "status_write_failed", &op_log);
+		log_str(&l, "fixsession", key);
+		log_int(&l, "status", res.status);
+		log_end(&l, "cannot write the status: %s: %s", k8s_strerror(rc), res.message);
+		return rc;
+	}
+	op->status_writes++;
+	if (new_conflict && k8s_leader_is_leader(op->le))
+		emit_event(op, obj, "Warning", "RouteConflict", d[1].message);
+	return 0;
+}
+
+/* ---- one round ---- */
+
+static void log_diags_once(struct op *op, const struct diag_list *dl)
+{
+	size_t cap = 1, used = 0;
+	for (size_t i = 0; i < dl->count; i++)
+		cap += strlen(dl->items[i].message) + (dl->items[i].file ? strlen(dl->items[i].file) : 0) + 2;
+	char *all = malloc(cap);
+	if (!all)
+		return;
+	all[0] = '\0';
+	for (size_t i = 0; i < dl->count; i++)
+		used += (size_t)snprintf(all + used, cap - used, "%s\n%s\n",
+		                         dl->items[i].file ? dl->items[i].file : "", dl->items[i].message);
+	if (op->last_diags && !strcmp(op->last_diags, all)) {
+		free(all);
+		return;
+	}
+	free(op->last_diags);
+	op->last_diags = all;
+	for (size_t i = 0; i < dl->count; i++) {
+		const struct diag *d = &dl->items[i];
+		bool conflict = !strncmp(d->message, "conflict:", 9);
+		struct log_line l;
+		log_begin(&l, d->severity == DIAG_ERROR ? LOG_CRITICAL : LOG_WARN,
+		          conflict                    ? "route_conflict"
+		          : d->severity == DIAG_ERROR ? "route_invalid"
+		                                      : "route_warning",
+		          &op_log);
+		log_str(&l, "file", d->file);
+		log_str(&l, "field", d->path);
+		log_end(&l, "%s", d->message);
+	}
+}
+
+static int reconcile(struct op *op)
+{
+	struct fs_vec f = {0};
+	json_t *slices = json_object();
+	struct route_candidate *cand = NULL;
+	enum route_verdict *verdicts = NULL;
+	char **texts = NULL, **origins = NULL;
+	struct route_table *table = NULL;
+	json_t *next_lkg = json_object();
+	struct diag_list dl;
+	diag_list_init(&dl);
+	int rc = FIXGW_ENOMEM;
+	if (!slices || !next_lkg)
+		goto out;
+	k8s_informer_foreach(op->fs, take_fs, &f);
+	k8s_informer_foreach(op->slices, take_slice, slices);
+	if (f.nomem)
+		goto out;
+	/* a fixed order: the same set always compiles the same way whatever the watch order */
+	if (f.n)
+		qsort(f.v, f.n, sizeof(*f.v), cmp_fs);
+	size_t n1 = f.n ? f.n : 1;
+	cand = calloc(n1, sizeof(*cand));
+	verdicts = calloc(n1, sizeof(*verdicts));
+	texts = calloc(n1, sizeof(*texts));
+	origins = calloc(n1, sizeof(*origins));
+	if (!cand || !verdicts || !texts || !origins)
+		goto out;
+	for (size_t i = 0; i < f.n; i++) {
+		size_t len = 0, olen = strlen(f.v[i].key) + sizeof("fixsession ");
+		texts[i] = k8s_fixsession_text(f.v[i].obj, &len);
+		origins[i] = malloc(olen);
+		if (!texts[i] || !origins[i])
+			goto out;
+		snprintf(origins[i], olen, "fixsession %s", f.v[i].key);
+		json_t *prev = json_object_get(op->lkg, f.v[i].key);
+		cand[i] = (struct route_candidate){origins[i], texts[i], len, json_string_value(prev),
+		                                   json_string_length(prev)};
+	}
+	rc = route_lkg_compile(cand, f.n, &dl, verdicts, &table);
+	if (rc) {
+		if (rc != FIXGW_ENOMEM)
+			log_diags_once(op, &dl);
+		log_msg(LOG_CRITICAL, "route_set_refused", &op_log,
+		        "the FIXSession set cannot be compiled (%s): statuses left as they are",
+		        fixgw_strerror(rc));
+		goto out;
+	}
+	route_table_unref(table);
+	log_diags_once(op, &dl);
+	for (size_t i = 0; i < f.n; i++) {
+		const char *text = verdicts[i] == ROUTE_ACCEPTED   ? cand[i].text
+		                   : verdicts[i] == ROUTE_KEPT_LKG ? cand[i].lkg_text
+		                                                   : NULL;
+		size_t len = verdicts[i] == ROUTE_ACCEPTED ? cand[i].len : cand[i].lkg_len;
+		if (text && json_object_set_new(next_lkg, f.v[i].key, json_stringn(text, len)))
+			goto out;
+	}
+	json_decref(op->lkg);
+	op->lkg = next_lkg;
+	next_lkg = NULL;
+	for (size_t i = 0; i < f.n; i++) {
+		struct cond d[NCONDS];
+		desired_conditions(op, slices, f.v[i].obj, f.v[i].key, verdicts[i], &dl, d);
+		rc = sync_status(op, f.v[i].obj, f.v[i].key, d);
+		if (rc == FIXGW_EAGAIN)
+			break; /* fenced: not one more write */
+	}
+out:
+	diag_list_free(&dl);
+	for (size_t i = 0; i < f.n && texts; i++) {
+		free(texts[i]);
+		free(origins[i]);
+	}
+	free(texts);
+	free(origins);
+	free(cand);
+	free(verdicts);
+	json_decref(next_lkg);
+	json_decref(slices);
+	fs_vec_free(&f);
+	return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static int start_informer(struct op *op, const struct k8s_resource *r, const char *label_selector,
+                          struct k8s_informer **out)
+{
+	struct k8s_informer_handlers h = {.arg = op,
+	                                  .on_add = mark_add,
+	                                  .on_update = mark_update,
+	                                  .on_delete = mark_add,
+	                                  .on_synced = mark_synced};
+	struct k8s_informer_opts io = {.label_selector = label_selector};
+	int rc = k8s_informer_new(op->c, r, &io, &h, out);
+	return rc ? rc : k8s_informer_start(*out);
+}
+
+int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct op_opts *o,
+           const sigset_t *stop)
+{
+	struct op op = {.c = c, .o = o, .lkg = json_object()};
+	if (!op.lkg)
+		return FIXGW_ENOMEM;
+	int rc = start_informer(&op, &k8s_res_fixsessions, NULL, &op.fs);
+	if (!rc)
+		rc = start_informer(&op, &k8s_res_services, NULL, &op.svc);
+	if (!rc)
+		rc = start_informer(&op, &k8s_res_endpointslices, "kubernetes.io/service-name", &op.slices);
+	struct k8s_leader_opts lo = {.namespace_ = o->lease_namespace,
+	                             .name = o->lease_name,
+	                             .identity = o->identity,
+	                             .lease_ms = o->lease_ms,
+	                             .renew_deadline_ms = o->renew_deadline_ms,
+	                             .retry_ms = o->retry_ms,
+	                             .arg = &op,
+	                             .on_started_leading = on_started,
+	                             .on_stopped_leading = on_stopped,
+	                             .on_new_leader = on_new_leader};
+	if (!rc)
+		rc = k8s_leader_new(lease_client, &lo, &op.le);
+	if (!rc)
+		rc = k8s_leader_start(op.le);
+	if (rc) {
+		log_msg(LOG_ERROR, "operator_start_failed", &op_log, "cannot start: %s", k8s_strerror(rc));
+		goto out;
+	}
+	log_msg(
+	    LOG_INFO, "started", &op_log,
+	    "operator %s: watching FIXSessions, Services and EndpointSlices in all namespaces; Lease %s/%s",
+	    o->identity, o->lease_namespace, o->lease_name);
+	bool synced = false;
+	uint64_t retry_at = 0;
+	const struct timespec tick = {.tv_sec = 0, .tv_nsec = (long)TICK_MS * 1000000L};
+	while (sigtimedwait(stop, NULL, &tick) < 0) {
+		if (!synced) {
+			synced = k8s_informer_synced(op.fs) && k8s_informer_synced(op.svc) &&
+			         k8s_informer_synced(op.slices);
+			if (!synced)
+				continue;
+			log_msg(LOG_INFO, "synced", &op_log,
+			        "%zu FIXSessions, %zu Services, %zu EndpointSlices",
+			        k8s_informer_count(op.fs), k8s_informer_count(op.svc),
+			        k8s_informer_count(op.slices));
+		}
+		if (!k8s_leader_is_leader(op.le) || k8s_now_ms() < retry_at)
+			continue;
+		if (!atomic_exchange(&op.dirty, false))
+			continue;
+		int r = reconcile(&op);
+		if (r && r != FIXGW_EAGAIN) {
+			atomic_store(&op.dirty, true);
+			retry_at = k8s_now_ms() + RETRY_MS;
+		}
+	}
+	log_msg(LOG_INFO, "stopping", &op_log, "%llu status writes, %llu Events",
+	        (unsigned long long)op.status_writes, (unsigned long long)op.events);
+out:
+	k8s_leader_stop(op.le);
+	k8s_leader_free(op.le);
+	k8s_informer_free(op.fs);
+	k8s_informer_free(op.svc);
+	k8s_informer_free(op.slices);
+	json_decref(op.lkg);
+	free(op.last_diags);
+	return rc;
+}

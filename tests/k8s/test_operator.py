@@ -1,0 +1,259 @@
+"""`fixgw operator` against the real kube-apiserver: Lease leader election (one leader, takeover, fencing of a
+frozen leader seen in the API server's audit log), conflict validation with last-known-good (CRITICAL log,
+Conflict condition, Event), and the status conditions (TargetResolvable follows the Service).
+
+Every replica runs with its own ServiceAccount token, so the audit log tells which replica wrote what."""
+import json
+import subprocess
+
+import pytest
+
+from gwharness import JsonLines
+from k8sharness import wait_until
+
+GROUP = "/apis/fixgw.io/v1alpha1"
+# Short election timings so takeover tests take seconds, in the same ratios as client-go's 15/10/2 s.
+FAST = ("--lease-ms", "3000", "--renew-deadline-ms", "2000", "--retry-ms", "500")
+
+
+def fixsession(name, sender, service="engine", port=None, port_name=None):
+    p = {"name": port_name} if port_name else {"number": port or 9880}
+    return {"apiVersion": "fixgw.io/v1alpha1", "kind": "FIXSession", "metadata": {"name": name},
+            "spec": {"matchFields": {"SenderCompID49": {"value": sender}},
+                     "target": {"service": {"name": service, "port": p}}}}
+
+
+def fs_path(ns, name=""):
+    return f"{GROUP}/namespaces/{ns}/fixsessions" + (f"/{name}" if name else "")
+
+
+def condition(k8s, ns, name, ctype):
+    obj = k8s.get(fs_path(ns, name), missing_ok=True) or {}
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == ctype), None)
+
+
+def wait_condition(k8s, ns, name, ctype, status, reason=None, timeout=30):
+    def ok():
+        c = condition(k8s, ns, name, ctype)
+        return c if c and c["status"] == status and (reason is None or c["reason"] == reason) else None
+    return wait_until(ok, timeout, what=f"{ns}/{name} {ctype}={status} {reason or ''}")
+
+
+class Operator:
+    """One `fixgw operator` replica, with its own ServiceAccount (cluster-admin) so its writes are its own in
+    the audit log."""
+
+    def __init__(self, k8s, tmp_path, ns, ident, *extra):
+        from conftest import FIXGW
+        sa = f"op-{ident}"
+        token = k8s.service_account_token(ns, sa)
+        k8s.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"{ns}-{sa}"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]})
+        self.user = f"system:serviceaccount:{ns}:{sa}"
+        self.ident = ident
+        kc = k8s.write_kubeconfig(tmp_path / f"kubeconfig-{ident}", user={"token": token})
+        self.proc = subprocess.Popen([str(FIXGW), "operator", "--kubeconfig", str(kc), "--lease-namespace", ns,
+                                      "--id", ident, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.log = JsonLines(self.proc.stderr, f"operator {ident}")
+
+    def wait_log(self, event, timeout=30, **match):
+        return self.log.wait(event, timeout, **match)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"operator {self.ident} did not stop within 30 s of SIGTERM")
+        self.log.eof.wait(10)
+        text = self.log.text()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"):
+            assert marker not in text, f"sanitizer report from operator {self.ident}:\n{text[-4000:]}"
+        assert self.proc.returncode in (0, -9), f"operator exited {self.proc.returncode}:\n{text[-3000:]}"
+
+
+@pytest.fixture
+def operator(k8s, k8s_ns, tmp_path):
+    made = []
+
+    def make(ident, *extra):
+        o = Operator(k8s, tmp_path, k8s_ns, ident, *extra)
+        made.append(o)
+        return o
+
+    yield make
+    for o in made:
+        o.stop()
+    for o in made:
+        k8s.delete(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{k8s_ns}-op-{o.ident}")
+
+
+def lease_holder(k8s, ns):
+    lease = k8s.get(f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/fixgw-operator", missing_ok=True)
+    return (lease or {}).get("spec", {}).get("holderIdentity")
+
+
+def writes(k8s, op, resources=("fixsessions", "events")):
+    return [e for e in k8s.audit_events(user=op.user) if e.get("objectRef", {}).get("resource") in resources]
+
+
+def test_operator_help_and_bad_usage():
+    from conftest import FIXGW
+    r = subprocess.run([str(FIXGW), "operator", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--lease-namespace" in r.stdout and "--id" in r.stdout
+    r = subprocess.run([str(FIXGW), "operator", "--lease-ms", "x"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--lease-ms" in r.stderr
+
+
+def test_two_replicas_one_leader_and_takeover_when_killed(k8s, k8s_ns, operator):
+    k8s.service(k8s_ns, "engine")
+    k8s.create(fs_path(k8s_ns), fixsession("a", "BROKER_A"))
+    a = operator("a", *FAST)
+    a.wait_log("leader_started")
+    b = operator("b", *FAST)
+    b.wait_log("new_leader", holder="a")
+    wait_condition(k8s, k8s_ns, "a", "Accepted", "True")
+    assert lease_holder(k8s, k8s_ns) == "a"
+    assert not b.log.select("leader_started")
+    assert writes(k8s, a) and not writes(k8s, b)  # only the leader writes
+    a.proc.kill()  # no release: b must wait out the lease (3 s) and take over
+    a.proc.wait()
+    b.wait_log("leader_started", timeout=3 + 2 + 10)  # lease + a retry period + slack for a busy machine
+    assert lease_holder(k8s, k8s_ns) == "b"
+    k8s.create(fs_path(k8s_ns), fixsession("b", "BROKER_B"))
+    wait_condition(k8s, k8s_ns, "b", "Accepted", "True")
+    assert any(e["objectRef"].get("name") == "b" for e in writes(k8s, b, ("fixsessions",)))
+
+
+def test_frozen_leader_writes_nothing_after_it_lost_the_lease(k8s, k8s_ns, operator):
+    """a leads and is frozen (SIGSTOP) past its lease; b takes over and is frozen in turn; a FIXSession is
+    created; a wakes up. The Lease is b's for one more lease duration, so a must write nothing until it has
+    taken the Lease again (its second leader_started): its audit events prove it."""
+    k8s.service(k8s_ns, "engine")
+    k8s.create(fs_path(k8s_ns), fixsession("x", "BROKER_X"))
+    a = operator("a", *FAST)
+    a.wait_log("leader_started")
+    wait_condition(k8s, k8s_ns, "x", "Accepted", "True")
+    b = operator("b", *FAST)
+    b.wait_log("new_leader", holder="a")
+    a.proc.send_signal(19)  # SIGSTOP, past its lease
+    try:
+        b.wait_log("leader_started", timeout=30)
+        b.proc.send_signal(19)
+        before = len(writes(k8s, a))
+        k8s.create(fs_path(k8s_ns), fixsession("z", "BROKER_Z"))  # work a sees as soon as it wakes up
+    finally:
+        a.proc.send_signal(18)  # SIGCONT
+    try:
+        a.wait_log("leader_stopped")
+        retaken = a.log.wait("leader_started", 30, count=2)[1]["ts"]
+        early = [e for e in writes(k8s, a)[before:] if e["stageTimestamp"] < retaken]
+        assert not early, early  # fenced: nothing between waking up and holding the Lease again
+        wait_condition(k8s, k8s_ns, "z", "Accepted", "True")  # then it does its work
+    finally:
+        b.proc.send_signal(18)
+    b.wait_log("leader_stopped")
+    b.wait_log("new_leader", holder="a")
+    assert not writes(k8s, b), writes(k8s, b)  # b woke up fenced as well
+    assert lease_holder(k8s, k8s_ns) == "a"
+
+
+def test_conflict_critical_condition_event_and_last_known_good(k8s, k8s_ns, operator):
+    k8s.service(k8s_ns, "engine")
+    k8s.create(fs_path(k8s_ns), fixsession("first", "BROKER_C"))
+    op = operator("a", *FAST)
+    op.wait_log("leader_started")
+    wait_condition(k8s, k8s_ns, "first", "Accepted", "True")
+    # a second FIXSession with the same SenderCompID: the later one is held back, both are marked
+    k8s.create(fs_path(k8s_ns), fixsession("second", "BROKER_C"))
+    held = wait_condition(k8s, k8s_ns, "second", "Accepted", "False", "Conflict")
+    crit = op.wait_log("route_conflict")[0]
+    assert crit["level"] == "CRITICAL", crit
+    assert f"{k8s_ns}/first" in crit["msg"] and f"{k8s_ns}/second" in crit["msg"]
+    assert "SenderCompID" in crit["msg"] or "49" in crit["msg"]
+    assert f"{k8s_ns}/first" in held["message"]
+    c = wait_condition(k8s, k8s_ns, "second", "Conflict", "True", "RouteConflict")
+    assert f"{k8s_ns}/first" in c["message"]
+    wait_condition(k8s, k8s_ns, "first", "Conflict", "True")
+    assert condition(k8s, k8s_ns, "first", "Accepted")["status"] == "True"  # the unchanged one stays
+
+    def event():
+        evs = k8s.get(f"/apis/events.k8s.io/v1/namespaces/{k8s_ns}/events")["items"]
+        return [e for e in evs if e.get("reason") == "RouteConflict" and e["regarding"]["name"] == "second"]
+    ev = wait_until(event, 30, what="RouteConflict Event")[0]
+    assert ev["type"] == "Warning" and ev["reportingController"] == "fixgw.io/operator"
+    assert f"{k8s_ns}/first" in ev["note"]
+
+    # last-known-good: first changes to conflict with a third; its accepted version stays, the third updates
+    k8s.patch(fs_path(k8s_ns, "second"), {"spec": {"matchFields": {"SenderCompID49": {"value": "BROKER_D"}}}})
+    wait_condition(k8s, k8s_ns, "second", "Accepted", "True")  # resolved: both accepted
+    wait_condition(k8s, k8s_ns, "second", "Conflict", "False")
+    wait_condition(k8s, k8s_ns, "first", "Conflict", "False")
+    assert condition(k8s, k8s_ns, "first", "Accepted")["status"] == "True"
+    k8s.patch(fs_path(k8s_ns, "first"), {"spec": {"matchFields": {"SenderCompID49": {"value": "BROKER_D"}}}})
+    kept = wait_condition(k8s, k8s_ns, "first", "Accepted", "False", "Conflict")
+    assert "last-known-good" in kept["message"]
+    assert condition(k8s, k8s_ns, "second", "Accepted")["status"] == "True"
+
+
+def test_service_missing_then_created_and_named_port(k8s, k8s_ns, operator):
+    k8s.create(fs_path(k8s_ns), fixsession("s", "BROKER_S", service="later"))
+    k8s.create(fs_path(k8s_ns), fixsession("p", "BROKER_P", service="named", port_name="fix-tls"))
+    k8s.service(k8s_ns, "named", ports=(("fix", 9880, 9880),))
+    op = operator("a", *FAST)
+    c = wait_condition(k8s, k8s_ns, "s", "TargetResolvable", "False", "ServiceNotFound")
+    assert f"{k8s_ns}/later" in c["message"]
+    w = op.wait_log("target_unresolvable", fixsession=f"{k8s_ns}/s")[0]
+    assert w["level"] == "WARN", w
+    assert condition(k8s, k8s_ns, "s", "Accepted")["status"] == "True"  # the route stays
+    assert wait_condition(k8s, k8s_ns, "s", "Ready", "False")["reason"] == "ServiceNotFound"
+    c = wait_condition(k8s, k8s_ns, "p", "TargetResolvable", "False", "PortNameNotFound")
+    assert "fix-tls" in c["message"] and "fix=9880" in c["message"]
+
+    k8s.service(k8s_ns, "later")
+    c = wait_condition(k8s, k8s_ns, "s", "TargetResolvable", "True")
+    assert c["observedGeneration"] == 1
+    wait_condition(k8s, k8s_ns, "s", "EndpointsReady", "False", "NoReadyEndpoints")
+    k8s.endpoint_slice(k8s_ns, "later", "later-1", [k8s.endpoint("10.9.9.9")], ports=(("fix", 9880),))
+    wait_condition(k8s, k8s_ns, "s", "EndpointsReady", "True")
+    wait_condition(k8s, k8s_ns, "s", "Ready", "True")
+    obj = k8s.get(fs_path(k8s_ns, "s"))
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+
+
+def test_status_written_only_on_change(k8s, k8s_ns, operator):
+    k8s.service(k8s_ns, "engine")
+    k8s.create(fs_path(k8s_ns), fixsession("q", "BROKER_Q"))
+    op = operator("a", *FAST)
+    wait_condition(k8s, k8s_ns, "q", "Accepted", "True")
+    wait_until(lambda: writes(k8s, op, ("fixsessions",)), 10, what="the first status write")
+    n = len(writes(k8s, op, ("fixsessions",)))
+    # an unrelated change makes the operator reconcile; nothing about q changed, so nothing is written
+    k8s.service(k8s_ns, "unrelated")
+    k8s.create(fs_path(k8s_ns), fixsession("r", "BROKER_R"))
+    wait_condition(k8s, k8s_ns, "r", "Accepted", "True")
+    assert [e["objectRef"]["name"] for e in writes(k8s, op, ("fixsessions",))[n:]] == ["r"]
+
+
+def test_status_409_is_retried(k8s, k8s_ns, operator):
+    """At 1 request/s the statuses of one round are written a second apart from the objects the round read;
+    the last FIXSession is changed (a label: new resourceVersion) meanwhile, so its write meets 409 Conflict
+    and is re-read and re-applied."""
+    for i in range(5):
+        k8s.create(fs_path(k8s_ns), fixsession(f"fs-{i}", f"BROKER_{i}", service="later"))
+    op = operator("a", "--qps", "1", "--burst", "1")
+    wait_condition(k8s, k8s_ns, "fs-0", "TargetResolvable", "False", timeout=60)
+    assert condition(k8s, k8s_ns, "fs-4", "TargetResolvable") is None  # not written yet
+    k8s.patch(fs_path(k8s_ns, "fs-4"), {"metadata": {"labels": {"touched": "yes"}}})
+    wait_condition(k8s, k8s_ns, "fs-4", "TargetResolvable", "False", timeout=60)
+    op.wait_log("k8s_conflict_retry")
+    assert not op.log.select("status_write_failed")
+    conflicts = [e for e in k8s.audit_events(user=op.user, resource="fixsessions")
+                 if e.get("responseStatus", {}).get("code") == 409]
+    assert [e["objectRef"]["name"] for e in conflicts] == ["fs-4"]
