@@ -69,8 +69,14 @@ def gateways():
         made.append(g)
         return g
     yield make
-    for g in made:
-        g.stop()
+    failure = None
+    for g in made:  # every one, even after one of them failed its stop checks
+        try:
+            g.stop()
+        except Exception as e:  # noqa: BLE001 (re-raised below)
+            failure = failure or e
+    if failure:
+        raise failure
 
 
 @pytest.fixture

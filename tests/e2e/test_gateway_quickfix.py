@@ -30,8 +30,14 @@ def procs():
         made.append(p)
         return p
     yield keep
-    for p in reversed(made):
-        p.stop()
+    failure = None
+    for p in reversed(made):  # every one, even after one of them failed its stop checks
+        try:
+            p.stop()
+        except Exception as e:  # noqa: BLE001 (re-raised below)
+            failure = failure or e
+    if failure:
+        raise failure
 
 
 @pytest.fixture(autouse=True)

@@ -131,8 +131,8 @@ def engine():
         return e
 
     yield start
-    for e in started:
-        rc = e.close()
+    codes = [e.close() for e in started]  # every one stopped before any check can fail
+    for e, rc in zip(started, codes):
         # Under the sanitizers a memory error or leak ends the process with a report on stderr.
         text = b"".join(e.raw)
         for report in (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:"):
