@@ -2,14 +2,23 @@
 frozen leader seen in the API server's audit log), conflict validation with last-known-good (CRITICAL log,
 Conflict condition, Event), and the status conditions (TargetResolvable follows the Service).
 
-Every replica runs with its own ServiceAccount token, so the audit log tells which replica wrote what."""
-import json
+Every replica runs with its own ServiceAccount token and the RBAC rules the Helm chart gives the operator
+(rendered by the pinned helm), so the audit log tells which replica wrote what and the chart's rules are
+shown to be enough."""
+import functools
+import os
+import pathlib
 import subprocess
+import tempfile
 
 import pytest
+import yaml
 
+import k8sharness
 from gwharness import JsonLines
 from k8sharness import wait_until
+
+CHART = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "helm" / "fix-gateway"
 
 GROUP = "/apis/fixgw.io/v1alpha1"
 # Short election timings so takeover tests take seconds, in the same ratios as client-go's 15/10/2 s.
@@ -39,19 +48,46 @@ def wait_condition(k8s, ns, name, ctype, status, reason=None, timeout=30):
     return wait_until(ok, timeout, what=f"{ns}/{name} {ctype}={status} {reason or ''}")
 
 
+@functools.lru_cache(maxsize=1)
+def chart_rules():
+    """The operator's rules from the chart: (ClusterRole rules, lease Role rules)."""
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, XDG_CACHE_HOME=d, XDG_CONFIG_HOME=d, XDG_DATA_HOME=d)
+        out = subprocess.run([str(k8sharness.tool("helm")), "template", "fgw", str(CHART)], env=env,
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+    objs = [o for o in yaml.safe_load_all(out) if o]
+    comp = [o for o in objs if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "operator"]
+    (cluster,) = [o for o in comp if o["kind"] == "ClusterRole"]
+    (lease,) = [o for o in comp if o["kind"] == "Role"]
+    return cluster["rules"], lease["rules"]
+
+
+def grant_operator_rbac(k8s, ns, sa):
+    cluster_rules, lease_rules = chart_rules()
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    subjects = [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]
+    k8s.create(f"{rbac}/clusterroles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                                        "metadata": {"name": f"{ns}-{sa}"}, "rules": cluster_rules})
+    k8s.create(f"{rbac}/clusterrolebindings", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": f"{ns}-{sa}"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"{ns}-{sa}"},
+        "subjects": subjects})
+    k8s.create(f"{rbac}/namespaces/{ns}/roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                                                  "metadata": {"name": sa}, "rules": lease_rules})
+    k8s.create(f"{rbac}/namespaces/{ns}/rolebindings", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": sa},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa}, "subjects": subjects})
+
+
 class Operator:
-    """One `fixgw operator` replica, with its own ServiceAccount (cluster-admin) so its writes are its own in
-    the audit log."""
+    """One `fixgw operator` replica, with its own ServiceAccount and the chart's RBAC, so its writes are its
+    own in the audit log."""
 
     def __init__(self, k8s, tmp_path, ns, ident, *extra):
         from conftest import FIXGW
         sa = f"op-{ident}"
         token = k8s.service_account_token(ns, sa)
-        k8s.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": f"{ns}-{sa}"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]})
+        grant_operator_rbac(k8s, ns, sa)
         self.user = f"system:serviceaccount:{ns}:{sa}"
         self.ident = ident
         kc = k8s.write_kubeconfig(tmp_path / f"kubeconfig-{ident}", user={"token": token})
@@ -91,7 +127,8 @@ def operator(k8s, k8s_ns, tmp_path):
     for o in made:
         o.stop()
     for o in made:
-        k8s.delete(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{k8s_ns}-op-{o.ident}")
+        for kind in ("clusterrolebindings", "clusterroles"):
+            k8s.delete(f"/apis/rbac.authorization.k8s.io/v1/{kind}/{k8s_ns}-op-{o.ident}")
 
 
 def lease_holder(k8s, ns):
