@@ -259,6 +259,10 @@ def test_named_port_and_pod_endpoints_from_the_controller_manager(k8s, k8s_ns, n
     fs["spec"]["target"]["service"]["port"] = {"name": "fix"}
     k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", fs)
     gw = gateway(namespace=k8s_ns)
+    # kube-controller-manager writes the slice; after an API server restart (earlier tests) its informers
+    # may still be backing off, so allow it time before asking anything of the gateway
+    wait_until(lambda: k8s.ready_addresses(k8s_ns, "engine") == [net.addr], 120, 0.2,
+               "kube-controller-manager to publish the Pod in the Service's EndpointSlice")
     wait_routed(gw, "NAMED_A", timeout=30)
     assert eng.conns
     k8s.set_pod_ready(k8s_ns, "engine-0", False)  # the Pod goes unready: new Logons are held
