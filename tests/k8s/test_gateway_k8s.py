@@ -266,13 +266,13 @@ def test_named_port_and_pod_endpoints_from_the_controller_manager(k8s, k8s_ns, n
     wait_routed(gw, "NAMED_A", timeout=30)
     assert eng.conns
     k8s.set_pod_ready(k8s_ns, "engine-0", False)  # the Pod goes unready: new Logons are held
-    wait_until(lambda: gw.route(f"{k8s_ns}/named")["ready_endpoints"] == 0, 30, 0.05,
+    wait_until(lambda: gw.route(f"{k8s_ns}/named")["ready_endpoints"] == 0, 120, 0.05,
                "the gateway to see the endpoint unready")
     s = gw.connect()
     s.sendall(logon(sender="NAMED_A"))
     gw.wait_log("hold_start")
     k8s.set_pod_ready(k8s_ns, "engine-0", True)
-    gw.wait_log("hold_released")
+    gw.wait_log("hold_released", timeout=120)
     assert recv_exactly(s, len(logon(sender="NAMED_A"))) == logon(sender="NAMED_A")
     s.close()
 
