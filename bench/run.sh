@@ -190,7 +190,7 @@ wait_port() { # wait_port PORT PID
 
 # ---- certificates and configs ----
 
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/server.key" -out "$TMP/server.crt" -days 2 \
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/server.key" -out "$TMP/server.crt" -days 365 \
 	-subj "/CN=localhost" -addext "subjectAltName=DNS:localhost" 2>/dev/null
 cat "$TMP/server.crt" "$TMP/server.key" >"$TMP/haproxy.pem"
 
