@@ -475,19 +475,20 @@ int gateway_main(const char *config_path, const struct gw_config_opts *opts)
 	}
 
 	rc = 1; /* from here on a failure is the system's, not the configuration's */
+	gw->workers = calloc(gw->boot_cfg->workers, sizeof(*gw->workers));
+	if (!gw->workers)
+		goto out_source;
+	gw->nworkers = gw->boot_cfg->workers;
+	/* Before the workers, which borrow it; its collect callback reads their (zeroed) counters. */
 	if (otlp_config_enabled(&gw->boot_cfg->telemetry)) {
 		int err = otlp_exporter_create(&gw->boot_cfg->telemetry, &gw->otlp);
 		if (err < 0) {
 			log_msg(LOG_CRITICAL, "boot_failed", &ctl_log, "cannot start the OTLP exporter: %s",
 			        fixgw_strerror(err));
-			goto out_source;
+			goto out_workers;
 		}
 		otlp_exporter_add_collector(gw->otlp, gw_telemetry_collect, gw);
 	}
-	gw->workers = calloc(gw->boot_cfg->workers, sizeof(*gw->workers));
-	if (!gw->workers)
-		goto out_source;
-	gw->nworkers = gw->boot_cfg->workers;
 	for (unsigned i = 0; i < gw->nworkers; i++) {
 		int err = worker_init(&gw->workers[i], gw, i);
 		if (err < 0) {
