@@ -36,7 +36,7 @@ def telemetry(endpoint, extra=""):
             "  logs: {enabled: false}\n" + extra)
 
 
-def gateway(tmp_path, engines, extra, listeners=None):
+def gateway(tmp_path, engines, extra, listeners=None, hold_timeout="30s"):
     a = Engine()
     h = Engine()
     engines.extend([a, h])
@@ -44,7 +44,7 @@ def gateway(tmp_path, engines, extra, listeners=None):
         fixsession("a", {"SenderCompID49": "A",
                          "TargetSubID57": {"value": CANARY_REDACT, "redact": True},
                          "SenderSubID50": {"value": CANARY_HIDDEN, "log": False}}, service="svc-a"),
-        fixsession("h", {"SenderCompID49": "H"}, service="svc-h", hold_timeout="30s"),
+        fixsession("h", {"SenderCompID49": "H"}, service="svc-h", hold_timeout=hold_timeout),
     ]
     eps = {"trading/svc-a:9880": [a.port], "trading/svc-h:9880": [(h.port, False)]}
     gw = Gateway(tmp_path, routes, eps, extra=extra, listeners=listeners)
@@ -272,6 +272,36 @@ def test_tls_spans_and_sampling(otelcol_bin, tmp_path):
         assert fkids["fixgw.tls.handshake"]["status"]["code"] == 2 and "fixgw.logon.parse" not in fkids
         assert "tls.cipher" not in attrs(froot)
         assert c.spans(routed["trace_id"]) == []  # sampled out, though queued before the no match
+    finally:
+        gw.stop()
+        for e in engines:
+            e.stop()
+        c.stop()
+
+
+def test_hold_timeout_span(otelcol_bin, tmp_path):
+    """A connection held until its hold timeout: an error span whose hold child was never released, and
+    the route's hold timeout counted."""
+    (tmp_path / "col").mkdir()
+    c = Collector(otelcol_bin, tmp_path / "col").start()
+    engines = []
+    gw, _, _, _ = gateway(tmp_path, engines, telemetry(f"http://127.0.0.1:{c.http_port}", "  traceRatio: 0\n"),
+                          hold_timeout="1s")
+    try:
+        gw.start()
+        with gw.connect() as s:
+            s.sendall(logon(sender="H"))
+            assert recv_until_closed(s, timeout=30)[0] == b""
+        held = gw.wait_log("hold_timeout")[0]
+        root, kids = wait_for(lambda: (lambda t: t if t[0] else None)(tree(c, held["trace_id"])), 30, "held spans")
+        assert root["status"]["code"] == 2 and attrs(root)["fixgw.route"] == "trading/h"
+        hold = kids["fixgw.endpoint.hold"]
+        assert hold["status"]["code"] == 2 and attrs(hold)["fixgw.hold.released"] is False
+        assert int(hold["endTimeUnixNano"]) - int(hold["startTimeUnixNano"]) >= 900_000_000
+        assert "fixgw.upstream.connect" not in kids
+        text = admin_metrics(gw)
+        assert prom_value(text, "fixgw_hold_timeouts_total", fixgw_route="trading/h") == 1
+        assert prom_value(text, "fixgw_rejections_total", reason="hold_timeout") == 1
     finally:
         gw.stop()
         for e in engines:
