@@ -479,7 +479,16 @@ int gateway_main(const char *config_path, const struct gw_config_opts *opts)
 	if (!gw->workers)
 		goto out_source;
 	gw->nworkers = gw->boot_cfg->workers;
-	/* Before the workers, which borrow it; its collect callback reads their (zeroed) counters. */
+	for (unsigned i = 0; i < gw->nworkers; i++) {
+		int err = worker_init(&gw->workers[i], gw, i);
+		if (err < 0) {
+			log_msg(LOG_CRITICAL, "boot_failed", &ctl_log, "cannot start: worker %u: %s", i,
+			        strerror(-err));
+			goto out_workers;
+		}
+	}
+	/* After worker_init (its thread reads the workers' counters at once), before the worker threads
+	 * start (they read w->otlp from then on). */
 	if (otlp_config_enabled(&gw->boot_cfg->telemetry)) {
 		int err = otlp_exporter_create(&gw->boot_cfg->telemetry, &gw->otlp);
 		if (err < 0) {
@@ -488,14 +497,8 @@ int gateway_main(const char *config_path, const struct gw_config_opts *opts)
 			goto out_workers;
 		}
 		otlp_exporter_add_collector(gw->otlp, gw_telemetry_collect, gw);
-	}
-	for (unsigned i = 0; i < gw->nworkers; i++) {
-		int err = worker_init(&gw->workers[i], gw, i);
-		if (err < 0) {
-			log_msg(LOG_CRITICAL, "boot_failed", &ctl_log, "cannot start: worker %u: %s", i,
-			        strerror(-err));
-			goto out_workers;
-		}
+		for (unsigned i = 0; i < gw->nworkers; i++)
+			gw->workers[i].otlp = gw->otlp;
 	}
 	if (gw->boot_cfg->admin_addr.len &&
 	    admin_start(gw, &gw->control, &gw->boot_cfg->admin_addr, &admin) < 0)

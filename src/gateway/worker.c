@@ -333,7 +333,6 @@ int worker_init(struct gw_worker *w, struct gateway *gw, unsigned index)
 	memset(w, 0, sizeof(*w));
 	w->gw = gw;
 	w->index = index;
-	w->otlp = gw->otlp;
 	w->rr = index; /* workers start their rotations at different endpoints */
 	for (size_t i = 0; i < GW_MAX_LISTENERS; i++)
 		w->listeners[i].io.fd = -1;
