@@ -250,6 +250,10 @@ suite unit-tsan "unit tests under ThreadSanitizer" \
 	'TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" unit tsan'
 suite e2e-tsan "end-to-end tests against the ThreadSanitizer build" \
 	'TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" e2e tsan'
+# The gateway's OTLP export under TSan: the exporter thread reads the workers' counters from its first
+# collection on, which the plain otel suite cannot see racing.
+suite otel-tsan "the gateway's OTLP export (tests/otel/test_gateway_otel.py) against the ThreadSanitizer build" \
+	'TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" e2e tsan tests/otel/test_gateway_otel.py'
 suite e2e "end-to-end tests against the default build" 'e2e default'
 # A real etcd, kube-apiserver and kube-controller-manager (tests/k8s, docs/internals/test-harness.md); its
 # programs have been building in the background since the start (log: build-test/tools-build.log).
