@@ -10,6 +10,8 @@ import urllib.request
 
 import ssl
 
+import pytest
+
 from conftest import Collector, attrs, free_port, make_cert, wait_for
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
@@ -279,13 +281,16 @@ def test_tls_spans_and_sampling(otelcol_bin, tmp_path):
         c.stop()
 
 
-def test_hold_timeout_span(otelcol_bin, tmp_path):
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_hold_timeout_span(otelcol_bin, tmp_path, protocol):
     """A connection held until its hold timeout: an error span whose hold child was never released, and
-    the route's hold timeout counted."""
+    the route's hold timeout counted; over both OTLP protocols (gRPC as h2c)."""
     (tmp_path / "col").mkdir()
     c = Collector(otelcol_bin, tmp_path / "col").start()
     engines = []
-    gw, _, _, _ = gateway(tmp_path, engines, telemetry(f"http://127.0.0.1:{c.http_port}", "  traceRatio: 0\n"),
+    port = c.grpc_port if protocol == "grpc" else c.http_port
+    gw, _, _, _ = gateway(tmp_path, engines,
+                          telemetry(f"http://127.0.0.1:{port}", f"  traceRatio: 0\n  protocol: {protocol}\n"),
                           hold_timeout="1s")
     try:
         gw.start()
