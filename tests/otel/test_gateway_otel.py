@@ -4,18 +4,16 @@ the redaction canary, and a collector that is down (routing goes on, drops are c
 
 import pathlib
 import re
-import socket
+import ssl
 import sys
 import urllib.request
-
-import ssl
 
 import pytest
 
 from conftest import Collector, attrs, free_port, make_cert, wait_for
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
-from fixmsg import fix_message, logon  # noqa: E402
+from fixmsg import logon  # noqa: E402
 from gwharness import Engine, Gateway, fixsession, recv_exactly, recv_until_closed  # noqa: E402
 
 # Unique values that must never leave the process except as [REDACTED] (the redact: true field).
