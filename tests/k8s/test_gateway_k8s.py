@@ -306,3 +306,27 @@ def test_gateway_runs_with_read_only_rbac(k8s, k8s_ns, netns, tmp_path):
     user = f"system:serviceaccount:{k8s_ns}:gw"
     writes = [e for e in k8s.audit_events(user=user) if e.get("verb") not in ("get", "list", "watch")]
     assert not writes, writes
+
+
+def test_quickfix_sessions_through_kubernetes_mode(k8s, k8s_ns, netns, gateway):
+    """Real QuickFIX engines: two acceptors in a network namespace behind two Services, initiators log on
+    through the gateway and are routed by SenderCompID to the acceptor their FIXSession names; each gets
+    its echoes and logs out."""
+    from gwharness import run_initiator
+    net = netns(2)
+    eq = net.acceptor("equities", addr=net.addrs[0])
+    fi = net.acceptor("fi", addr=net.addrs[1])
+    selectorless_service(k8s, k8s_ns, "equities-engine", [net.addrs[0]], port=eq.port)
+    selectorless_service(k8s, k8s_ns, "fi-engine", [net.addrs[1]], port=fi.port)
+    path = f"{GROUP}/namespaces/{k8s_ns}/fixsessions"
+    k8s.create(path, fixsession("broker-a", "QF_BROKER_A", "equities-engine"))
+    k8s.create(path, fixsession("bank-b", "QF_BANK_B", "fi-engine"))
+    gw = gateway(namespace=k8s_ns)
+    for sender, acc in (("QF_BROKER_A", eq), ("QF_BANK_B", fi)):
+        r = run_initiator(gw.port, sender, messages=5)
+        assert r.rc == 0, r.explain()
+        echoes = r.of("echo")
+        assert [e["text"] for e in echoes] == [f"echo:{acc.name}:msg-{i}" for i in range(5)], r.explain()
+        acc.wait_event("logon", sender=sender)
+        acc.wait_event("logout", sender=sender)
+    assert not eq.events("logon", sender="QF_BANK_B") and not fi.events("logon", sender="QF_BROKER_A")
