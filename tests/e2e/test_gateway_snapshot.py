@@ -201,7 +201,9 @@ def test_route_counters_are_summed_over_workers_and_survive_reloads(tmp_path, en
         c.sendall(msg)
         assert recv_exactly(c, len(msg)) == msg
         conns.append(c)
-    r = gw.route("trading/broker-a")
+    # a worker counts bytes after its write returns, which can be after the client has read them
+    r = wait_until(lambda: (lambda r: r if r["bytes_to_client"] == 8 * len(msg) else None)(
+        gw.route("trading/broker-a")), 10, what="bytes to clients counted")
     assert r["active"] == 8 and r["routed_total"] == 8
     assert r["bytes_from_client"] == 8 * len(msg) and r["bytes_to_client"] == 8 * len(msg)
     assert r["last_routing_unix_ms"] > 0 and r["last_connection_unix_ms"] > 0

@@ -275,6 +275,9 @@ def test_route_restricted_to_the_tls_listener(tmp_path, procs, pki):
     for port, tls in ((gw.port("fix-tls"), True), (gw.port("fix-plain"), False)):
         r = run_initiator(port, "BROKER_B", messages=2, tls=tls, ca=pki.ca if tls else None)
         assert r.rc == 0, r.explain()
+    # the gateway's lines and the acceptor's events are read by other threads: wait for them, then compare
+    gw.wait_log("routing_decision", count=4)
+    acc.wait_event("logon", count=2, sender="BROKER_B")
     decisions = [(d["listener"], d["decision"]) for d in gw.logs("routing_decision")]
     assert decisions == [("fix-tls", "ROUTE"), ("fix-plain", "REJECT_ENGINE"), ("fix-tls", "ROUTE"),
                          ("fix-plain", "ROUTE")], decisions
