@@ -77,11 +77,13 @@ static void on_new_leader(void *arg, const char *who)
 	log_end(&l, "%s is on standby", op->o->identity);
 }
 
-/* ---- snapshots of the caches (references: cached objects are never modified, only replaced) ---- */
+/* ---- snapshots of the caches ----
+ * Deep copies, taken under the informer's lock: jansson's reference counts are not safe to share between
+ * threads (json_decref reads the count without an atomic load; ThreadSanitizer reports it), so the main
+ * thread never holds a reference to a cached object. */
 
 struct fs_item {
-	const char *key; /* borrowed from obj's lifetime via the copy below */
-	char *key_copy;
+	char *key;
 	json_t *obj;
 };
 
@@ -105,18 +107,21 @@ static bool take_fs(void *arg, const struct k8s_store_entry *e)
 		f->cap = cap;
 	}
 	char *k = strdup(e->key);
-	if (!k) {
+	json_t *copy = json_deep_copy(e->obj);
+	if (!k || !copy) {
+		free(k);
+		json_decref(copy);
 		f->nomem = true;
 		return false;
 	}
-	f->v[f->n++] = (struct fs_item){k, k, json_incref(e->obj)};
+	f->v[f->n++] = (struct fs_item){k, copy};
 	return true;
 }
 
 static void fs_vec_free(struct fs_vec *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
-		free(f->v[i].key_copy);
+		free(f->v[i].key);
 		json_decref(f->v[i].obj);
 	}
 	free(f->v);
@@ -128,9 +133,14 @@ static int cmp_fs(const void *a, const void *b)
 }
 
 /* EndpointSlices grouped by "namespace/service". */
+struct slice_groups {
+	json_t *by_svc;
+	bool nomem;
+};
+
 static bool take_slice(void *arg, const struct k8s_store_entry *e)
 {
-	json_t *by_svc = arg;
+	struct slice_groups *g = arg;
 	json_t *meta = json_object_get(e->obj, "metadata");
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	const char *svc =
@@ -138,19 +148,17 @@ static bool take_slice(void *arg, const struct k8s_store_entry *e)
 	char key[320];
 	if (!ns || !svc || snprintf(key, sizeof(key), "%s/%s", ns, svc) >= (int)sizeof(key))
 		return true;
-	json_t *arr = json_object_get(by_svc, key);
-	if (!arr) {
-		arr = json_array();
-		if (!arr || json_object_set_new(by_svc, key, arr))
-			return false;
-	}
-	json_array_append(arr, e->obj);
-	return true;
+	json_t *arr = json_object_get(g->by_svc, key);
+	if (!arr && (!(arr = json_array()) || json_object_set_new(g->by_svc, key, arr)))
+		g->nomem = true;
+	else if (json_array_append_new(arr, json_deep_copy(e->obj)))
+		g->nomem = true;
+	return !g->nomem;
 }
 
 static void take_obj(void *arg, const void *obj)
 {
-	*(json_t **)arg = obj ? json_incref((json_t *)obj) : NULL;
+	*(json_t **)arg = obj ? json_deep_copy(obj) : NULL;
 }
 
 /* ---- conditions ---- */
@@ -580,8 +588,9 @@ static int reconcile(struct op *op)
 	if (!slices || !next_lkg)
 		goto out;
 	k8s_informer_foreach(op->fs, take_fs, &f);
-	k8s_informer_foreach(op->slices, take_slice, slices);
-	if (f.nomem)
+	struct slice_groups sg = {slices, false};
+	k8s_informer_foreach(op->slices, take_slice, &sg);
+	if (f.nomem || sg.nomem)
 		goto out;
 	/* a fixed order: the same set always compiles the same way whatever the watch order */
 	if (f.n)

@@ -41,7 +41,7 @@ def condition(k8s, ns, name, ctype):
     return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == ctype), None)
 
 
-def wait_condition(k8s, ns, name, ctype, status, reason=None, timeout=30):
+def wait_condition(k8s, ns, name, ctype, status, reason=None, timeout=60):
     def ok():
         c = condition(k8s, ns, name, ctype)
         return c if c and c["status"] == status and (reason is None or c["reason"] == reason) else None
@@ -77,6 +77,24 @@ def grant_operator_rbac(k8s, ns, sa):
     k8s.create(f"{rbac}/namespaces/{ns}/rolebindings", {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": sa},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa}, "subjects": subjects})
+    # the authorizer learns new bindings through its own informers: wait until it allows what the operator
+    # does first, so the operator's lists do not start with 403s and backoff on a busy machine
+    user = f"system:serviceaccount:{ns}:{sa}"
+    checks = [dict(group="fixgw.io", resource="fixsessions", verb="list"),
+              dict(group="fixgw.io", resource="fixsessions", subresource="status", verb="update", namespace=ns),
+              dict(group="events.k8s.io", resource="events", verb="create", namespace=ns),
+              dict(group="coordination.k8s.io", resource="leases", verb="update", namespace=ns)]
+
+    def allowed():
+        for attrs in checks:
+            r = k8s.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                "spec": {"user": user, "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}",
+                                                  "system:authenticated"], "resourceAttributes": attrs}})
+            if not r.get("status", {}).get("allowed"):
+                return False
+        return True
+    wait_until(allowed, 60, what=f"RBAC for {user}")
 
 
 class Operator:
