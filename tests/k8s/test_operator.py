@@ -25,10 +25,26 @@ GROUP = "/apis/fixgw.io/v1alpha1"
 FAST = ("--lease-ms", "3000", "--renew-deadline-ms", "2000", "--retry-ms", "500")
 
 
+# The operator validates FIXSessions of every namespace as one set, and the session's control plane keeps
+# other tests' objects (their namespaces are deleted in the background): every SenderCompID here carries a
+# per-test suffix, so only the conflicts a test makes itself exist.
+_run = {"suffix": ""}
+
+
+@pytest.fixture(autouse=True)
+def _unique_senders():
+    _run["suffix"] = "_" + os.urandom(3).hex().upper()
+    yield
+
+
+def uid(sender):
+    return sender + _run["suffix"]
+
+
 def fixsession(name, sender, service="engine", port=None, port_name=None):
     p = {"name": port_name} if port_name else {"number": port or 9880}
     return {"apiVersion": "fixgw.io/v1alpha1", "kind": "FIXSession", "metadata": {"name": name},
-            "spec": {"matchFields": {"SenderCompID49": {"value": sender}},
+            "spec": {"matchFields": {"SenderCompID49": {"value": uid(sender)}},
                      "target": {"service": {"name": service, "port": p}}}}
 
 
@@ -228,7 +244,9 @@ def test_conflict_critical_condition_event_and_last_known_good(k8s, k8s_ns, oper
     # a second FIXSession with the same SenderCompID: the later one is held back, both are marked
     k8s.create(fs_path(k8s_ns), fixsession("second", "BROKER_C"))
     held = wait_condition(k8s, k8s_ns, "second", "Accepted", "False", "Conflict")
-    crit = op.wait_log("route_conflict")[0]
+    crit = wait_until(
+        lambda: [r for r in op.log.select("route_conflict") if f"{k8s_ns}/second" in r.get("msg", "")], 30,
+        what="the route_conflict line about this test's FIXSessions")[0]
     assert crit["level"] == "CRITICAL", crit
     assert f"{k8s_ns}/first" in crit["msg"] and f"{k8s_ns}/second" in crit["msg"]
     assert "SenderCompID" in crit["msg"] or "49" in crit["msg"]
@@ -246,12 +264,12 @@ def test_conflict_critical_condition_event_and_last_known_good(k8s, k8s_ns, oper
     assert f"{k8s_ns}/first" in ev["note"]
 
     # last-known-good: first changes to conflict with a third; its accepted version stays, the third updates
-    k8s.patch(fs_path(k8s_ns, "second"), {"spec": {"matchFields": {"SenderCompID49": {"value": "BROKER_D"}}}})
+    k8s.patch(fs_path(k8s_ns, "second"), {"spec": {"matchFields": {"SenderCompID49": {"value": uid("BROKER_D")}}}})
     wait_condition(k8s, k8s_ns, "second", "Accepted", "True")  # resolved: both accepted
     wait_condition(k8s, k8s_ns, "second", "Conflict", "False")
     wait_condition(k8s, k8s_ns, "first", "Conflict", "False")
     assert condition(k8s, k8s_ns, "first", "Accepted")["status"] == "True"
-    k8s.patch(fs_path(k8s_ns, "first"), {"spec": {"matchFields": {"SenderCompID49": {"value": "BROKER_D"}}}})
+    k8s.patch(fs_path(k8s_ns, "first"), {"spec": {"matchFields": {"SenderCompID49": {"value": uid("BROKER_D")}}}})
     kept = wait_condition(k8s, k8s_ns, "first", "Accepted", "False", "Conflict")
     assert "last-known-good" in kept["message"]
     assert condition(k8s, k8s_ns, "second", "Accepted")["status"] == "True"
