@@ -123,8 +123,8 @@ static void *decode_slice(void *arg, const char *key, json_t *obj)
 	const char *type = json_string_value(json_object_get(obj, "addressType"));
 	int family = type && !strcmp(type, "IPv4") ? AF_INET : type && !strcmp(type, "IPv6") ? AF_INET6 : 0;
 	json_t *meta = json_object_get(obj, "metadata");
-	const char *svc =
-	    json_string_value(json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
+	json_t *svc_label = json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name");
+	const char *svc = json_string_value(svc_label);
 	json_t *eps = json_object_get(obj, "endpoints");
 	size_t n = family && svc && json_is_array(eps) ? json_array_size(eps) : 0;
 	if (n > MAX_SLICE_ENDPOINTS)
@@ -133,9 +133,7 @@ static void *decode_slice(void *arg, const char *key, json_t *obj)
 	if (!s)
 		return NULL;
 	s->family = family;
-	copy_name(s->service, sizeof(s->service),
-	          svc ? json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name")
-	              : NULL);
+	copy_name(s->service, sizeof(s->service), svc_label);
 	copy_name(s->ns, sizeof(s->ns), json_object_get(meta, "namespace"));
 	json_t *ports = json_object_get(obj, "ports");
 	for (size_t i = 0; json_is_array(ports) && i < json_array_size(ports) && s->nports < MAX_SLICE_PORTS;
@@ -524,7 +522,6 @@ static const struct svc_port *find_service_port(const struct svc_obj *svc, const
 }
 
 struct resolve_ctx {
-	struct k8s_routes *kr;
 	const struct route *route;
 	const struct slice_list *slices;
 	struct gw_service_endpoints *out;
@@ -640,7 +637,7 @@ static void build_endpoints_locked(struct endpoints_ctx *ec)
 		refs[i].key = NULL; /* moved */
 		char svc_key[320];
 		snprintf(svc_key, sizeof(svc_key), "%s/%s", refs[i].route->ns, refs[i].route->target.service);
-		struct resolve_ctx rc = {ec->kr, refs[i].route, &sl, out, false};
+		struct resolve_ctx rc = {refs[i].route, &sl, out, false};
 		k8s_informer_get(ec->kr->services, svc_key, resolve_target, &rc);
 		if (rc.nomem)
 			goto nomem;
