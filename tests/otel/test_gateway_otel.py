@@ -4,6 +4,7 @@ the redaction canary, and a collector that is down (routing goes on, drops are c
 
 import pathlib
 import re
+import socket
 import ssl
 import sys
 import urllib.request
@@ -104,9 +105,11 @@ def test_gateway_spans_metrics_and_redaction(otelcol_bin, tmp_path):
             s.sendall(logon(sender="NOBODY", extra=[(554, CANARY_PW)]))
             recv_until_closed(s)
         nomatch = gw.wait_log("routing_decision", decision="NO_MATCH")[0]
-        # parse failure: BodyLength is not a number
+        # parse failure: a Logon cut short (no trailer) by the client closing its side; waiting for the
+        # gateway's logon timeout instead would race recv_until_closed's own timeout
         with gw.connect() as s:
             s.sendall(b"8=FIX.4.4\x019=abc\x0135=A\x01554=" + CANARY_PW.encode() + b"\x01")
+            s.shutdown(socket.SHUT_WR)
             recv_until_closed(s)
         parse = gw.wait_log("routing_decision", decision="PARSE_FAILURE")[0]
         # hold, then release when the endpoint becomes ready
