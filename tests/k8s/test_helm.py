@@ -5,17 +5,16 @@ crds/fixsession-crd.yaml, and the chart's processes started exactly as the chart
 config file) so the chart and the binary cannot drift apart."""
 import json
 import os
-import pathlib
-import shutil
 import socket
 import subprocess
 
 import pytest
 import yaml
 
+import chartrun
 import k8sharness
 from fixmsg import logon
-from gwharness import JsonLines, free_port, recv_exactly, wait_until
+from gwharness import recv_exactly, wait_until
 
 ROOT = k8sharness.ROOT
 CHART = ROOT / "deploy" / "helm" / "fix-gateway"
@@ -233,23 +232,12 @@ def test_rendered_objects_accepted_by_apiserver(helm_env, k8s, k8s_ns, variant):
 
 # ---------------------------------------------------------------- chart and binary cannot drift
 
-def _container(obj):
-    (c,) = obj["spec"]["template"]["spec"]["containers"]
-    return c
-
-
-def _engine_pod(k8s, ns, name, ip, labels, port):
-    k8s.pod(ns, name, ip, labels, ports=(("fix", port),))
-
-
 def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path):
     """Apply the rendered chart, then run the gateway and the reject engine with the args, env and config
-    file the chart gives them; only listen addresses (to loopback ports) and mounted paths (config, TLS and
-    the service account files) are moved to where a test process can have them. The gateway authenticates
-    with a token of the chart's own ServiceAccount, so the chart's RBAC is what it runs with. A Logon for a
-    FIXSession reaches its engine; an unknown CompID is answered by the reject engine through the chart's
-    default-route FIXSession."""
-    from conftest import FIXGW
+    file the chart gives them (chartrun.py: only listen addresses and mounted paths are moved). The gateway
+    authenticates with a token of the chart's own ServiceAccount, so the chart's RBAC is what it runs with. A
+    Logon for a FIXSession reaches its engine; an unknown CompID is answered by the reject engine through the
+    chart's default-route FIXSession."""
     release = f"d{k8s_ns[-6:]}"
     text, objs = render(helm_env, "--set", f"gateway.watchNamespace={k8s_ns}",
                         "--set", "defaultRejectEngine.rejectReason=Unknown CompID", ns=k8s_ns, release=release)
@@ -261,14 +249,9 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
     # publishes its EndpointSlice); the reject engine: a Pod with the chart's reject-engine labels
     net.engine(addr=eng_addr)
     k8s.service(k8s_ns, "equities", selector={"app": "equities"})
-    _engine_pod(k8s, k8s_ns, "equities-0", eng_addr, {"app": "equities"}, 9880)
+    k8s.pod(k8s_ns, "equities-0", eng_addr, {"app": "equities"}, ports=(("fix", 9880),))
     (rdep,) = find(objs, "Deployment", "reject-engine")
-    rlabels = rdep["spec"]["template"]["metadata"]["labels"]
-    rc = _container(rdep)
-    _engine_pod(k8s, k8s_ns, "reject-0", rej_addr, rlabels, rc["ports"][0]["containerPort"])
-    assert not rc.get("env")
-    rej = net.popen([FIXGW, *rc["args"]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    rlog = JsonLines(rej.stderr, "reject-engine")
+    rej, rlog = chartrun.start_reject_engine(k8s, k8s_ns, net, rej_addr, rdep)
     k8s.create(f"{GROUP}/namespaces/{k8s_ns}/fixsessions", {
         "apiVersion": "fixgw.io/v1alpha1", "kind": "FIXSession", "metadata": {"name": "broker-a"},
         "spec": {"matchFields": {"SenderCompID49": {"value": "BROKER_A"}},
@@ -276,49 +259,9 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
 
     # the gateway as the chart runs it
     (dep,) = find(objs, "Deployment", "gateway")
-    gc = _container(dep)
     (cm,) = find(objs, "ConfigMap", "gateway")
-    mounts = {m["name"]: m["mountPath"] for m in gc["volumeMounts"]}
-    cfg_name = gc["args"][gc["args"].index("--config") + 1]
-    assert cfg_name.startswith(mounts["config"] + "/")
-    cfg = yaml.safe_load(cm["data"][pathlib.Path(cfg_name).name])
-    ports = {}
-    for lst in cfg["listeners"]:
-        ports[lst["name"]] = free_port()
-        lst["address"] = f"127.0.0.1:{ports[lst['name']]}"
-        if lst["tls"]["enabled"]:
-            d = tmp_path / "tls" / lst["name"]
-            d.mkdir(parents=True)
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                            "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", d / "tls.key", "-out",
-                            d / "tls.crt"], check=True, capture_output=True)
-            mount = mounts[f"tls-{lst['name']}"]
-            for k in ("certFile", "keyFile"):
-                assert lst["tls"][k].startswith(mount + "/")
-                lst["tls"][k] = str(d / pathlib.Path(lst["tls"][k]).name)
-    admin_port = free_port()
-    cfg["admin"]["address"] = f"127.0.0.1:{admin_port}"
-    cfg["kubernetes"]["syncTimeout"] = "30s"  # a busy test machine; the chart leaves the default
-    (tmp_path / "fixgw.yaml").write_text(yaml.safe_dump(cfg))
-    args = list(gc["args"])
-    args[args.index("--config") + 1] = str(tmp_path / "fixgw.yaml")
-    # the env as the kubelet fills it from the downward API (an env var the test does not know fails here)
-    downward = {"metadata.name": "gateway-0", "metadata.namespace": k8s_ns, "spec.nodeName": k8sharness.NODE}
-    pod_env = {e["name"]: downward[e["valueFrom"]["fieldRef"]["fieldPath"]] for e in gc.get("env", [])}
-    assert set(pod_env) == {"POD_NAME", "POD_NAMESPACE", "NODE_NAME"}
-
-    sa_name = dep["spec"]["template"]["spec"]["serviceAccountName"]
-    sa = tmp_path / "serviceaccount"
-    env = {"PATH": os.environ["PATH"], **pod_env,
-           **k8s.in_cluster_files(sa, k8s.service_account_token(k8s_ns, sa_name), k8s_ns)}
-    # The service account files where a Pod has them (/var/run/secrets/...), in a mount namespace of the
-    # gateway's own: a private tmpfs over /run, so the host's /run is untouched.
-    script = ('mount -t tmpfs -o mode=755 fixgw-sa /run && d=/run/secrets/kubernetes.io/serviceaccount && '
-              'mkdir -p "$d" && cp "$SA"/token "$SA"/ca.crt "$SA"/namespace "$d"/ && exec "$@"')
-    gw = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-                           str(FIXGW), *args], env=dict(env, SA=str(sa)), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, preexec_fn=k8sharness._die_with_parent)
-    glog = JsonLines(gw.stderr, "gateway")
+    gw = chartrun.ChartGateway(k8s, k8s_ns, dep, cm, tmp_path)
+    glog = gw.log
     try:
         glog.wait("started", 60)
 
@@ -331,7 +274,7 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
                 except OSError:
                     return msg, b""
 
-        plain = ports["fix-plain"]
+        plain = gw.ports["fix-plain"]
         wait_until(lambda: exchange(plain, "BROKER_A")[1] == logon(sender="BROKER_A"), 30, 0.1,
                    "a Logon from BROKER_A to reach the engine through the chart's gateway")
         line = glog.select("routing_decision", decision="ROUTE")[-1]
@@ -344,11 +287,8 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
         assert any(x.get("fixsession") == f"{k8s_ns}/{rdep['metadata']['name']}"
                    for x in glog.select("routing_decision"))
     finally:
-        if gw.poll() is None:
-            gw.terminate()
-            gw.wait(60)
-        glog.eof.wait(10)
-    assert gw.returncode == 0, glog.text()[-3000:]
+        rc = gw.stop()
+    assert rc == 0, glog.text()[-3000:]
     assert rej.poll() is None, rlog.text()[-3000:]
 
 
