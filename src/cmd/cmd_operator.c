@@ -36,10 +36,16 @@ static void operator_usage(FILE *out)
 	    "  --lease-ms MS --renew-deadline-ms MS --retry-ms MS\n"
 	    "                            election timings (default %u / %u / %u)\n"
 	    "  --qps Q --burst B         client-side rate limit of every request (default %.0f / %u)\n"
+	    "  --batch-strategy S        debounce: validate the set once it has been quiet for\n"
+	    "                            --debounce-ms (a batch apply is validated atomically);\n"
+	    "                            per-object: one pass per FIXSession event (default %s)\n"
+	    "  --debounce-ms MS          the quiet window (default %u)\n"
+	    "  --max-wait-ms MS          debounce: validate at the latest this long after the first\n"
+	    "                            pending change (default %u)\n"
 	    "  --log-level LEVEL         debug, info, warn, error (default info)\n\n"
 	    "Exit status: 0 after a clean stop, 1 the operator could not start, 2 bad usage.\n",
 	    K8S_LEASE_DURATION_MS, K8S_RENEW_DEADLINE_MS, K8S_RETRY_PERIOD_MS, OP_DEFAULT_QPS,
-	    OP_DEFAULT_BURST);
+	    OP_DEFAULT_BURST, op_batch_str(OP_DEFAULT_BATCH), OP_DEFAULT_DEBOUNCE_MS, OP_DEFAULT_MAX_WAIT_MS);
 }
 
 enum {
@@ -54,6 +60,9 @@ enum {
 	OPT_QPS,
 	OPT_BURST,
 	OPT_LOG_LEVEL,
+	OPT_BATCH,
+	OPT_DEBOUNCE_MS,
+	OPT_MAX_WAIT_MS,
 };
 
 static const struct cmd_opt op_opts[] = {
@@ -68,6 +77,9 @@ static const struct cmd_opt op_opts[] = {
     [OPT_QPS] = {"--qps", NULL, "Q"},
     [OPT_BURST] = {"--burst", NULL, "B"},
     [OPT_LOG_LEVEL] = {"--log-level", NULL, "LEVEL"},
+    [OPT_BATCH] = {"--batch-strategy", NULL, "S"},
+    [OPT_DEBOUNCE_MS] = {"--debounce-ms", NULL, "MS"},
+    [OPT_MAX_WAIT_MS] = {"--max-wait-ms", NULL, "MS"},
 };
 
 struct op_args {
@@ -92,7 +104,10 @@ static bool parse_ms(const char *name, const char *v, uint32_t min, uint32_t *ou
 /* Returns EXIT_OK to run, -1 after --help, or EXIT_USAGE. */
 static int parse_args(int argc, char **argv, struct op_args *a)
 {
-	*a = (struct op_args){.o.lease_name = OP_DEFAULT_LEASE_NAME,
+	*a = (struct op_args){.o = {.lease_name = OP_DEFAULT_LEASE_NAME,
+	                            .batch = OP_DEFAULT_BATCH,
+	                            .debounce_ms = OP_DEFAULT_DEBOUNCE_MS,
+	                            .max_wait_ms = OP_DEFAULT_MAX_WAIT_MS},
 	                      .co = {.qps = OP_DEFAULT_QPS, .burst = OP_DEFAULT_BURST},
 	                      .lvl = LOG_INFO};
 	for (int i = 1; i < argc; i++) {
@@ -149,6 +164,19 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 			a->co.burst = (unsigned)b;
 			break;
 		}
+		case OPT_BATCH:
+			if (!op_batch_parse(v, &a->o.batch))
+				return cmd_usage_error(
+				    "operator", "--batch-strategy '%s': want debounce or per-object", v);
+			break;
+		case OPT_DEBOUNCE_MS:
+			if (!parse_ms(op_opts[opt].name, v, 1, &a->o.debounce_ms))
+				return EXIT_USAGE;
+			break;
+		case OPT_MAX_WAIT_MS:
+			if (!parse_ms(op_opts[opt].name, v, 1, &a->o.max_wait_ms))
+				return EXIT_USAGE;
+			break;
 		case OPT_LOG_LEVEL:
 			if (!log_level_parse(v, &a->lvl))
 				return cmd_usage_error(
@@ -162,6 +190,9 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 		return cmd_usage_error("operator", "--id must not be empty");
 	if (!a->o.lease_name[0])
 		return cmd_usage_error("operator", "--lease-name must not be empty");
+	if (a->o.max_wait_ms < a->o.debounce_ms)
+		return cmd_usage_error("operator", "--max-wait-ms %u is shorter than --debounce-ms %u",
+		                       a->o.max_wait_ms, a->o.debounce_ms);
 	return EXIT_OK;
 }
 

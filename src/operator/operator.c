@@ -4,7 +4,6 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "k8s/api.h"
 #include "k8s/informer.h"
 #include "k8s/leader.h"
+#include "operator/settle.h"
 #include "telemetry/log.h"
 
 #define TICK_MS      100u  /* how often the main loop looks for work and for the stop signal */
@@ -31,19 +31,38 @@ struct op {
 	const struct op_opts *o;
 	struct k8s_leader *le;
 	struct k8s_informer *fs, *svc, *slices;
-	atomic_bool dirty; /* an informer saw a change, or leadership began */
-	json_t *lkg;       /* "ns/name" -> the text last accepted (the leader's memory only) */
-	char *last_diags;  /* the diagnostics logged last round: logged again only when they change */
-	uint64_t status_writes, events;
+	struct op_settle settle; /* when a pass is due: the batch strategy (settle.h, ADR-014) */
+	json_t *lkg;             /* "ns/name" -> the text last accepted (the leader's memory only) */
+	char *last_diags;        /* the diagnostics logged last round: logged again only when they change */
+	uint64_t status_writes, events, passes, table_generation;
 };
 
-/* ---- informer callbacks: they only mark the set dirty; the main loop does the work ---- */
+/* ---- informer callbacks: they only tell the batch strategy; the main loop does the work ---- */
 
+static json_int_t generation_of(const void *obj)
+{
+	return json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+}
+static void fs_add(void *arg, const char *key, void *obj)
+{
+	op_settle_fixsession(&((struct op *)arg)->settle, key, obj, true, k8s_now_ms());
+}
+static void fs_update(void *arg, const char *key, void *old_obj, void *new_obj)
+{
+	/* the status subresource: a spec change, and only a spec change, bumps metadata.generation */
+	op_settle_fixsession(&((struct op *)arg)->settle, key, new_obj,
+	                     generation_of(old_obj) != generation_of(new_obj), k8s_now_ms());
+}
+static void fs_delete(void *arg, const char *key, void *obj)
+{
+	(void)obj;
+	op_settle_fixsession(&((struct op *)arg)->settle, key, NULL, true, k8s_now_ms());
+}
 static void mark_add(void *arg, const char *key, void *obj)
 {
 	(void)key;
 	(void)obj;
-	atomic_store(&((struct op *)arg)->dirty, true);
+	op_settle_kick(&((struct op *)arg)->settle, OP_EV_OTHER, k8s_now_ms());
 }
 static void mark_update(void *arg, const char *key, void *old_obj, void *new_obj)
 {
@@ -52,13 +71,13 @@ static void mark_update(void *arg, const char *key, void *old_obj, void *new_obj
 }
 static void mark_synced(void *arg)
 {
-	mark_add(arg, NULL, NULL);
+	op_settle_kick(&((struct op *)arg)->settle, OP_EV_ALL, k8s_now_ms());
 }
 
 static void on_started(void *arg)
 {
 	struct op *op = arg;
-	atomic_store(&op->dirty, true);
+	op_settle_kick(&op->settle, OP_EV_ALL, k8s_now_ms());
 	log_msg(LOG_INFO, "leader_started", &op_log, "%s holds the Lease %s/%s: reconciling", op->o->identity,
 	        op->o->lease_namespace, op->o->lease_name);
 }
@@ -125,6 +144,22 @@ static void fs_vec_free(struct fs_vec *f)
 		json_decref(f->v[i].obj);
 	}
 	free(f->v);
+}
+
+static bool take_view(void *arg, const char *key, json_t *obj)
+{
+	struct k8s_store_entry e = {.key = (char *)key, .obj = obj};
+	return take_fs(arg, &e);
+}
+
+/* The set a pass validates: the informer's cache (debounce), or the view as of the event the pass is for
+ * (per-object). */
+static void snapshot_fixsessions(struct op *op, struct fs_vec *f)
+{
+	if (op_settle_uses_view(&op->settle))
+		op_settle_foreach_view(&op->settle, take_view, f);
+	else
+		k8s_informer_foreach(op->fs, take_fs, f);
 }
 
 static int cmp_fs(const void *a, const void *b)
@@ -573,6 +608,51 @@ static void log_diags_once(struct op *op, const struct diag_list *dl)
 	}
 }
 
+/* The validated table changed: INFO with the counts, DEBUG per FIXSession whose validated version changed
+ * (its generation, 0 when it left the table), so a test can replay every table the leader validated. */
+static void log_validated(struct op *op, const struct fs_vec *f, json_t *next_lkg)
+{
+	size_t changed = 0;
+	const char *key;
+	json_t *text;
+	uint64_t table = op->table_generation + 1;
+	for (size_t i = 0; i < f->n; i++) {
+		json_t *now = json_object_get(next_lkg, f->v[i].key);
+		if (!now || json_equal(now, json_object_get(op->lkg, f->v[i].key)))
+			continue;
+		changed++;
+		struct log_line l;
+		log_begin(&l, LOG_DEBUG, "route_validated", &op_log);
+		log_str(&l, "fixsession", f->v[i].key);
+		log_int(&l, "generation", (long long)generation_of(f->v[i].obj));
+		log_int(&l, "table", (long long)table);
+		log_end(&l, "the validated table has this version");
+	}
+	json_object_foreach(op->lkg, key, text)
+	{
+		if (json_object_get(next_lkg, key))
+			continue;
+		changed++;
+		struct log_line l;
+		log_begin(&l, LOG_DEBUG, "route_validated", &op_log);
+		log_str(&l, "fixsession", key);
+		log_int(&l, "generation", 0);
+		log_int(&l, "table", (long long)table);
+		log_end(&l, "left the validated table");
+	}
+	if (!changed)
+		return;
+	op->table_generation = table;
+	struct log_line l;
+	log_begin(&l, LOG_INFO, "routes_validated", &op_log);
+	log_int(&l, "table", (long long)table);
+	log_int(&l, "fixsessions", (long long)json_object_size(next_lkg));
+	log_int(&l, "changed", (long long)changed);
+	log_int(&l, "pass", (long long)op->passes);
+	log_end(&l, "validated routing table %llu: %zu FIXSessions changed", (unsigned long long)table,
+	        changed);
+}
+
 static int reconcile(struct op *op)
 {
 	struct fs_vec f = {0};
@@ -587,7 +667,7 @@ static int reconcile(struct op *op)
 	int rc = FIXGW_ENOMEM;
 	if (!slices || !next_lkg)
 		goto out;
-	k8s_informer_foreach(op->fs, take_fs, &f);
+	snapshot_fixsessions(op, &f);
 	struct slice_groups sg = {slices, false};
 	k8s_informer_foreach(op->slices, take_slice, &sg);
 	if (f.nomem || sg.nomem)
@@ -632,6 +712,7 @@ static int reconcile(struct op *op)
 		if (text && json_object_set_new(next_lkg, f.v[i].key, json_stringn(text, len)))
 			goto out;
 	}
+	log_validated(op, &f, next_lkg);
 	json_decref(op->lkg);
 	op->lkg = next_lkg;
 	next_lkg = NULL;
@@ -658,10 +739,44 @@ out:
 	return rc;
 }
 
+/* One reconcile pass, logged: INFO when it wrote a status or changed the validated table, else DEBUG. */
+static int run_pass(struct op *op)
+{
+	uint64_t t0 = k8s_now_ms(), writes = op->status_writes, table = op->table_generation;
+	op->passes++;
+	int rc = reconcile(op);
+	bool worked = op->status_writes != writes || op->table_generation != table;
+	struct log_line l;
+	log_begin(&l, worked ? LOG_INFO : LOG_DEBUG, "pass_done", &op_log);
+	log_int(&l, "pass", (long long)op->passes);
+	log_int(&l, "status_writes", (long long)(op->status_writes - writes));
+	log_int(&l, "table", (long long)op->table_generation);
+	log_int(&l, "ms", (long long)(k8s_now_ms() - t0));
+	log_end(&l, "%s pass %llu: %s", op_batch_str(op->settle.batch), (unsigned long long)op->passes,
+	        rc ? fixgw_strerror(rc) : "done");
+	return rc;
+}
+
 /* ---- lifecycle ---- */
 
+static bool reload_add(void *arg, const struct k8s_store_entry *e)
+{
+	return op_settle_reload_add(&((struct op *)arg)->settle, e->key, e->obj) == 0;
+}
+
+/* Per-object mode after a failed copy: rebuild the view from the cache. Called by k8s_informer_get under the
+ * informer's lock (obj is NULL: no object has the key ""), so no event comes in between. */
+static void reload_view(void *arg, const void *obj)
+{
+	struct op *op = arg;
+	(void)obj;
+	op_settle_reload_begin(&op->settle);
+	k8s_informer_foreach(op->fs, reload_add, op);
+}
+
+/* handlers NULL: any change asks for a pass over the current set (Services, EndpointSlices). */
 static int start_informer(struct op *op, const struct k8s_resource *r, const char *label_selector,
-                          struct k8s_informer **out)
+                          const struct k8s_informer_handlers *handlers, struct k8s_informer **out)
 {
 	struct k8s_informer_handlers h = {.arg = op,
 	                                  .on_add = mark_add,
@@ -669,7 +784,7 @@ static int start_informer(struct op *op, const struct k8s_resource *r, const cha
 	                                  .on_delete = mark_add,
 	                                  .on_synced = mark_synced};
 	struct k8s_informer_opts io = {.label_selector = label_selector};
-	int rc = k8s_informer_new(op->c, r, &io, &h, out);
+	int rc = k8s_informer_new(op->c, r, &io, handlers ? handlers : &h, out);
 	return rc ? rc : k8s_informer_start(*out);
 }
 
@@ -679,11 +794,22 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	struct op op = {.c = c, .o = o, .lkg = json_object()};
 	if (!op.lkg)
 		return FIXGW_ENOMEM;
-	int rc = start_informer(&op, &k8s_res_fixsessions, NULL, &op.fs);
+	int rc = op_settle_init(&op.settle, o->batch, o->debounce_ms, o->max_wait_ms);
+	if (rc) {
+		json_decref(op.lkg);
+		return rc;
+	}
+	struct k8s_informer_handlers fh = {.arg = &op,
+	                                   .on_add = fs_add,
+	                                   .on_update = fs_update,
+	                                   .on_delete = fs_delete,
+	                                   .on_synced = mark_synced};
+	rc = start_informer(&op, &k8s_res_fixsessions, NULL, &fh, &op.fs);
 	if (!rc)
-		rc = start_informer(&op, &k8s_res_services, NULL, &op.svc);
+		rc = start_informer(&op, &k8s_res_services, NULL, NULL, &op.svc);
 	if (!rc)
-		rc = start_informer(&op, &k8s_res_endpointslices, "kubernetes.io/service-name", &op.slices);
+		rc = start_informer(&op, &k8s_res_endpointslices, "kubernetes.io/service-name", NULL,
+		                    &op.slices);
 	struct k8s_leader_opts lo = {.namespace_ = o->lease_namespace,
 	                             .name = o->lease_name,
 	                             .identity = o->identity,
@@ -708,8 +834,13 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	    o->identity, o->lease_namespace, o->lease_name);
 	bool synced = false;
 	uint64_t retry_at = 0;
-	const struct timespec tick = {.tv_sec = 0, .tv_nsec = (long)TICK_MS * 1000000L};
-	while (sigtimedwait(stop, NULL, &tick) < 0) {
+	uint32_t wait_ms = TICK_MS;
+	for (;;) {
+		const struct timespec tick = {.tv_sec = wait_ms / 1000,
+		                              .tv_nsec = (long)(wait_ms % 1000) * 1000000L};
+		if (sigtimedwait(stop, NULL, &tick) >= 0)
+			break;
+		wait_ms = TICK_MS;
 		if (!synced) {
 			synced = k8s_informer_synced(op.fs) && k8s_informer_synced(op.svc) &&
 			         k8s_informer_synced(op.slices);
@@ -720,17 +851,34 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 			        k8s_informer_count(op.fs), k8s_informer_count(op.svc),
 			        k8s_informer_count(op.slices));
 		}
-		if (!k8s_leader_is_leader(op.le) || k8s_now_ms() < retry_at)
+		if (!k8s_leader_is_leader(op.le)) {
+			op_settle_standby(&op.settle);
 			continue;
-		if (!atomic_exchange(&op.dirty, false))
+		}
+		uint64_t now = k8s_now_ms();
+		uint32_t wait;
+		if (now < retry_at)
 			continue;
-		int r = reconcile(&op);
+		if (op_settle_needs_reload(&op.settle))
+			k8s_informer_get(op.fs, "", reload_view, &op);
+		if (!op_settle_due(&op.settle, now, &wait)) {
+			wait_ms = wait < wait_ms ? wait : wait_ms;
+			continue;
+		}
+		int r = run_pass(&op);
 		if (r && r != FIXGW_EAGAIN) {
-			atomic_store(&op.dirty, true);
-			retry_at = k8s_now_ms() + RETRY_MS;
+			op_settle_failed(&op.settle, now);
+			retry_at = now + RETRY_MS;
+		} else {
+			wait_ms = 0; /* the next pass may be due at once (per-object: the next event) */
 		}
 	}
-	log_msg(LOG_INFO, "stopping", &op_log, "%llu status writes, %llu Events",
+	struct log_line l;
+	log_begin(&l, LOG_INFO, "stopping", &op_log);
+	log_int(&l, "passes", (long long)op.passes);
+	log_int(&l, "status_writes", (long long)op.status_writes);
+	log_int(&l, "events", (long long)op.events);
+	log_end(&l, "%llu passes, %llu status writes, %llu Events", (unsigned long long)op.passes,
 	        (unsigned long long)op.status_writes, (unsigned long long)op.events);
 out:
 	k8s_leader_stop(op.le);
@@ -740,5 +888,6 @@ out:
 	k8s_informer_free(op.slices);
 	json_decref(op.lkg);
 	free(op.last_diags);
+	op_settle_free(&op.settle);
 	return rc;
 }

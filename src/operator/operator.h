@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "k8s/http.h"
+#include "operator/settle.h"
 
 #define OP_DEFAULT_LEASE_NAME "fixgw-operator"
 #define OP_DEFAULT_QPS        20.0 /* every request of the operator: reads, status writes, Events */
@@ -35,6 +36,8 @@ struct op_opts {
 	const char *identity;
 	uint32_t lease_ms, renew_deadline_ms, retry_ms; /* 0 = client-go's defaults (k8s/leader.h) */
 	uint32_t sync_timeout_ms;                       /* first complete lists; 0 = 60 s */
+	enum op_batch batch;                            /* when passes run (settle.h, ADR-014) */
+	uint32_t debounce_ms, max_wait_ms;              /* 0 = OP_DEFAULT_DEBOUNCE_MS / _MAX_WAIT_MS */
 };
 
 /** Run until one of the signals in `stop` arrives (they must be blocked in every thread: the caller blocks
