@@ -334,5 +334,23 @@ def test_status_409_is_retried(k8s, k8s_ns, operator):
     op.wait_log("k8s_conflict_retry")
     assert not op.log.select("status_write_failed")
     conflicts = [e for e in k8s.audit_events(user=op.user, resource="fixsessions")
-                 if e.get("responseStatus", {}).get("code") == 409]
+                 if e.get("responseStatus", {}).get("code") == 409 and e["objectRef"].get("namespace") == k8s_ns]
     assert [e["objectRef"]["name"] for e in conflicts] == ["fs-4"]
+
+
+def test_api_server_restarted_watches_resume(k8s, k8s_ns, operator):
+    """The API server goes away for longer than the renew deadline and comes back: the operator does not
+    exit, holds or retakes the Lease, and reconciles what changed after the restart (its watches resumed)."""
+    k8s.service(k8s_ns, "engine")
+    k8s.create(fs_path(k8s_ns), fixsession("before", "BROKER_BEFORE"))
+    op = operator("a", *FAST)
+    wait_condition(k8s, k8s_ns, "before", "Accepted", "True")
+    k8s.stop_apiserver()
+    try:
+        op.wait_log("leader_stopped", timeout=30)  # the renew deadline (2 s) passed without the API server
+    finally:
+        k8s.start_apiserver()
+    assert op.proc.poll() is None, "the operator exited while the API server was down"
+    k8s.create(fs_path(k8s_ns), fixsession("after", "BROKER_AFTER"))
+    wait_condition(k8s, k8s_ns, "after", "Accepted", "True", timeout=90)  # watch backoff is at most 30 s
+    assert lease_holder(k8s, k8s_ns) == "a"
