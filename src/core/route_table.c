@@ -206,6 +206,8 @@ static void append_fields(char *out, size_t cap, size_t *used, const struct rout
 	}
 }
 
+#define CONFLICT_PREFIX "conflict: " /* starts every conflict diagnostic (route_table_conflicts_in) */
+
 /* Report that routes a and b can both match one Logon; `why` says why neither wins. */
 static void report_conflict(struct conflict_ctx *c, uint32_t ai, uint32_t bi, const char *why)
 {
@@ -222,10 +224,19 @@ static void report_conflict(struct conflict_ctx *c, uint32_t ai, uint32_t bi, co
 	append_fields(fields, sizeof(fields), &used, b, a);
 	describe_listeners(t, t->masks[ai] & t->masks[bi], lst, sizeof(lst));
 	diag_add(c->dl, DIAG_ERROR, NULL, 0, 0, NULL,
-	         "conflict: FIXSession %s/%s (%s) and %s/%s (%s) can both match one Logon on %s "
-	         "(overlapping fields: %s): %s",
+	         CONFLICT_PREFIX "FIXSession %s/%s (%s) and %s/%s (%s) can both match one Logon on %s "
+	                         "(overlapping fields: %s): %s",
 	         a->ns, a->name, a->source ? a->source : "?", b->ns, b->name, b->source ? b->source : "?",
 	         lst, used ? fields : "none: both match every Logon", why);
+}
+
+size_t route_table_conflicts_in(const struct diag_list *dl)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < dl->count; i++)
+		n += dl->items[i].severity == DIAG_ERROR && dl->items[i].message &&
+		     !strncmp(dl->items[i].message, CONFLICT_PREFIX, sizeof(CONFLICT_PREFIX) - 1);
+	return n;
 }
 
 /* ---- compile ---- */

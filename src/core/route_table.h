@@ -46,6 +46,10 @@ struct route_conflict {
 int route_table_compile_pairs(struct route_set *set, struct diag_list *dl, struct route_conflict *pairs,
                               size_t max_pairs, size_t *npairs, struct route_table **out);
 
+/** The conflicts among dl's diagnostics: the "conflict: ..." errors route_table_compile adds (at most
+ * ROUTE_TABLE_MAX_CONFLICTS of them per compile; the rest are only counted in a summary line). */
+size_t route_table_conflicts_in(const struct diag_list *dl);
+
 struct route_table *route_table_ref(struct route_table *t);
 void route_table_unref(struct route_table *t);
 

@@ -114,6 +114,11 @@ void gw_publish_clear_error(struct gateway *gw)
 	pthread_mutex_unlock(&gw->lock);
 }
 
+void gw_set_route_conflicts(struct gateway *gw, size_t n)
+{
+	atomic_store(&gw->route_conflicts, n);
+}
+
 void gw_last_reload_error(struct gateway *gw, char *out, size_t cap)
 {
 	pthread_mutex_lock(&gw->lock);
@@ -206,6 +211,8 @@ void gw_stats_read(struct gateway *gw, struct gw_stats *out)
 	out->last_publish_unix_ms = atomic_load(&gw->last_publish_unix_ms);
 	struct gw_snapshot *s = gw_snapshot_current(gw);
 	out->snapshot_generation = s ? s->generation : 0;
+	out->max_held = s ? s->limits.max_held_per_process : 0;
+	out->route_conflicts = atomic_load(&gw->route_conflicts);
 	gw_snapshot_unref(s);
 	out->workers = gw->nworkers;
 }

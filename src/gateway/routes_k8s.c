@@ -168,7 +168,8 @@ struct k8s_routes {
 	void (*changed)(void *arg);
 	void *changed_arg;
 	atomic_bool fixsessions_changed;
-	json_t *lkg; /* namespace/name -> the text last accepted (JSON string) */
+	atomic_size_t conflicts; /* found by the last build_table */
+	json_t *lkg;             /* namespace/name -> the text last accepted (JSON string) */
 	char origin[256];
 	uint32_t sync_timeout_ms;
 };
@@ -322,6 +323,11 @@ int k8s_routes_start(struct k8s_routes *kr, char *why, size_t why_cap)
 	return 0;
 }
 
+size_t k8s_routes_conflicts(struct k8s_routes *kr)
+{
+	return atomic_load(&kr->conflicts);
+}
+
 const char *k8s_routes_origin(const struct k8s_routes *kr)
 {
 	return kr->origin;
@@ -437,6 +443,7 @@ static int build_table(struct k8s_routes *kr, struct route_table **out)
 	if (!rc)
 		rc = route_lkg_compile(cand, l.count, &dl, verdicts, out);
 	if (!rc) {
+		atomic_store(&kr->conflicts, route_table_conflicts_in(&dl));
 		if (dl.nerrors) {
 			gw_log_diags(LOG_CRITICAL, "route_conflict", &dl);
 			log_verdicts(&l, verdicts);

@@ -46,6 +46,8 @@ int k8s_routes_build(struct k8s_routes *kr, const struct route_table *current, s
 
 /** "kubeconfig PATH (context X)" or "in-cluster", for log lines. */
 const char *k8s_routes_origin(const struct k8s_routes *kr);
+/** FIXSession conflicts the last table build found (0 when none, or before the first build). */
+size_t k8s_routes_conflicts(struct k8s_routes *kr);
 
 /** Stop the informers and free everything. NULL is fine. */
 void k8s_routes_free(struct k8s_routes *kr);

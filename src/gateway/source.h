@@ -54,6 +54,9 @@ int gw_publish(struct gateway *gw, struct gw_snapshot *snap);
  * calls gw_publish_clear_error(). */
 void gw_publish_refused(struct gateway *gw, const char *why);
 void gw_publish_clear_error(struct gateway *gw);
+/** Record how many FIXSession conflicts the source's last build found (0 once they are resolved): the
+ * fixgw.routing.conflicts gauge. Any thread. */
+void gw_set_route_conflicts(struct gateway *gw, size_t n);
 
 /** Log each diagnostic as one line (event, file, line, field); errors at lvl, warnings at WARN. */
 void gw_log_diags(enum log_level lvl, const char *event, const struct diag_list *dl);

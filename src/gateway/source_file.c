@@ -60,9 +60,9 @@ void gw_log_diags(enum log_level lvl, const char *event, const struct diag_list 
 }
 
 /* Load and compile the FIXSessions of c. On failure *why says what went wrong; `lkg` says whether a
- * last-known-good table exists to keep (not at the first boot). */
-static int load_table(const struct gw_config *c, struct route_table **out, bool lkg, char *why,
-                      size_t why_cap)
+ * last-known-good table exists to keep (not at the first boot). The conflicts found go to gw's gauge. */
+static int load_table(struct gateway *gw, const struct gw_config *c, struct route_table **out, bool lkg,
+                      char *why, size_t why_cap)
 {
 	struct route_set set;
 	struct diag_list dl;
@@ -73,6 +73,7 @@ static int load_table(const struct gw_config *c, struct route_table **out, bool 
 	int err = manifest_paths_load((const char *const *)c->route_paths, c->nroute_paths, &set, &dl);
 	if (!err)
 		err = route_table_compile(&set, &dl, out);
+	gw_set_route_conflicts(gw, route_table_conflicts_in(&dl));
 	if (err == FIXGW_ECONFLICT) {
 		gw_log_diags(LOG_CRITICAL, "route_conflict", &dl);
 		snprintf(why, why_cap, "FIXSession conflicts (%zu)%s", dl.nerrors, keep);
@@ -190,6 +191,8 @@ static int k8s_initial(struct file_source *fs, struct route_table **t, struct en
 	if (!rc && (rc = k8s_routes_build(fs->k8s, NULL, t, m, ++fs->endpoints_generation)) != 0)
 		snprintf(why, why_cap, "cannot build the first routing table from the API server: %s",
 		         fixgw_strerror(rc));
+	if (fs->k8s)
+		gw_set_route_conflicts(fs->base.gw, k8s_routes_conflicts(fs->k8s));
 	if (!rc)
 		log_msg(LOG_INFO, "kubernetes_synced", &src_log, "%zu FIXSessions from %s",
 		        route_table_count(*t), k8s_routes_origin(fs->k8s));
@@ -206,7 +209,7 @@ static int file_initial(struct gw_source *src, char *why, size_t why_cap)
 		int rc = k8s_initial(fs, &t, &m, why, why_cap);
 		if (rc)
 			return rc;
-	} else if (load_table(fs->cur, &t, false, why, why_cap) != 0) {
+	} else if (load_table(src->gw, fs->cur, &t, false, why, why_cap) != 0) {
 		return FIXGW_EINVAL;
 	}
 	struct gw_snapshot *s = build(fs, fs->cur, t, m);
@@ -254,7 +257,7 @@ static void rebuild(struct file_source *fs, const char *cause)
 		    "listener names, addresses or TLS on/off changed: those take effect at the next restart");
 
 	struct route_table *t = NULL;
-	bool table_ok = fs->k8s || load_table(c, &t, true, why, sizeof(why)) == 0;
+	bool table_ok = fs->k8s || load_table(gw, c, &t, true, why, sizeof(why)) == 0;
 	gw_reload_certificates(gw, c);
 	struct gw_snapshot *s = NULL;
 	if (fs->k8s) {
@@ -300,6 +303,7 @@ static void rebuild_routes(struct file_source *fs)
 	struct endpoint_map *m = NULL;
 	int rc = k8s_routes_build(fs->k8s, cur ? cur->table : NULL, &t, &m, ++fs->endpoints_generation);
 	gw_snapshot_unref(cur);
+	gw_set_route_conflicts(gw, k8s_routes_conflicts(fs->k8s));
 	if (rc) {
 		log_msg(LOG_ERROR, "reload_failed", &src_log, "cannot rebuild from the API server: %s",
 		        fixgw_strerror(rc));

@@ -40,6 +40,15 @@ static const struct otlp_metric_desc m_held_total = {"fixgw.connections.held.pro
                                                      "Connections held in this process (the hold cap counts "
                                                      "these)",
                                                      "{connection}", OTLP_METRIC_UPDOWN};
+static const struct otlp_metric_desc m_held_limit = {
+    "fixgw.connections.held.limit",
+    "The hold cap of this process (maxHeldConnectionsPerPod): connections held beyond it are closed",
+    "{connection}", OTLP_METRIC_GAUGE};
+static const struct otlp_metric_desc m_conflicts = {
+    "fixgw.routing.conflicts",
+    "FIXSession conflicts the last routing table build found (the last-known-good version stays in use); 0 "
+    "when there are none",
+    "{conflict}", OTLP_METRIC_GAUGE};
 
 /* One FIXSession's series. Runs under the registry lock: only adds points. */
 static void route_points(const struct gw_route_stats *st, void *arg)
@@ -66,6 +75,8 @@ void gw_telemetry_collect(void *arg, struct otlp_metric_set *set)
 	otlp_metric_int(set, &m_reject_engine, NULL, 0, (int64_t)s.reject_engine_connections);
 	otlp_metric_int(set, &m_default_routed, NULL, 0, (int64_t)s.default_routed);
 	otlp_metric_int(set, &m_held_total, NULL, 0, s.held_connections);
+	otlp_metric_int(set, &m_held_limit, NULL, 0, (int64_t)s.max_held);
+	otlp_metric_int(set, &m_conflicts, NULL, 0, (int64_t)s.route_conflicts);
 	for (int r = 0; r < GW_REJECT__COUNT; r++) {
 		struct otlp_attr a = OTLP_STR("reason", gw_reject_reason_name((enum gw_reject_reason)r));
 		otlp_metric_int(set, &m_rejections, &a, 1, (int64_t)s.rejections[r]);

@@ -169,6 +169,19 @@ TEST(test_duplicate_exact_conflict)
 	CHECK_EQ_INT(set.count, 2); /* still the caller's */
 	CHECK(diag_mentions(&dl, "trading/one", "trading/two"));
 	CHECK(diag_mentions(&dl, "Field49=\"X\"", "Field50=\"Y\""));
+	CHECK_EQ_INT(route_table_conflicts_in(&dl), 1); /* the fixgw.routing.conflicts gauge */
+	diag_list_free(&dl);
+	route_set_free(&set);
+
+	/* a third route on the same Logon conflicts with both; an invalid route is not a conflict */
+	route_set_init(&set);
+	add_route(&set, "one", 0, false, NULL, F("49=X"));
+	add_route(&set, "two", 0, false, NULL, F("49=X"));
+	add_route(&set, "three", 0, false, NULL, F("49=X"));
+	CHECK_EQ_INT(compile(&set, &t, &dl), FIXGW_ECONFLICT);
+	CHECK_EQ_INT(route_table_conflicts_in(&dl), 3);
+	diag_add(&dl, DIAG_ERROR, NULL, 0, 0, NULL, "not a conflict: %s", "x");
+	CHECK_EQ_INT(route_table_conflicts_in(&dl), 3);
 	diag_list_free(&dl);
 	route_set_free(&set);
 }
