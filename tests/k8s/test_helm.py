@@ -1,7 +1,7 @@
 """The Helm chart (deploy/helm/fix-gateway) with the pinned helm and the real kube-apiserver: lint, rendering
-in both gateway modes and with TLS and the reject engine on and off, the values schema refusing bad values,
-every rendered object accepted by `kubectl apply --dry-run=server`, the chart's CRD identical to
-crds/fixsession-crd.yaml, and the chart's processes started exactly as the chart configures them (args, env,
+in both gateway modes and with TLS and the reject engine on and off, the PrometheusRule equal to the alert rule
+file, the values schema refusing bad values, every rendered object accepted by `kubectl apply --dry-run=server`,
+the chart's CRD identical to crds/fixsession-crd.yaml, and the chart's processes started exactly as the chart configures them (args, env,
 config file) so the chart and the binary cannot drift apart."""
 import json
 import os
@@ -184,6 +184,21 @@ def test_rbac_least_privilege(helm_env):
     assert not find(objs, "ClusterRole", "reject-engine") and not find(objs, "Role", "reject-engine")
 
 
+def test_prometheus_rule_is_the_rule_file(helm_env):
+    """prometheusRule.enabled renders a PrometheusRule whose rules are deploy/prometheus/fixgw-alerts.yaml
+    (the file tests/otel/test_alerts.py tests with promtool), exactly; off by default."""
+    _, objs = render(helm_env)
+    assert not [o for o in objs if o["kind"] == "PrometheusRule"]
+    _, objs = render(helm_env, "--set", "prometheusRule.enabled=true", "--set", "prometheusRule.labels.release=kps",
+                     "--set", "prometheusRule.namespace=monitoring")
+    (rule,) = find(objs, "PrometheusRule", "alerts")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["namespace"] == "monitoring" and rule["metadata"]["labels"]["release"] == "kps"
+    rules_file = ROOT / "deploy" / "prometheus" / "fixgw-alerts.yaml"
+    assert rule["spec"] == yaml.safe_load(rules_file.read_text())
+    assert [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
+
+
 @pytest.mark.parametrize("values,message", [
     (["--set", "gateway.mode=statefulset"], "/gateway/mode"),
     (["--set", "gateway.replicas=three"], "/gateway/replicas"),
@@ -202,6 +217,8 @@ def test_rbac_least_privilege(helm_env):
     (["--set", "defaultRejectEngine.enabled=maybe"], "/defaultRejectEngine/enabled"),
     (["--set", "otel.protocol=thrift"], "/otel/protocol"),
     (["--set", "otel.traceRatio=2"], "/otel/traceRatio"),
+    (["--set", "prometheusRule.enabled=yes"], "/prometheusRule/enabled"),
+    (["--set-json", 'prometheusRule.labels={"release":1}'], "/prometheusRule/labels/release"),
 ])
 def test_schema_refuses_bad_values(helm_env, values, message):
     r = helm(helm_env, "template", "x", CHART, *values, check=False)
