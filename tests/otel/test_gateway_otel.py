@@ -1,12 +1,15 @@
 """The real gateway exporting to the real OpenTelemetry Collector: one span tree per connection (route, no
 match, hold then release, parse failure), the gateway's metrics over OTLP and on the admin /metrics page,
-the redaction canary, and a collector that is down (routing goes on, drops are counted)."""
+the redaction canary, and a collector that is down or blackholed (routing goes on, drops are counted, memory
+stays bounded)."""
 
 import pathlib
 import re
 import socket
 import ssl
 import sys
+import threading
+import time
 import urllib.request
 
 import pytest
@@ -313,3 +316,84 @@ def test_hold_timeout_span(otelcol_bin, tmp_path, protocol):
         for e in engines:
             e.stop()
         c.stop()
+
+
+class Blackhole:
+    """A collector address that accepts every connection and never reads or answers: each export request
+    waits for its timeout."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_blackholed_collector_routing_goes_on_memory_bounded(tmp_path):
+    """Export to a collector that accepts and never answers (request timeout 60 s: the exporter stays stuck
+    for the whole test): every Logon is still routed and echoed at once, the spans and log records that do
+    not fit the bounded queues are dropped and counted, the gateway's memory stays flat once the queues are
+    full, and it still stops promptly (the hung request is cut at the shutdown deadline)."""
+    hole = Blackhole()
+    engines = []
+    gw, _, _, _ = gateway(tmp_path, engines, telemetry(
+        f"http://127.0.0.1:{hole.port}",
+        "  timeout: 60s\n  traces.queueSize: 256\n  logs.enabled: true\n  logs.queueSize: 256\n"))
+
+    def routed(n):
+        slowest = 0.0
+        for _ in range(n):
+            t0 = time.monotonic()
+            route_once(gw)
+            slowest = max(slowest, time.monotonic() - t0)
+        return slowest
+
+    try:
+        gw.start()
+        # fill the queues: one span (and log records) per connection; the exporter is stuck in its first request
+        routed(400)
+        text = wait_for(lambda: (lambda t: t if (prom_value(t, "fixgw_otlp_records_total", signal="traces",
+                                                            outcome="dropped") or 0) > 0 else None)(
+            admin_metrics(gw)), 20, "dropped spans counted")
+        assert hole.held, "the exporter never connected to the blackhole"
+        dropped_before = prom_value(text, "fixgw_otlp_records_total", signal="traces", outcome="dropped")
+        rss_before = rss_kib(gw.proc.pid)
+        # three times as many connections again: routing goes on, only the drop count grows
+        slowest = routed(1200)
+        text = admin_metrics(gw)
+        rss_after = rss_kib(gw.proc.pid)
+        assert prom_value(text, "fixgw_connections_routed_total", fixgw_route="trading/a") == 1600
+        assert prom_value(text, "fixgw_otlp_records_total", signal="traces", outcome="dropped") >= dropped_before + 1000
+        assert (prom_value(text, "fixgw_otlp_records_total", signal="traces", outcome="sent") or 0) == 0
+        # far below the 60 s request the exporter is waiting on: the data path never waits for it
+        assert slowest < 5, slowest
+        if "asan" not in str(gw.binary):  # ASan's quarantine keeps freed memory on purpose
+            assert rss_after - rss_before < 4 * 1024, (rss_before, rss_after)
+        t0 = time.monotonic()
+        gw.stop(timeout=30)
+        assert time.monotonic() - t0 < 20  # the shutdown deadline, not the 60 s request timeout
+    finally:
+        gw.stop()
+        hole.close()
+        for e in engines:
+            e.stop()
