@@ -16,6 +16,13 @@
 #                pinWorkers can only be judged where the scheduler is otherwise free
 #   scale        tput and logons with 1 and with 2 workers (fixgw `workers: N`, HAProxy `nbthread N`)
 #   idle         memory per idle proxied session at BENCH_IDLE_SESSIONS sessions (once, fresh processes)
+#   otel         fixgw only: lat1, lat100 and logons with OTLP export off, to a healthy real OpenTelemetry
+#                Collector (otelcol from tools/build.sh, on the other CPUs) and to a blackholed one (a socket
+#                that accepts and never answers); a fresh fixgw per mode, first given a 1 s burst of Logons
+#                (unmeasured) so that its exporter has spans queued, sent or dropped while latency is
+#                measured; the modes' order rotated each repeat; the proxy's RSS after every run. Each mode
+#                waits for the previous one's TIME_WAIT sockets to go (up to 60 s): a Logon run uses most
+#                ephemeral ports towards its destination, and the next 100-session run would find none.
 #
 # CPU placement (BENCH_PLACEMENT, one mode or a comma list such as "one,free": the scenarios lat1, lat100,
 # tput, logons, tls13, tls12 and scale then run once per mode, each result tagged with its placement, and
@@ -36,7 +43,7 @@
 # BENCH_TP_WINDOW [16], BENCH_LOGON_CONCURRENCY [16], BENCH_TLS_CONCURRENCY [8],
 # BENCH_IDLE_SESSIONS [10000, capped by the fd limit], BENCH_PORT_BASE [19400], BENCH_PLACEMENT [one],
 # BENCH_SCHED [nice], BENCH_FIXGW_LOG_LEVEL [info], BENCH_ONLY [all, or a comma list of the scenario
-# names above], BENCH_OUT_DIR [docs/benchmarks-gateway-raw].
+# names above], BENCH_OUT_DIR [docs/benchmarks-gateway-raw], BENCH_OTELCOL [the otelcol of tools/build.sh].
 #
 # Everything listens on 127.0.0.1. Raw JSON lines go to $BENCH_OUT_DIR/results-<stamp>.jsonl, the markdown
 # tables to stdout and to results-<stamp>.md next to them.
@@ -75,6 +82,9 @@ FIXGW_PORT=$((PORT_BASE + 1))
 FIXGW_TLS_PORT=$((PORT_BASE + 2))
 HAPROXY_PORT=$((PORT_BASE + 3))
 HAPROXY_TLS_PORT=$((PORT_BASE + 4))
+OTEL_HTTP_PORT=$((PORT_BASE + 7))
+OTEL_GRPC_PORT=$((PORT_BASE + 8))
+OTEL_HOLE_PORT=$((PORT_BASE + 9))
 
 FIXGW=$BUILD/fixgw
 FIXECHO=$BUILD/bench/gateway/fixecho
@@ -142,14 +152,15 @@ move_echo() {
 	for pid in $ECHO_PID; do taskset -a -p -c "$cpus" "$pid" >/dev/null; done
 }
 
-for p in "$ECHO_PORT" "$ECHO_FIXGW_PORT" "$ECHO_HAPROXY_PORT" "$FIXGW_PORT" "$FIXGW_TLS_PORT" "$HAPROXY_PORT" "$HAPROXY_TLS_PORT"; do
+for p in "$ECHO_PORT" "$ECHO_FIXGW_PORT" "$ECHO_HAPROXY_PORT" "$FIXGW_PORT" "$FIXGW_TLS_PORT" "$HAPROXY_PORT" "$HAPROXY_TLS_PORT" \
+	"$OTEL_HTTP_PORT" "$OTEL_GRPC_PORT" "$OTEL_HOLE_PORT"; do
 	if [[ -n $(ss -Hltn "sport = :$p") ]]; then
 		fail "port $p is in use; set BENCH_PORT_BASE"
 	fi
 done
 
 TMP=$(mktemp -d /tmp/fixgw-bench.XXXXXX)
-ECHO_PID= FIXGW_PID= HAPROXY_PID= LOAD_PID= HAPROXY_THREADS=1
+ECHO_PID= FIXGW_PID= HAPROXY_PID= LOAD_PID= HAPROXY_THREADS=1 OTELCOL_PID= HOLE_PID= OTEL_MODE=
 
 stop_pid() { # stop_pid PID: TERM, then KILL after 5 s
 	local pid=$1 i
@@ -169,6 +180,8 @@ cleanup() {
 	stop_pid "$LOAD_PID"
 	stop_pid "$HAPROXY_PID"
 	stop_pid "$FIXGW_PID"
+	stop_pid "$OTELCOL_PID"
+	stop_pid "$HOLE_PID"
 	local pid
 	for pid in $ECHO_PID; do stop_pid "$pid"; done
 	rm -rf "$TMP"
@@ -362,16 +375,90 @@ run_load() {
 	fi
 	local variant=
 	[[ $label == fixgw ]] && variant=$FIXGW_VARIANT
+	[[ $scenario == otel-* ]] && variant=$OTEL_MODE
 	[[ $label == haproxy && $scenario == scale-* ]] && variant="nbthread $HAPROXY_THREADS"
 	line="${line%\}},\"scenario\":\"$scenario\",\"repeat\":$rep,\"variant\":\"$variant\",\"placement\":\"$CURRENT_PLACEMENT\""
 	line+=",\"proxy_cpu_s\":$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')"
-	line+=",\"wall_s\":$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')}"
+	line+=",\"wall_s\":$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+	[[ -n $pid ]] && line+=",\"proxy_rss_kb\":$(rss_kb "$pid")"
+	line+="}"
 	echo "$line" >>"$RESULTS"
 	log "$scenario/$label#$rep: $(printf '%s' "$line" | cut -c1-220)"
 }
 
+# ---- OTLP export targets (the otel scenario) ----
+
+# start_otel: the real collector on the peers' CPUs (OTLP/HTTP and gRPC in, batch, the debug exporter's one
+# line per batch) and the blackhole; returns 1 (no otel scenario) when there is no collector binary.
+start_otel() {
+	local otelcol=${BENCH_OTELCOL:-}
+	if [[ -z $otelcol ]]; then
+		otelcol=$("$ROOT/tools/build.sh" 2>"$TMP/tools.log" | tail -n 1)/otelcol || true
+	fi
+	if [[ ! -x $otelcol ]]; then
+		log "no OpenTelemetry Collector (set BENCH_OTELCOL, or see make tools): no otel scenario"
+		return 1
+	fi
+	cat >"$TMP/otelcol.yaml" <<EOF
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:$OTEL_GRPC_PORT"}
+      http: {endpoint: "127.0.0.1:$OTEL_HTTP_PORT"}
+processors:
+  batch: {}
+exporters:
+  debug: {verbosity: basic}
+service:
+  telemetry:
+    metrics: {level: none}
+  pipelines:
+    traces: {receivers: [otlp], processors: [batch], exporters: [debug]}
+    metrics: {receivers: [otlp], processors: [batch], exporters: [debug]}
+    logs: {receivers: [otlp], processors: [batch], exporters: [debug]}
+EOF
+	taskset -c "$PEER_CPUS" "$otelcol" --config="file:$TMP/otelcol.yaml" >"$TMP/otelcol.log" 2>&1 &
+	OTELCOL_PID=$!
+	wait_port "$OTEL_HTTP_PORT" "$OTELCOL_PID" || fail "otelcol did not start (see $TMP/otelcol.log)"
+	# The blackhole: every connection is accepted and kept, nothing is ever read or answered.
+	taskset -c "$PEER_CPUS" python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1024)
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$OTEL_HOLE_PORT" &
+	HOLE_PID=$!
+	wait_port "$OTEL_HOLE_PORT" "$HOLE_PID" || fail "the blackhole did not start"
+}
+
+# wait_time_wait: until fewer than 1,000 sockets towards fixgw or its echo engine are in TIME_WAIT (60 s at
+# most, the kernel's TIME_WAIT length).
+wait_time_wait() {
+	local i
+	for ((i = 0; i < 120; i++)); do
+		(($(ss -Htan state time-wait "( dport = :$FIXGW_PORT or dport = :$ECHO_FIXGW_PORT )" | wc -l) < 1000)) && return 0
+		sleep 0.5
+	done
+}
+
+# otel_config MODE: the fixgw config line of an export mode (off: none). Metrics every second, so that
+# metric export runs during every measurement too; everything else at its default.
+otel_config() {
+	case $1 in
+	off) echo "" ;;
+	healthy) echo "telemetry: {endpoint: \"http://127.0.0.1:$OTEL_HTTP_PORT\", metrics: {interval: 1s}}" ;;
+	blackholed) echo "telemetry: {endpoint: \"http://127.0.0.1:$OTEL_HOLE_PORT\", metrics: {interval: 1s}}" ;;
+	esac
+}
+
 # ---- the runs ----
 
+HAVE_OTEL=0
+if want otel && start_otel; then HAVE_OTEL=1; fi
 log "build $BUILD, $SECS s per run (+${WARMUP_MS} ms warm-up), $REPEAT repeats, placement $PLACEMENTS, scheduler: ${SCHED_CMD[*]:-default}"
 start_echo
 start_fixgw ""
@@ -455,6 +542,22 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
 		done
 		start_fixgw "logLevel: warn"
 		run_load knob-logons fixgw "$rep" 0 logons --concurrency "$LOGON_CONC"
+		start_fixgw ""
+	fi
+	if ((HAVE_OTEL)); then
+		modes=(off healthy blackholed)
+		for ((i = 0; i < 3; i++)); do
+			OTEL_MODE=${modes[(i + rep - 1) % 3]}
+			wait_time_wait
+			start_fixgw "$(otel_config "$OTEL_MODE")"
+			"${PEER_CMD[@]}" "$FIXLOAD" logons --target "127.0.0.1:$FIXGW_PORT" --concurrency 2 --seconds 1 \
+				--warmup-ms 0 >/dev/null || true
+			run_load otel-lat1 fixgw "$rep" 0 latency --sessions 1
+			run_load otel-lat100 fixgw "$rep" 0 latency --sessions "$LAT_SESSIONS" --rate "$RATE"
+			run_load otel-logons fixgw "$rep" 0 logons --concurrency "$LOGON_CONC"
+		done
+		wait_time_wait
+		OTEL_MODE=
 		start_fixgw ""
 	fi
 	if want free; then

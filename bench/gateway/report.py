@@ -106,6 +106,8 @@ def main():
     w = out.append
     for p in placements:
         res = Results([r for r in rows if r.get("placement", "one") == p])
+        if not any(res.runs(sc, "fixgw") for sc in PER_PLACEMENT):
+            continue  # e.g. BENCH_ONLY=otel
         main_table(res, w, p)
         scale_table(res, w, p)
     # Everything else ran once per repeat, in the first placement mode (free-lat1: with none).
@@ -237,6 +239,8 @@ def rest(res, w):
             out.extend(rows)
             w("")
 
+    otel_table(res, w)
+
     if res.runs("free-lat1", "direct"):
         w("## No CPU placement (scheduler free), 1 session latency in µs, medians\n")
         w("| target | p50 | p99 | p99.9 | added p50 | added p99 | added p99.9 |")
@@ -280,6 +284,49 @@ def rest(res, w):
         w(f"| {scen} | {key} | " + " | ".join(cells) + " |")
     errs = sum(r.get("errors", 0) for rows in res.by.values() for r in rows)
     w(f"\nload-generator errors over all runs (first placement and once-only scenarios): {errs}")
+
+
+OTEL_MODES = ("off", "healthy", "blackholed")
+
+
+def otel_table(res, w):
+    """The otel scenario: fixgw with OTLP export off, to a healthy collector and to a blackholed one."""
+    if not res.runs("otel-lat1", "fixgw", "off"):
+        return
+    w("## OTLP export: off, to a healthy collector, to a blackholed one (fixgw, medians)\n")
+    w("Each mode is a fresh fixgw given an unmeasured 1 s burst of Logons first (spans for its exporter to "
+      "send, or to queue and drop), then the latency runs while the exporter sends (healthy) or waits out its "
+      "request timeout with full queues (blackholed), then the Logon rate. RSS: the proxy's after the "
+      "100-session run, and the largest seen after any run.\n")
+    w("| export | Logons/s | µs CPU/Logon | 1 session p50 µs | p99 | 100 sessions p50 µs | p99 | RSS MiB | max RSS MiB |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+    def cells(m):
+        rss_all = [r.get("proxy_rss_kb") for sc in ("otel-logons", "otel-lat1", "otel-lat100")
+                   for r in res.runs(sc, "fixgw", m)]
+        rss_all = [x for x in rss_all if x is not None]
+        return [res.med("otel-logons", "fixgw", "per_s", m), res.cpu_per_op_us("otel-logons", "fixgw", "per_s", m),
+                res.med("otel-lat1", "fixgw", "p50_ns", m), res.med("otel-lat1", "fixgw", "p99_ns", m),
+                res.med("otel-lat100", "fixgw", "p50_ns", m), res.med("otel-lat100", "fixgw", "p99_ns", m),
+                res.med("otel-lat100", "fixgw", "proxy_rss_kb", m), max(rss_all) if rss_all else None]
+
+    fmts = [num, lambda x: num(x, "{:.1f}"), us, us, us, us, lambda x: num(x and x / 1024, "{:.1f}"),
+            lambda x: num(x and x / 1024, "{:.1f}")]
+    base = cells("off")
+    for m in OTEL_MODES:
+        c = cells(m)
+        w(f"| {m} | " + " | ".join(f(x) for f, x in zip(fmts, c)) + " |")
+    for m in OTEL_MODES[1:]:
+        c = cells(m)
+        w(f"| {m} / off | " + " | ".join(num(ratio(x, b), "{:.2f}") for x, b in zip(c, base)) + " |")
+    w("")
+    w("| export | per-repeat Logons/s | 1 session p99 µs | 100 sessions p99 µs |")
+    w("| --- | --- | --- | --- |")
+    for m in OTEL_MODES:
+        w(f"| {m} | " + " | ".join(", ".join(f(x) for x in res.values(sc, "fixgw", k, m))
+                                   for sc, k, f in (("otel-logons", "per_s", num), ("otel-lat1", "p99_ns", us),
+                                                    ("otel-lat100", "p99_ns", us))) + " |")
+    w("")
 
 
 if __name__ == "__main__":
