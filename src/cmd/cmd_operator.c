@@ -42,10 +42,22 @@ static void operator_usage(FILE *out)
 	    "  --debounce-ms MS          the quiet window (default %u)\n"
 	    "  --max-wait-ms MS          debounce: validate at the latest this long after the first\n"
 	    "                            pending change (default %u)\n"
+	    "  --gateway-service NS/NAME the gateways' Service: their pods (its EndpointSlices) are asked\n"
+	    "                            for connection counts, summed into each FIXSession's status\n"
+	    "                            (without it, no counts are written)\n"
+	    "  --gateway-admin-port P    the slices' port of the gateways' admin listener, by name or\n"
+	    "                            number (default " CC_DEFAULT_ADMIN_PORT ")\n"
+	    "  --gateway-scrape-ms MS --gateway-timeout-ms MS --gateway-expiry-ms MS\n"
+	    "                            how often the gateways are asked, the timeout of each request, how\n"
+	    "                            long a silent gateway's counts stay (default %u / %u / %u)\n"
+	    "  --counts-qps Q --counts-burst B\n"
+	    "                            budget of connection-count status writes (default %.0f / %u)\n"
 	    "  --log-level LEVEL         debug, info, warn, error (default info)\n\n"
 	    "Exit status: 0 after a clean stop, 1 the operator could not start, 2 bad usage.\n",
 	    K8S_LEASE_DURATION_MS, K8S_RENEW_DEADLINE_MS, K8S_RETRY_PERIOD_MS, OP_DEFAULT_QPS,
-	    OP_DEFAULT_BURST, op_batch_str(OP_DEFAULT_BATCH), OP_DEFAULT_DEBOUNCE_MS, OP_DEFAULT_MAX_WAIT_MS);
+	    OP_DEFAULT_BURST, op_batch_str(OP_DEFAULT_BATCH), OP_DEFAULT_DEBOUNCE_MS, OP_DEFAULT_MAX_WAIT_MS,
+	    CC_DEFAULT_SCRAPE_MS, CC_DEFAULT_TIMEOUT_MS, CC_DEFAULT_EXPIRY_MS, CC_DEFAULT_WRITE_QPS,
+	    CC_DEFAULT_WRITE_BURST);
 }
 
 enum {
@@ -63,6 +75,13 @@ enum {
 	OPT_BATCH,
 	OPT_DEBOUNCE_MS,
 	OPT_MAX_WAIT_MS,
+	OPT_GW_SERVICE,
+	OPT_GW_PORT,
+	OPT_GW_SCRAPE_MS,
+	OPT_GW_TIMEOUT_MS,
+	OPT_GW_EXPIRY_MS,
+	OPT_COUNTS_QPS,
+	OPT_COUNTS_BURST,
 };
 
 static const struct cmd_opt op_opts[] = {
@@ -80,10 +99,18 @@ static const struct cmd_opt op_opts[] = {
     [OPT_BATCH] = {"--batch-strategy", NULL, "S"},
     [OPT_DEBOUNCE_MS] = {"--debounce-ms", NULL, "MS"},
     [OPT_MAX_WAIT_MS] = {"--max-wait-ms", NULL, "MS"},
+    [OPT_GW_SERVICE] = {"--gateway-service", NULL, "NS/NAME"},
+    [OPT_GW_PORT] = {"--gateway-admin-port", NULL, "P"},
+    [OPT_GW_SCRAPE_MS] = {"--gateway-scrape-ms", NULL, "MS"},
+    [OPT_GW_TIMEOUT_MS] = {"--gateway-timeout-ms", NULL, "MS"},
+    [OPT_GW_EXPIRY_MS] = {"--gateway-expiry-ms", NULL, "MS"},
+    [OPT_COUNTS_QPS] = {"--counts-qps", NULL, "Q"},
+    [OPT_COUNTS_BURST] = {"--counts-burst", NULL, "B"},
 };
 
 struct op_args {
 	const char *kubeconfig, *sa_dir;
+	char gw_ns[254]; /* --gateway-service's namespace (the name points into argv) */
 	struct op_opts o;
 	struct k8s_client_opts co;
 	enum log_level lvl;
@@ -177,6 +204,55 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 			if (!parse_ms(op_opts[opt].name, v, 1, &a->o.max_wait_ms))
 				return EXIT_USAGE;
 			break;
+		case OPT_GW_SERVICE: {
+			const char *slash = strchr(v, '/');
+			if (!slash || slash == v || !slash[1] || strchr(slash + 1, '/') ||
+			    (size_t)(slash - v) >= sizeof(a->gw_ns))
+				return cmd_usage_error("operator",
+				                       "--gateway-service '%s': want NAMESPACE/NAME", v);
+			snprintf(a->gw_ns, sizeof(a->gw_ns), "%.*s", (int)(slash - v), v);
+			a->o.counts.gateway_namespace = a->gw_ns;
+			a->o.counts.gateway_service = slash + 1;
+			break;
+		}
+		case OPT_GW_PORT: {
+			unsigned long n = strtoul(v, &end, 10);
+			if (!*v)
+				return cmd_usage_error("operator", "--gateway-admin-port must not be empty");
+			if (*end)
+				a->o.counts.admin_port_name = v;
+			else if (*v == '-' || n < 1 || n > 65535)
+				return cmd_usage_error(
+				    "operator", "--gateway-admin-port '%s': want 1..65535 or a name", v);
+			else
+				a->o.counts.admin_port = (uint16_t)n;
+			break;
+		}
+		case OPT_GW_SCRAPE_MS:
+			if (!parse_ms(op_opts[opt].name, v, 100, &a->o.counts.scrape_ms))
+				return EXIT_USAGE;
+			break;
+		case OPT_GW_TIMEOUT_MS:
+			if (!parse_ms(op_opts[opt].name, v, 100, &a->o.counts.timeout_ms))
+				return EXIT_USAGE;
+			break;
+		case OPT_GW_EXPIRY_MS:
+			if (!parse_ms(op_opts[opt].name, v, 1000, &a->o.counts.expiry_ms))
+				return EXIT_USAGE;
+			break;
+		case OPT_COUNTS_QPS:
+			a->o.counts.write_qps = strtod(v, &end);
+			if (end == v || *end || !(a->o.counts.write_qps > 0) || a->o.counts.write_qps > 1000)
+				return cmd_usage_error(
+				    "operator", "--counts-qps '%s': want a rate above 0, up to 1000", v);
+			break;
+		case OPT_COUNTS_BURST: {
+			unsigned long b = strtoul(v, &end, 10);
+			if (end == v || *end || *v == '-' || b < 1 || b > 10000)
+				return cmd_usage_error("operator", "--counts-burst '%s': want 1..10000", v);
+			a->o.counts.write_burst = (unsigned)b;
+			break;
+		}
 		case OPT_LOG_LEVEL:
 			if (!log_level_parse(v, &a->lvl))
 				return cmd_usage_error(

@@ -189,6 +189,36 @@ char *admin_routes_json(struct gateway *gw)
 	return text;
 }
 
+struct compact_pass {
+	json_t *by_key;
+	bool nomem;
+};
+
+/* One FIXSession of /route-stats: connections of a record that left the table are orphaned, not active. */
+static void collect_compact(const struct gw_route_stats *st, void *arg)
+{
+	struct compact_pass *p = arg;
+	json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "active", (json_int_t)(st->active - st->orphaned),
+	                      "held", (json_int_t)st->held, "orphaned", (json_int_t)st->orphaned,
+	                      "last_connection_unix_ms", (json_int_t)st->last_connection_unix_ms,
+	                      "last_routing_unix_ms", (json_int_t)st->last_routing_unix_ms);
+	if (!o || json_object_set_new(p->by_key, st->key, o))
+		p->nomem = true;
+}
+
+char *admin_route_stats_json(struct gateway *gw)
+{
+	struct compact_pass p = {json_object(), false};
+	if (!p.by_key)
+		return NULL;
+	gw_route_stats_foreach(gw, collect_compact, &p);
+	json_t *doc = p.nomem ? NULL : json_pack("{s:O}", "fixsessions", p.by_key);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(doc);
+	json_decref(p.by_key);
+	return text; /* a partial document would read as fewer connections: none instead */
+}
+
 static void respond(struct admin_client *c, int status, const char *reason, const char *ctype,
                     const char *body)
 {
@@ -240,6 +270,14 @@ static void handle_request(struct admin_client *c)
 		} else {
 			respond(c, 500, "Internal Server Error", "text/plain", "out of memory\n");
 		}
+	} else if (strcmp(path, "/route-stats") == 0) {
+		char *body = admin_route_stats_json(gw);
+		if (body) {
+			respond(c, 200, "OK", "application/json", body);
+			free(body);
+		} else {
+			respond(c, 500, "Internal Server Error", "text/plain", "out of memory\n");
+		}
 	} else if (strcmp(path, "/metrics") == 0) {
 		char *body = NULL;
 		size_t len = 0;
@@ -251,7 +289,7 @@ static void handle_request(struct admin_client *c)
 		}
 	} else {
 		respond(c, 404, "Not Found", "text/plain",
-		        "not found: try /healthz, /readyz, /routes, /metrics\n");
+		        "not found: try /healthz, /readyz, /routes, /route-stats, /metrics\n");
 	}
 }
 

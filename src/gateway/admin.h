@@ -3,6 +3,9 @@
  *   GET /readyz   200 when listeners are bound, a routing table is loaded and no drain is under way
  *   GET /routes   JSON: every FIXSession with its target and per-route counters (active, held, orphaned,
  *                 routed), orphaned records, process counters, last reload result
+ *   GET /route-stats  compact JSON for the operator: {"fixsessions": {"ns/name": {active, held, orphaned,
+ *                 last_connection_unix_ms, last_routing_unix_ms}}}, every record of the registry, summed
+ *                 over the workers; active counts only connections of a FIXSession in the current table
  *   GET /metrics  the gateway's metrics in Prometheus text (gateway/telemetry.h), export on or off
  * HTTP/1.0-style: one request per connection, bounded request size and time. */
 #ifndef FIXGW_GATEWAY_ADMIN_H
@@ -20,5 +23,7 @@ void admin_stop(struct admin_server *a);
 
 /** The /routes document (malloc'd JSON text), also used by tests. */
 char *admin_routes_json(struct gateway *gw);
+/** The /route-stats document (malloc'd compact JSON text), or NULL when out of memory. */
+char *admin_route_stats_json(struct gateway *gw);
 
 #endif

@@ -22,5 +22,8 @@ struct k8s_bucket {
 void k8s_bucket_init(struct k8s_bucket *b, double qps, unsigned burst, uint64_t now_ns);
 /** Take one token; returns the nanoseconds to wait before the request may start (0 = now). */
 uint64_t k8s_bucket_reserve(struct k8s_bucket *b, uint64_t now_ns);
+/** Take up to `want` tokens that are there now, never waiting and never going negative; returns how many
+ * were taken (a budget of writes that may be skipped, rather than a queue of requests). */
+unsigned k8s_bucket_take(struct k8s_bucket *b, unsigned want, uint64_t now_ns);
 
 #endif

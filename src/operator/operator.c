@@ -17,6 +17,7 @@
 #include "k8s/informer.h"
 #include "k8s/leader.h"
 #include "operator/settle.h"
+#include "operator/conn_counts.h"
 #include "telemetry/log.h"
 
 #define TICK_MS      100u  /* how often the main loop looks for work and for the stop signal */
@@ -35,6 +36,7 @@ struct op {
 	json_t *lkg;             /* "ns/name" -> the text last accepted (the leader's memory only) */
 	char *last_diags;        /* the diagnostics logged last round: logged again only when they change */
 	uint64_t status_writes, events, passes, table_generation;
+	struct conn_counts *cc; /* connection counts in status; NULL without --gateway-service */
 };
 
 /* ---- informer callbacks: they only tell the batch strategy; the main loop does the work ---- */
@@ -820,6 +822,8 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	                             .on_started_leading = on_started,
 	                             .on_stopped_leading = on_stopped,
 	                             .on_new_leader = on_new_leader};
+	if (!rc && o->counts.gateway_service)
+		rc = cc_new(c, &o->counts, &op.cc);
 	if (!rc)
 		rc = k8s_leader_new(lease_client, &lo, &op.le);
 	if (!rc)
@@ -859,6 +863,7 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 		uint32_t wait;
 		if (now < retry_at)
 			continue;
+		cc_write_step(op.cc, op.fs, op.le);
 		if (op_settle_needs_reload(&op.settle))
 			k8s_informer_get(op.fs, "", reload_view, &op);
 		if (!op_settle_due(&op.settle, now, &wait)) {
@@ -878,11 +883,14 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	log_int(&l, "passes", (long long)op.passes);
 	log_int(&l, "status_writes", (long long)op.status_writes);
 	log_int(&l, "events", (long long)op.events);
-	log_end(&l, "%llu passes, %llu status writes, %llu Events", (unsigned long long)op.passes,
-	        (unsigned long long)op.status_writes, (unsigned long long)op.events);
+	log_int(&l, "count_writes", (long long)cc_writes(op.cc));
+	log_end(&l, "%llu passes, %llu status writes, %llu Events, %llu connection-count writes",
+	        (unsigned long long)op.passes, (unsigned long long)op.status_writes,
+	        (unsigned long long)op.events, (unsigned long long)cc_writes(op.cc));
 out:
 	k8s_leader_stop(op.le);
 	k8s_leader_free(op.le);
+	cc_free(op.cc);
 	k8s_informer_free(op.fs);
 	k8s_informer_free(op.svc);
 	k8s_informer_free(op.slices);

@@ -23,6 +23,7 @@
 
 #include "k8s/http.h"
 #include "operator/settle.h"
+#include "operator/conn_counts.h"
 
 #define OP_DEFAULT_LEASE_NAME "fixgw-operator"
 #define OP_DEFAULT_QPS        20.0 /* every request of the operator: reads, status writes, Events */
@@ -38,6 +39,7 @@ struct op_opts {
 	uint32_t sync_timeout_ms;                       /* first complete lists; 0 = 60 s */
 	enum op_batch batch;                            /* when passes run (settle.h, ADR-014) */
 	uint32_t debounce_ms, max_wait_ms;              /* 0 = OP_DEFAULT_DEBOUNCE_MS / _MAX_WAIT_MS */
+	struct cc_opts counts; /* connection counts in status (conn_counts.h); off without gateway_service */
 };
 
 /** Run until one of the signals in `stop` arrives (they must be blocked in every thread: the caller blocks

@@ -114,6 +114,35 @@ def test_deployment_mode_defaults(helm_env):
     assert args[args.index("--id") + 1] == "$(POD_NAME)"
 
 
+def test_operator_connection_counts_wiring(helm_env):
+    """The operator asks the gateways' admin Service's pods for connection counts: its args name that Service
+    and its port, its ClusterRole reads EndpointSlices (the gateway namespace's too), and the NetworkPolicies
+    let it reach the gateways' admin port; switched off, the flags are gone."""
+    _, objs = render(helm_env, "--set", "operator.connectionCounts.expiryMs=3600000")
+    (op,) = find(objs, "Deployment", "operator")
+    args = op["spec"]["template"]["spec"]["containers"][0]["args"]
+    (admin,) = [s for s in find(objs, "Service", "gateway") if s["spec"]["type"] == "ClusterIP"]
+    assert args[args.index("--gateway-service") + 1] == f"fixgw/{admin['metadata']['name']}"
+    port = args[args.index("--gateway-admin-port") + 1]
+    assert port in [p["name"] for p in admin["spec"]["ports"]]
+    assert args[args.index("--gateway-expiry-ms") + 1] == "3600000"  # an integer, never "3.6e+06"
+    assert [args[args.index(f) + 1] for f in ("--gateway-scrape-ms", "--counts-qps", "--counts-burst")] == \
+        ["5000", "10", "20"]
+    (role,) = find(objs, "ClusterRole", "operator")
+    assert any("endpointslices" in r["resources"] and {"list", "watch"} <= set(r["verbs"]) for r in role["rules"])
+    (gw_np,) = find(objs, "NetworkPolicy", "gateway")
+    (op_np,) = find(objs, "NetworkPolicy", "operator")
+    admin_port = admin["spec"]["ports"][0]["port"]
+    op_labels = op["spec"]["selector"]["matchLabels"]
+    assert any({"protocol": "TCP", "port": admin_port} in r["ports"] and
+               any(p.get("podSelector", {}).get("matchLabels") == op_labels for p in r.get("from", []))
+               for r in gw_np["spec"]["ingress"])
+    assert any({"protocol": "TCP", "port": admin_port} in r.get("ports", []) for r in op_np["spec"]["egress"])
+    _, objs = render(helm_env, "--set", "operator.connectionCounts.enabled=false")
+    (op,) = find(objs, "Deployment", "operator")
+    assert not [a for a in op["spec"]["template"]["spec"]["containers"][0]["args"] if a.startswith("--gateway")]
+
+
 def test_daemonset_mode_required_anti_affinity_no_hpa(helm_env):
     _, objs = render(helm_env, "--set", "gateway.mode=daemonset")
     assert not find(objs, "Deployment", "gateway") and not find(objs, "HorizontalPodAutoscaler")
