@@ -9,8 +9,10 @@ EndpointSlice controller writes for two gateway pods whose named admin port reso
 The API server refuses loopback addresses in EndpointSlices, so the gateways' admin listeners bind the host
 side of the test's own network namespace link (its 10.x.y.1), each on its own port. The operator runs with the chart's RBAC (test_operator.py)."""
 import datetime
+import json
 import os
 import signal
+import urllib.request
 
 import pytest
 
@@ -134,6 +136,10 @@ def test_status_counts_what_two_gateways_hold(k8s, k8s_ns, net, two_gateways, op
         st = wait_counts(k8s, k8s_ns, "routed", 3, 0)
         wait_counts(k8s, k8s_ns, "parked", 0, 3)
         assert st["orphanedConnections"] == 0
+        # what the operator read: g1's own share, in /route-stats
+        with urllib.request.urlopen(f"http://{g1.admin_addr}:{g1.admin_port}/route-stats", timeout=10) as r:
+            mine = json.loads(r.read())["fixsessions"]
+        assert (mine[f"{k8s_ns}/routed"]["active"], mine[f"{k8s_ns}/parked"]["held"]) == (2, 1), mine
         # the routed Logons above: both timestamps set, in the last few minutes, whole seconds
         now = datetime.datetime.now(datetime.timezone.utc)
         for f in ("lastConnectionTime", "lastRoutingTime"):
