@@ -20,7 +20,8 @@ static void operator_usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: fixgw operator [--kubeconfig PATH] [--lease-namespace NS] [--lease-name NAME] [--id "
-	    "ID]\n\n"
+	    "ID]\n"
+	    "                      [--webhook-port PORT --webhook-cert FILE --webhook-key FILE]\n\n"
 	    "Run the fixgw operator: every replica watches FIXSessions (all namespaces), Services and\n"
 	    "EndpointSlices; the one holding the Lease validates the whole FIXSession set (conflicts keep\n"
 	    "the last-known-good version) and writes each FIXSession's status conditions (Accepted,\n"
@@ -52,6 +53,12 @@ static void operator_usage(FILE *out)
 	    "                            long a silent gateway's counts stay (default %u / %u / %u)\n"
 	    "  --counts-qps Q --counts-burst B\n"
 	    "                            budget of connection-count status writes (default %.0f / %u)\n"
+	    "  --webhook-port PORT       serve the validating admission webhook (HTTPS, POST\n"
+	    "                            " WEBHOOK_PATH ") on PORT, all interfaces; every replica\n"
+	    "                            serves it from its cache, refusing a FIXSession that would\n"
+	    "                            conflict (default: off)\n"
+	    "  --webhook-cert FILE --webhook-key FILE\n"
+	    "                            its certificate chain and key (PEM), re-read when they change\n"
 	    "  --log-level LEVEL         debug, info, warn, error (default info)\n\n"
 	    "Exit status: 0 after a clean stop, 1 the operator could not start, 2 bad usage.\n",
 	    K8S_LEASE_DURATION_MS, K8S_RENEW_DEADLINE_MS, K8S_RETRY_PERIOD_MS, OP_DEFAULT_QPS,
@@ -82,6 +89,9 @@ enum {
 	OPT_GW_EXPIRY_MS,
 	OPT_COUNTS_QPS,
 	OPT_COUNTS_BURST,
+	OPT_WEBHOOK_PORT,
+	OPT_WEBHOOK_CERT,
+	OPT_WEBHOOK_KEY,
 };
 
 static const struct cmd_opt op_opts[] = {
@@ -106,6 +116,9 @@ static const struct cmd_opt op_opts[] = {
     [OPT_GW_EXPIRY_MS] = {"--gateway-expiry-ms", NULL, "MS"},
     [OPT_COUNTS_QPS] = {"--counts-qps", NULL, "Q"},
     [OPT_COUNTS_BURST] = {"--counts-burst", NULL, "B"},
+    [OPT_WEBHOOK_PORT] = {"--webhook-port", NULL, "PORT"},
+    [OPT_WEBHOOK_CERT] = {"--webhook-cert", NULL, "FILE"},
+    [OPT_WEBHOOK_KEY] = {"--webhook-key", NULL, "FILE"},
 };
 
 struct op_args {
@@ -114,6 +127,7 @@ struct op_args {
 	struct op_opts o;
 	struct k8s_client_opts co;
 	enum log_level lvl;
+	char webhook_listen[16]; /* ":PORT" */
 };
 
 static bool parse_ms(const char *name, const char *v, uint32_t min, uint32_t *out)
@@ -258,10 +272,28 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 				return cmd_usage_error(
 				    "operator", "--log-level '%s': want debug, info, warn or error", v);
 			break;
+		case OPT_WEBHOOK_PORT: {
+			unsigned long port = strtoul(v, &end, 10);
+			if (end == v || *end || *v == '-' || port < 1 || port > 65535)
+				return cmd_usage_error("operator", "--webhook-port '%s': want 1..65535", v);
+			snprintf(a->webhook_listen, sizeof(a->webhook_listen), ":%lu", port);
+			a->o.webhook.listen = a->webhook_listen;
+			break;
+		}
+		case OPT_WEBHOOK_CERT:
+			a->o.webhook.cert_file = v;
+			break;
+		case OPT_WEBHOOK_KEY:
+			a->o.webhook.key_file = v;
+			break;
 		default:
 			break;
 		}
 	}
+	if (a->o.webhook.listen && (!a->o.webhook.cert_file || !a->o.webhook.key_file))
+		return cmd_usage_error("operator", "--webhook-port needs --webhook-cert and --webhook-key");
+	if (!a->o.webhook.listen && (a->o.webhook.cert_file || a->o.webhook.key_file))
+		return cmd_usage_error("operator", "--webhook-cert and --webhook-key need --webhook-port");
 	if (a->o.identity && !a->o.identity[0])
 		return cmd_usage_error("operator", "--id must not be empty");
 	if (!a->o.lease_name[0])

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,4 +145,37 @@ int route_lkg_compile(const struct route_candidate *c, size_t n, struct diag_lis
 	free(pairs);
 	free(use);
 	return err;
+}
+
+bool route_diag_concerns(const struct diag *d, const char *origin)
+{
+	if (d->file && !strcmp(d->file, origin))
+		return true;
+	size_t n = strlen(origin);
+	for (const char *p = d->message ? strchr(d->message, '(') : NULL; p; p = strchr(p + 1, '('))
+		if (!strncmp(p + 1, origin, n) && (p[1 + n] == ':' || p[1 + n] == ')'))
+			return true;
+	return false;
+}
+
+void route_diag_text(const struct diag_list *dl, const char *origin, bool conflicts_only, char *out,
+                     size_t cap, bool *any)
+{
+	size_t used = strnlen(out, cap);
+	*any = false;
+	for (size_t i = 0; i < dl->count; i++) {
+		const struct diag *d = &dl->items[i];
+		if (d->severity != DIAG_ERROR || !route_diag_concerns(d, origin))
+			continue;
+		bool conflict = d->message && !strncmp(d->message, "conflict:", 9);
+		if (conflicts_only && !conflict)
+			continue;
+		*any = true;
+		if (used + 2 >= cap)
+			continue;
+		int n = d->path ? snprintf(out + used, cap - used, "%s%s: %s", used ? "; " : "", d->path,
+		                           d->message)
+		                : snprintf(out + used, cap - used, "%s%s", used ? "; " : "", d->message);
+		used = n < 0 ? used : used + (size_t)n < cap ? used + (size_t)n : cap - 1;
+	}
 }

@@ -12,6 +12,7 @@
 #ifndef FIXGW_CORE_ROUTE_LKG_H
 #define FIXGW_CORE_ROUTE_LKG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "diag.h"
@@ -43,5 +44,17 @@ const char *route_verdict_str(enum route_verdict v);
  * table-wide limit (too many listeners, signatures or wildcards: the caller keeps its table). */
 int route_lkg_compile(const struct route_candidate *c, size_t n, struct diag_list *dl,
                       enum route_verdict *verdicts, struct route_table **out);
+
+/** True when diagnostic d is about the object named origin ("fixsession ns/name"): its own document's
+ * diagnostics, and every conflict naming it (the compiler names a route by its source,
+ * "fixsession ns/name:LINE", in parentheses). */
+bool route_diag_concerns(const struct diag *d, const char *origin);
+
+/** Append to out (NUL-terminated, cap bytes; what does not fit is cut) the error diagnostics about origin
+ * ("[path: ]message", joined by "; "), only the conflicts when conflicts_only. *any says whether there
+ * was one. The operator's conditions and the admission webhook's refusals both say it this way, so a
+ * refusal quotes the operator's CRITICAL route_conflict line word for word. */
+void route_diag_text(const struct diag_list *dl, const char *origin, bool conflicts_only, char *out,
+                     size_t cap, bool *any);
 
 #endif

@@ -16,6 +16,7 @@
 #include "k8s/api.h"
 #include "k8s/informer.h"
 #include "k8s/leader.h"
+#include "operator/fs_set.h"
 #include "operator/settle.h"
 #include "operator/conn_counts.h"
 #include "telemetry/log.h"
@@ -32,6 +33,7 @@ struct op {
 	const struct op_opts *o;
 	struct k8s_leader *le;
 	struct k8s_informer *fs, *svc, *slices;
+	struct webhook *wh;      /* the admission webhook, or NULL */
 	struct op_settle settle; /* when a pass is due: the batch strategy (settle.h, ADR-014) */
 	json_t *lkg;             /* "ns/name" -> the text last accepted (the leader's memory only) */
 	char *last_diags;        /* the diagnostics logged last round: logged again only when they change */
@@ -98,60 +100,12 @@ static void on_new_leader(void *arg, const char *who)
 	log_end(&l, "%s is on standby", op->o->identity);
 }
 
-/* ---- snapshots of the caches ----
- * Deep copies, taken under the informer's lock: jansson's reference counts are not safe to share between
- * threads (json_decref reads the count without an atomic load; ThreadSanitizer reports it), so the main
- * thread never holds a reference to a cached object. */
-
-struct fs_item {
-	char *key;
-	json_t *obj;
-};
-
-struct fs_vec {
-	struct fs_item *v;
-	size_t n, cap;
-	bool nomem;
-};
-
-static bool take_fs(void *arg, const struct k8s_store_entry *e)
-{
-	struct fs_vec *f = arg;
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? 2 * f->cap : 256;
-		struct fs_item *g = realloc(f->v, cap * sizeof(*g));
-		if (!g) {
-			f->nomem = true;
-			return false;
-		}
-		f->v = g;
-		f->cap = cap;
-	}
-	char *k = strdup(e->key);
-	json_t *copy = json_deep_copy(e->obj);
-	if (!k || !copy) {
-		free(k);
-		json_decref(copy);
-		f->nomem = true;
-		return false;
-	}
-	f->v[f->n++] = (struct fs_item){k, copy};
-	return true;
-}
-
-static void fs_vec_free(struct fs_vec *f)
-{
-	for (size_t i = 0; i < f->n; i++) {
-		free(f->v[i].key);
-		json_decref(f->v[i].obj);
-	}
-	free(f->v);
-}
+/* ---- snapshots of the caches (deep copies: see fs_set.h) ---- */
 
 static bool take_view(void *arg, const char *key, json_t *obj)
 {
 	struct k8s_store_entry e = {.key = (char *)key, .obj = obj};
-	return take_fs(arg, &e);
+	return fs_vec_take(arg, &e);
 }
 
 /* The set a pass validates: the informer's cache (debounce), or the view as of the event the pass is for
@@ -161,12 +115,7 @@ static void snapshot_fixsessions(struct op *op, struct fs_vec *f)
 	if (op_settle_uses_view(&op->settle))
 		op_settle_foreach_view(&op->settle, take_view, f);
 	else
-		k8s_informer_foreach(op->fs, take_fs, f);
-}
-
-static int cmp_fs(const void *a, const void *b)
-{
-	return strcmp(((const struct fs_item *)a)->key, ((const struct fs_item *)b)->key);
+		k8s_informer_foreach(op->fs, fs_vec_take, f);
 }
 
 /* EndpointSlices grouped by "namespace/service". */
@@ -218,44 +167,6 @@ static void set_cond(struct cond *c, const char *type, bool status, const char *
 	va_start(ap, fmt);
 	vsnprintf(c->message, sizeof(c->message), fmt, ap);
 	va_end(ap);
-}
-
-/* The diagnostics that concern one FIXSession: its own document's, and every conflict naming it (the
- * route compiler names a route by its source, "fixsession ns/name:LINE", in parentheses). */
-static bool diag_concerns(const struct diag *d, const char *origin)
-{
-	if (d->file && !strcmp(d->file, origin))
-		return true;
-	size_t n = strlen(origin);
-	for (const char *p = d->message ? strchr(d->message, '(') : NULL; p; p = strchr(p + 1, '('))
-		if (!strncmp(p + 1, origin, n) && (p[1 + n] == ':' || p[1 + n] == ')'))
-			return true;
-	return false;
-}
-
-static void diag_text_for(const struct diag_list *dl, const char *origin, bool conflicts_only, char *out,
-                          size_t cap, bool *any)
-{
-	size_t used = strlen(out);
-	*any = false;
-	for (size_t i = 0; i < dl->count; i++) {
-		const struct diag *d = &dl->items[i];
-		if (d->severity != DIAG_ERROR || !diag_concerns(d, origin))
-			continue;
-		bool conflict = d->message && !strncmp(d->message, "conflict:", 9);
-		if (conflicts_only && !conflict)
-			continue;
-		*any = true;
-		if (used + 2 >= cap)
-			continue;
-		char line[MAX_COND_MSG];
-		if (d->path)
-			snprintf(line, sizeof(line), "%s%s: %s", used ? "; " : "", d->path, d->message);
-		else
-			snprintf(line, sizeof(line), "%s%s", used ? "; " : "", d->message);
-		snprintf(out + used, cap - used, "%s", line);
-		used = strlen(out);
-	}
 }
 
 /* The Service port a target names, or NULL; *names lists the Service's ports for the message. */
@@ -314,9 +225,9 @@ static void desired_conditions(struct op *op, json_t *slices_by_svc, json_t *obj
 	json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
 	char why[MAX_COND_MSG] = "";
 	bool any = false, conflict = false;
-	diag_text_for(dl, origin, true, why, sizeof(why), &conflict);
+	route_diag_text(dl, origin, true, why, sizeof(why), &conflict);
 	if (v != ROUTE_ACCEPTED && !conflict)
-		diag_text_for(dl, origin, false, why, sizeof(why), &any);
+		route_diag_text(dl, origin, false, why, sizeof(why), &any);
 	const char *reason = conflict ? "Conflict" : "Invalid";
 	if (v == ROUTE_ACCEPTED)
 		set_cond(&out[0], "Accepted", true, "Accepted",
@@ -674,9 +585,7 @@ static int reconcile(struct op *op)
 	k8s_informer_foreach(op->slices, take_slice, &sg);
 	if (f.nomem || sg.nomem)
 		goto out;
-	/* a fixed order: the same set always compiles the same way whatever the watch order */
-	if (f.n)
-		qsort(f.v, f.n, sizeof(*f.v), cmp_fs);
+	fs_vec_sort(&f); /* the same set always compiles the same way whatever the watch order */
 	size_t n1 = f.n ? f.n : 1;
 	cand = calloc(n1, sizeof(*cand));
 	verdicts = calloc(n1, sizeof(*verdicts));
@@ -812,6 +721,8 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	if (!rc)
 		rc = start_informer(&op, &k8s_res_endpointslices, "kubernetes.io/service-name", NULL,
 		                    &op.slices);
+	if (!rc && o->webhook.listen)
+		rc = webhook_start(&o->webhook, op.fs, &op.wh);
 	struct k8s_leader_opts lo = {.namespace_ = o->lease_namespace,
 	                             .name = o->lease_name,
 	                             .identity = o->identity,
@@ -888,6 +799,7 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	        (unsigned long long)op.passes, (unsigned long long)op.status_writes,
 	        (unsigned long long)op.events, (unsigned long long)cc_writes(op.cc));
 out:
+	webhook_stop(op.wh);
 	k8s_leader_stop(op.le);
 	k8s_leader_free(op.le);
 	cc_free(op.cc);

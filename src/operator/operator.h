@@ -12,6 +12,9 @@
  * so a large set is written at a bounded rate. The fencing check k8s_leader_is_leader() is asked right
  * before every write: a leader paused past its renew deadline writes nothing when it wakes up.
  *
+ * Every replica, leader or not, can also serve the validating admission webhook (webhook.h) from its
+ * FIXSession cache.
+ *
  * The last-known-good versions live in the leader's memory: a new leader starts without them (a version
  * that conflicts at its first round is refused, not kept).
  */
@@ -24,6 +27,7 @@
 #include "k8s/http.h"
 #include "operator/settle.h"
 #include "operator/conn_counts.h"
+#include "operator/webhook.h"
 
 #define OP_DEFAULT_LEASE_NAME "fixgw-operator"
 #define OP_DEFAULT_QPS        20.0 /* every request of the operator: reads, status writes, Events */
@@ -40,6 +44,7 @@ struct op_opts {
 	enum op_batch batch;                            /* when passes run (settle.h, ADR-014) */
 	uint32_t debounce_ms, max_wait_ms;              /* 0 = OP_DEFAULT_DEBOUNCE_MS / _MAX_WAIT_MS */
 	struct cc_opts counts; /* connection counts in status (conn_counts.h); off without gateway_service */
+	struct webhook_opts webhook; /* the admission webhook (webhook.h); webhook.listen NULL: none */
 };
 
 /** Run until one of the signals in `stop` arrives (they must be blocked in every thread: the caller blocks
