@@ -7,18 +7,26 @@
 #include "core/diag.h"
 #include "core/errors.h"
 #include "core/fix_dict.h"
-#include "io/manifest_paths.h"
+#include "core/manifest.h"
 #include "core/redact.h"
 #include "core/route_table.h"
 #include "io/diag_print.h"
+#include "io/manifest_paths.h"
+#include "k8s/api.h"
 
 static void routes_usage(FILE *out)
 {
 	fprintf(
 	    out,
 	    "usage: fixgw routes check PATH...\n"
-	    "       fixgw routes explain PATH... [--listener NAME] [--json] < logon.bin\n\n"
-	    "PATH is a FIXSession manifest (YAML or JSON, multi-document allowed) or a directory of them.\n\n"
+	    "       fixgw routes check --kubeconfig PATH [--namespace NS]\n"
+	    "       fixgw routes explain PATH... [--listener NAME] [--json] < logon.bin\n"
+	    "       fixgw routes explain --kubeconfig PATH [--namespace NS] [--listener NAME] [--json] "
+	    "< logon.bin\n\n"
+	    "PATH is a FIXSession manifest (YAML or JSON, multi-document allowed) or a directory of them.\n"
+	    "With --kubeconfig, the live FIXSessions of the cluster are read instead (all namespaces, or\n"
+	    "only NS with --namespace), as the operator and the gateways see them; the output is the same.\n"
+	    "The credentials need list on fixsessions.fixgw.io (cluster-wide without --namespace).\n\n"
 	    "check    validate every manifest and the whole set for conflicts.\n"
 	    "         exit status: 0 valid and conflict-free, 1 conflicts (each printed), 2 invalid "
 	    "manifests\n"
@@ -27,11 +35,87 @@ static void routes_usage(FILE *out)
 	    "                          name no listeners can match\n"
 	    "         --json           one JSON object: {decision, route, target, fields, reason}\n"
 	    "         decision: ROUTE, DEFAULT_ROUTE, NO_MATCH or PARSE_FAILURE; fields follow the\n"
-	    "         FIXSessions' log/redact settings. exit status: 0 explained, 1 conflicts, 2 invalid\n");
+	    "         FIXSessions' log/redact settings. exit status: 0 explained, 1 conflicts, 2 invalid\n"
+	    "With --kubeconfig, exit status 2 also when the FIXSessions cannot be listed (the API server is\n"
+	    "unreachable, the credentials are refused or lack RBAC permission): the reason is printed.\n");
+}
+
+/* Where the FIXSessions come from: files and directories, or the live objects of a cluster. */
+struct routes_src {
+	char **paths;
+	int npaths;
+	const char *kubeconfig, *namespace_;
+	const char *cmd; /* "routes check" or "routes explain", for messages */
+};
+
+struct cluster_load {
+	struct manifest_loader *ld;
+	int err; /* FIXGW_ENOMEM, FIXGW_EINVAL (an invalid object), or 0 */
+};
+
+/* One listed FIXSession into the loader, as the operator and the gateways load it: its
+ * k8s_fixsession_text, named "fixsession ns/name" in diagnostics. */
+static bool load_item(void *arg, json_t *item)
+{
+	struct cluster_load *l = arg;
+	char key[320], origin[340];
+	size_t len = 0;
+	if (k8s_object_key(item, key, sizeof(key)) < 0)
+		return true;
+	snprintf(origin, sizeof(origin), "fixsession %s", key);
+	char *text = k8s_fixsession_text(item, &len);
+	int rc = text ? manifest_loader_add(l->ld, origin, text, len) : FIXGW_ENOMEM;
+	free(text);
+	if (rc == FIXGW_ENOMEM) {
+		l->err = rc;
+		return false;
+	}
+	if (rc && !l->err)
+		l->err = FIXGW_EINVAL;
+	return true;
+}
+
+/* List the cluster's FIXSessions into set. Returns 0, FIXGW_EINVAL (invalid objects, in dl),
+ * FIXGW_ENOMEM, or FIXGW_EIO after printing why the list failed. */
+static int load_cluster(const struct routes_src *src, struct route_set *set, struct diag_list *dl)
+{
+	struct k8s_client *c;
+	const struct k8s_client_opts co = {.qps = -1};
+	if (cmd_k8s_client(src->cmd, src->kubeconfig, NULL, &co, &c) != EXIT_OK)
+		return FIXGW_EIO;
+	struct cluster_load l = {0};
+	struct k8s_result res = {0};
+	int rc = manifest_loader_new(set, dl, &l.ld);
+	if (!rc)
+		rc = k8s_list(c, &k8s_res_fixsessions, src->namespace_, 0, load_item, &l, &res);
+	manifest_loader_free(l.ld);
+	const char *where = src->namespace_ ? src->namespace_ : "all namespaces";
+	if (rc == FIXGW_EIO || rc == FIXGW_ETIMEOUT)
+		fprintf(stderr, "fixgw %s: cannot reach the API server of %s: %s\n", src->cmd,
+		        k8s_client_origin(c), res.message);
+	else if (rc == K8S_EHTTP && (res.status == 401 || res.status == 403))
+		fprintf(stderr,
+		        "fixgw %s: the API server refused to list FIXSessions in %s (HTTP %ld%s%s): %s\n"
+		        "fixgw %s: the credentials of %s need the verb list on fixsessions.fixgw.io%s\n",
+		        src->cmd, where, res.status, res.reason[0] ? " " : "", res.reason, res.message,
+		        src->cmd, k8s_client_origin(c),
+		        src->namespace_ ? " in that namespace" : " in every namespace");
+	else if (rc == K8S_ENOTFOUND)
+		fprintf(stderr,
+		        "fixgw %s: the API server of %s does not serve fixsessions.fixgw.io/v1alpha1: is the "
+		        "FIXSession CRD installed?\n",
+		        src->cmd, k8s_client_origin(c));
+	else if (rc && rc != FIXGW_ENOMEM)
+		fprintf(stderr, "fixgw %s: cannot list FIXSessions in %s from %s: %s (HTTP %ld): %s\n",
+		        src->cmd, where, k8s_client_origin(c), k8s_strerror(rc), res.status, res.message);
+	k8s_client_free(c);
+	if (rc == FIXGW_ENOMEM || l.err == FIXGW_ENOMEM)
+		return FIXGW_ENOMEM;
+	return rc ? FIXGW_EIO : l.err;
 }
 
 /* Load and compile; prints diagnostics. Returns EXIT_OK with *out set, or the exit code to use. */
-static int load_table(char **paths, int npaths, struct route_table **out, bool quiet_ok)
+static int load_table(const struct routes_src *src, struct route_table **out, bool quiet_ok)
 {
 	struct route_set set;
 	struct diag_list dl;
@@ -39,7 +123,9 @@ static int load_table(char **paths, int npaths, struct route_table **out, bool q
 	diag_list_init(&dl);
 	*out = NULL;
 	int rc = EXIT_OK;
-	int err = manifest_paths_load((const char *const *)paths, (size_t)npaths, &set, &dl);
+	int err = src->kubeconfig
+	              ? load_cluster(src, &set, &dl)
+	              : manifest_paths_load((const char *const *)src->paths, (size_t)src->npaths, &set, &dl);
 	if (err == FIXGW_ENOMEM) {
 		fprintf(stderr, "fixgw routes: out of memory\n");
 		rc = EXIT_USAGE;
@@ -181,8 +267,11 @@ static int explain(const struct route_table *t, const char *listener, bool json)
 	return EXIT_OK;
 }
 
-enum { OPT_JSON, OPT_LISTENER };
-static const struct cmd_opt explain_opts[] = {
+/* check takes the first two options, explain all four */
+enum { OPT_KUBECONFIG, OPT_NAMESPACE, OPT_JSON, OPT_LISTENER };
+static const struct cmd_opt routes_opts[] = {
+    [OPT_KUBECONFIG] = {"--kubeconfig", NULL, "PATH"},
+    [OPT_NAMESPACE] = {"--namespace", "-n", "NS"},
     [OPT_JSON] = {"--json", NULL, NULL},
     [OPT_LISTENER] = {"--listener", NULL, "NAME"},
 };
@@ -196,16 +285,15 @@ int cmd_routes(int argc, char **argv)
 	bool is_check = strcmp(argv[1], "check") == 0, is_explain = strcmp(argv[1], "explain") == 0;
 	if (!is_check && !is_explain)
 		return cmd_usage_error("routes", "unknown subcommand '%s' (check or explain)", argv[1]);
-	const char *cmd = is_check ? "routes check" : "routes explain", *val;
-	char **paths = calloc((size_t)argc, sizeof(char *));
-	int npaths = 0, rc;
-	const char *listener = NULL;
+	struct routes_src src = {.cmd = is_check ? "routes check" : "routes explain"};
+	const char *val, *listener = NULL;
+	int rc;
 	bool json = false;
-	if (!paths)
+	src.paths = calloc((size_t)argc, sizeof(char *));
+	if (!src.paths)
 		return EXIT_USAGE;
 	for (int i = 2; i < argc; i++) {
-		/* check takes no options: an empty table makes every option unknown */
-		switch (cmd_next_opt(cmd, argc, argv, &i, explain_opts, is_explain ? 2 : 0, &val)) {
+		switch (cmd_next_opt(src.cmd, argc, argv, &i, routes_opts, is_explain ? 4 : 2, &val)) {
 		case CMD_OPT_HELP:
 			routes_usage(stdout);
 			rc = EXIT_OK;
@@ -214,7 +302,13 @@ int cmd_routes(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out;
 		case CMD_OPT_ARG:
-			paths[npaths++] = argv[i];
+			src.paths[src.npaths++] = argv[i];
+			break;
+		case OPT_KUBECONFIG:
+			src.kubeconfig = val;
+			break;
+		case OPT_NAMESPACE:
+			src.namespace_ = val;
 			break;
 		case OPT_JSON:
 			json = true;
@@ -224,16 +318,24 @@ int cmd_routes(int argc, char **argv)
 			break;
 		}
 	}
-	if (npaths == 0) {
-		rc = cmd_usage_error(cmd, "at least one PATH is needed");
+	if (src.kubeconfig && src.npaths) {
+		rc = cmd_usage_error(src.cmd, "give PATHs or --kubeconfig, not both");
+		goto out;
+	}
+	if (src.namespace_ && !src.kubeconfig) {
+		rc = cmd_usage_error(src.cmd, "--namespace needs --kubeconfig");
+		goto out;
+	}
+	if (src.npaths == 0 && !src.kubeconfig) {
+		rc = cmd_usage_error(src.cmd, "at least one PATH is needed (or --kubeconfig)");
 		goto out;
 	}
 	struct route_table *t;
-	rc = load_table(paths, npaths, &t, is_explain);
+	rc = load_table(&src, &t, is_explain);
 	if (rc == EXIT_OK && is_explain)
 		rc = explain(t, listener, json);
 	route_table_unref(t);
 out:
-	free(paths);
+	free(src.paths);
 	return rc;
 }

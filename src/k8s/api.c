@@ -204,6 +204,72 @@ int k8s_get(struct k8s_client *c, const struct k8s_resource *r, const char *ns, 
 	return rc ? rc : call(c, "GET", path, NULL, NULL, out, res);
 }
 
+/* One page: fn over its items; *cont gets the next continue token (NULL at the end). */
+static int list_page(const json_t *list, const struct k8s_resource *r, k8s_item_fn fn, void *arg, char **cont,
+                     bool *stopped, struct k8s_result *res)
+{
+	json_t *items = json_object_get(list, "items"), *it;
+	size_t i;
+	if (!json_is_array(items)) {
+		if (res)
+			snprintf(res->message, sizeof(res->message), "the list answer has no items array");
+		return K8S_EDECODE;
+	}
+	char api_version[128];
+	snprintf(api_version, sizeof(api_version), "%s%s%s", r->group, r->group[0] ? "/" : "", r->version);
+	json_array_foreach(items, i, it)
+	{
+		if (!json_object_get(it, "apiVersion"))
+			json_object_set_new(it, "apiVersion", json_string(api_version));
+		if (!json_object_get(it, "kind"))
+			json_object_set_new(it, "kind", json_string(r->kind));
+		if (!fn(arg, it)) {
+			*stopped = true;
+			return 0;
+		}
+	}
+	const char *next = json_string_value(json_object_get(json_object_get(list, "metadata"), "continue"));
+	*cont = next && next[0] ? strdup(next) : NULL;
+	return next && next[0] && !*cont ? FIXGW_ENOMEM : 0;
+}
+
+int k8s_list(struct k8s_client *c, const struct k8s_resource *r, const char *ns, unsigned page_size,
+             k8s_item_fn fn, void *arg, struct k8s_result *res)
+{
+	char base[PATH_MAX_LEN], path[PATH_MAX_LEN + 1024];
+	int rc = obj_path(base, r, ns, NULL, NULL, res);
+	unsigned limit = page_size ? page_size : 500;
+	bool restarted = false, stopped = false;
+	char *cont = NULL;
+	while (!rc && !stopped) {
+		size_t n = (size_t)snprintf(path, sizeof(path), "%s?limit=%u", base, limit);
+		if (cont && (!put(path, sizeof(path), &n, "&continue=") ||
+		             !put_escaped(path, sizeof(path), &n, cont))) {
+			rc = FIXGW_ELIMIT;
+			break;
+		}
+		json_t *list = NULL;
+		rc = call(c, "GET", path, NULL, NULL, &list, res);
+		if (rc == K8S_EGONE && cont && !restarted) { /* the token expired: once more, whole */
+			restarted = true;
+			limit = 0;
+			free(cont);
+			cont = NULL;
+			rc = 0;
+			continue;
+		}
+		free(cont);
+		cont = NULL;
+		if (!rc)
+			rc = list_page(list, r, fn, arg, &cont, &stopped, res);
+		json_decref(list);
+		if (!cont)
+			break;
+	}
+	free(cont);
+	return rc;
+}
+
 /* Serialise obj for a request body; NULL on ENOMEM. */
 static char *dump(json_t *obj)
 {

@@ -70,6 +70,18 @@ const char *k8s_strerror(int err);
 
 int k8s_get(struct k8s_client *c, const struct k8s_resource *r, const char *ns, const char *name,
             json_t **out, struct k8s_result *res);
+/** Receives one item of a list (borrowed for the call; apiVersion and kind filled in when the server left
+ * them out). Returns false to stop the list. */
+typedef bool (*k8s_item_fn)(void *arg, json_t *item);
+
+/** A one-shot list of r in ns (NULL or "" = all namespaces), page by page (page_size items a page, 0 =
+ * 500; continue tokens), calling fn for every item. A continue token that expired (410) lists again once,
+ * without pagination, from the start (fn may then see an item twice). For command-line tools: controllers
+ * keep an informer (informer.h). Returns 0, or the first error (K8S_EHTTP with res->status 403 for a
+ * request RBAC refuses; FIXGW_EIO when the API server cannot be reached; K8S_EDECODE). */
+int k8s_list(struct k8s_client *c, const struct k8s_resource *r, const char *ns, unsigned page_size,
+             k8s_item_fn fn, void *arg, struct k8s_result *res);
+
 /** POST; obj's metadata.namespace is not needed (ns is used). */
 int k8s_create(struct k8s_client *c, const struct k8s_resource *r, const char *ns, json_t *obj, json_t **out,
                struct k8s_result *res);
