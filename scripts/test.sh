@@ -235,6 +235,11 @@ main() {
 
 suite format "clang-format-19 check (make format fixes it)" 'make -s format-check'
 suite unit "unit tests (default build)" 'unit default'
+# The docs (tests/docs, docs/README.md "How the docs are checked"): the spec's tree, ADR format, links and
+# anchors, no placeholders, the design's sections, FIXSession examples through `fixgw routes check`, and every
+# Mermaid diagram rendered by the pinned mermaid-cli in Debian's chromium (tools/mermaid/install.sh).
+suite docs "docs: spec tree, ADRs, links and anchors, placeholders, design sections, FIXSession examples, Mermaid rendering" \
+	'build default && FIXGW_BIN="$PWD/$(preset_dir default)/fixgw" python3 -m pytest -q -p no:cacheprovider tests/docs'
 suite release "release build (-O3 finds warnings -O2 does not)" 'build release'
 suite unit-asan "unit tests under AddressSanitizer + UBSan" 'ASAN_OPTIONS=detect_leaks=1 unit asan-ubsan'
 suite fuzz "fuzz targets: corpus replay and ${FIXGW_FUZZ_SECONDS:-15} s of fresh fuzzing each" \
