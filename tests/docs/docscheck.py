@@ -201,17 +201,21 @@ def anchors_of(text):
 
 
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(<[^>]*>|[^\s)]+)(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
+HTML_REF = re.compile(r"<(?:a|img)\s[^>]*?\b(?:href|src)=\"([^\"]+)\"")
 REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)")
 
 
 def links_of(text):
-    """(line, target) of every inline link, image and reference definition outside code."""
+    """(line, target) of every inline link, image, reference definition and HTML a/img reference outside
+    code."""
     _, prose = split_fences(text)
     found = []
     for i, line in enumerate(prose):
         line = strip_code_spans(line)
         for m in LINK.finditer(line):
             found.append((i + 1, m[1].strip("<>")))
+        for m in HTML_REF.finditer(line):
+            found.append((i + 1, m[1]))
         m = REF_DEF.match(line)
         if m:
             found.append((i + 1, m[1].strip("<>")))

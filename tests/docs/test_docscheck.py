@@ -54,7 +54,7 @@ def test_links_and_anchors(tmp_path):
     good = write(
         tmp_path / "b.md",
         "[a](a.md) [s](a.md#same) [s1](a.md#same-1) [c](a.md#custom) [self](#b) [d](dir/) [f](dir/c.txt#L3)\n"
-        "[web](https://example.com/x#y) [root](/a.md)\n\n# B\n\n`[code](missing.md)`\n\n```\n[fenced](missing.md)\n```\n"
+        "[web](https://example.com/x#y) [root](/a.md) <a href=\"a.md#same\">x</a>\n\n# B\n\n`[code](missing.md)`\n\n```\n[fenced](missing.md)\n```\n"
         "[ref]: a.md#same\n",
     )
     assert dc.check_links(tmp_path, [good]) == []
@@ -62,10 +62,10 @@ def test_links_and_anchors(tmp_path):
     bad = write(
         tmp_path / "bad.md",
         "[1](missing.md)\n[2](a.md#nope)\n[3](a.md#not-a-heading)\n[4](dir/c.txt#section)\n[5](#same-2)\n"
-        "[ref]: gone.md\n",
+        "[ref]: gone.md\n<img src=\"pic.svg\"> <a href=\"a.md#zzz\">x</a>\n",
     )
     problems = dc.check_links(tmp_path, [bad])
-    assert [p.split(": link ")[0] for p in problems] == [f"bad.md:{n}" for n in range(1, 7)], problems
+    assert [p.split(": link ")[0] for p in problems] == [f"bad.md:{n}" for n in (1, 2, 3, 4, 5, 6, 7, 7)], problems
     assert "missing.md does not exist" in problems[0]
     assert "no heading or anchor #nope in a.md" in problems[1]
 
