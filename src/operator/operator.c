@@ -37,6 +37,7 @@ struct op {
 	struct op_settle settle; /* when a pass is due: the batch strategy (settle.h, ADR-014) */
 	json_t *lkg;             /* "ns/name" -> the text last accepted (the leader's memory only) */
 	char *last_diags;        /* the diagnostics logged last round: logged again only when they change */
+	json_t *written; /* "ns/name" -> [resourceVersion a status write was based on, conds_hash of it] */
 	uint64_t status_writes, events, passes, table_generation;
 	struct conn_counts *cc; /* connection counts in status; NULL without --gateway-service */
 };
@@ -399,6 +400,12 @@ static int apply_status(void *arg, json_t *obj)
 	json_t *st = merged_status(obj, w->d, w->gen, w->now);
 	if (!st)
 		return FIXGW_ENOMEM;
+	if (json_equal(st, json_object_get(obj, "status"))) {
+		/* re-read after a 409: the live status already says it (an earlier write of ours, seen late)
+		 */
+		json_decref(st);
+		return -EALREADY;
+	}
 	return json_object_set_new(obj, "status", st) ? FIXGW_ENOMEM : 0;
 }
 
@@ -427,6 +434,26 @@ static void emit_event(struct op *op, json_t *obj, const char *type, const char 
 	op->events++;
 }
 
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (h ^ 0xffu) * 1099511628211ull; /* a separator: "ab","c" and "a","bc" differ */
+}
+
+/* What the conditions say (not since when): equal for two passes that want the same status. */
+static json_int_t conds_hash(const struct cond d[NCONDS], json_int_t gen)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)gen;
+	for (int i = 0; i < NCONDS; i++) {
+		h = fnv1a(h, d[i].type);
+		h = fnv1a(h, d[i].status ? "True" : "False");
+		h = fnv1a(h, d[i].reason);
+		h = fnv1a(h, d[i].message);
+	}
+	return (json_int_t)h;
+}
+
 /* Write one FIXSession's status when it would change. Returns 0, FIXGW_EAGAIN when fenced (no longer the
  * leader: the round stops), or another negative code (the round is retried later). */
 static int sync_status(struct op *op, json_t *obj, const char *key, const struct cond d[NCONDS])
@@ -440,6 +467,15 @@ static int sync_status(struct op *op, json_t *obj, const char *key, const struct
 	bool same = json_equal(want, json_object_get(obj, "status"));
 	json_decref(want);
 	if (same)
+		return 0;
+	/* The same conditions written already from this very version: the cache has not seen that write yet
+	 * (a pass soon after the last one, or per-object passes over a view that lags). */
+	const char *rv =
+	    json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	json_int_t hash = conds_hash(d, gen);
+	json_t *memo = json_object_get(op->written, key);
+	const char *memo_rv = json_string_value(json_array_get(memo, 0));
+	if (rv && memo_rv && !strcmp(memo_rv, rv) && json_integer_value(json_array_get(memo, 1)) == hash)
 		return 0;
 	json_t *old_conds = json_object_get(json_object_get(obj, "status"), "conditions");
 	json_t *old_conflict = find_cond(old_conds, "Conflict"),
@@ -470,8 +506,9 @@ static int sync_status(struct op *op, json_t *obj, const char *key, const struct
 	                               apply_status, &w, 0, NULL, &res);
 	if (w.fenced)
 		return FIXGW_EAGAIN;
-	if (rc == K8S_ENOTFOUND)
-		return 0; /* deleted meanwhile: the informer will tell */
+	if (rc == K8S_ENOTFOUND || rc == -EALREADY)
+		return 0; /* deleted meanwhile (the informer will tell), or already current: nothing written
+		           */
 	if (rc) {
 		struct log_line l;
 		log_begin(&l, LOG_ERROR, "status_write_failed", &op_log);
@@ -481,12 +518,30 @@ static int sync_status(struct op *op, json_t *obj, const char *key, const struct
 		return rc;
 	}
 	op->status_writes++;
+	if (rv)
+		json_object_set_new(op->written, key, json_pack("[s,I]", rv, hash)); /* best effort */
 	if (new_conflict && k8s_leader_is_leader(op->le))
 		emit_event(op, obj, "Warning", "RouteConflict", d[1].message);
 	return 0;
 }
 
 /* ---- one round ---- */
+
+/* Drop the write memos of FIXSessions that are gone (f is sorted by key). */
+static void forget_deleted(struct op *op, const struct fs_vec *f)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+	if (json_object_size(op->written) <= f->n)
+		return;
+	json_object_foreach_safe(op->written, tmp, key, v)
+	{
+		struct fs_item probe = {.key = (char *)key};
+		if (!f->n || !bsearch(&probe, f->v, f->n, sizeof(*f->v), cmp_fs))
+			json_object_del(op->written, key);
+	}
+}
 
 static void log_diags_once(struct op *op, const struct diag_list *dl)
 {
@@ -634,6 +689,7 @@ static int reconcile(struct op *op)
 		if (rc == FIXGW_EAGAIN)
 			break; /* fenced: not one more write */
 	}
+	forget_deleted(op, &f);
 out:
 	diag_list_free(&dl);
 	for (size_t i = 0; i < f.n && texts; i++) {
@@ -702,12 +758,16 @@ static int start_informer(struct op *op, const struct k8s_resource *r, const cha
 int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct op_opts *o,
            const sigset_t *stop)
 {
-	struct op op = {.c = c, .o = o, .lkg = json_object()};
-	if (!op.lkg)
+	struct op op = {.c = c, .o = o, .lkg = json_object(), .written = json_object()};
+	if (!op.lkg || !op.written) {
+		json_decref(op.lkg);
+		json_decref(op.written);
 		return FIXGW_ENOMEM;
+	}
 	int rc = op_settle_init(&op.settle, o->batch, o->debounce_ms, o->max_wait_ms);
 	if (rc) {
 		json_decref(op.lkg);
+		json_decref(op.written);
 		return rc;
 	}
 	struct k8s_informer_handlers fh = {.arg = &op,
@@ -807,6 +867,7 @@ out:
 	k8s_informer_free(op.svc);
 	k8s_informer_free(op.slices);
 	json_decref(op.lkg);
+	json_decref(op.written);
 	free(op.last_diags);
 	op_settle_free(&op.settle);
 	return rc;

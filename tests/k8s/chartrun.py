@@ -2,9 +2,12 @@
 env and config file of its rendered (or installed) Deployment and ConfigMap, under a token of the chart's own
 ServiceAccount. Only listen addresses (moved to free loopback ports) and mounted paths (config, TLS Secrets,
 service account files) are changed to what a test process can have. Used by test_helm.py and the getting
-started guide's test, so neither can drift from the chart."""
+started guide's test, so neither can drift from the chart. The operator (ChartOperator) runs with nothing
+changed at all: its args, env and mounted files are the chart's (test_chart_operator.py)."""
+import base64
 import os
 import pathlib
+import re
 import subprocess
 
 import yaml
@@ -28,6 +31,15 @@ def self_signed(d):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-days", "2", "-subj", "/CN=localhost", "-keyout", d / "tls.key", "-out", d / "tls.crt"],
                    check=True, capture_output=True)
+
+
+def stop(proc, log):
+    """SIGTERM proc, wait for it and for the end of its log; its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(60)
+    log.eof.wait(10)
+    return proc.returncode
 
 
 class ChartGateway:
@@ -82,11 +94,7 @@ class ChartGateway:
 
     def stop(self):
         """SIGTERM, then the exit status (0 for a clean drain and stop)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(60)
-        self.log.eof.wait(10)
-        return self.proc.returncode
+        return stop(self.proc, self.log)
 
 
 def start_reject_engine(k8s, ns, net, addr, dep, pod_name="reject-0"):
@@ -100,3 +108,94 @@ def start_reject_engine(k8s, ns, net, addr, dep, pod_name="reject-0"):
     k8s.pod(ns, pod_name, addr, labels, ports=(("fix", c["ports"][0]["containerPort"]),))
     proc = net.popen([FIXGW, *c["args"]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return proc, JsonLines(proc.stderr, "reject-engine")
+
+
+def _expand(s, env):
+    """What the kubelet does to a container's args: $(VAR) becomes VAR's value when the container has VAR in
+    its env, $$ becomes $, anything else stays as written."""
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), s)
+
+
+class ChartOperator:
+    """fixgw operator as the chart's Deployment dep runs it, changed in nothing: the container's args exactly
+    (with $(VAR) expanded from its env, as the kubelet does), its env (downward API values from pod_name and
+    ns), and every volume mounted at its mountPath (Secrets and ConfigMaps read from the API server, where
+    the test applied the rendered chart; emptyDirs empty), plus the service account files and the
+    KUBERNETES_SERVICE_* variables of the in-cluster configuration, under a token of the chart's own
+    ServiceAccount, as the chart's securityContext user. The mounts are made in a mount namespace of the
+    process's own (a tmpfs over /run, an overlay over any other top-level directory), so nothing outside it
+    changes. There is no kubeconfig: the binary finds the API server exactly as it does in a pod.
+    Attributes once started: args, env, proc, log (JsonLines of its stderr)."""
+
+    def __init__(self, k8s, ns, dep, workdir, pod_name="operator-0"):
+        from conftest import FIXGW
+        workdir = pathlib.Path(workdir)
+        pod = dep["spec"]["template"]["spec"]
+        c = container(dep)
+        values = dict(zip(DOWNWARD, (pod_name, ns, k8sharness.NODE)))
+        env = {}
+        for e in c.get("env", []):
+            if "value" in e:
+                env[e["name"]] = e["value"]
+            else:  # an env source the test does not know fails here, not silently
+                env[e["name"]] = values[e["valueFrom"]["fieldRef"]["fieldPath"]]
+        self.env = env
+        self.args = [_expand(a, env) for a in c["args"]]
+        assert not c.get("command"), "the chart overrides the image's entrypoint: run that instead"
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        binds = []
+        for i, m in enumerate(c.get("volumeMounts", [])):
+            src = workdir / "volumes" / str(i)
+            src.mkdir(parents=True)
+            v = volumes[m["name"]]
+            if "secret" in v or "configMap" in v:
+                kind, name = ("secrets", v["secret"]["secretName"]) if "secret" in v else \
+                    ("configmaps", v["configMap"]["name"])
+                obj = k8s.get(f"/api/v1/namespaces/{ns}/{kind}/{name}")
+                files = {k: base64.b64decode(x) for k, x in obj.get("data", {}).items()} if kind == "secrets" \
+                    else {k: x.encode() for k, x in obj.get("data", {}).items()}
+                items = (v.get("secret") or v.get("configMap")).get("items")
+                for k, data in files.items():
+                    path = next((it["path"] for it in items if it["key"] == k), None) if items else k
+                    if path:
+                        (src / path).parent.mkdir(parents=True, exist_ok=True)
+                        (src / path).write_bytes(data)
+            else:
+                assert "emptyDir" in v, f"volume {m['name']}: only Secrets, ConfigMaps and emptyDirs are known"
+            sub = src / m["subPath"] if m.get("subPath") else src
+            binds.append((str(sub), m["mountPath"]))
+        for root, dirs, files in os.walk(workdir / "volumes"):
+            for n in dirs + files:
+                os.chmod(os.path.join(root, n), 0o755 if n in dirs else 0o644)
+        sa = workdir / "serviceaccount"
+        in_cluster = k8s.in_cluster_files(sa, k8s.service_account_token(ns, pod["serviceAccountName"]), ns)
+        for f in sa.iterdir():
+            os.chmod(f, 0o644)
+        assert pod.get("automountServiceAccountToken", True)
+        sc = pod.get("securityContext", {})
+        uid, gid = sc.get("runAsUser", 0), sc.get("runAsGroup", 0)
+        lines = ['set -e', 'mount -t tmpfs -o mode=755 fixgw-run /run',
+                 'd=/run/secrets/kubernetes.io/serviceaccount', 'mkdir -p "$d"',
+                 'cp "$SA"/token "$SA"/ca.crt "$SA"/namespace "$d"/']
+        overlaid = {"/run"}
+        for i, (src, dst) in enumerate(binds):
+            top = "/" + dst.lstrip("/").split("/")[0]
+            top = "/run" if top == "/var" and dst.startswith("/var/run/") else top
+            if top not in overlaid:
+                o = workdir / "overlay" / str(i)
+                o.mkdir(parents=True)
+                lines += [f'mount -t tmpfs fixgw-ovl {o}', f'mkdir {o}/u {o}/w',
+                          f'mount -t overlay overlay -o lowerdir={top},upperdir={o}/u,workdir={o}/w {top}']
+                overlaid.add(top)
+            lines += [f'mkdir -p {dst}', f'mount --bind {src} {dst}']
+        lines += ['unset SA', f'exec setpriv --reuid={uid} --regid={gid} --clear-groups "$@"']
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(lines), "sh", str(FIXGW),
+             *self.args], env={"PATH": os.environ["PATH"], **env, **in_cluster, "SA": str(sa)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=k8sharness._die_with_parent)
+        self.log = JsonLines(self.proc.stderr, "operator")
+
+    def stop(self):
+        """SIGTERM, then the exit status (0 after a clean stop)."""
+        return stop(self.proc, self.log)
