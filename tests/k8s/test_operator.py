@@ -333,6 +333,8 @@ def test_status_409_is_retried(k8s, k8s_ns, operator):
     wait_condition(k8s, k8s_ns, "fs-4", "TargetResolvable", "False", timeout=60)
     op.wait_log("k8s_conflict_retry")
     assert not op.log.select("status_write_failed")
+    # this namespace's: a round at 1 request/s also rewrites lingering objects of earlier tests, which their
+    # namespaces' deletion changes meanwhile
     conflicts = [e for e in k8s.audit_events(user=op.user, resource="fixsessions")
                  if e.get("responseStatus", {}).get("code") == 409 and e["objectRef"].get("namespace") == k8s_ns]
     assert [e["objectRef"]["name"] for e in conflicts] == ["fs-4"]
