@@ -527,7 +527,12 @@ static int sync_status(struct op *op, json_t *obj, const char *key, const struct
 
 /* ---- one round ---- */
 
-/* Drop the write memos of FIXSessions that are gone (f is sorted by key). */
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(((const struct fs_item *)a)->key, ((const struct fs_item *)b)->key);
+}
+
+/* Drop the write memos of FIXSessions that are gone (f is sorted by key: fs_vec_sort). */
 static void forget_deleted(struct op *op, const struct fs_vec *f)
 {
 	const char *key;
@@ -538,7 +543,7 @@ static void forget_deleted(struct op *op, const struct fs_vec *f)
 	json_object_foreach_safe(op->written, tmp, key, v)
 	{
 		struct fs_item probe = {.key = (char *)key};
-		if (!f->n || !bsearch(&probe, f->v, f->n, sizeof(*f->v), cmp_fs))
+		if (!f->n || !bsearch(&probe, f->v, f->n, sizeof(*f->v), cmp_key))
 			json_object_del(op->written, key);
 	}
 }
