@@ -1,6 +1,6 @@
 """docs/getting-started.md, part 2 (a cluster, with Helm), against the harness's real kube-apiserver, etcd and
 kube-controller-manager: every ```sh block in order in one bash (tests/e2e/docrun.py), with the pinned kubectl
-and helm on PATH and KUBECONFIG pointing at the harness. `kubectl create namespace`, the TLS Secret,
+and helm on PATH and the harness's kubeconfig as ~/.kube/config (HOME is a directory of the test). `kubectl create namespace`, the TLS Secret,
 `helm install`, the engine's Service, the FIXSession, `kubectl get fixsessions`, `curl .../routes`,
 `helm uninstall` and `kubectl delete namespace` run as written, against the API server.
 
@@ -44,7 +44,11 @@ def test_getting_started_cluster(k8s, netns, tmp_path):
     work.mkdir(parents=True)
     logs = tmp_path / "blocks"
     logs.mkdir()
-    env = dict(os.environ, HOME=str(home), REPO=str(ROOT), KUBECONFIG=str(k8s.kubeconfig),
+    # kubectl, helm and fixgw find the harness's API server where they look by default: ~/.kube/config
+    (home / ".kube").mkdir()
+    (home / ".kube" / "config").write_bytes(k8s.kubeconfig.read_bytes())
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    env.update(HOME=str(home), REPO=str(ROOT),
                PATH=f"{k8sharness.tool('helm').parent}:{FIXGW.parent}:{os.environ['PATH']}")
     net = netns(2)
     eng_addr, rej_addr = net.addrs
