@@ -4,16 +4,36 @@
   suite's build, which may be a sanitizer build) and the QuickFIX engine, and the test puts them on PATH and
   sets REPO to this repository;
 - HOME is a directory of the test, so `~/fixgw-start` is too;
-- the guide's fixed ports (9877, 9090, 9881, 19880) become free ports, so runs in parallel and a `make run` on
-  the same machine never collide."""
+- the guide's fixed ports (9877, 9090, 9881, 19880) become free ports below the ephemeral range, so runs in
+  parallel and a `make run` on the same machine never collide."""
 import os
 import pathlib
+import random
+import socket
 
 import docrun
 from conftest import FIXGW, ROOT
-from gwharness import free_port, peer_binary
+from gwharness import peer_binary
 
 GUIDE = ROOT / "docs" / "getting-started.md"
+
+
+def listen_port(taken):
+    """A port below the kernel's ephemeral range that can be bound now. The guide's processes bind it a moment
+    later: a port from the ephemeral range (free_port) can meanwhile become the source port of any outgoing
+    connection on this busy machine, one below it only another listener's."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    while True:
+        port = random.randrange(20000, min(low, 32768))
+        if port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
 
 
 def test_blocks_are_found_with_their_options():
@@ -66,7 +86,8 @@ def test_getting_started_standalone(tmp_path):
     logs.mkdir()
     env = dict(os.environ, HOME=str(home), REPO=str(ROOT),
                PATH=f"{FIXGW.parent}:{peers}:{os.environ['PATH']}")
-    ports = {p: free_port() for p in (9877, 9090, 9881, 19880)}
+    taken = set()
+    ports = {p: listen_port(taken) for p in (9877, 9090, 9881, 19880)}
     shell = docrun.Shell(home, env, logs)
     try:
         done = docrun.run_part(GUIDE, "main", shell, ports=ports)
