@@ -251,12 +251,77 @@ def test_prometheus_rule_is_the_rule_file(helm_env):
     (["--set", "certManager.issuerRef.kind=Vault"], "/certManager/issuerRef/kind"),
     (["--set", "certManager.duration=90d"], "/certManager/duration"),
     (["--set", "prometheusRule.enabled=yes"], "/prometheusRule/enabled"),
+    (["--set", "operator.webhook.failurePolicy=Sometimes"], "/operator/webhook/failurePolicy"),
+    (["--set", "operator.webhook.port=443"], "/operator/webhook/port"),
+    (["--set", "operator.webhook.caBundle=not base64!"], "/operator/webhook/caBundle"),
+    (["--set", "operator.webhook.timeoutSeconds=60"], "/operator/webhook/timeoutSeconds"),
     (["--set-json", 'prometheusRule.labels={"release":1}'], "/prometheusRule/labels/release"),
 ])
 def test_schema_refuses_bad_values(helm_env, values, message):
     r = helm(helm_env, "template", "x", CHART, *values, check=False)
     assert r.returncode != 0, r.stdout[:500]
     assert "schema" in r.stderr and message in r.stderr, r.stderr
+
+
+# a caBundle for renders: base64 of a PEM block (the API server keeps it as bytes; nothing here calls the webhook)
+WEBHOOK_CA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+
+
+def test_operator_webhook_on_and_off(helm_env):
+    """operator.webhook: off by default (no webhook objects, no flags, nothing in to the operator); on, every
+    replica serves it from the mounted Secret, a Service in front of them all, and a ValidatingWebhookConfiguration
+    for FIXSession create/update with ADR-013's failurePolicy; the certificate from a named Secret and a
+    caBundle, or from cert-manager with the CA injected; without either, the render fails and says why."""
+    _, objs = render(helm_env)
+    assert not find(objs, "ValidatingWebhookConfiguration") and len(find(objs, "Service", "operator")) == 0
+    (op,) = find(objs, "Deployment", "operator")
+    c = op["spec"]["template"]["spec"]["containers"][0]
+    assert not [a for a in c["args"] if a.startswith("--webhook")] and "volumes" not in op["spec"]["template"]["spec"]
+    assert find(objs, "NetworkPolicy", "operator")[0]["spec"]["ingress"] == []
+
+    _, objs = render(helm_env, "--set", "operator.webhook.enabled=true", "--set", "operator.webhook.secretName=wh-tls",
+                     "--set", "operator.webhook.caBundle=" + WEBHOOK_CA)
+    (op,) = find(objs, "Deployment", "operator")
+    pod = op["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    args = c["args"]
+    assert args[args.index("--webhook-port") + 1] == "9443"
+    cert, key = args[args.index("--webhook-cert") + 1], args[args.index("--webhook-key") + 1]
+    (mount,) = c["volumeMounts"]
+    assert cert == mount["mountPath"] + "/tls.crt" and key == mount["mountPath"] + "/tls.key" and mount["readOnly"]
+    assert {"name": mount["name"], "secret": {"secretName": "wh-tls"}} in pod["volumes"]
+    assert c["ports"] == [{"name": "webhook", "containerPort": 9443, "protocol": "TCP"}]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "webhook", "scheme": "HTTPS"}
+    (svc,) = find(objs, "Service", "operator")
+    assert svc["spec"]["selector"] == op["spec"]["selector"]["matchLabels"]  # every replica, not the leader only
+    assert svc["spec"]["ports"] == [{"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"}]
+    (vwc,) = find(objs, "ValidatingWebhookConfiguration", "operator")
+    (hook,) = vwc["webhooks"]
+    assert hook["failurePolicy"] == "Ignore" and hook["sideEffects"] == "None" and hook["timeoutSeconds"] == 5
+    assert hook["clientConfig"] == {"service": {"name": svc["metadata"]["name"], "namespace": "fixgw",
+                                                "path": "/validate-fixsessions", "port": 443}, "caBundle": WEBHOOK_CA}
+    assert hook["rules"] == [{"apiGroups": ["fixgw.io"], "apiVersions": ["v1alpha1"], "operations": ["CREATE", "UPDATE"],
+                              "resources": ["fixsessions"], "scope": "Namespaced"}]
+    assert "namespaceSelector" not in hook and not find(objs, "Certificate")
+    (np,) = find(objs, "NetworkPolicy", "operator")
+    assert np["spec"]["ingress"] == [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                                      "ports": [{"protocol": "TCP", "port": 9443}]}]
+
+    _, objs = render(helm_env, "--set", "operator.webhook.enabled=true", *CERT_MANAGER)
+    (vwc,) = find(objs, "ValidatingWebhookConfiguration", "operator")
+    (svc,) = find(objs, "Service", "operator")
+    name = svc["metadata"]["name"]
+    (cert,) = [c for c in find(objs, "Certificate") if c["metadata"]["name"] == name]
+    assert vwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == f"fixgw/{name}"
+    assert "caBundle" not in vwc["webhooks"][0]["clientConfig"]
+    assert cert["spec"]["dnsNames"][0] == f"{name}.fixgw.svc" and "server auth" in cert["spec"]["usages"]
+    pod = find(objs, "Deployment", "operator")[0]["spec"]["template"]["spec"]
+    assert pod["volumes"][0]["secret"]["secretName"] == cert["spec"]["secretName"] == f"{name}-tls"
+
+    for values, message in ((["--set", "operator.webhook.secretName=wh-tls"], "operator.webhook.caBundle"),
+                            (["--set", "operator.webhook.caBundle=" + WEBHOOK_CA], "operator.webhook.secretName")):
+        r = helm(helm_env, "template", "x", CHART, "--set", "operator.webhook.enabled=true", *values, check=False)
+        assert r.returncode != 0 and message in r.stderr, r.stderr
 
 
 VARIANTS = {
@@ -267,6 +332,9 @@ VARIANTS = {
                               "--set", "gateway.autoscaling.enabled=false", "--set", "networkPolicy.clientCIDRs={10.0.0.0/8}"],
     "no-networkpolicy": ["--set", "networkPolicy.enabled=false", "--set", "gateway.service.type=ClusterIP"],
     "otel-off": ["--set", "otel.enabled=false"],
+    "webhook": ["--set", "operator.webhook.enabled=true", "--set", "operator.webhook.secretName=op-webhook-tls",
+                "--set", "operator.webhook.caBundle=" + WEBHOOK_CA, "--set", "operator.webhook.failurePolicy=Fail",
+                "--set", "operator.webhook.namespaceSelector.matchLabels.fixgw\\.io/sessions=yes"],
     "otel-http-tls": ["--set", "otel.protocol=http", "--set", "otel.collectorEndpoint=collector.obs:4318",
                       "--set", "otel.tlsSecretName=otel-ca", "--set", "otel.collectorConfig.clusterName=prod-1"],
 }
@@ -419,8 +487,10 @@ def test_cert_manager_render_accepted_by_apiserver(helm_env, k8s, k8s_ns):
             if e.status != 409:  # another test of this session made it first
                 raise
     wait_until(lambda: k8s.get("/apis/cert-manager.io/v1", missing_ok=True), 30, 0.2, "the Certificate CRD served")
-    text, objs = render(helm_env, *CERT_MANAGER, ns=k8s_ns, release=f"c{k8s_ns[-6:]}")
-    assert find(objs, "Certificate")
+    text, objs = render(helm_env, *CERT_MANAGER, "--set", "operator.webhook.enabled=true", ns=k8s_ns,
+                        release=f"c{k8s_ns[-6:]}")
+    assert len(find(objs, "Certificate")) == 2  # the listeners' and the webhook's
+    assert find(objs, "ValidatingWebhookConfiguration")
     r = k8s.kubectl("apply", "--dry-run=server", "-n", k8s_ns, "-f", "-", input=text)
     assert r.stdout.count("(server dry run)") == len(objs), r.stdout
     assert "certificate.cert-manager.io/" in r.stdout

@@ -57,6 +57,15 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- default (include "fixgw.component" (dict "root" . "component" "operator")) .Values.operator.leaseName -}}
 {{- end -}}
 
+{{/* The admission webhook's Service (its certificate is for <this>.<namespace>.svc) and serving Secret. */}}
+{{- define "fixgw.webhookName" -}}
+{{- include "fixgw.component" (dict "root" . "component" "operator-webhook") -}}
+{{- end -}}
+
+{{- define "fixgw.webhookSecret" -}}
+{{- default (printf "%s-tls" (include "fixgw.webhookName" .)) .Values.operator.webhook.secretName -}}
+{{- end -}}
+
 {{/* Pod-level security: non-root, seccomp RuntimeDefault. */}}
 {{- define "fixgw.podSecurityContext" -}}
 runAsNonRoot: true
