@@ -20,7 +20,7 @@ import pytest
 
 import k8sharness
 from k8sharness import wait_until
-from test_operator import FAST, Operator, condition, fs_path, wait_condition
+from test_operator import FAST, Operator, fs_path, operator, wait_condition  # noqa: F401 (operator: a fixture)
 
 HOOK = "fixsessions.fixgw.io"
 PATH = "/validate-fixsessions"
@@ -196,6 +196,21 @@ def test_conflict_refused_with_the_critical_text_and_ignore_when_down(k8s, k8s_n
     assert refused in held["message"]
     # a relabelling of the conflicting object is admitted (it changes nothing routing reads)
     k8s.patch(fs_path(k8s_ns, "second"), {"metadata": {"labels": {"owner": "ops"}}})
+
+
+def test_a_standby_replica_serves_the_webhook(k8s, k8s_ns, operator, webhook, suffix):
+    """The webhook reads the cache and writes nothing: a replica that does not hold the Lease refuses too."""
+    s = "BROKER_S" + suffix
+    k8s.service(k8s_ns, "engine")
+    k8s.apply(fixsession("first", s, k8s_ns))
+    lead = operator("lead", *FAST)
+    lead.wait_log("leader_started")
+    w = webhook()  # its replica is the standby; the configuration points at it alone
+    w.op.wait_log("new_leader", holder="lead")
+    w.wait_active(fixsession("second", s, k8s_ns))
+    r = k8s.apply(fixsession("second", s, k8s_ns), check=False)
+    assert r.returncode != 0 and f"conflict: FIXSession {k8s_ns}/first" in denial(r.stderr)
+    assert not w.op.log.select("leader_started")
 
 
 def test_rotated_certificate_is_served_without_restart(k8s, k8s_ns, webhook, suffix):
