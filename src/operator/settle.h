@@ -35,7 +35,7 @@ enum op_batch {
 };
 
 #define OP_DEFAULT_BATCH       OP_BATCH_DEBOUNCE
-#define OP_DEFAULT_DEBOUNCE_MS 250u   /* quiet window (ADR-014: gaps of a 1,000-file apply are < 50 ms) */
+#define OP_DEFAULT_DEBOUNCE_MS 500u   /* quiet window (ADR-014: kubectl wrote 1,000 files <= 436 ms apart) */
 #define OP_DEFAULT_MAX_WAIT_MS 60000u /* a pass at the latest this long after the first pending event */
 #define OP_SETTLE_MAX_QUEUE    65536u /* per-object: more queued events coalesce into one full pass */
 

@@ -15,7 +15,7 @@ import pytest
 from k8sharness import wait_until
 from test_operator import FAST, fs_path, operator  # noqa: F401  (operator: the fixture)
 
-# A window wider than the default (250 ms): a loaded test machine has seen kubectl write 1.3 s apart
+# A window wider than the default (500 ms): a loaded test machine has seen kubectl write 1.3 s apart
 # (bench/k8s/operator_batch.py), and this test checks the strategy, not the default's margin. An attempt
 # whose two writes came further apart than half the window proves nothing and is made again.
 WINDOW_MS = 3000
