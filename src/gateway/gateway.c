@@ -504,6 +504,7 @@ int gateway_main(const char *config_path, const struct gw_config_opts *opts)
 			goto out_workers;
 		}
 		otlp_exporter_add_collector(gw->otlp, gw_telemetry_collect, gw);
+		otlp_log_bridge_start(gw->otlp); /* log lines as log records too, when logs are on */
 		for (unsigned i = 0; i < gw->nworkers; i++)
 			gw->workers[i].otlp = gw->otlp;
 	}
@@ -551,6 +552,8 @@ out_admin:
 		close(ctl.sigio.fd);
 	admin_stop(admin);
 out_workers:
+	if (gw->otlp)
+		otlp_log_bridge_stop(); /* every thread that logs has stopped: the exporter may go */
 	otlp_exporter_destroy(gw->otlp, OTLP_SHUTDOWN_MS); /* after the workers: their spans are queued */
 	gw->otlp = NULL;
 	fini_workers(gw);

@@ -17,6 +17,14 @@ static _Atomic int min_level_ = LOG_INFO;
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"};
 
+/* Read once per line (log_begin), set at start and stop: acquire/release so the hook's fields are seen. */
+static _Atomic(const struct log_record_hook *) record_hook_;
+
+void log_set_record_hook(const struct log_record_hook *hook)
+{
+	atomic_store_explicit(&record_hook_, hook, memory_order_release);
+}
+
 void log_configure(enum log_level min_level, int fd)
 {
 	log_set_level(min_level);
@@ -120,20 +128,39 @@ static size_t plain_run(const char *s, size_t len)
 	return i;
 }
 
+/* Remember the value written at buf[off, end) for the record hook. */
+static void note_field(struct log_line *l, const char *k, size_t off, size_t end, enum log_field_type type,
+                       bool escaped, int64_t i)
+{
+	if (l->nfields == LOG_RECORD_MAX_FIELDS || end < off)
+		return;
+	l->fields[l->nfields++] = (struct log_field_pos){.key = k,
+	                                                 .off = (uint16_t)off,
+	                                                 .len = (uint16_t)(end - off),
+	                                                 .type = (uint8_t)type,
+	                                                 .escaped = escaped,
+	                                                 .i = i};
+}
+
 void log_strn(struct log_line *l, const char *k, const char *value, size_t len)
 {
 	if (!l->enabled || !value)
 		return;
 	key(l, k);
+	size_t off = l->len;
 	if (plain_run(value, len) == len && l->len + len + 2 < LOG_LINE_MAX - 2) {
 		char *p = l->buf + l->len;
 		*p++ = '"';
 		memcpy(p, value, len);
 		p[len] = '"';
 		l->len += len + 2;
+		if (l->record) /* the value is the text between the quotes */
+			note_field(l, k, off + 1, l->len - 1, LOG_FIELD_STR, false, 0);
 		return;
 	}
 	l->len += log_json_escape(l->buf + l->len, LOG_LINE_MAX - 2 - l->len, value, len);
+	if (l->record && l->len - off >= 2)
+		note_field(l, k, off + 1, l->len - 1, LOG_FIELD_STR, true, 0);
 }
 
 void log_str(struct log_line *l, const char *k, const char *value)
@@ -152,6 +179,8 @@ void log_int(struct log_line *l, const char *k, int64_t value)
 		*--p = '-';
 	key(l, k);
 	append(l, p, (size_t)(end - p));
+	if (l->record)
+		note_field(l, k, l->len, l->len, LOG_FIELD_INT, false, value);
 }
 
 void log_uint(struct log_line *l, const char *k, uint64_t value)
@@ -162,6 +191,9 @@ void log_uint(struct log_line *l, const char *k, uint64_t value)
 	char *p = utoa_end(end, value);
 	key(l, k);
 	append(l, p, (size_t)(end - p));
+	if (l->record)
+		note_field(l, k, l->len, l->len, LOG_FIELD_INT, false,
+		           value > INT64_MAX ? INT64_MAX : (int64_t)value);
 }
 
 void log_bool(struct log_line *l, const char *k, bool value)
@@ -170,6 +202,8 @@ void log_bool(struct log_line *l, const char *k, bool value)
 		return;
 	key(l, k);
 	append(l, value ? "true" : "false", value ? 4 : 5);
+	if (l->record)
+		note_field(l, k, l->len, l->len, LOG_FIELD_BOOL, false, value);
 }
 
 void log_raw(struct log_line *l, const char *k, const char *json)
@@ -177,7 +211,10 @@ void log_raw(struct log_line *l, const char *k, const char *json)
 	if (!l->enabled)
 		return;
 	key(l, k);
+	size_t off = l->len;
 	append(l, json, strlen(json));
+	if (l->record)
+		note_field(l, k, off, l->len, LOG_FIELD_JSON, false, 0);
 }
 
 /* The line head up to the seconds, rendered once per second per thread: gmtime_r and snprintf cost more
@@ -193,6 +230,7 @@ static void begin_head(struct log_line *l, enum log_level lvl)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	l->time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	struct ts_cache *c = &ts_cache_;
 	if (ts.tv_sec != c->sec) {
 		struct tm tm;
@@ -225,10 +263,16 @@ void log_begin(struct log_line *l, enum log_level lvl, const char *event, const 
 	l->enabled = lvl >= log_min_level() && lvl <= LOG_CRITICAL;
 	l->len = 0;
 	l->truncated = false;
+	l->record = false;
 	if (!l->enabled)
 		return;
 	begin_head(l, lvl);
 	log_str(l, "event", event);
+	l->record = atomic_load_explicit(&record_hook_, memory_order_relaxed) != NULL;
+	l->level = (uint8_t)lvl;
+	l->event = event;
+	l->nfields = 0;
+	l->trace_field = l->span_field = -1;
 	if (!ctx)
 		return;
 	log_str(l, "component", ctx->component);
@@ -237,8 +281,111 @@ void log_begin(struct log_line *l, enum log_level lvl, const char *event, const 
 	log_str(l, "listener", ctx->listener);
 	log_str(l, "peer", ctx->peer);
 	log_str(l, "route", ctx->route);
+	uint8_t n = l->nfields;
 	log_str(l, "trace_id", ctx->trace_id);
+	if (l->nfields > n)
+		l->trace_field = (int8_t)n;
+	n = l->nfields;
 	log_str(l, "span_id", ctx->span_id);
+	if (l->nfields > n)
+		l->span_field = (int8_t)n;
+}
+
+/* Decode the JSON string text that log_json_escape wrote (without its quotes) into out; returns the
+ * length. Only the escapes it writes occur: \" \\ \b \f \n \r \t \uXXXX (a control character or a
+ * BMP code point). */
+static size_t json_unescape(char *out, size_t cap, const char *s, size_t len)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 4 <= cap;) {
+		if (s[i] != '\\' || i + 1 == len) {
+			out[o++] = s[i++];
+			continue;
+		}
+		char c = s[i + 1];
+		i += 2;
+		switch (c) {
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
+		case 'u': {
+			unsigned cp = 0;
+			for (int k = 0; k < 4 && i < len; k++, i++) {
+				char h = s[i];
+				cp = cp << 4 | (unsigned)(h >= 'a'   ? h - 'a' + 10
+				                          : h >= 'A' ? h - 'A' + 10
+				                                     : h - '0');
+			}
+			if (cp < 0x80) {
+				out[o++] = (char)cp;
+			} else if (cp < 0x800) {
+				out[o++] = (char)(0xc0 | cp >> 6);
+				out[o++] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				out[o++] = (char)(0xe0 | cp >> 12);
+				out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				out[o++] = (char)(0x80 | (cp & 0x3f));
+			}
+			break;
+		}
+		default: /* \" and \\ */
+			out[o++] = c;
+		}
+	}
+	return o;
+}
+
+/* Hand the finished line to the record hook: the values are views into the line (decoded into scratch
+ * when they hold escapes), so nothing is formatted twice. */
+static void emit_record(const struct log_line *l, const char *msg)
+{
+	const struct log_record_hook *h = atomic_load_explicit(&record_hook_, memory_order_acquire);
+	if (!h)
+		return;
+	struct log_field f[LOG_RECORD_MAX_FIELDS];
+	char scratch[2048];
+	size_t used = 0, n = 0;
+	struct log_record r = {.time_ns = l->time_ns,
+	                       .level = (enum log_level)l->level,
+	                       .event = l->event,
+	                       .msg = msg,
+	                       .fields = f};
+	for (uint8_t i = 0; i < l->nfields; i++) {
+		const struct log_field_pos *p = &l->fields[i];
+		const char *v = l->buf + p->off;
+		if (i == l->trace_field || i == l->span_field) {
+			if (p->len == (i == l->trace_field ? 32 : 16)) {
+				if (i == l->trace_field)
+					r.trace_id = v;
+				else
+					r.span_id = v;
+			}
+			continue;
+		}
+		f[n] = (struct log_field){
+		    .key = p->key, .type = (enum log_field_type)p->type, .s = v, .len = p->len, .i = p->i};
+		if (p->escaped) {
+			size_t k = json_unescape(scratch + used, sizeof(scratch) - used, v, p->len);
+			f[n].s = scratch + used;
+			f[n].len = k;
+			used += k;
+		}
+		n++;
+	}
+	r.nfields = n;
+	h->fn(h->arg, &r);
 }
 
 /* Once lines go through again, say how many did not: the report bypasses the level filter, since a
@@ -328,6 +475,8 @@ void log_endv(struct log_line *l, const char *fmt, va_list ap)
 		return;
 	char msg[1024];
 	size_t n = format_msg(msg, sizeof(msg), fmt, ap);
+	bool record = l->record;
+	l->record = false; /* msg is the record's body, not an attribute */
 	log_strn(l, "msg", msg, n);
 	if (l->truncated)
 		log_bool(l, "truncated", true);
@@ -335,6 +484,8 @@ void log_endv(struct log_line *l, const char *fmt, va_list ap)
 	l->buf[l->len++] = '\n';
 	if (log_sink_write(l->buf, l->len) && !log_sink_thread_buffering())
 		report_drops(); /* a buffering thread reports from log_flush(), once its buffer went out */
+	if (record)
+		emit_record(l, msg);
 }
 
 void log_msg(enum log_level lvl, const char *event, const struct log_ctx *ctx, const char *fmt, ...)

@@ -37,17 +37,75 @@ struct log_ctx {
 	uint64_t conn_id;     /* 0 when not about a connection */
 };
 
+/** At most this many attributes of a line reach a record hook (the OTLP record's own limit). */
+#define LOG_RECORD_MAX_FIELDS 24
+
+enum log_field_type { LOG_FIELD_STR = 0, LOG_FIELD_INT, LOG_FIELD_BOOL, LOG_FIELD_JSON };
+
+/** Where one attribute's value sits in the line being built (log_line.buf), kept only while a record
+ * hook is installed, so the hook reads the values the line already rendered instead of formatting them
+ * again. */
+struct log_field_pos {
+	const char *key;   /* the literal the caller passed */
+	uint16_t off, len; /* the value's JSON text in buf: a string without its quotes, or the raw JSON */
+	uint8_t type;      /* enum log_field_type */
+	bool escaped;      /* a string whose JSON text holds escapes (decoded before the hook sees it) */
+	int64_t i;         /* LOG_FIELD_INT (a uint64 above INT64_MAX is INT64_MAX), LOG_FIELD_BOOL */
+};
+
 struct log_line {
 	char buf[LOG_LINE_MAX];
 	size_t len;
 	bool enabled; /* false when the level is filtered out: every call is then a no-op */
 	bool truncated;
+	bool record;   /* a record hook was installed at log_begin: remember where the values are */
+	uint8_t level; /* enum log_level */
+	uint8_t nfields;
+	int8_t trace_field, span_field; /* indexes of the context's ids in fields, or -1 */
+	const char *event;
+	uint64_t time_ns; /* the line's timestamp, Unix epoch nanoseconds */
+	struct log_field_pos fields[LOG_RECORD_MAX_FIELDS];
+};
+
+/** One attribute as a record hook receives it: strings and JSON are views (not NUL-terminated) valid for
+ * the duration of the hook call; escapes are already decoded. */
+struct log_field {
+	const char *key;
+	enum log_field_type type;
+	const char *s;
+	size_t len;
+	int64_t i;
+};
+
+/** A finished line as a structured record (for the OTLP log bridge, telemetry/otlp_log_bridge.h). All
+ * borrowed for the duration of the call. */
+struct log_record {
+	uint64_t time_ns;
+	enum log_level level;
+	const char *event;
+	const char *msg;                /* NUL-terminated */
+	const char *trace_id;           /* 32 hex digits (not NUL-terminated), or NULL */
+	const char *span_id;            /* 16 hex digits, or NULL */
+	const struct log_field *fields; /* the line's attributes in order, the ids excepted */
+	size_t nfields;
+};
+
+/** Who receives every line that passes the level filter, as a record, right after the line went to the
+ * sink. Called on the logging thread: must not block (the OTLP bridge copies it into a lock-free queue).
+ */
+struct log_record_hook {
+	void (*fn)(void *arg, const struct log_record *rec);
+	void *arg;
 };
 
 /** Process-wide settings. fd defaults to 2 (stderr); the first call opens the sink on it (see
  * log_sink_open()), later calls with the same fd only change the level, so a reload may call it while
  * other threads log. */
 void log_configure(enum log_level min_level, int fd);
+/** Install (hook) or remove (NULL) the record hook. hook is borrowed and must outlive its installation;
+ * a line begun before the call may still reach the previous hook, so remove it only when no other
+ * thread logs any more (or the hook's target outlives them). */
+void log_set_record_hook(const struct log_record_hook *hook);
 /** Change the minimum level from any thread; every thread's next line sees it. */
 void log_set_level(enum log_level min_level);
 enum log_level log_min_level(void);

@@ -127,7 +127,9 @@ int otlp_config_url(const struct otlp_config *c, enum otlp_signal s, char *out, 
 
 /* ---- records ---- */
 
-enum otlp_attr_type { OTLP_ATTR_STRING = 0, OTLP_ATTR_INT, OTLP_ATTR_DOUBLE, OTLP_ATTR_BOOL };
+/* OTLP_ATTR_STRN is a string given as pointer and length (a view, not NUL-terminated); it is sent as a
+ * string. */
+enum otlp_attr_type { OTLP_ATTR_STRING = 0, OTLP_ATTR_INT, OTLP_ATTR_DOUBLE, OTLP_ATTR_BOOL, OTLP_ATTR_STRN };
 
 /** One attribute. Borrowed: the emit call copies key and string value. */
 struct otlp_attr {
@@ -138,6 +140,10 @@ struct otlp_attr {
 		int64_t i;
 		double d;
 		bool b;
+		struct {
+			const char *p;
+			size_t n;
+		} sn;
 	} v;
 };
 
@@ -145,6 +151,8 @@ struct otlp_attr {
 #define OTLP_INT(k, val)  ((struct otlp_attr){.key = (k), .type = OTLP_ATTR_INT, .v.i = (val)})
 #define OTLP_DBL(k, val)  ((struct otlp_attr){.key = (k), .type = OTLP_ATTR_DOUBLE, .v.d = (val)})
 #define OTLP_BOOL(k, val) ((struct otlp_attr){.key = (k), .type = OTLP_ATTR_BOOL, .v.b = (val)})
+#define OTLP_STRN(k, ptr, len)                                                                               \
+	((struct otlp_attr){.key = (k), .type = OTLP_ATTR_STRN, .v.sn = {(ptr), (len)}})
 
 enum otlp_span_kind { OTLP_SPAN_INTERNAL = 1, OTLP_SPAN_SERVER = 2, OTLP_SPAN_CLIENT = 3 };
 enum otlp_status { OTLP_STATUS_UNSET = 0, OTLP_STATUS_OK = 1, OTLP_STATUS_ERROR = 2 };
@@ -234,6 +242,9 @@ void otlp_exporter_collect(struct otlp_exporter *e, struct otlp_metric_set *set)
  * Returns 0, or FIXGW_ETIMEOUT. */
 int otlp_exporter_flush(struct otlp_exporter *e, uint32_t deadline_ms);
 
+/** Whether signal s is exported (it has an endpoint and is not disabled). */
+bool otlp_exporter_signal_on(const struct otlp_exporter *e, enum otlp_signal s);
+
 /** A consistent-enough copy of the counters (each is read atomically). */
 void otlp_exporter_stats(const struct otlp_exporter *e, struct otlp_stats *out);
 
@@ -249,6 +260,18 @@ bool otlp_id_from_hex(const char *hex, uint8_t *out, size_t n);
 
 /** Wall-clock time in Unix epoch nanoseconds. */
 uint64_t otlp_now_ns(void);
+
+/* ---- the log bridge (otlp_log_bridge.c) ---- */
+
+/** From now on every log line that passes the level filter (telemetry/log.h) is also queued in e as an
+ * OTLP log record: the line's event, message, trace and span ids, and its attributes (the values the
+ * line rendered, so redaction is the line's). No-op when e is NULL or its logs signal is off. One bridge
+ * per process. */
+void otlp_log_bridge_start(struct otlp_exporter *e);
+
+/** Stop bridging. Call before otlp_exporter_destroy, once the threads that log (other than the
+ * exporter's own) have stopped. */
+void otlp_log_bridge_stop(void);
 
 /** The OTLP severity number for a project log level (CRITICAL -> 21, FATAL). */
 int otlp_severity_number(enum log_level lvl);

@@ -136,6 +136,11 @@ bool otlp_log_emit(struct otlp_exporter *e, const struct otlp_log *l)
 	return true;
 }
 
+bool otlp_exporter_signal_on(const struct otlp_exporter *e, enum otlp_signal s)
+{
+	return e && (unsigned)s < OTLP_NSIGNALS && e->on[s];
+}
+
 bool otlp_trace_sampled(const struct otlp_exporter *e, const uint8_t trace_id[16])
 {
 	if (!e)

@@ -119,6 +119,9 @@ static int attr_to_string(const struct otlp_attr *a, char **out)
 	case OTLP_ATTR_BOOL:
 		*out = strdup(a->v.b ? "true" : "false");
 		break;
+	case OTLP_ATTR_STRN:
+		*out = strndup(a->v.sn.p ? a->v.sn.p : "", a->v.sn.p ? a->v.sn.n : 0);
+		break;
 	default:
 		*out = NULL;
 		return FIXGW_EINVAL;

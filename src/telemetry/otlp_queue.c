@@ -44,19 +44,25 @@ size_t otlp_utf8_copy(char *dst, size_t cap, const char *src, size_t n)
 
 /* ---- records ---- */
 
-/* Copy s into r->text NUL-terminated, cut to fit (keeping room for reserve more bytes). Sets *off / *len;
- * returns false when not even an empty string fits. */
-static bool text_put(struct otlp_rec *r, const char *s, size_t reserve, uint16_t *off, uint16_t *len)
+/* Copy s[0, slen) into r->text NUL-terminated, cut to fit (keeping room for reserve more bytes). Sets
+ * *off / *len; returns false when not even an empty string fits. */
+static bool text_putn(struct otlp_rec *r, const char *s, size_t slen, size_t reserve, uint16_t *off,
+                      uint16_t *len)
 {
 	size_t room = sizeof(r->text) - r->text_len;
 	if (room < 1 + reserve)
 		return false;
-	size_t n = s ? otlp_utf8_copy(r->text + r->text_len, room - 1 - reserve, s, strlen(s)) : 0;
+	size_t n = s ? otlp_utf8_copy(r->text + r->text_len, room - 1 - reserve, s, slen) : 0;
 	r->text[r->text_len + n] = '\0';
 	*off = r->text_len;
 	*len = (uint16_t)n;
 	r->text_len = (uint16_t)(r->text_len + n + 1);
 	return true;
+}
+
+static bool text_put(struct otlp_rec *r, const char *s, size_t reserve, uint16_t *off, uint16_t *len)
+{
+	return text_putn(r, s, s ? strlen(s) : 0, reserve, off, len);
 }
 
 static void put_attrs(struct otlp_rec *r, const struct otlp_attr *attrs, size_t n)
@@ -76,6 +82,11 @@ static void put_attrs(struct otlp_rec *r, const struct otlp_attr *attrs, size_t 
 		switch (a->type) {
 		case OTLP_ATTR_STRING:
 			text_put(r, a->v.s ? a->v.s : "", 0, &ra->v.s.off, &ra->v.s.len);
+			break;
+		case OTLP_ATTR_STRN:
+			ra->type = OTLP_ATTR_STRING;
+			text_putn(r, a->v.sn.p ? a->v.sn.p : "", a->v.sn.p ? a->v.sn.n : 0, 0, &ra->v.s.off,
+			          &ra->v.s.len);
 			break;
 		case OTLP_ATTR_INT:
 			ra->v.i = a->v.i;
@@ -125,8 +136,8 @@ void otlp_rec_from_log(struct otlp_rec *r, const struct otlp_log *l)
 	rec_clear(r);
 	memcpy(r->trace_id, l->trace_id, 16);
 	memcpy(r->span_id, l->span_id, 8);
-	r->start_ns = l->time_ns ? l->time_ns : otlp_now_ns();
-	r->end_ns = otlp_now_ns();
+	r->end_ns = otlp_now_ns(); /* observed */
+	r->start_ns = l->time_ns ? l->time_ns : r->end_ns;
 	r->kind = (uint8_t)l->level;
 	if (l->event && *l->event)
 		text_put(r, l->event, 0, &r->name_off, &r->name_len);
