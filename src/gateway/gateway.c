@@ -195,6 +195,8 @@ void gw_stats_read(struct gateway *gw, struct gw_stats *out)
 		SUM(reject_engine_connections);
 		SUM(default_routed);
 		SUM(tls_failures);
+		for (int i = 0; i < TLS_FAIL__COUNT; i++)
+			SUM(tls_failures_by[i]);
 		SUM(loops_refused);
 		SUM(bytes_from_clients);
 		SUM(bytes_to_clients);
@@ -223,6 +225,24 @@ void gw_route_stats_foreach(struct gateway *gw, void (*fn)(const struct gw_route
                             void *arg)
 {
 	route_registry_foreach(&gw->routes, fn, arg);
+}
+
+void gw_cert_expiry_foreach(struct gateway *gw, void (*fn)(const char *listener, time_t not_after, void *arg),
+                            void *arg)
+{
+	for (size_t i = 0; i < gw->nlisteners; i++) {
+		if (!gw->listeners[i].tls)
+			continue;
+		time_t not_after[TLS_MAX_CERTS];
+		size_t n = tls_server_cert_expiry(gw->listeners[i].tls, not_after, TLS_MAX_CERTS);
+		if (n == 0)
+			continue;
+		time_t first = not_after[0];
+		for (size_t k = 1; k < n && k < TLS_MAX_CERTS; k++)
+			if (not_after[k] < first)
+				first = not_after[k];
+		fn(gw->listeners[i].cfg->name, first, arg);
+	}
 }
 
 /* ---- worker liveness ---- */

@@ -33,4 +33,9 @@ void gw_stats_read(struct gateway *gw, struct gw_stats *out);
 void gw_route_stats_foreach(struct gateway *gw, void (*fn)(const struct gw_route_stats *st, void *arg),
                             void *arg);
 
+/** Visit every TLS listener with the earliest notAfter of the certificates it serves now (reloads
+ * included). From any thread; takes each listener's certificate lock briefly. */
+void gw_cert_expiry_foreach(struct gateway *gw, void (*fn)(const char *listener, time_t not_after, void *arg),
+                            void *arg);
+
 #endif

@@ -72,6 +72,7 @@ struct session {
 	bool traced;       /* the span goes out whatever the sampling ratio (not a plain ROUTE, an error) */
 	char *span_fields; /* routing fields after redaction, "key\0value\0" pairs (owned; spans only) */
 	uint8_t nspan_fields;
+	uint8_t tls_failure; /* enum tls_failure once a handshake failed */
 	char peer[48];
 	char trace_id[33], span_id[17];
 	uint8_t trace_bytes[16], span_bytes[8]; /* the same ids as bytes, for the span */
@@ -280,6 +281,14 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 
 /* ---- handshake ---- */
 
+/* A failed handshake: counted by class (the metric's reason label), which the tls_failure line repeats. */
+static void count_tls_failure(struct session *s, enum tls_failure f)
+{
+	s->tls_failure = f;
+	gw_count(&stats_of(s)->tls_failures, 1);
+	gw_count(&stats_of(s)->tls_failures_by[f < TLS_FAIL__COUNT ? f : TLS_FAIL_OTHER], 1);
+}
+
 /* TLS details for the log (plaintext has none to give). */
 static void log_handshake(struct session *s, enum log_level lvl, const char *event, const char *reason)
 {
@@ -288,9 +297,10 @@ static void log_handshake(struct session *s, enum log_level lvl, const char *eve
 		return;
 	struct log_line l;
 	log_begin(&l, lvl, event, &s->log);
-	if (reason)
+	if (reason) {
 		log_str(&l, "reason", reason);
-	else {
+		log_str(&l, "failure", tls_failure_name(s->tls_failure));
+	} else {
 		log_str(&l, "tls_version", tls_version_name(ssl));
 		log_str(&l, "tls_cipher", tls_cipher_name(ssl));
 	}
@@ -311,7 +321,7 @@ static void step_handshake(struct session *s)
 		return;
 	}
 	if (rc < 0) {
-		gw_count(&stats_of(s)->tls_failures, 1);
+		count_tls_failure(s, (enum tls_failure)s->client.failure);
 		log_handshake(s, LOG_WARN, "tls_failure",
 		              s->client.reason ? s->client.reason : "peer closed during the handshake");
 		session_close(s, LOG_DEBUG, "connection_closed", "TLS handshake failed");
@@ -1032,7 +1042,7 @@ static void on_timer(struct reactor_timer *t)
 	struct session *s = CONTAINER(t, struct session, timer);
 	switch (s->state) {
 	case SS_HANDSHAKE:
-		gw_count(&stats_of(s)->tls_failures, 1);
+		count_tls_failure(s, TLS_FAIL_TIMEOUT);
 		log_handshake(s, LOG_WARN, "tls_failure", "handshake not finished within the Logon deadline");
 		session_close(s, LOG_DEBUG, "connection_closed", "TLS handshake timeout");
 		break;

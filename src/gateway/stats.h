@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/tls.h"
+
 enum gw_reject_reason {
 	GW_REJECT_NO_MATCH = 0,
 	GW_REJECT_PARSE_FAILURE,
@@ -52,6 +54,7 @@ struct gw_worker_stats {
 	atomic_uint_fast64_t reject_engine_connections;
 	atomic_uint_fast64_t default_routed;
 	atomic_uint_fast64_t tls_failures;
+	atomic_uint_fast64_t tls_failures_by[TLS_FAIL__COUNT]; /* by enum tls_failure */
 	atomic_uint_fast64_t loops_refused; /* accepted connections that were our own upstream sockets */
 	atomic_uint_fast64_t bytes_from_clients, bytes_to_clients;
 	atomic_uint_fast64_t eval_latency[GW_EVAL_BUCKETS];
@@ -78,6 +81,7 @@ struct gw_stats {
 	uint64_t reject_engine_connections;
 	uint64_t default_routed;
 	uint64_t tls_failures;
+	uint64_t tls_failures_by[TLS_FAIL__COUNT];
 	uint64_t loops_refused;
 	uint64_t bytes_from_clients, bytes_to_clients;
 	uint64_t eval_latency[GW_EVAL_BUCKETS];

@@ -1,8 +1,11 @@
 /* telemetry.c - the gateway's metrics for OTLP and /metrics, from the per-worker counters (stats.h). */
 #include "gateway/telemetry.h"
 
+#include <time.h>
+
 #include "core/errors.h"
 #include "gateway/gateway.h"
+#include "net/tls.h"
 
 static const struct otlp_metric_desc m_accepted = {"fixgw.connections.accepted", "Connections accepted",
                                                    "{connection}", OTLP_METRIC_COUNTER};
@@ -30,8 +33,13 @@ static const struct otlp_metric_desc m_rejections = {"fixgw.rejections", "Connec
                                                      "{connection}", OTLP_METRIC_COUNTER};
 static const struct otlp_metric_desc m_eval = {"fixgw.routing.eval.duration", "Routing rule evaluation time",
                                                "s", OTLP_METRIC_HISTOGRAM};
-static const struct otlp_metric_desc m_tls_failures = {
-    "fixgw.tls.handshake.failures", "TLS handshakes that failed", "{handshake}", OTLP_METRIC_COUNTER};
+static const struct otlp_metric_desc m_tls_failures = {"fixgw.tls.handshake.failures",
+                                                       "TLS handshakes that failed, by reason", "{handshake}",
+                                                       OTLP_METRIC_COUNTER};
+static const struct otlp_metric_desc m_cert_expiry = {
+    "fixgw.tls.certificate.expiry",
+    "Seconds until the notAfter of the listener's first certificate to expire (negative: expired)", "s",
+    OTLP_METRIC_GAUGE};
 static const struct otlp_metric_desc m_bytes = {
     "fixgw.proxied.bytes", "Bytes relayed, by route and direction", "By", OTLP_METRIC_COUNTER};
 static const struct otlp_metric_desc m_log_dropped = {
@@ -66,6 +74,17 @@ static void route_points(const struct gw_route_stats *st, void *arg)
 	otlp_metric_int(set, &m_bytes, a, 2, (int64_t)st->bytes_to_client);
 }
 
+/* Seconds until not_after, against the wall clock now (sub-second, so the gauge is exact). */
+static void expiry_point(const char *listener, time_t not_after, void *arg)
+{
+	struct otlp_metric_set *set = arg;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct otlp_attr a = OTLP_STR("fixgw.listener", listener);
+	otlp_metric_double(set, &m_cert_expiry, &a, 1,
+	                   (double)(not_after - now.tv_sec) - (double)now.tv_nsec / 1e9);
+}
+
 void gw_telemetry_collect(void *arg, struct otlp_metric_set *set)
 {
 	struct gateway *gw = arg;
@@ -81,7 +100,11 @@ void gw_telemetry_collect(void *arg, struct otlp_metric_set *set)
 		struct otlp_attr a = OTLP_STR("reason", gw_reject_reason_name((enum gw_reject_reason)r));
 		otlp_metric_int(set, &m_rejections, &a, 1, (int64_t)s.rejections[r]);
 	}
-	otlp_metric_int(set, &m_tls_failures, NULL, 0, (int64_t)s.tls_failures);
+	for (int f = 0; f < TLS_FAIL__COUNT; f++) {
+		struct otlp_attr a = OTLP_STR("reason", tls_failure_name((enum tls_failure)f));
+		otlp_metric_int(set, &m_tls_failures, &a, 1, (int64_t)s.tls_failures_by[f]);
+	}
+	gw_cert_expiry_foreach(gw, expiry_point, set);
 	otlp_metric_int(set, &m_log_dropped, NULL, 0, (int64_t)s.log_lines_dropped);
 
 	/* stats.h: bucket i counts evaluations under 250 ns * 2^i; the last one is the overflow */

@@ -563,9 +563,80 @@ SSL *tls_server_new_ssl(struct tls_server *s, int fd)
 
 /* ---- non-blocking I/O ---- */
 
-/** Map the outcome of an SSL call that did not succeed (ret <= 0). errno_saved is errno right after it. */
-static enum tls_io io_result(SSL *ssl, int ret, int errno_saved, const char **reason)
+static const char *const failure_names[TLS_FAIL__COUNT] = {
+    [TLS_FAIL_OTHER] = "other",
+    [TLS_FAIL_NO_SHARED_CIPHER] = "no_shared_cipher",
+    [TLS_FAIL_PROTOCOL_VERSION] = "protocol_version",
+    [TLS_FAIL_UNKNOWN_CA] = "unknown_ca",
+    [TLS_FAIL_BAD_CERTIFICATE] = "bad_certificate",
+    [TLS_FAIL_TIMEOUT] = "timeout",
+    [TLS_FAIL_PEER_CLOSED] = "peer_closed",
+};
+
+const char *tls_failure_name(enum tls_failure f)
 {
+	return (unsigned)f < TLS_FAIL__COUNT ? failure_names[f] : "other";
+}
+
+/* The class of a fatal handshake error: the verify result first (a client certificate we refused),
+ * then OpenSSL's reason, which also carries the alert a peer sent us (TLSV1_ALERT_UNKNOWN_CA: the
+ * client does not trust our certificate). */
+static enum tls_failure classify(SSL *ssl, unsigned long e)
+{
+	long v = SSL_get_verify_result(ssl);
+	switch (v) {
+	case X509_V_OK:
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return TLS_FAIL_UNKNOWN_CA;
+	default:
+		return TLS_FAIL_BAD_CERTIFICATE;
+	}
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return TLS_FAIL_OTHER;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+	case SSL_R_NO_CIPHERS_AVAILABLE:
+	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+		return TLS_FAIL_NO_SHARED_CIPHER;
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_WRONG_VERSION_NUMBER:
+	case SSL_R_VERSION_TOO_LOW:
+	case SSL_R_VERSION_TOO_HIGH:
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+	case SSL_R_HTTP_REQUEST:
+	case SSL_R_HTTPS_PROXY_REQUEST:
+	case SSL_R_PACKET_LENGTH_TOO_LONG:
+	case SSL_R_RECORD_LENGTH_MISMATCH:
+		return TLS_FAIL_PROTOCOL_VERSION;
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+		return TLS_FAIL_UNKNOWN_CA;
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+	case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+	case SSL_R_CERTIFICATE_VERIFY_FAILED:
+		return TLS_FAIL_BAD_CERTIFICATE;
+	default:
+		return TLS_FAIL_OTHER;
+	}
+}
+
+/** Map the outcome of an SSL call that did not succeed (ret <= 0). errno_saved is errno right after it.
+ * failure (may be NULL) gets the class of a fatal error or close. */
+static enum tls_io io_result(SSL *ssl, int ret, int errno_saved, const char **reason,
+                             enum tls_failure *failure)
+{
+	enum tls_failure cls = TLS_FAIL_PEER_CLOSED;
 	const char *why = NULL;
 	enum tls_io res = TLS_IO_ERROR;
 	bool orderly = false; /* the peer sent close_notify: answering it is right */
@@ -587,15 +658,19 @@ static enum tls_io io_result(SSL *ssl, int ret, int errno_saved, const char **re
 			res = TLS_IO_CLOSED;
 		} else {
 			why = errno_saved ? strerrordesc_np(errno_saved) : NULL;
+			if (ERR_peek_error())
+				cls = classify(ssl, ERR_peek_last_error());
 		}
 		break;
 	case SSL_ERROR_SSL:
 		e = ERR_peek_last_error();
+		cls = classify(ssl, e);
 		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
 		    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 			/* OpenSSL 3 reports a bare TCP close this way; FIX peers do that all the time. */
 			why = "EOF without close_notify";
 			res = TLS_IO_CLOSED;
+			cls = TLS_FAIL_PEER_CLOSED;
 		} else if (SSL_get_verify_result(ssl) != X509_V_OK) {
 			why = X509_verify_cert_error_string(SSL_get_verify_result(ssl));
 		} else if (e) {
@@ -613,18 +688,20 @@ static enum tls_io io_result(SSL *ssl, int ret, int errno_saved, const char **re
 		SSL_set_quiet_shutdown(ssl, 1);
 	if (reason)
 		*reason = why;
+	if (failure)
+		*failure = cls;
 	ERR_clear_error();
 	return res;
 }
 
-enum tls_io tls_handshake(SSL *ssl, const char **reason)
+enum tls_io tls_handshake(SSL *ssl, const char **reason, enum tls_failure *failure)
 {
 	ERR_clear_error();
 	errno = 0;
 	int ret = SSL_do_handshake(ssl);
 	if (ret == 1)
 		return TLS_IO_DONE;
-	return io_result(ssl, ret, errno, reason);
+	return io_result(ssl, ret, errno, reason, failure);
 }
 
 enum tls_io tls_read(SSL *ssl, void *buf, size_t cap, size_t *n, const char **reason)
@@ -637,7 +714,7 @@ enum tls_io tls_read(SSL *ssl, void *buf, size_t cap, size_t *n, const char **re
 	int ret = SSL_read_ex(ssl, buf, cap, n);
 	if (ret == 1)
 		return TLS_IO_DONE;
-	return io_result(ssl, ret, errno, reason);
+	return io_result(ssl, ret, errno, reason, NULL);
 }
 
 enum tls_io tls_write(SSL *ssl, const void *buf, size_t len, size_t *n, const char **reason)
@@ -650,7 +727,7 @@ enum tls_io tls_write(SSL *ssl, const void *buf, size_t len, size_t *n, const ch
 	int ret = SSL_write_ex(ssl, buf, len, n);
 	if (ret == 1)
 		return TLS_IO_DONE;
-	return io_result(ssl, ret, errno, reason);
+	return io_result(ssl, ret, errno, reason, NULL);
 }
 
 bool tls_has_pending(const SSL *ssl)
@@ -847,7 +924,9 @@ static SSL *ssl_of(const struct transport *t)
 static int tt_handshake(struct transport *t)
 {
 	pool_touch(t->impl);
-	enum tls_io r = tls_handshake(ssl_of(t), &t->reason);
+	enum tls_failure f = TLS_FAIL_OTHER;
+	enum tls_io r = tls_handshake(ssl_of(t), &t->reason, &f);
+	t->failure = (uint8_t)f;
 	switch (r) {
 	case TLS_IO_DONE:
 		return 0;

@@ -78,13 +78,31 @@ enum tls_io {
 	TLS_IO_ERROR,      /* fatal; *reason says why (static text or from OpenSSL's error queue) */
 };
 
+/** Why a handshake failed, as a bounded set for a metric label (from OpenSSL's error and the verify
+ * result; tls_failure_name gives the label). */
+enum tls_failure {
+	TLS_FAIL_OTHER = 0,
+	TLS_FAIL_NO_SHARED_CIPHER, /* no cipher suite, group or signature algorithm in common */
+	TLS_FAIL_PROTOCOL_VERSION, /* no protocol version in common, or not TLS at all (wrong version) */
+	TLS_FAIL_UNKNOWN_CA, /* a certificate chain to no trusted CA (ours by the peer, or the client's) */
+	TLS_FAIL_BAD_CERTIFICATE, /* a certificate refused for another reason: expired, missing, bad */
+	TLS_FAIL_TIMEOUT,         /* not finished within the deadline (set by the caller) */
+	TLS_FAIL_PEER_CLOSED,     /* the peer closed or reset the connection during the handshake */
+	TLS_FAIL__COUNT
+};
+
+/** "no_shared_cipher", "protocol_version", "unknown_ca", "bad_certificate", "timeout", "peer_closed",
+ * "other". */
+const char *tls_failure_name(enum tls_failure f);
+
 /* The I/O calls below clear the thread's OpenSSL error queue before and after each call, so a reason
  * always belongs to this call. reason may be NULL; it is set on ERROR and on CLOSED ("close_notify" or
  * "EOF without close_notify") to static text that stays valid. Any call may want the other direction
  * (a read can need the fd writable, a handshake both ways). After WANT_*, retry with the same bytes
  * (the buffer may move). */
 
-enum tls_io tls_handshake(SSL *ssl, const char **reason);
+/** As the calls below; on CLOSED or ERROR *failure (may be NULL) says why, as a class. */
+enum tls_io tls_handshake(SSL *ssl, const char **reason, enum tls_failure *failure);
 /** Read up to cap bytes; *n is set on DONE. epoll cannot see bytes OpenSSL has already read from the
  * socket and decrypted: after readiness, loop on tls_read while it returns DONE and tls_has_pending()
  * is true (or until the caller's own cap), else those bytes wait for the next packet. */

@@ -56,6 +56,7 @@ struct transport {
 	 * otherwise, so reading again now would be a wasted syscall. The owner clears it on readiness. */
 	bool rx_drained;
 	const char *reason; /* why the last call failed or the stream ended (static text), or NULL */
+	uint8_t failure;    /* TLS: enum tls_failure of a failed handshake (net/tls.h) */
 	void *impl;         /* the TLS state (SSL *), or NULL */
 };
 

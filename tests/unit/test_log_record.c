@@ -35,7 +35,8 @@ static void capture(void *arg, const struct log_record *r)
 		s->types[i] = r->fields[i].type;
 		s->ints[i] = r->fields[i].i;
 		if (r->fields[i].type == LOG_FIELD_STR || r->fields[i].type == LOG_FIELD_JSON)
-			snprintf(s->vals[i], sizeof(s->vals[i]), "%.*s", (int)r->fields[i].len, r->fields[i].s);
+			snprintf(s->vals[i], sizeof(s->vals[i]), "%.*s", (int)r->fields[i].len,
+			         r->fields[i].s);
 	}
 }
 
@@ -105,7 +106,8 @@ TEST(hook_sees_the_line_as_rendered)
 	i = field(&s, "flag");
 	CHECK(i >= 0 && s.types[i] == LOG_FIELD_BOOL && s.ints[i] == 1);
 	i = field(&s, "fields");
-	CHECK(i >= 0 && s.types[i] == LOG_FIELD_JSON && !strcmp(s.vals[i], "{\"SenderCompID49\":\"[REDACTED]\"}"));
+	CHECK(i >= 0 && s.types[i] == LOG_FIELD_JSON &&
+	      !strcmp(s.vals[i], "{\"SenderCompID49\":\"[REDACTED]\"}"));
 	i = field(&s, "reused");
 	CHECK(i >= 0 && !strcmp(s.vals[i], "temp"));
 }

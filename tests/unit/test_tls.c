@@ -200,6 +200,7 @@ struct pair {
 	SSL *srv, *cli;
 	bool srv_done, cli_done, srv_failed, cli_failed;
 	const char *reason; /* the server's, on failure */
+	enum tls_failure failure;
 };
 
 static void pair_open(struct pair *p, struct tls_server *s, const struct client_opts *o)
@@ -248,7 +249,7 @@ static bool pair_handshake(struct pair *p)
 {
 	for (int turn = 0; turn < 200 && !(p->srv_done && p->cli_done) && !p->srv_failed; turn++) {
 		if (!p->srv_done) {
-			enum tls_io r = tls_handshake(p->srv, &p->reason);
+			enum tls_io r = tls_handshake(p->srv, &p->reason, &p->failure);
 			p->srv_done = r == TLS_IO_DONE;
 			p->srv_failed = r == TLS_IO_ERROR || r == TLS_IO_CLOSED;
 		}
@@ -374,6 +375,7 @@ TEST(test_old_versions_refused)
 		CHECK(!pair_handshake(&p));
 		CHECK(p.srv_failed);
 		CHECK(p.reason && strstr(p.reason, "protocol"));
+		CHECK_EQ_STR(tls_failure_name(p.failure), "protocol_version");
 		pair_close(&p);
 	}
 	tls_server_free(s);
@@ -453,6 +455,13 @@ TEST(test_client_certificates)
 	pair_open(&p, s, &(struct client_opts){.cert = "rogue"});
 	CHECK(!pair_handshake(&p));
 	CHECK(p.reason && strstr(p.reason, "self-signed"));
+	CHECK_EQ_STR(tls_failure_name(p.failure), "unknown_ca");
+	pair_close(&p);
+
+	/* No certificate where one is required. */
+	pair_open(&p, s, NULL);
+	CHECK(!pair_handshake(&p));
+	CHECK_EQ_STR(tls_failure_name(p.failure), "bad_certificate");
 	pair_close(&p);
 	tls_server_free(s);
 
@@ -745,9 +754,11 @@ TEST(test_close_and_pending)
 	pair_open(&p, s, NULL);
 	CHECK(write(p.fd[1], "8=FIX.4.4\0019=70\00135=A\001", 20) == 20);
 	reason = NULL;
-	CHECK(tls_handshake(p.srv, &reason) == TLS_IO_ERROR);
+	enum tls_failure failure = TLS_FAIL_OTHER;
+	CHECK(tls_handshake(p.srv, &reason, &failure) == TLS_IO_ERROR);
 	CHECK(reason != NULL);
-	tls_shutdown(p.srv); /* harmless mid-handshake */
+	CHECK_EQ_STR(tls_failure_name(failure), "protocol_version"); /* not TLS at all */
+	tls_shutdown(p.srv);                                         /* harmless mid-handshake */
 	pair_close(&p);
 	tls_server_free(s);
 }
