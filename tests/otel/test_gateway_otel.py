@@ -7,6 +7,7 @@ import pathlib
 import re
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -26,18 +27,20 @@ CANARY_HIDDEN = "CanaryHidden91bc"
 CANARY_PW = "CanaryPw55d2"
 CANARY_NEWPW = "CanaryNewPw0e4f"
 CANARY_RAW = "CanaryRaw8a61"
-CANARIES = (CANARY_REDACT, CANARY_HIDDEN, CANARY_PW, CANARY_NEWPW, CANARY_RAW)
+CANARY_ENCPW = "CanaryEncPw3c17"  # EncryptedPassword (1402)
+CANARY_ENCNEWPW = "CanaryEncNewPw6d29"  # EncryptedNewPassword (1404)
+CANARIES = (CANARY_REDACT, CANARY_HIDDEN, CANARY_PW, CANARY_NEWPW, CANARY_RAW, CANARY_ENCPW, CANARY_ENCNEWPW)
 
 CHILDREN_ROUTE = {"fixgw.logon.parse", "fixgw.route.eval", "fixgw.upstream.connect"}
 
 
-def telemetry(endpoint, extra=""):
+def telemetry(endpoint, extra="", logs=False):
     return ("telemetry:\n"
             f"  endpoint: {endpoint}\n"
             "  serviceName: fixgw-e2e\n"
             "  traces: {interval: 100ms, batchSize: 8}\n"
             "  metrics: {interval: 300ms}\n"
-            "  logs: {enabled: false}\n" + extra)
+            + ("  logs: {interval: 100ms, batchSize: 8}\n" if logs else "  logs: {enabled: false}\n") + extra)
 
 
 def gateway(tmp_path, engines, extra, listeners=None, hold_timeout="30s"):
@@ -76,7 +79,9 @@ def prom_value(text, name, **labels):
 
 def canary_logon(sender="A"):
     return logon(sender=sender, extra=[(57, CANARY_REDACT), (50, CANARY_HIDDEN), (554, CANARY_PW),
-                                       (925, CANARY_NEWPW), (95, str(len(CANARY_RAW))), (96, CANARY_RAW)])
+                                       (925, CANARY_NEWPW), (95, str(len(CANARY_RAW))), (96, CANARY_RAW),
+                                       (1401, str(len(CANARY_ENCPW))), (1402, CANARY_ENCPW),
+                                       (1403, str(len(CANARY_ENCNEWPW))), (1404, CANARY_ENCNEWPW)])
 
 
 def route_once(gw):
@@ -98,9 +103,13 @@ def test_gateway_spans_metrics_and_redaction(otelcol_bin, tmp_path):
     (tmp_path / "col").mkdir()
     c = Collector(otelcol_bin, tmp_path / "col").start()
     engines = []
-    gw, a, h, eps = gateway(tmp_path, engines, telemetry(f"http://127.0.0.1:{c.http_port}"))
+    gw, a, h, eps = gateway(tmp_path, engines, telemetry(f"http://127.0.0.1:{c.http_port}", logs=True))
+    stdout = tmp_path / "gateway.stdout"
     try:
-        gw.start()
+        with open(stdout, "wb") as out:  # the harness discards stdout: this test reads it too
+            gw.attach(subprocess.Popen([gw.binary, "gateway", "--config", str(gw.dir / "gateway.yaml")],
+                                       stdout=out, stderr=subprocess.PIPE))
+        gw.wait_log("started")
         msg = route_once(gw)  # with every canary in the Logon
         routed = gw.wait_log("routing_decision", decision="ROUTE")[0]
         # no match
@@ -195,7 +204,9 @@ def test_gateway_spans_metrics_and_redaction(otelcol_bin, tmp_path):
     # the canary: nowhere in what the collector received, the gateway wrote, or /metrics served
     out = c.out.read_text()
     assert "[REDACTED]" in out
-    for where, blob in (("collector", out), ("gateway stderr", gw.raw_log()), ("/metrics", text)):
+    assert c.logs(), "log records were exported (the canary covers them)"
+    for where, blob in (("collector", out), ("gateway stderr", gw.raw_log()), ("gateway stdout", stdout.read_text()),
+                        ("/metrics", text)):
         for canary in CANARIES:
             assert canary not in blob, f"{canary} leaked into {where}"
 
