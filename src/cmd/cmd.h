@@ -58,6 +58,33 @@ const char *cmd_text(const char *rendered, char *out, size_t cap);
 int cmd_k8s_client(const char *cmd, const char *kubeconfig, const char *sa_dir,
                    const struct k8s_client_opts *co, struct k8s_client **out);
 
+/** The --otlp-endpoint / --otlp KEY=VALUE flags of a subcommand that exports OpenTelemetry. */
+#define CMD_OTLP_MAX_SETS 32
+struct cmd_otlp_flags {
+	const char *endpoint;
+	const char *set[CMD_OTLP_MAX_SETS];
+	size_t nset;
+};
+
+/** The help text of those flags, for a subcommand's usage. */
+#define CMD_OTLP_HELP                                                                                        \
+	"  --otlp-endpoint URL     export traces, metrics and logs over OTLP to this collector (also\n"      \
+	"                          OTEL_EXPORTER_OTLP_ENDPOINT; without either, export is off)\n"            \
+	"  --otlp KEY=VALUE        any exporter option (docs/internals/otlp-exporter.md), repeatable;\n"     \
+	"                          the OTEL_* environment variables apply first, the flags win\n"
+
+/** Collect one --otlp flag (flag is "--otlp-endpoint" or "--otlp"). Returns EXIT_OK or EXIT_USAGE after
+ * printing why. */
+int cmd_otlp_flag(const char *cmd, struct cmd_otlp_flags *f, const char *flag, const char *val);
+
+struct otlp_exporter;
+
+/** Start the OTLP exporter of subcommand cmd: defaults with serviceName = service, the OTEL_* environment,
+ * then the flags. *out stays NULL when no endpoint is set (export off). Returns EXIT_OK, or EXIT_USAGE
+ * after printing which option is wrong, or EXIT_FAILURE_RESULT when the exporter cannot start. */
+int cmd_otlp_start(const char *cmd, const char *service, const struct cmd_otlp_flags *f,
+                   struct otlp_exporter **out);
+
 /** True when arg is -h or --help. */
 int cmd_is_help(const char *arg);
 

@@ -10,11 +10,13 @@
 #include "core/manifest.h"
 #include "reject/reject_engine.h"
 #include "telemetry/log.h"
+#include "telemetry/otlp.h"
 
 #define MAX_LOGON_BYTES_MIN 64u
 #define MAX_LOGON_BYTES_MAX (16u * 1024u * 1024u)
 #define MAX_CONNECTIONS_MAX 1000000u
 #define DURATION_MAX_MS     3600000u /* one hour: anything longer is a typo */
+#define OTLP_STOP_MS        5000u    /* at exit, how long queued telemetry may take to go out */
 
 static void reject_usage(FILE *out)
 {
@@ -36,10 +38,12 @@ static void reject_usage(FILE *out)
 	    "  --mask-tag TAG          show this tag's value as [REDACTED] in logs (repeatable; as a\n"
 	    "                          FIXSession's redact: true)\n"
 	    "  --hide-tag TAG          leave this tag out of logs entirely (repeatable; as log: false)\n"
-	    "  --log-level LEVEL       debug, info, warn, error (default info)\n\n"
-	    "Logs are JSON lines on standard error. Exit status: 0 after a signal-requested stop, 1 when "
-	    "the\n"
-	    "engine cannot start (address in use, ...), 2 bad usage.\n",
+	    "  --log-level LEVEL       debug, info, warn, error (default info)\n" CMD_OTLP_HELP "\n"
+	    "Logs are JSON lines on standard error. With an OTLP endpoint the engine also exports one span\n"
+	    "per connection (fixgw.reject_engine.connection), its metrics (fixgw.reject_engine.*) and every\n"
+	    "log line as a log record, as service fixgw-reject-engine (OTEL_SERVICE_NAME wins).\n"
+	    "Exit status: 0 after a signal-requested stop, 1 when the engine cannot start (address in use,\n"
+	    "...), 2 bad usage.\n",
 	    REJECT_REASON_MAX, REJECT_DEFAULT_REASON, MAX_LOGON_BYTES_MIN, MAX_LOGON_BYTES_MAX,
 	    REJECT_DEFAULT_MAX_LOGON_BYTES, REJECT_DEFAULT_MAX_CONNECTIONS);
 }
@@ -122,9 +126,13 @@ static bool add_policy_tag(const char *val, enum redact_action action)
 	return true;
 }
 
+static struct cmd_otlp_flags otlp_flags;
+
 /* One option with its value: returns false after printing what is wrong. */
 static bool apply_option(const char *opt, const char *val, struct reject_config *cfg, enum log_level *lvl)
 {
+	if (strncmp(opt, "--otlp", 6) == 0)
+		return cmd_otlp_flag("reject-engine", &otlp_flags, opt, val) == EXIT_OK;
 	bool ok;
 	const char *want;
 
@@ -171,6 +179,7 @@ static const struct cmd_opt reject_opts[] = {
     {"--linger", NULL, "DURATION"},   {"--drain-timeout", NULL, "DURATION"},
     {"--max-connections", NULL, "N"}, {"--mask-tag", NULL, "TAG"},
     {"--hide-tag", NULL, "TAG"},      {"--log-level", NULL, "LEVEL"},
+    {"--otlp-endpoint", NULL, "URL"}, {"--otlp", NULL, "KEY=VALUE"},
 };
 
 /* Returns EXIT_OK to run, or the exit code to return at once (help printed: OK with *done set). */
@@ -211,12 +220,22 @@ int cmd_reject(int argc, char **argv)
 	if (rc != EXIT_OK || done)
 		return rc;
 	log_configure(lvl, 2);
+	struct otlp_exporter *otlp;
+	rc = cmd_otlp_start("reject-engine", "fixgw-reject-engine", &otlp_flags, &otlp);
+	if (rc != EXIT_OK)
+		return rc;
+	cfg.otlp = otlp;
 
 	rc = reject_engine_create(&cfg, &e);
 	if (rc < 0) {
 		log_msg(LOG_ERROR, "start_failed", NULL, "reject engine cannot listen on %s: %s",
 		        cfg.listen.text, fixgw_strerror(rc));
+		otlp_exporter_destroy(otlp, OTLP_STOP_MS);
 		return EXIT_FAILURE_RESULT;
+	}
+	if (otlp) {
+		otlp_exporter_add_collector(otlp, reject_engine_collect, e);
+		otlp_log_bridge_start(otlp);
 	}
 	running_engine = e;
 	if (install_signals() < 0) {
@@ -230,6 +249,10 @@ int cmd_reject(int argc, char **argv)
 			        fixgw_strerror(rc));
 	}
 	running_engine = NULL;
+	if (otlp) { /* the engine's thread has stopped logging; the last metrics still read its counters */
+		otlp_log_bridge_stop();
+		otlp_exporter_destroy(otlp, OTLP_STOP_MS);
+	}
 	reject_engine_destroy(e);
 	return rc < 0 ? EXIT_FAILURE_RESULT : EXIT_OK;
 }

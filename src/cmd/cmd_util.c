@@ -13,6 +13,7 @@
 #include "core/text.h"
 #include "io/diag_print.h"
 #include "k8s/config.h"
+#include "telemetry/otlp.h"
 
 int cmd_is_help(const char *arg)
 {
@@ -153,4 +154,62 @@ int cmd_k8s_client(const char *cmd, const char *kubeconfig, const char *sa_dir,
 		return EXIT_FAILURE_RESULT;
 	}
 	return EXIT_OK;
+}
+
+int cmd_otlp_flag(const char *cmd, struct cmd_otlp_flags *f, const char *flag, const char *val)
+{
+	if (strcmp(flag, "--otlp-endpoint") == 0) {
+		f->endpoint = val;
+		return EXIT_OK;
+	}
+	if (!strchr(val, '='))
+		return cmd_usage_error(cmd, "--otlp expects KEY=VALUE");
+	if (f->nset == CMD_OTLP_MAX_SETS)
+		return cmd_usage_error(cmd, "at most %d --otlp options", CMD_OTLP_MAX_SETS);
+	f->set[f->nset++] = val;
+	return EXIT_OK;
+}
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+int cmd_otlp_start(const char *cmd, const char *service, const struct cmd_otlp_flags *f,
+                   struct otlp_exporter **out)
+{
+	struct otlp_config c;
+	char err[256], key[128];
+	int rc = EXIT_USAGE;
+	*out = NULL;
+	otlp_config_init(&c);
+	otlp_config_set(&c, "serviceName", service, err, sizeof(err));
+	if (otlp_config_from_env(&c, env_get, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fixgw %s: environment: %s\n", cmd, err);
+		goto free_config;
+	}
+	for (size_t i = 0; i < f->nset; i++) {
+		const char *eq = strchr(f->set[i], '=');
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - f->set[i]), f->set[i]);
+		if (otlp_config_set(&c, key, eq + 1, err, sizeof(err)) != 0) {
+			fprintf(stderr, "fixgw %s: --otlp: %s\n", cmd, err);
+			goto free_config;
+		}
+	}
+	if (f->endpoint && otlp_config_set(&c, "endpoint", f->endpoint, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fixgw %s: --otlp-endpoint: %s\n", cmd, err);
+		goto free_config;
+	}
+	rc = EXIT_OK;
+	if (otlp_config_enabled(&c)) {
+		int e = otlp_exporter_create(&c, out);
+		if (e < 0) {
+			fprintf(stderr, "fixgw %s: cannot start the OTLP exporter: %s\n", cmd,
+			        fixgw_strerror(e));
+			rc = EXIT_FAILURE_RESULT;
+		}
+	}
+free_config:
+	otlp_config_free(&c);
+	return rc;
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "gateway/gateway_impl.h"
@@ -16,6 +15,7 @@
 #include "net/fault.h"
 #include "net/sock.h"
 #include "telemetry/log.h"
+#include "telemetry/otlp.h"
 
 #define ACCEPT_BACKOFF_MS 100 /* pause after EMFILE/ENFILE or at the connection cap */
 #define ACCEPT_BATCH      64  /* connections taken per readiness event, for fairness */
@@ -29,26 +29,9 @@ static void discover_placement(void)
 	placement_discover(&placement_, "/sys");
 }
 
-static uint64_t xorshift(uint64_t s[2])
-{
-	uint64_t x = s[0], y = s[1];
-	s[0] = y;
-	x ^= x << 23;
-	s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
-	return s[1] + y;
-}
-
 void worker_random_hex(struct gw_worker *w, char *out, size_t nbytes)
 {
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < nbytes; i += 8) {
-		uint64_t v = xorshift(w->rng);
-		for (size_t k = 0; k < 8 && i + k < nbytes; k++, v >>= 8) {
-			out[2 * (i + k)] = hex[(v >> 4) & 15];
-			out[2 * (i + k) + 1] = hex[v & 15];
-		}
-	}
-	out[2 * nbytes] = '\0';
+	otlp_random_hex(w->rng, out, nbytes);
 }
 
 /* ---- accepting ---- */
@@ -347,10 +330,8 @@ int worker_init(struct gw_worker *w, struct gateway *gw, unsigned index)
 	w->upstream_ports = calloc(65536, sizeof(*w->upstream_ports));
 	if (!w->scratch || !w->upstream_ports || !w->snap)
 		return -ENOMEM;
-	if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng)) {
-		w->rng[0] = (uint64_t)reactor_clock_ms() ^ ((uint64_t)index << 32);
-		w->rng[1] = (uint64_t)getpid() * 2654435761u + 1;
-	}
+	otlp_random_seed(w->rng);
+	w->rng[0] ^= (uint64_t)index << 32; /* distinct even when two seeds come from the clock */
 	w->accept_resume.on_timer = resume_accepting;
 	w->release_tick.on_timer = release_tick;
 	w->trim_tick.on_timer = trim_tick;

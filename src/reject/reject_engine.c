@@ -27,6 +27,7 @@
 #include "core/redact.h"
 #include "net/reactor.h"
 #include "telemetry/log.h"
+#include "telemetry/otlp.h"
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
@@ -38,6 +39,7 @@
 #define RJ_WARN_INTERVAL_MS  1000u /* rate-limited warnings: at most one line per second */
 #define RJ_DUMP_MAX          2560u /* rendered received bytes per log line (fits LOG_LINE_MAX escaped) */
 #define RJ_VALUE_MAX         300u  /* a rendered CompID/BeginString (copied ones are <= 64 bytes) */
+#define RJ_SPAN_VALUE        80u   /* the same for a span attribute (cut beyond) */
 #define RJ_LINGER_SCRATCH    4096u
 #define RJ_WRITE_TIMEOUT_MS  5000u /* a Logout (< 1 KiB) only waits on a peer that stopped reading */
 
@@ -65,7 +67,12 @@ struct rj_conn {
 	const char *why;             /* detail for the close line: a constant string */
 	int sys_err;                 /* errno behind IO_ERROR, 0 if none */
 	uint64_t accepted_ms;
+	uint64_t accepted_ns; /* wall clock, for the span */
 	char peer[64];
+	char trace_id[33], span_id[17]; /* on every line about the connection, and its span's ids */
+	size_t logon_len;               /* of the answered Logon (the buffer is gone by the close) */
+	bool span_fields;               /* the three below are rendered (redacted) for the span */
+	char span_begin[RJ_SPAN_VALUE], span_sender[RJ_SPAN_VALUE], span_target[RJ_SPAN_VALUE];
 	struct log_ctx log;
 
 	/* The Logon: an append-only buffer of at most max_logon_bytes + 1 bytes (one more than the limit so
@@ -106,6 +113,7 @@ struct reject_engine {
 
 	struct rj_conn *conns;
 	uint64_t next_conn_id;
+	uint64_t rng[2]; /* trace and span ids */
 	volatile sig_atomic_t stop_requested;
 	bool draining;
 
@@ -288,6 +296,71 @@ static void log_unanswered(const struct rj_conn *c)
 	log_end(&l, "closed without a Logout: %s", c->why ? c->why : reject_outcome_name(c->outcome));
 }
 
+/* ---- connection: its span ---- */
+
+/* Render the Logon's identities for the span while the Logon is still at hand (an empty string when
+ * absent or hidden). */
+static void capture_span_fields(struct rj_conn *c)
+{
+	if (!c->eng->cfg.otlp || c->span_fields || !c->buf || !c->sc.nfields)
+		return;
+	c->span_fields = true;
+	if (!render_field(c, FIX_TAG_BEGIN_STRING, c->span_begin, sizeof(c->span_begin)))
+		c->span_begin[0] = '\0';
+	if (!render_field(c, FIX_TAG_SENDER_COMP_ID, c->span_sender, sizeof(c->span_sender)))
+		c->span_sender[0] = '\0';
+	if (!render_field(c, FIX_TAG_TARGET_COMP_ID, c->span_target, sizeof(c->span_target)))
+		c->span_target[0] = '\0';
+}
+
+/* One SERVER span per connection, from accept to close: every connection here is a routing decision
+ * other than ROUTE, so all are traced (no sampling). The Logout reason (Text 58) is an attribute; the
+ * CompIDs go through the same redaction as the log lines. */
+static void emit_span(struct rj_conn *c)
+{
+	struct reject_engine *e = c->eng;
+	struct otlp_attr a[12];
+	size_t n = 0;
+	char host[64];
+	const char *colon = strrchr(c->peer, ':');
+	size_t hl = colon ? (size_t)(colon - c->peer) : strlen(c->peer);
+	if (hl >= 2 && c->peer[0] == '[' && c->peer[hl - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(hl - 2), c->peer + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)hl, c->peer);
+	const char *lport = strrchr(e->address, ':');
+	a[n++] = OTLP_STR("network.peer.address", host);
+	a[n++] = OTLP_INT("network.peer.port", colon ? strtol(colon + 1, NULL, 10) : 0);
+	a[n++] = OTLP_INT("server.port", lport ? strtol(lport + 1, NULL, 10) : 0);
+	a[n++] = OTLP_STR("network.transport", "tcp");
+	a[n++] = OTLP_STR("fixgw.decision", "REJECT_ENGINE");
+	a[n++] = OTLP_STR("fixgw.reject.outcome", reject_outcome_name(c->outcome));
+	if (c->outcome == REJECT_OUT_LOGOUT_SENT)
+		a[n++] = OTLP_STR("fixgw.logout.reason", e->reason);
+	else if (c->why)
+		a[n++] = OTLP_STR("fixgw.close.reason", c->why);
+	a[n++] = OTLP_INT("fixgw.logon.bytes",
+	                  (int64_t)(c->outcome == REJECT_OUT_LOGOUT_SENT ? c->logon_len : c->len));
+	if (c->span_begin[0])
+		a[n++] = OTLP_STR("fixgw.field.BeginString8", c->span_begin);
+	if (c->span_sender[0])
+		a[n++] = OTLP_STR("fixgw.field.SenderCompID49", c->span_sender);
+	if (c->span_target[0])
+		a[n++] = OTLP_STR("fixgw.field.TargetCompID56", c->span_target);
+	bool ok = c->outcome == REJECT_OUT_LOGOUT_SENT;
+	struct otlp_span sp = {.name = "fixgw.reject_engine.connection",
+	                       .kind = OTLP_SPAN_SERVER,
+	                       .start_ns = c->accepted_ns,
+	                       .end_ns = otlp_now_ns(),
+	                       .status = ok ? OTLP_STATUS_UNSET : OTLP_STATUS_ERROR,
+	                       .status_message = ok ? NULL : reject_outcome_name(c->outcome),
+	                       .attrs = a,
+	                       .nattrs = n};
+	otlp_id_from_hex(c->trace_id, sp.trace_id, 16);
+	otlp_id_from_hex(c->span_id, sp.span_id, 8);
+	otlp_span_emit(e->cfg.otlp, &sp);
+}
+
 /* ---- connection: lifecycle ---- */
 
 static void conn_release(struct reactor_deferred *d)
@@ -330,6 +403,10 @@ static void conn_close(struct rj_conn *c)
 	else
 		log_msg(LOG_DEBUG, "closed", &c->log, "connection closed after the Logout (%s)",
 		        c->why ? c->why : "peer closed");
+	if (e->cfg.otlp) {
+		capture_span_fields(c);
+		emit_span(c);
+	}
 	reactor_timer_cancel(&e->reactor, &c->timer);
 	reactor_del(&e->reactor, &c->io);
 	close(c->io.fd);
@@ -461,6 +538,8 @@ static enum rj_state linger_start(struct rj_conn *c)
 
 	c->outcome = REJECT_OUT_LOGOUT_SENT;
 	log_rejection(c);
+	capture_span_fields(c);
+	c->logon_len = c->sc.length;
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
@@ -578,9 +657,14 @@ static void conn_open(struct reject_engine *e, int fd, const struct sockaddr_sto
 	c->state = RJ_READ_LOGON;
 	c->accepted_ms = reactor_now(&e->reactor);
 	net_addr_format((const struct sockaddr *)peer, peer_len, c->peer, sizeof(c->peer));
+	c->accepted_ns = otlp_now_ns();
+	otlp_random_hex(e->rng, c->trace_id, 16);
+	otlp_random_hex(e->rng, c->span_id, 8);
 	c->log = e->log;
 	c->log.peer = c->peer;
 	c->log.conn_id = ++e->next_conn_id;
+	c->log.trace_id = c->trace_id;
+	c->log.span_id = c->span_id;
 	fix_scan_init(&c->sc, c->fields, RJ_MAX_FIELDS, e->cfg.max_logon_bytes);
 
 	c->next = e->conns;
@@ -777,6 +861,7 @@ int reject_engine_create(const struct reject_config *cfg, struct reject_engine *
 	e->listen_io.fd = fd;
 	bound_address(e);
 	e->log = (struct log_ctx){.component = RJ_COMPONENT, .listener = e->address};
+	otlp_random_seed(e->rng);
 	*out = e;
 	return 0;
 
@@ -838,6 +923,29 @@ int reject_engine_run(struct reject_engine *e)
 	log_raw(&l, "outcomes", outcomes_json(&c, json, sizeof(json)));
 	log_end(&l, "reject engine stopped");
 	return 0;
+}
+
+static const struct otlp_metric_desc m_connections = {"fixgw.reject_engine.connections",
+                                                      "Connections the reject engine accepted",
+                                                      "{connection}", OTLP_METRIC_COUNTER};
+static const struct otlp_metric_desc m_active = {"fixgw.reject_engine.connections.active",
+                                                 "Connections the reject engine is serving now",
+                                                 "{connection}", OTLP_METRIC_UPDOWN};
+static const struct otlp_metric_desc m_rejections = {
+    "fixgw.reject_engine.rejections",
+    "Connections the reject engine finished, by outcome (logout_sent: answered with the Logout)",
+    "{connection}", OTLP_METRIC_COUNTER};
+
+void reject_engine_collect(void *arg, struct otlp_metric_set *set)
+{
+	struct reject_counters c;
+	reject_engine_counters(arg, &c);
+	otlp_metric_int(set, &m_connections, NULL, 0, (int64_t)c.accepted);
+	otlp_metric_int(set, &m_active, NULL, 0, (int64_t)c.active);
+	for (int i = 0; i < REJECT_OUT_COUNT; i++) {
+		struct otlp_attr a = OTLP_STR("reason", reject_outcome_name((enum reject_outcome)i));
+		otlp_metric_int(set, &m_rejections, &a, 1, (int64_t)c.outcomes[i]);
+	}
 }
 
 void reject_engine_destroy(struct reject_engine *e)

@@ -45,6 +45,8 @@ struct reject_config {
 	uint32_t drain_timeout_ms; /* after stop: how long in-flight connections may finish */
 	const struct redact_policy *policy; /* per-tag redaction for log lines, as FIXSessions set it
 	                                     * (borrowed, must outlive the engine); NULL = secrets only */
+	struct otlp_exporter *otlp;         /* one span per connection goes here (borrowed, must outlive the
+	                                     * engine); NULL = no spans */
 };
 
 /** How a connection ended. Every accepted connection ends in exactly one outcome, so the sum over
@@ -73,6 +75,8 @@ struct reject_counters {
 };
 
 struct reject_engine; /* opaque */
+struct otlp_exporter;
+struct otlp_metric_set;
 
 /** Fill cfg with the defaults above (listen is left unset). */
 void reject_config_defaults(struct reject_config *cfg);
@@ -100,6 +104,10 @@ void reject_engine_stop(struct reject_engine *e);
 
 /** Snapshot the counters into *out. Safe from any thread. */
 void reject_engine_counters(const struct reject_engine *e, struct reject_counters *out);
+
+/** The engine's metrics (an otlp_collect_fn; arg is the engine): fixgw.reject_engine.connections,
+ * .connections.active, .rejections{reason = outcome name}. Any thread; only reads. */
+void reject_engine_collect(void *arg, struct otlp_metric_set *set);
 
 /** Close everything and free. e may be NULL. Not while reject_engine_run() is running. */
 void reject_engine_destroy(struct reject_engine *e);

@@ -258,6 +258,14 @@ bool otlp_trace_sampled(const struct otlp_exporter *e, const uint8_t trace_id[16
 /** Decode exactly 2*n hex digits into out. Returns false for anything else. */
 bool otlp_id_from_hex(const char *hex, uint8_t *out, size_t n);
 
+/** Seed s (a per-thread xorshift128+ state for otlp_random_hex) from getrandom, or the clock when that
+ * fails. */
+void otlp_random_seed(uint64_t s[2]);
+
+/** nbytes random bytes from s as 2*nbytes lowercase hex digits and a NUL: trace ids (16 bytes) and span
+ * ids (8) as the JSON log lines carry them. Not for secrets; one state per thread. */
+void otlp_random_hex(uint64_t s[2], char *out, size_t nbytes);
+
 /** Wall-clock time in Unix epoch nanoseconds. */
 uint64_t otlp_now_ns(void);
 

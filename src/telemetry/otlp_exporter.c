@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/errors.h"
 #include "telemetry/otlp_internal.h"
@@ -85,6 +86,38 @@ static uint64_t next_random(struct otlp_exporter *e)
 	e->rng ^= e->rng << 25;
 	e->rng ^= e->rng >> 27;
 	return e->rng * 0x2545F4914F6CDD1Dull;
+}
+
+void otlp_random_seed(uint64_t s[2])
+{
+	if (getrandom(s, 2 * sizeof(uint64_t), 0) != (ssize_t)(2 * sizeof(uint64_t)) || (s[0] | s[1]) == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		s[0] = (uint64_t)ts.tv_nsec * 2654435761u ^ (uint64_t)getpid();
+		s[1] = (uint64_t)ts.tv_sec + 1;
+	}
+}
+
+static uint64_t xorshift128p(uint64_t s[2])
+{
+	uint64_t x = s[0], y = s[1];
+	s[0] = y;
+	x ^= x << 23;
+	s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+	return s[1] + y;
+}
+
+void otlp_random_hex(uint64_t s[2], char *out, size_t nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < nbytes; i += 8) {
+		uint64_t v = xorshift128p(s);
+		for (size_t k = 0; k < 8 && i + k < nbytes; k++, v >>= 8) {
+			out[2 * (i + k)] = hex[(v >> 4) & 15];
+			out[2 * (i + k) + 1] = hex[v & 15];
+		}
+	}
+	out[2 * nbytes] = '\0';
 }
 
 bool otlp_id_from_hex(const char *hex, uint8_t *out, size_t n)
