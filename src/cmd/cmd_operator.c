@@ -14,6 +14,7 @@
 #include "k8s/leader.h"
 #include "operator/operator.h"
 #include "telemetry/log.h"
+#include "telemetry/otlp.h"
 
 static void operator_usage(FILE *out)
 {
@@ -59,7 +60,15 @@ static void operator_usage(FILE *out)
 	    "                            conflict (default: off)\n"
 	    "  --webhook-cert FILE --webhook-key FILE\n"
 	    "                            its certificate chain and key (PEM), re-read when they change\n"
-	    "  --log-level LEVEL         debug, info, warn, error (default info)\n\n"
+	    "  --log-level LEVEL         debug, info, warn, error (default info)\n"
+	    "  --otlp-endpoint URL       export metrics and logs over OTLP to this collector (also\n"
+	    "                            OTEL_EXPORTER_OTLP_ENDPOINT; without either, export is off)\n"
+	    "  --otlp KEY=VALUE          any exporter option (docs/internals/otlp-exporter.md),\n"
+	    "                            repeatable; the OTEL_* environment applies first, flags win\n"
+	    "\nWith an OTLP endpoint the operator also exports its metrics (fixgw.operator.*: reconcile\n"
+	    "rounds and duration, status writes, Events, FIXSessions in conflict, leadership) and every log\n"
+	    "line as a log record (conflicts CRITICAL), as service fixgw-operator (OTEL_SERVICE_NAME "
+	    "wins).\n\n"
 	    "Exit status: 0 after a clean stop, 1 the operator could not start, 2 bad usage.\n",
 	    K8S_LEASE_DURATION_MS, K8S_RENEW_DEADLINE_MS, K8S_RETRY_PERIOD_MS, OP_DEFAULT_QPS,
 	    OP_DEFAULT_BURST, op_batch_str(OP_DEFAULT_BATCH), OP_DEFAULT_DEBOUNCE_MS, OP_DEFAULT_MAX_WAIT_MS,
@@ -92,6 +101,8 @@ enum {
 	OPT_WEBHOOK_PORT,
 	OPT_WEBHOOK_CERT,
 	OPT_WEBHOOK_KEY,
+	OPT_OTLP_ENDPOINT,
+	OPT_OTLP,
 };
 
 static const struct cmd_opt op_opts[] = {
@@ -119,6 +130,8 @@ static const struct cmd_opt op_opts[] = {
     [OPT_WEBHOOK_PORT] = {"--webhook-port", NULL, "PORT"},
     [OPT_WEBHOOK_CERT] = {"--webhook-cert", NULL, "FILE"},
     [OPT_WEBHOOK_KEY] = {"--webhook-key", NULL, "FILE"},
+    [OPT_OTLP_ENDPOINT] = {"--otlp-endpoint", NULL, "URL"},
+    [OPT_OTLP] = {"--otlp", NULL, "KEY=VALUE"},
 };
 
 struct op_args {
@@ -128,6 +141,7 @@ struct op_args {
 	struct k8s_client_opts co;
 	enum log_level lvl;
 	char webhook_listen[16]; /* ":PORT" */
+	struct cmd_otlp_flags otlp;
 };
 
 static bool parse_ms(const char *name, const char *v, uint32_t min, uint32_t *out)
@@ -286,6 +300,11 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 		case OPT_WEBHOOK_KEY:
 			a->o.webhook.key_file = v;
 			break;
+		case OPT_OTLP_ENDPOINT:
+		case OPT_OTLP:
+			if (cmd_otlp_flag("operator", &a->otlp, op_opts[opt].name, v) != EXIT_OK)
+				return EXIT_USAGE;
+			break;
 		default:
 			break;
 		}
@@ -342,8 +361,22 @@ int cmd_operator(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits the mask; op_run waits for them */
-	rc = op_run(c, lc, &a.o, &set);
+	static struct op_metrics metrics;
+	struct otlp_exporter *otlp = NULL;
+	rc = cmd_otlp_start("operator", "fixgw-operator", &a.otlp, &otlp);
+	if (rc == EXIT_OK) {
+		if (otlp) {
+			a.o.metrics = &metrics;
+			otlp_exporter_add_collector(otlp, op_metrics_collect, &metrics);
+			otlp_log_bridge_start(otlp);
+		}
+		rc = op_run(c, lc, &a.o, &set) ? EXIT_FAILURE_RESULT : EXIT_OK;
+		if (otlp) { /* op_run joined the informer and election threads: nothing else logs */
+			otlp_log_bridge_stop();
+			otlp_exporter_destroy(otlp, 5000);
+		}
+	}
 	k8s_client_free(lc);
 	k8s_client_free(c);
-	return rc ? EXIT_FAILURE_RESULT : EXIT_OK;
+	return rc;
 }

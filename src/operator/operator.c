@@ -83,12 +83,14 @@ static void on_started(void *arg)
 {
 	struct op *op = arg;
 	op_settle_kick(&op->settle, OP_EV_ALL, k8s_now_ms());
+	op_metrics_leader(op->o->metrics, true);
 	log_msg(LOG_INFO, "leader_started", &op_log, "%s holds the Lease %s/%s: reconciling", op->o->identity,
 	        op->o->lease_namespace, op->o->lease_name);
 }
 static void on_stopped(void *arg)
 {
 	struct op *op = arg;
+	op_metrics_leader(op->o->metrics, false);
 	log_msg(LOG_WARN, "leader_stopped", &op_log, "%s no longer holds the Lease %s/%s: writing nothing",
 	        op->o->identity, op->o->lease_namespace, op->o->lease_name);
 }
@@ -432,6 +434,7 @@ static void emit_event(struct op *op, json_t *obj, const char *type, const char 
 		return;
 	}
 	op->events++;
+	OP_COUNT(op->o->metrics, events);
 }
 
 static uint64_t fnv1a(uint64_t h, const char *s)
@@ -515,11 +518,13 @@ static int sync_status(struct op *op, json_t *obj, const char *key, const struct
 		log_str(&l, "fixsession", key);
 		log_int(&l, "status", res.status);
 		log_end(&l, "cannot write the status: %s: %s", k8s_strerror(rc), res.message);
+		OP_COUNT(op->o->metrics, status_write_failures);
 		return rc;
 	}
 	op->status_writes++;
 	if (rv)
 		json_object_set_new(op->written, key, json_pack("[s,I]", rv, hash)); /* best effort */
+	OP_COUNT(op->o->metrics, status_writes);
 	if (new_conflict && k8s_leader_is_leader(op->le))
 		emit_event(op, obj, "Warning", "RouteConflict", d[1].message);
 	return 0;
@@ -687,14 +692,17 @@ static int reconcile(struct op *op)
 	json_decref(op->lkg);
 	op->lkg = next_lkg;
 	next_lkg = NULL;
+	int64_t conflicts = 0;
 	for (size_t i = 0; i < f.n; i++) {
 		struct cond d[NCONDS];
 		desired_conditions(op, slices, f.v[i].obj, f.v[i].key, verdicts[i], &dl, d);
+		conflicts += d[1].status; /* Conflict */
 		rc = sync_status(op, f.v[i].obj, f.v[i].key, d);
 		if (rc == FIXGW_EAGAIN)
 			break; /* fenced: not one more write */
 	}
 	forget_deleted(op, &f);
+	op_metrics_set(op->o->metrics, (int64_t)f.n, conflicts);
 out:
 	diag_list_free(&dl);
 	for (size_t i = 0; i < f.n && texts; i++) {
@@ -846,7 +854,14 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 			wait_ms = wait < wait_ms ? wait : wait_ms;
 			continue;
 		}
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		int r = run_pass(&op);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		op_metrics_round(
+		    o->metrics,
+		    (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec)),
+		    !r || r == FIXGW_EAGAIN);
 		if (r && r != FIXGW_EAGAIN) {
 			op_settle_failed(&op.settle, now);
 			retry_at = now + RETRY_MS;

@@ -28,6 +28,7 @@
 #include "operator/settle.h"
 #include "operator/conn_counts.h"
 #include "operator/webhook.h"
+#include "operator/op_metrics.h"
 
 #define OP_DEFAULT_LEASE_NAME "fixgw-operator"
 #define OP_DEFAULT_QPS        20.0 /* every request of the operator: reads, status writes, Events */
@@ -45,6 +46,7 @@ struct op_opts {
 	uint32_t debounce_ms, max_wait_ms;              /* 0 = OP_DEFAULT_DEBOUNCE_MS / _MAX_WAIT_MS */
 	struct cc_opts counts; /* connection counts in status (conn_counts.h); off without gateway_service */
 	struct webhook_opts webhook; /* the admission webhook (webhook.h); webhook.listen NULL: none */
+	struct op_metrics *metrics;  /* counters for telemetry (operator/op_metrics.h), or NULL */
 };
 
 /** Run until one of the signals in `stop` arrives (they must be blocked in every thread: the caller blocks
