@@ -10,6 +10,7 @@ import pytest
 
 import k8sharness
 import test_operator as top  # its helpers (a module object is not collected again)
+from test_operator import _unique_senders, operator  # noqa: F401  (its fixtures: per-test SenderCompIDs, replicas)
 from k8sharness import wait_until
 
 _OTEL = pathlib.Path(__file__).resolve().parents[1] / "otel" / "conftest.py"
@@ -25,23 +26,6 @@ def collector(tmp_path):
     c = otel.Collector(str(k8sharness.tool("otelcol")), d).start()
     yield c
     c.stop()
-
-
-@pytest.fixture
-def operator(k8s, k8s_ns, tmp_path):
-    made = []
-
-    def make(ident, *extra):
-        o = top.Operator(k8s, tmp_path, k8s_ns, ident, *extra)
-        made.append(o)
-        return o
-
-    yield make
-    for o in made:
-        o.stop()
-    for o in made:
-        for kind in ("clusterrolebindings", "clusterroles"):
-            k8s.delete(f"/apis/rbac.authorization.k8s.io/v1/{kind}/{k8s_ns}-op-{o.ident}")
 
 
 def latest(c, name):
