@@ -247,7 +247,6 @@ def test_prometheus_rule_is_the_rule_file(helm_env):
     (["--set", "otel.protocol=thrift"], "/otel/protocol"),
     (["--set", "otel.traceRatio=2"], "/otel/traceRatio"),
     (["--set", "certManager.enabled=true", "--set", "certManager.dnsNames={a.example}"], "/certManager/issuerRef/name"),
-    (["--set", "certManager.enabled=true", "--set", "certManager.issuerRef.name=x"], "/certManager/dnsNames"),
     (["--set", "certManager.issuerRef.kind=Vault"], "/certManager/issuerRef/kind"),
     (["--set", "certManager.duration=90d"], "/certManager/duration"),
     (["--set", "prometheusRule.enabled=yes"], "/prometheusRule/enabled"),
@@ -476,9 +475,21 @@ def test_cert_manager_certificates_write_the_listeners_secrets(helm_env):
     assert certs[0]["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway"
 
 
+def test_cert_manager_listener_certificates_need_dns_names(helm_env):
+    """A TLS listener's Certificate needs the names clients connect to; without a TLS listener (cert-manager
+    for the webhook alone) none are asked for."""
+    r = helm(helm_env, "template", "x", CHART, "--set", "certManager.enabled=true",
+             "--set", "certManager.issuerRef.name=x", check=False)
+    assert r.returncode != 0 and "certManager.dnsNames" in r.stderr and "fix-tls" in r.stderr, r.stderr
+    plain = ["--set-json", 'gateway.listeners=[{"name":"p","port":1,"tls":{"enabled":false}}]']
+    _, objs = render(helm_env, "--set", "certManager.enabled=true", "--set", "certManager.issuerRef.name=x", *plain)
+    assert not find(objs, "Certificate", "gateway")
+
+
 def test_cert_manager_render_accepted_by_apiserver(helm_env, k8s, k8s_ns):
-    """The render with certManager on, applied with --dry-run=server, the Certificate against the test's own
-    Certificate CRD (CERTIFICATE_CRD above: cert-manager itself is not installed here)."""
+    """The render with certManager on (and the webhook, whose serving certificate it then issues too), applied
+    with --dry-run=server, the Certificates against the test's own Certificate CRD (CERTIFICATE_CRD above:
+    cert-manager itself is not installed here)."""
     if not k8s.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/certificates.cert-manager.io",
                    missing_ok=True):
         try:
