@@ -17,6 +17,7 @@
 #include "operator/admission.h"
 
 static struct fs_vec set;
+static struct admission_cache *cache;
 
 static void add(const char *ns, const char *name, const char *sender)
 {
@@ -37,6 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		add("t", "a", "A");
 		add("t", "b", "B");
 		add("u", "c", "C");
+		if (admission_cache_new(&cache) || admission_cache_sync(cache, &set))
+			abort();
 	}
 	/* an exact-size copy, so ASan sees any read past the end */
 	char *buf = malloc(size ? size : 1);
@@ -61,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!rq.uid || !rq.uid[0])
 			abort();
 		struct admission_verdict v;
-		if (admission_decide(&rq, &set, &v) == 0) {
+		if (admission_decide(&rq, cache, &v) == 0) {
 			size_t len = 0;
 			char *text = admission_response(rq.uid, &v, &len);
 			json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;

@@ -1,6 +1,7 @@
 /* route.c - the FIXSession model (see route.h). */
 #include "route.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,4 +66,44 @@ void route_set_free(struct route_set *set)
 		route_free(&set->items[i]);
 	free(set->items);
 	memset(set, 0, sizeof(*set));
+}
+
+static int dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	return src && !(*dst = strdup(src)) ? -ENOMEM : 0;
+}
+
+int route_copy(struct route *dst, const struct route *src)
+{
+	*dst = *src;
+	dst->fields = NULL;
+	dst->listeners = NULL;
+	dst->nfields = dst->nlisteners = 0;
+	int err = dup_str(&dst->ns, src->ns) | dup_str(&dst->name, src->name) |
+	          dup_str(&dst->source, src->source) | dup_str(&dst->target.service, src->target.service) |
+	          dup_str(&dst->target.port_name, src->target.port_name);
+	if (!err && src->nfields) {
+		dst->fields = calloc(src->nfields, sizeof(*dst->fields));
+		err = dst->fields ? 0 : -ENOMEM;
+		for (size_t i = 0; !err && i < src->nfields; i++, dst->nfields++) {
+			const struct route_field *f = &src->fields[i];
+			dst->fields[i] = *f;
+			dst->fields[i].value = malloc(f->value_len + 1);
+			err = dup_str(&dst->fields[i].name, f->name);
+			if (!dst->fields[i].value)
+				err = -ENOMEM;
+			else
+				memcpy(dst->fields[i].value, f->value, f->value_len + 1);
+		}
+	}
+	if (!err && src->nlisteners) {
+		dst->listeners = calloc(src->nlisteners, sizeof(*dst->listeners));
+		err = dst->listeners ? 0 : -ENOMEM;
+		for (size_t i = 0; !err && i < src->nlisteners; i++, dst->nlisteners++)
+			err = dup_str(&dst->listeners[i], src->listeners[i]);
+	}
+	if (err)
+		route_free(dst);
+	return err ? -ENOMEM : 0;
 }

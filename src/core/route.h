@@ -70,5 +70,8 @@ struct route *route_set_push(struct route_set *set);
 void route_set_pop(struct route_set *set);
 void route_free(struct route *r);
 void route_set_free(struct route_set *set);
+/** Make dst (uninitialised) a deep copy of src, owning its own strings and arrays. Returns 0, or
+ * -ENOMEM with dst zeroed (nothing to free). */
+int route_copy(struct route *dst, const struct route *src);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/manifest.h"
 #include "core/route_lkg.h"
 #include "k8s/api.h"
 
@@ -124,37 +125,183 @@ static void refusal(const struct diag_list *dl, const char *origin, struct admis
 	refuse(v, any ? why : "the operator's validation would not accept it");
 }
 
-struct review_set {
-	struct route_candidate *cand;
-	char **texts, **origins;
-	size_t n;
+/* ---- the parsed set ---- */
+
+#define MAX_PAIRS 4096 /* conflicting pairs looked at per review: the new object is in at most n of them */
+
+struct cache_entry {
+	char *key, *rv;
+	struct route route; /* valid when has_route */
+	bool has_route;     /* false: the compiler refuses this object: the operator leaves it out too */
+	uint64_t seen;      /* the generation of the last sync that saw it */
 };
 
-static void review_set_free(struct review_set *s)
+struct admission_cache {
+	struct cache_entry *v; /* sorted by key after every end() */
+	size_t n, cap;
+	uint64_t gen;
+};
+
+int admission_cache_new(struct admission_cache **out)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->texts[i]);
-		free(s->origins[i]);
-	}
-	free(s->cand);
-	free(s->texts);
-	free(s->origins);
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : FIXGW_ENOMEM;
 }
 
-/* Candidate i: the object's text, unchanged from its last-known-good one for the cached objects (they
- * never fall back in favour of the new one: a conflict always refuses the new version). */
-static int add_candidate(struct review_set *s, const char *key, json_t *obj, bool is_new)
+static void entry_free(struct cache_entry *e)
 {
-	size_t i = s->n, len = 0, olen = strlen(key) + sizeof("fixsession ");
-	s->texts[i] = k8s_fixsession_text(obj, &len);
-	s->origins[i] = malloc(olen);
-	s->n++;
-	if (!s->texts[i] || !s->origins[i])
-		return FIXGW_ENOMEM;
-	snprintf(s->origins[i], olen, "fixsession %s", key);
-	s->cand[i] = (struct route_candidate){s->origins[i], s->texts[i], len, is_new ? NULL : s->texts[i],
-	                                      is_new ? 0 : len};
+	free(e->key);
+	free(e->rv);
+	if (e->has_route)
+		route_free(&e->route);
+}
+
+void admission_cache_free(struct admission_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		entry_free(&c->v[i]);
+	free(c->v);
+	free(c);
+}
+
+size_t admission_cache_count(const struct admission_cache *c)
+{
+	return c->n;
+}
+
+static int cmp_key(const void *k, const void *e)
+{
+	return strcmp(k, ((const struct cache_entry *)e)->key);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct cache_entry *)a)->key, ((const struct cache_entry *)b)->key);
+}
+
+/* The entry of key among the first `sorted` entries (sorted by key), or NULL. */
+static struct cache_entry *find(const struct admission_cache *c, const char *key, size_t sorted)
+{
+	return sorted ? bsearch(key, c->v, sorted, sizeof(*c->v), cmp_key) : NULL;
+}
+
+void admission_cache_begin(struct admission_cache *c)
+{
+	c->gen++;
+}
+
+bool admission_cache_fresh(struct admission_cache *c, const char *key, const char *rv)
+{
+	struct cache_entry *e = find(c, key, c->n);
+	if (!e || !rv || !e->rv || strcmp(e->rv, rv) != 0)
+		return false;
+	e->seen = c->gen;
+	return true;
+}
+
+/* Parse obj as the operator's round does: its k8s_fixsession_text, named "fixsession KEY". Returns 0 with
+ * *has_route saying whether it is valid (its diagnostics in dl when dl is not NULL), or FIXGW_ENOMEM. */
+static int parse_object(const char *key, json_t *obj, struct route *out, bool *has_route,
+                        struct diag_list *dl)
+{
+	char origin[400];
+	size_t len = 0;
+	struct route_set one;
+	struct diag_list own;
+	route_set_init(&one);
+	diag_list_init(&own);
+	snprintf(origin, sizeof(origin), "fixsession %s", key);
+	char *text = k8s_fixsession_text(obj, &len);
+	int rc = text ? manifest_load_buffer(origin, text, len, &one, dl ? dl : &own) : FIXGW_ENOMEM;
+	free(text);
+	diag_list_free(&own);
+	*has_route = rc == 0 && one.count == 1;
+	if (*has_route) {
+		*out = one.items[0];
+		one.count = 0; /* moved out */
+	}
+	route_set_free(&one);
+	return rc == FIXGW_ENOMEM ? rc : 0;
+}
+
+/* Parse it into entry i (c->n: a new entry). */
+static int put_changed(struct admission_cache *c, size_t i, const struct fs_item *it)
+{
+	struct route r;
+	bool has_route = false;
+	char *rv = NULL, *key = NULL;
+	const char *rvs = k8s_object_rv(it->obj);
+	if (parse_object(it->key, it->obj, &r, &has_route, NULL) || (rvs && !(rv = strdup(rvs))))
+		goto nomem;
+	if (i == c->n) {
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? 2 * c->cap : 256;
+			struct cache_entry *g = realloc(c->v, cap * sizeof(*g));
+			if (!g)
+				goto nomem;
+			c->v = g;
+			c->cap = cap;
+		}
+		if (!(key = strdup(it->key)))
+			goto nomem;
+		c->v[c->n++] = (struct cache_entry){.key = key};
+	} else {
+		free(c->v[i].rv);
+		if (c->v[i].has_route)
+			route_free(&c->v[i].route);
+	}
+	struct cache_entry *e = &c->v[i];
+	e->rv = rv;
+	e->route = r;
+	e->has_route = has_route;
+	e->seen = c->gen;
 	return 0;
+nomem:
+	free(rv);
+	if (has_route)
+		route_free(&r);
+	return FIXGW_ENOMEM;
+}
+
+int admission_cache_end(struct admission_cache *c, const struct fs_vec *changed)
+{
+	size_t sorted = c->n; /* new keys are appended past it (changed holds each key once) */
+	int rc = 0;
+	for (size_t k = 0; k < changed->n && !rc; k++) {
+		struct cache_entry *e = find(c, changed->v[k].key, sorted);
+		rc = put_changed(c, e ? (size_t)(e - c->v) : c->n, &changed->v[k]);
+	}
+	/* drop what the set no longer has (everything after a failure) */
+	size_t w = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->v[i].seen == c->gen && !rc)
+			c->v[w++] = c->v[i];
+		else
+			entry_free(&c->v[i]);
+	}
+	c->n = w;
+	if (c->n)
+		qsort(c->v, c->n, sizeof(*c->v), cmp_entry);
+	return rc;
+}
+
+int admission_cache_sync(struct admission_cache *c, const struct fs_vec *set)
+{
+	struct fs_vec changed = {0};
+	admission_cache_begin(c);
+	int rc = 0;
+	for (size_t i = 0; i < set->n && !rc; i++)
+		if (!admission_cache_fresh(c, set->v[i].key, k8s_object_rv(set->v[i].obj)))
+			rc = fs_vec_take(&changed, &(struct k8s_store_entry){.key = set->v[i].key,
+			                                                     .obj = set->v[i].obj})
+			         ? 0
+			         : FIXGW_ENOMEM;
+	if (!rc)
+		rc = admission_cache_end(c, &changed);
+	fs_vec_free(&changed);
+	return rc;
 }
 
 static bool same_routing_text(json_t *a, json_t *b)
@@ -167,49 +314,75 @@ static bool same_routing_text(json_t *a, json_t *b)
 	return same;
 }
 
-/* Compile the set with obj (key) in place of its cached version; refuse when the operator would. */
-static int review(const struct fs_vec *set, json_t *obj, const char *key, struct admission_verdict *v)
+/* The set with the new route in its sorted place: copies of the cached routes, the new one moved in.
+ * *self is the new route's index. */
+static int build_set(const struct admission_cache *c, const char *key, struct route *fresh,
+                     struct route_set *set, size_t *self)
 {
-	size_t n1 = set->n + 1, self = SIZE_MAX;
-	struct review_set s = {0};
-	struct diag_list dl;
-	struct route_table *table = NULL;
-	enum route_verdict *verdicts = calloc(n1, sizeof(*verdicts));
-	int rc = FIXGW_ENOMEM;
-	diag_list_init(&dl);
-	s.cand = calloc(n1, sizeof(*s.cand));
-	s.texts = calloc(n1, sizeof(*s.texts));
-	s.origins = calloc(n1, sizeof(*s.origins));
-	if (!verdicts || !s.cand || !s.texts || !s.origins)
-		goto out;
-	/* the operator's sorted order, the new version in its place */
-	rc = 0;
-	for (size_t i = 0; i <= set->n && !rc; i++) {
-		int cmp = i < set->n ? strcmp(set->v[i].key, key) : 1;
-		if (cmp >= 0 && self == SIZE_MAX) {
-			self = s.n;
-			rc = add_candidate(&s, key, obj, true);
+	*self = SIZE_MAX;
+	for (size_t i = 0; i <= c->n; i++) {
+		int cmp = i < c->n ? strcmp(c->v[i].key, key) : 1;
+		if (cmp >= 0 && *self == SIZE_MAX) {
+			struct route *r = route_set_push(set);
+			if (!r)
+				return FIXGW_ENOMEM;
+			*r = *fresh;
+			memset(fresh, 0, sizeof(*fresh)); /* moved */
+			*self = set->count - 1;
 		}
-		if (!rc && i < set->n && cmp != 0)
-			rc = add_candidate(&s, set->v[i].key, set->v[i].obj, false);
+		if (i == c->n || cmp == 0 || !c->v[i].has_route)
+			continue;
+		struct route *r = route_set_push(set);
+		if (!r || route_copy(r, &c->v[i].route)) {
+			if (r)
+				route_set_pop(set);
+			return FIXGW_ENOMEM;
+		}
 	}
+	return 0;
+}
+
+/* Compile the cached set with obj (key) in place of its cached version; refuse when the operator would. */
+static int review(const struct admission_cache *c, json_t *obj, const char *key, struct admission_verdict *v)
+{
+	char origin[400];
+	snprintf(origin, sizeof(origin), "fixsession %s", key);
+	struct diag_list dl;
+	struct route_set set;
+	struct route fresh;
+	struct route_table *table = NULL;
+	struct route_conflict *pairs = malloc(MAX_PAIRS * sizeof(*pairs));
+	size_t self, npairs = 0;
+	bool has_route;
+	diag_list_init(&dl);
+	route_set_init(&set);
+	int rc = pairs ? parse_object(key, obj, &fresh, &has_route, &dl) : FIXGW_ENOMEM;
 	if (rc)
 		goto out;
-	rc = route_lkg_compile(s.cand, s.n, &dl, verdicts, &table);
+	if (!has_route) { /* invalid: its own diagnostics say why */
+		refusal(&dl, origin, v);
+		goto out;
+	}
+	rc = build_set(c, key, &fresh, &set, &self);
+	if (!rc)
+		rc = route_table_compile_pairs(&set, &dl, pairs, MAX_PAIRS, &npairs, &table);
 	route_table_unref(table);
 	if (rc == FIXGW_ENOMEM)
 		goto out;
-	if (rc || verdicts[self] != ROUTE_ACCEPTED)
-		refusal(&dl, s.origins[self], v);
+	bool involved = rc == FIXGW_EINVAL; /* a table-wide limit: the operator would refuse it too */
+	for (size_t p = 0; p < npairs && !involved; p++)
+		involved = pairs[p].a == self || pairs[p].b == self;
+	if (involved)
+		refusal(&dl, origin, v);
 	rc = 0;
 out:
+	route_set_free(&set);
 	diag_list_free(&dl);
-	review_set_free(&s);
-	free(verdicts);
+	free(pairs);
 	return rc;
 }
 
-int admission_decide(const struct admission_request *rq, const struct fs_vec *set,
+int admission_decide(const struct admission_request *rq, const struct admission_cache *c,
                      struct admission_verdict *v)
 {
 	*v = (struct admission_verdict){.allowed = true, .code = 200};
@@ -230,7 +403,7 @@ int admission_decide(const struct admission_request *rq, const struct fs_vec *se
 			goto out; /* nothing routing reads changed: admitted */
 	}
 	if (!rc)
-		rc = review(set, obj, key, v);
+		rc = review(c, obj, key, v);
 out:
 	json_decref(old);
 	json_decref(obj);

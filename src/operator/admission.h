@@ -44,10 +44,32 @@ struct admission_verdict {
 	char message[ADMISSION_MAX_MESSAGE]; /* why it was refused ("" when allowed) */
 };
 
-/** Decide on rq against set (the current FIXSessions, sorted by key as fs_set_take leaves them; the
- * version of the object under review that it may hold is replaced by the new one). Returns 0 with *v
+/** The FIXSessions a review compiles against, parsed once per resourceVersion and kept between reviews
+ * (parsing is most of a compile's cost: 0.2 ms per FIXSession here). Owned by one thread. */
+struct admission_cache;
+
+int admission_cache_new(struct admission_cache **out);
+void admission_cache_free(struct admission_cache *c);
+
+/** Bring the cache up to date with the current set, in three steps: begin; fresh() for every object of
+ * the set (true: its cached parse is of this resourceVersion, and it is kept; false: the caller passes a
+ * copy of it to end); end() with those copies (parsed now) drops what was not seen since begin. A NULL
+ * rv is never fresh. */
+void admission_cache_begin(struct admission_cache *c);
+bool admission_cache_fresh(struct admission_cache *c, const char *key, const char *rv);
+/** changed holds each key at most once. Returns 0 or FIXGW_ENOMEM (the cache is then emptied, so the
+ * next sync parses everything again). */
+int admission_cache_end(struct admission_cache *c, const struct fs_vec *changed);
+/** begin + fresh + end over a whole set (tests, fuzzing). */
+int admission_cache_sync(struct admission_cache *c, const struct fs_vec *set);
+/** Objects in the cache. */
+size_t admission_cache_count(const struct admission_cache *c);
+
+/** Decide on rq against the cached set (the version of the object under review that it may hold is
+ * replaced by the new one). The set is compiled as the operator's round compiles it (the same texts,
+ * origins and sorted order), so the refusal names the same pairs with the same words. Returns 0 with *v
  * set, or FIXGW_ENOMEM. */
-int admission_decide(const struct admission_request *rq, const struct fs_vec *set,
+int admission_decide(const struct admission_request *rq, const struct admission_cache *c,
                      struct admission_verdict *v);
 
 /** The AdmissionReview response for uid as compact JSON (malloc'd, length in *len), or NULL when out of

@@ -42,16 +42,6 @@ void fs_vec_sort(struct fs_vec *f)
 		qsort(f->v, f->n, sizeof(*f->v), cmp_fs);
 }
 
-int fs_set_take(struct k8s_informer *inf, struct fs_vec *out)
-{
-	*out = (struct fs_vec){0};
-	k8s_informer_foreach(inf, fs_vec_take, out);
-	if (out->nomem)
-		return FIXGW_ENOMEM;
-	fs_vec_sort(out);
-	return 0;
-}
-
 void fs_vec_free(struct fs_vec *f)
 {
 	for (size_t i = 0; i < f->n; i++) {

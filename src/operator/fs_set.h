@@ -33,9 +33,6 @@ bool fs_vec_take(void *arg, const struct k8s_store_entry *e);
 /** Sort by key. */
 void fs_vec_sort(struct fs_vec *f);
 
-/** Copy every cached object of inf into *out (zeroed first) and sort it by key. Returns 0 or
- * FIXGW_ENOMEM (whatever was copied is still in *out: free it with fs_vec_free). */
-int fs_set_take(struct k8s_informer *inf, struct fs_vec *out);
 void fs_vec_free(struct fs_vec *f);
 
 #endif

@@ -67,6 +67,8 @@ struct webhook {
 	struct tls_pool pool;
 	struct tls_server *tls;
 	struct k8s_informer *fs;
+	struct admission_cache *cache; /* the FIXSessions parsed, kept between reviews */
+	bool warmed;                   /* the cache was filled once the informer had synced */
 	char *cert_file, *key_file;
 	struct file_sig cert_sig, key_sig;
 	uint32_t timeout_ms, reload_ms;
@@ -104,6 +106,8 @@ static void log_diags(enum log_level lvl, const char *event, const struct diag_l
 	}
 }
 
+static int sync_cache(struct webhook *w);
+
 /* A Secret volume is updated by swapping a symlink: both files change at once. A pair that does not
  * load (caught between two writes of a hand-made update) keeps the old certificate and is tried again
  * when the files change next. */
@@ -126,6 +130,9 @@ static void on_reload_check(struct reactor_timer *t)
 		}
 		diag_list_free(&dl);
 	}
+	/* parse the whole set once it is there, so the first review does not pay for it (1 s at 10,000) */
+	if (!w->warmed && k8s_informer_synced(w->fs))
+		w->warmed = sync_cache(w) == 0;
 	reactor_timer_arm(&w->r, t, w->reload_ms);
 }
 
@@ -220,6 +227,31 @@ static void log_decision(const struct conn *c, const struct admission_request *r
 		log_end(&l, "refused: %s", v->message);
 }
 
+struct sync_ctx {
+	struct admission_cache *cache;
+	struct fs_vec changed;
+};
+
+/* Under the informer's lock: keep what is parsed already, copy what changed (parsed after the lock). */
+static bool sync_entry(void *arg, const struct k8s_store_entry *e)
+{
+	struct sync_ctx *s = arg;
+	return admission_cache_fresh(s->cache, e->key, e->rv) || fs_vec_take(&s->changed, e);
+}
+
+/* Bring the parsed set up to the informer's cache: only objects with a new resourceVersion are parsed. */
+static int sync_cache(struct webhook *w)
+{
+	struct sync_ctx s = {.cache = w->cache};
+	admission_cache_begin(w->cache);
+	k8s_informer_foreach(w->fs, sync_entry, &s);
+	int rc = s.changed.nomem ? FIXGW_ENOMEM : admission_cache_end(w->cache, &s.changed);
+	if (s.changed.nomem)
+		admission_cache_end(w->cache, &(struct fs_vec){0}); /* dropped: parsed again next time */
+	fs_vec_free(&s.changed);
+	return rc;
+}
+
 /* The whole request is in c->buf: answer it. */
 static void handle(struct conn *c)
 {
@@ -258,14 +290,13 @@ static void handle(struct conn *c)
 		respond_text(c, 400, "Bad Request", err);
 		return;
 	}
-	struct fs_vec set = {0};
 	struct admission_verdict *v = malloc(sizeof(*v));
 	char *text = NULL;
 	size_t len = 0;
 	if (!rc && v)
-		rc = fs_set_take(w->fs, &set);
+		rc = sync_cache(w);
 	if (!rc && v)
-		rc = admission_decide(&rq, &set, v);
+		rc = admission_decide(&rq, w->cache, v);
 	if (!rc && v)
 		text = admission_response(rq.uid, v, &len);
 	if (text) {
@@ -278,7 +309,6 @@ static void handle(struct conn *c)
 	}
 	free(text);
 	free(v);
-	fs_vec_free(&set);
 	admission_request_free(&rq);
 }
 
@@ -496,6 +526,7 @@ static void webhook_free(struct webhook *w)
 	tls_pool_fini(&w->pool);
 	reactor_fini(&w->r);
 	tls_server_free(w->tls);
+	admission_cache_free(w->cache);
 	free(w->cert_file);
 	free(w->key_file);
 	free(w);
@@ -542,7 +573,7 @@ int webhook_start(const struct webhook_opts *o, struct k8s_informer *fs, struct 
 		free(w);
 		return rc;
 	}
-	if (!w->cert_file || !w->key_file)
+	if (!w->cert_file || !w->key_file || admission_cache_new(&w->cache))
 		rc = FIXGW_ENOMEM;
 	if (!rc)
 		rc = load_tls(w);

@@ -46,7 +46,11 @@ static int decide(const char *body, const struct fs_vec *set, struct admission_v
 	CHECK_EQ_INT(rc, 0);
 	if (rc)
 		return rc;
-	rc = admission_decide(&rq, set, v);
+	struct admission_cache *c;
+	CHECK_EQ_INT(admission_cache_new(&c), 0);
+	CHECK_EQ_INT(admission_cache_sync(c, set), 0);
+	rc = admission_decide(&rq, c, v);
+	admission_cache_free(c);
 	admission_request_free(&rq);
 	return rc;
 }
@@ -146,6 +150,37 @@ TEST(conflict_refused_with_the_operators_message_other_admitted)
 	fs_vec_free(&set);
 }
 
+TEST(listeners_and_patterns_survive_the_cache)
+{
+	/* wildcard routes limited to listeners: the cached copies keep fields, patterns and listeners */
+	json_t *a = fs_obj("t", "a", "BRK*"), *b = fs_obj("t", "b", "BRK_?");
+	json_object_set_new(json_object_get(a, "spec"), "listeners",
+	                    json_pack("[s,s]", "fix-tls", "fix-plain"));
+	json_object_set_new(json_object_get(b, "spec"), "listeners", json_pack("[s]", "fix-tls"));
+	struct fs_vec set = {0};
+	set_add(&set, "t/a", json_incref(a));
+	struct admission_verdict v;
+	char *body = review_body("CREATE", json_incref(b), NULL);
+	CHECK_EQ_INT(decide(body, &set, &v), 0);
+	CHECK(!v.allowed);
+	CHECK(strstr(v.message, "fix-tls"));
+	json_t *objs[] = {a, b};
+	const char *keys[] = {"t/a", "t/b"};
+	char want[ADMISSION_MAX_MESSAGE];
+	operator_message(objs, keys, 2, 1, want, sizeof(want));
+	CHECK_EQ_STR(v.message, want);
+	free(body);
+	/* on another listener only: no conflict */
+	json_object_set_new(json_object_get(b, "spec"), "listeners", json_pack("[s]", "fix-other"));
+	body = review_body("CREATE", json_incref(b), NULL);
+	CHECK_EQ_INT(decide(body, &set, &v), 0);
+	CHECK(v.allowed);
+	free(body);
+	json_decref(a);
+	json_decref(b);
+	fs_vec_free(&set);
+}
+
 TEST(update_replaces_the_cached_version_and_metadata_only_updates_pass)
 {
 	struct fs_vec set = {0};
@@ -199,6 +234,54 @@ TEST(namespace_from_the_request_and_invalid_spec_refused)
 	fs_vec_free(&set);
 }
 
+/* a FIXSession object at a resourceVersion */
+static json_t *at_rv(json_t *obj, const char *rv)
+{
+	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion", json_string(rv));
+	return obj;
+}
+
+TEST(cache_parses_each_resource_version_once_and_forgets_deleted_objects)
+{
+	struct admission_cache *c;
+	CHECK_EQ_INT(admission_cache_new(&c), 0);
+	struct fs_vec set = {0};
+	set_add(&set, "t/b", at_rv(fs_obj("t", "b", "B"), "10"));
+	set_add(&set, "t/a", at_rv(fs_obj("t", "a", "A"), "11"));
+	CHECK_EQ_INT(admission_cache_sync(c, &set), 0);
+	CHECK_EQ_INT(admission_cache_count(c), 2);
+	struct admission_request rq;
+	char err[256];
+	char *body = review_body("CREATE", fs_obj("t", "new", "A2"), NULL);
+	CHECK_EQ_INT(admission_parse(body, strlen(body), &rq, err, sizeof(err)), 0);
+	struct admission_verdict v;
+	CHECK_EQ_INT(admission_decide(&rq, c, &v), 0);
+	CHECK(v.allowed);
+	/* a's spec changes to A2 under the same resourceVersion: the cached parse is kept (not re-read) */
+	json_decref(set.v[1].obj);
+	set.v[1].obj = at_rv(fs_obj("t", "a", "A2"), "11");
+	CHECK_EQ_INT(admission_cache_sync(c, &set), 0);
+	CHECK_EQ_INT(admission_decide(&rq, c, &v), 0);
+	CHECK(v.allowed);
+	/* a new resourceVersion is parsed again: now the new object conflicts with a */
+	json_object_set_new(json_object_get(set.v[1].obj, "metadata"), "resourceVersion", json_string("12"));
+	CHECK_EQ_INT(admission_cache_sync(c, &set), 0);
+	CHECK_EQ_INT(admission_decide(&rq, c, &v), 0);
+	CHECK(!v.allowed && strstr(v.message, "t/a") && strstr(v.message, "t/new"));
+	/* a deleted: forgotten, and the new object is admitted again */
+	json_decref(set.v[1].obj);
+	free(set.v[1].key);
+	set.n = 1;
+	CHECK_EQ_INT(admission_cache_sync(c, &set), 0);
+	CHECK_EQ_INT(admission_cache_count(c), 1);
+	CHECK_EQ_INT(admission_decide(&rq, c, &v), 0);
+	CHECK(v.allowed);
+	admission_request_free(&rq);
+	free(body);
+	fs_vec_free(&set);
+	admission_cache_free(c);
+}
+
 TEST(response_shape)
 {
 	struct admission_verdict v = {.allowed = false, .code = 403, .message = "conflict: x"};
@@ -225,4 +308,7 @@ TEST(response_shape)
 TEST_MAIN(TEST_ENTRY(malformed_reviews_are_refused_with_a_reason),
           TEST_ENTRY(conflict_refused_with_the_operators_message_other_admitted),
           TEST_ENTRY(update_replaces_the_cached_version_and_metadata_only_updates_pass),
-          TEST_ENTRY(namespace_from_the_request_and_invalid_spec_refused), TEST_ENTRY(response_shape))
+          TEST_ENTRY(namespace_from_the_request_and_invalid_spec_refused),
+          TEST_ENTRY(listeners_and_patterns_survive_the_cache),
+          TEST_ENTRY(cache_parses_each_resource_version_once_and_forgets_deleted_objects),
+          TEST_ENTRY(response_shape))
