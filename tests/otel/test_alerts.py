@@ -3,7 +3,8 @@ against series the real gateway produced.
 
 One gateway runs through the situations the rules are about: routing, a client that keeps sending Logons no
 FIXSession matches, a target nobody listens on, a burst of connections to the reject engine, connections held
-up to the hold cap and one beyond it, an orphaned session, a FIXSession conflict. Its /metrics page is scraped
+up to the hold cap and one beyond it, an orphaned session, a FIXSession conflict, a client that keeps failing
+its TLS handshake, a listener certificate renewed with one that expires in 10 days, then in 2. Its /metrics page is scraped
 after each step (waiting until the step shows). The scrapes become promtool input series, one sample a minute:
 each scrape stands for the minutes the test says the gateway stayed in that state (a scrape repeated, never a
 value made up). Then `promtool test rules` checks, at points of that history, which alerts fire and that every
@@ -37,6 +38,13 @@ def promtool():
     if not p:
         pytest.fail("promtool is missing: ./scripts/setup.sh --test installs Debian's prometheus package")
     return p
+
+
+def write_cert(crt, key, days):
+    """A self-signed certificate for 127.0.0.1 valid for `days` days (openssl CLI), written over crt and key."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", str(days), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
 
 
 def parse_prom(text):
@@ -153,7 +161,12 @@ def drive(tmp, mode):
                           fixsession("o", {"SenderCompID49": "O"}, service="svc-a")]  # o last: deleted below
     eps = {"trading/svc-a:9880": [a.port], "trading/svc-h:9880": [(h.port, False)],
            "trading/svc-u:9880": [dead], "trading/reject-engine:9881": [rej.port]}
-    gw = Gateway(tmp, routes, eps, reject=rej.port if mode == "reject-engine" else None,
+    crt, key = tmp / "listener.crt", tmp / "listener.key"
+    write_cert(crt, key, 365)
+    listeners = [{"name": "fix-plain", "port": free_port()},
+                 {"name": "fix-tls", "port": free_port(),
+                  "tls": {"enabled": True, "certFile": str(crt), "keyFile": str(key)}}]
+    gw = Gateway(tmp, routes, eps, listeners=listeners, reject=rej.port if mode == "reject-engine" else None,
                  extra=f"maxHeldConnectionsPerPod: {HOLD_CAP}")
     # unmatched Logons so far: rejected and forwarded, or routed by the catch-all
     unmatched = ((lambda s: value(s, "fixgw_reject_engine_connections_total")) if mode == "reject-engine" else
@@ -237,6 +250,32 @@ def drive(tmp, mode):
         gw.reload()
         t = hist.hold(5, lambda s: value(s, "fixgw_routing_conflicts") == 0)
         hist.expect(t + 1, "conflict resolved")
+
+        # a plaintext client on the TLS listener, once a minute for 16 minutes
+        tls_failed = lambda s, n: value(s, "fixgw_tls_handshake_failures_total",  # noqa: E731
+                                        reason="protocol_version") == n
+        for i in range(16):
+            with gw.connect("fix-tls") as s:
+                s.sendall(logon(sender="A"))
+                recv_until_closed(s, timeout=15)
+            t = hist.hold(1, lambda s: tls_failed(s, i + 1))
+        hist.expect(t, "sustained TLS handshake failures", FixgwTLSHandshakeFailures=[{"reason": "protocol_version"}])
+        t = hist.hold(20)
+        hist.expect(t + 19, "the plaintext client gave up")
+
+        # the listener's certificate is renewed with one that expires in 10 days, then in 2
+        expiry = lambda s: value(s, "fixgw_tls_certificate_expiry", fixgw_listener="fix-tls") or 0  # noqa: E731
+        assert expiry(hist.scrape()) > 300 * 86400
+        write_cert(crt, key, 10)
+        gw.reload()
+        t = hist.hold(5, lambda s: 9 * 86400 < expiry(s) < 11 * 86400, "the 10-day certificate in use")
+        soon = {"fixgw_listener": "fix-tls", "severity": "warning"}
+        hist.expect(t + 1, "certificate expires in 10 days", FixgwTLSCertificateExpiry=[soon])
+        write_cert(crt, key, 2)
+        gw.reload()
+        t = hist.hold(5, lambda s: 0 < expiry(s) < 3 * 86400, "the 2-day certificate in use")
+        hist.expect(t + 1, "certificate expires in 2 days",
+                    FixgwTLSCertificateExpiry=[soon, dict(soon, severity="critical")])
         yield hist
     finally:
         for s in held + ([orphan] if orphan else []):
