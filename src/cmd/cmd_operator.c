@@ -12,7 +12,10 @@
 #include "io/diag_print.h"
 #include "k8s/config.h"
 #include "k8s/leader.h"
+#include "k8s/route_shards.h"
+#include "core/k8s_names.h"
 #include "operator/operator.h"
+#include "operator/publish.h"
 #include "telemetry/log.h"
 #include "telemetry/otlp.h"
 
@@ -35,6 +38,11 @@ static void operator_usage(FILE *out)
 	    "  --lease-namespace NS      the Lease's namespace (default: the configuration's namespace)\n"
 	    "  --lease-name NAME         the Lease (default " OP_DEFAULT_LEASE_NAME ")\n"
 	    "  --id ID                   this replica's identity (default: the hostname)\n"
+	    "  --namespace NS            validate the FIXSessions of this namespace only (default: all)\n"
+	    "  --publish-namespace NS    where the validated routing table is published for the gateways\n"
+	    "                            (ConfigMaps; default: the Lease's namespace)\n"
+	    "  --publish-name NAME       the routing table's index ConfigMap (default " RS_DEFAULT_INDEX ")\n"
+	    "  --publish-gc-ms MS        delete shards no index names after this (default %u)\n"
 	    "  --lease-ms MS --renew-deadline-ms MS --retry-ms MS\n"
 	    "                            election timings (default %u / %u / %u)\n"
 	    "  --qps Q --burst B         client-side rate limit of every request (default %.0f / %u)\n"
@@ -70,10 +78,10 @@ static void operator_usage(FILE *out)
 	    "line as a log record (conflicts CRITICAL), as service fixgw-operator (OTEL_SERVICE_NAME "
 	    "wins).\n\n"
 	    "Exit status: 0 after a clean stop, 1 the operator could not start, 2 bad usage.\n",
-	    K8S_LEASE_DURATION_MS, K8S_RENEW_DEADLINE_MS, K8S_RETRY_PERIOD_MS, OP_DEFAULT_QPS,
-	    OP_DEFAULT_BURST, op_batch_str(OP_DEFAULT_BATCH), OP_DEFAULT_DEBOUNCE_MS, OP_DEFAULT_MAX_WAIT_MS,
-	    CC_DEFAULT_SCRAPE_MS, CC_DEFAULT_TIMEOUT_MS, CC_DEFAULT_EXPIRY_MS, CC_DEFAULT_WRITE_QPS,
-	    CC_DEFAULT_WRITE_BURST);
+	    OP_DEFAULT_PUBLISH_GC_MS, K8S_LEASE_DURATION_MS, K8S_RENEW_DEADLINE_MS, K8S_RETRY_PERIOD_MS,
+	    OP_DEFAULT_QPS, OP_DEFAULT_BURST, op_batch_str(OP_DEFAULT_BATCH), OP_DEFAULT_DEBOUNCE_MS,
+	    OP_DEFAULT_MAX_WAIT_MS, CC_DEFAULT_SCRAPE_MS, CC_DEFAULT_TIMEOUT_MS, CC_DEFAULT_EXPIRY_MS,
+	    CC_DEFAULT_WRITE_QPS, CC_DEFAULT_WRITE_BURST);
 }
 
 enum {
@@ -82,6 +90,10 @@ enum {
 	OPT_LEASE_NS,
 	OPT_LEASE_NAME,
 	OPT_ID,
+	OPT_WATCH_NS,
+	OPT_PUB_NS,
+	OPT_PUB_NAME,
+	OPT_PUB_GC_MS,
 	OPT_LEASE_MS,
 	OPT_RENEW_MS,
 	OPT_RETRY_MS,
@@ -111,6 +123,10 @@ static const struct cmd_opt op_opts[] = {
     [OPT_LEASE_NS] = {"--lease-namespace", NULL, "NS"},
     [OPT_LEASE_NAME] = {"--lease-name", NULL, "NAME"},
     [OPT_ID] = {"--id", NULL, "ID"},
+    [OPT_WATCH_NS] = {"--namespace", NULL, "NS"},
+    [OPT_PUB_NS] = {"--publish-namespace", NULL, "NS"},
+    [OPT_PUB_NAME] = {"--publish-name", NULL, "NAME"},
+    [OPT_PUB_GC_MS] = {"--publish-gc-ms", NULL, "MS"},
     [OPT_LEASE_MS] = {"--lease-ms", NULL, "MS"},
     [OPT_RENEW_MS] = {"--renew-deadline-ms", NULL, "MS"},
     [OPT_RETRY_MS] = {"--retry-ms", NULL, "MS"},
@@ -193,6 +209,19 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 			break;
 		case OPT_ID:
 			a->o.identity = v;
+			break;
+		case OPT_WATCH_NS:
+			a->o.watch_namespace = v;
+			break;
+		case OPT_PUB_NS:
+			a->o.publish_namespace = v;
+			break;
+		case OPT_PUB_NAME:
+			a->o.publish_name = v;
+			break;
+		case OPT_PUB_GC_MS:
+			if (!parse_ms(op_opts[opt].name, v, 1, &a->o.publish_gc_ms))
+				return EXIT_USAGE;
 			break;
 		case OPT_LEASE_MS:
 			if (!parse_ms(op_opts[opt].name, v, 1000, &a->o.lease_ms))
@@ -320,6 +349,16 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 	if (a->o.max_wait_ms < a->o.debounce_ms)
 		return cmd_usage_error("operator", "--max-wait-ms %u is shorter than --debounce-ms %u",
 		                       a->o.max_wait_ms, a->o.debounce_ms);
+	if (a->o.watch_namespace && !k8s_is_dns1123_label(a->o.watch_namespace, strlen(a->o.watch_namespace)))
+		return cmd_usage_error("operator", "--namespace '%s': not a namespace name",
+		                       a->o.watch_namespace);
+	if (a->o.publish_namespace &&
+	    !k8s_is_dns1123_label(a->o.publish_namespace, strlen(a->o.publish_namespace)))
+		return cmd_usage_error("operator", "--publish-namespace '%s': not a namespace name",
+		                       a->o.publish_namespace);
+	if (a->o.publish_name && !k8s_is_dns1123_subdomain(a->o.publish_name, strlen(a->o.publish_name)))
+		return cmd_usage_error("operator", "--publish-name '%s': not a ConfigMap name",
+		                       a->o.publish_name);
 	return EXIT_OK;
 }
 

@@ -845,7 +845,35 @@ static void parse_reject(struct loader *ld, yaml_node_t *v, const char *path, vo
 		cfg_error(ld, v, path, "address is required when enabled is true");
 }
 
+static const struct field routing_table_fields[] = {
+    {.key = "namespace", .type = FT_STRING, .off = offsetof(struct gw_routing_table, namespace_)},
+    {.key = "name", .type = FT_STRING, .off = offsetof(struct gw_routing_table, name)},
+};
+
+static void parse_k8s_routes(struct loader *ld, yaml_node_t *v, const char *path, void *obj)
+{
+	enum gw_k8s_routes *r = obj;
+	const char *s = v->type == YAML_SCALAR_NODE ? scalar_text(v) : "";
+	if (!strcmp(s, "published"))
+		*r = GW_K8S_ROUTES_PUBLISHED;
+	else if (!strcmp(s, "direct"))
+		*r = GW_K8S_ROUTES_DIRECT;
+	else
+		cfg_error(ld, v, path,
+		          "want 'published' (the operator's validated routing table) or 'direct' (FIXSession "
+		          "objects, compiled by the gateway)");
+}
+
 static const struct field kubernetes_fields[] = {
+    {.key = "routes",
+     .type = FT_CUSTOM,
+     .off = offsetof(struct gw_kubernetes, routes),
+     .parse = parse_k8s_routes},
+    {.key = "routingTable",
+     .type = FT_MAP,
+     .off = offsetof(struct gw_kubernetes, table),
+     .sub = routing_table_fields,
+     .nsub = NFIELDS(routing_table_fields)},
     {.key = "inCluster", .type = FT_BOOL, .off = offsetof(struct gw_kubernetes, in_cluster)},
     {.key = "kubeconfig", .type = FT_PATH, .off = offsetof(struct gw_kubernetes, kubeconfig)},
     {.key = "namespace", .type = FT_STRING, .off = offsetof(struct gw_kubernetes, namespace_)},
@@ -865,6 +893,16 @@ static void parse_kubernetes(struct loader *ld, yaml_node_t *v, const char *path
 	    !k8s_is_dns1123_label(c->kubernetes.namespace_, strlen(c->kubernetes.namespace_)))
 		cfg_error(ld, map_get(ld, v, "namespace"), "kubernetes.namespace",
 		          "not a namespace name (a DNS label: lower-case letters, digits and '-')");
+	const struct gw_routing_table *t = &c->kubernetes.table;
+	yaml_node_t *tn = map_get(ld, v, "routingTable");
+	if (t->namespace_ && !k8s_is_dns1123_label(t->namespace_, strlen(t->namespace_)))
+		cfg_error(ld, tn, "kubernetes.routingTable.namespace",
+		          "not a namespace name (a DNS label: lower-case letters, digits and '-')");
+	if (t->name && !k8s_is_dns1123_subdomain(t->name, strlen(t->name)))
+		cfg_error(ld, tn, "kubernetes.routingTable.name",
+		          "not a ConfigMap name (lower-case letters, digits, '-' and '.')");
+	if (tn && c->kubernetes.routes == GW_K8S_ROUTES_DIRECT)
+		cfg_error(ld, tn, "kubernetes.routingTable", "only used with routes: published");
 }
 
 #define CFG(member) offsetof(struct gw_config, member)
@@ -1315,6 +1353,8 @@ void gw_config_free(struct gw_config *c)
 	free(c->services);
 	free(c->kubernetes.kubeconfig);
 	free(c->kubernetes.namespace_);
+	free(c->kubernetes.table.namespace_);
+	free(c->kubernetes.table.name);
 	otlp_config_free(&c->telemetry);
 	free(c);
 }

@@ -46,12 +46,27 @@ struct gw_tuning {
 	bool pin_workers;      /* pin worker i to CPU i % ncpu */
 };
 
+/** Where Kubernetes mode takes its routes from (ADR-010). */
+enum gw_k8s_routes {
+	GW_K8S_ROUTES_PUBLISHED, /* the operator's validated table: an index ConfigMap and its shards
+	                            (default) */
+	GW_K8S_ROUTES_DIRECT,    /* FIXSession objects, compiled by the gateway itself */
+};
+
+/** The published table's index ConfigMap (routes: published). */
+struct gw_routing_table {
+	char *namespace_; /* NULL: the client's namespace (in a pod: its own), else "default" */
+	char *name;       /* NULL: "fixgw-routing-table" */
+};
+
 /** Kubernetes mode: FIXSessions and endpoints come from the API server instead of this file. */
 struct gw_kubernetes {
-	bool enabled;             /* a `kubernetes` section, or --kubeconfig on the command line */
-	bool in_cluster;          /* inCluster: the pod's service account (default when no kubeconfig) */
-	char *kubeconfig;         /* kubeconfig file: the --kubeconfig flag, else kubernetes.kubeconfig */
-	char *namespace_;         /* watch this namespace only; NULL: every namespace */
+	bool enabled; /* a `kubernetes` section, or --kubeconfig on the command line */
+	enum gw_k8s_routes routes;
+	struct gw_routing_table table;
+	bool in_cluster;  /* inCluster: the pod's service account (default when no kubeconfig) */
+	char *kubeconfig; /* kubeconfig file: the --kubeconfig flag, else kubernetes.kubeconfig */
+	char *namespace_; /* watch this namespace only (published: route only its FIXSessions); NULL: all */
 	uint32_t sync_timeout_ms; /* syncTimeout, default 60 s: the first complete lists, or no start */
 };
 

@@ -2,6 +2,7 @@
 #include "gateway/routes_k8s.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include "k8s/config.h"
 #include "k8s/http.h"
 #include "k8s/informer.h"
+#include "k8s/route_shards.h"
 #include "telemetry/log.h"
 
 #define MAX_SERVICE_PORTS   64   /* ports kept per Service (the API allows more; FIX needs a few) */
@@ -24,6 +26,7 @@
 #define MAX_SLICE_ENDPOINTS 1000 /* the API's own limit per EndpointSlice */
 #define GATEWAY_QPS         50.0 /* reads only: lists and watches of three resources */
 #define GATEWAY_BURST       100
+#define TABLE_IN_USE        (-EALREADY) /* the published table is the one in use: nothing to rebuild */
 
 static const struct log_ctx k8s_log = {.component = "gateway"};
 
@@ -160,11 +163,61 @@ static void *decode_slice(void *arg, const char *key, json_t *obj)
 	return s;
 }
 
+/* A ConfigMap of the published table: the index's text, digest and generation, or a shard's text. */
+struct cm_obj {
+	uint64_t generation;
+	char digest[RS_HASH_HEX + 1];
+	char *text; /* NULL when the ConfigMap lacks the key */
+	size_t len;
+};
+
+static void *decode_configmap(void *arg, const char *key, json_t *obj)
+{
+	(void)arg;
+	(void)key;
+	json_t *data = json_object_get(obj, "data");
+	json_t *shard = json_object_get(data, RS_DATA_KEY), *index = json_object_get(data, RS_INDEX_KEY);
+	json_t *t = json_is_string(index) ? index : shard;
+	struct cm_obj *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	if (json_is_string(t)) {
+		o->len = json_string_length(t);
+		if (!(o->text = malloc(o->len + 1))) {
+			free(o);
+			return NULL;
+		}
+		memcpy(o->text, json_string_value(t), o->len + 1);
+	}
+	copy_name(o->digest, sizeof(o->digest), json_object_get(data, RS_DIGEST_KEY));
+	const char *g = json_string_value(json_object_get(data, RS_GENERATION_KEY));
+	o->generation = g ? strtoull(g, NULL, 10) : 0;
+	return o;
+}
+
+static void free_configmap(void *arg, void *p)
+{
+	(void)arg;
+	struct cm_obj *o = p;
+	if (o)
+		free(o->text);
+	free(o);
+}
+
 /* ---- the provider ---- */
 
 struct k8s_routes {
 	struct k8s_client *client;
 	struct k8s_informer *fixsessions, *services, *slices;
+	/* routes: published: ConfigMaps labelled RS_LABEL=<index> in the table's namespace (instead of the
+	 * FIXSession informer) */
+	struct k8s_informer *tables;
+	char table_ns[64], table_name[254], table_key[320], table_selector[300];
+	char only_ns[64];             /* kubernetes.namespace: route only its FIXSessions ("" = all) */
+	char in_use[RS_HASH_HEX + 1]; /* the digest of the published table in use ("" before the first) */
+	uint64_t in_use_generation;
+	char *last_error;    /* the reason logged last: logged again only when it changes */
+	atomic_bool pending; /* the published table could not be read: try again */
 	void (*changed)(void *arg);
 	void *changed_arg;
 	atomic_bool fixsessions_changed;
@@ -190,8 +243,10 @@ static void on_fs_add(void *arg, const char *key, void *obj)
 static void on_fs_update(void *arg, const char *key, void *o, void *n)
 {
 	(void)key;
+	struct k8s_routes *kr = arg;
 	struct fs_obj *a = o, *b = n;
-	if (a->len != b->len || memcmp(a->text, b->text, a->len) != 0) /* status-only writes change nothing */
+	if (kr->tables || a->len != b->len ||
+	    memcmp(a->text, b->text, a->len) != 0) /* status-only writes change nothing */
 		on_fixsession(arg);
 }
 static void on_other(void *arg)
@@ -276,8 +331,22 @@ int k8s_routes_new(const struct gw_config *c, void (*changed)(void *arg), void *
 	}
 	snprintf(kr->origin, sizeof(kr->origin), "%s", k8s_client_origin(kr->client));
 	const char *ns = c->kubernetes.namespace_;
-	rc = new_informer(kr, &k8s_res_fixsessions, ns, NULL, decode_fixsession, free_fixsession, true,
-	                  &kr->fixsessions);
+	if (c->kubernetes.routes == GW_K8S_ROUTES_PUBLISHED) {
+		const char *tns = c->kubernetes.table.namespace_ ? c->kubernetes.table.namespace_
+		                                                 : k8s_client_namespace(kr->client);
+		snprintf(kr->table_ns, sizeof(kr->table_ns), "%s", tns && tns[0] ? tns : "default");
+		snprintf(kr->table_name, sizeof(kr->table_name), "%s",
+		         c->kubernetes.table.name ? c->kubernetes.table.name : RS_DEFAULT_INDEX);
+		snprintf(kr->table_key, sizeof(kr->table_key), "%s/%s", kr->table_ns, kr->table_name);
+		snprintf(kr->table_selector, sizeof(kr->table_selector), RS_LABEL "=%s", kr->table_name);
+		snprintf(kr->only_ns, sizeof(kr->only_ns), "%s", ns ? ns : "");
+		rc = new_informer(kr, &k8s_res_configmaps, kr->table_ns, kr->table_selector, decode_configmap,
+		                  free_configmap, true, &kr->tables);
+		atomic_store(&kr->pending, true);
+	} else {
+		rc = new_informer(kr, &k8s_res_fixsessions, ns, NULL, decode_fixsession, free_fixsession,
+		                  true, &kr->fixsessions);
+	}
 	if (!rc)
 		rc = new_informer(kr, &k8s_res_services, ns, NULL, decode_service, free_plain, false,
 		                  &kr->services);
@@ -294,10 +363,13 @@ int k8s_routes_new(const struct gw_config *c, void (*changed)(void *arg), void *
 	return 0;
 }
 
+static bool table_ready(struct k8s_routes *kr, char *why, size_t why_cap);
+
 int k8s_routes_start(struct k8s_routes *kr, char *why, size_t why_cap)
 {
-	struct k8s_informer *all[] = {kr->fixsessions, kr->services, kr->slices};
-	static const char *const names[] = {"FIXSessions", "Services", "EndpointSlices"};
+	struct k8s_informer *all[] = {kr->tables ? kr->tables : kr->fixsessions, kr->services, kr->slices};
+	const char *const names[] = {kr->tables ? "routing-table ConfigMaps" : "FIXSessions", "Services",
+	                             "EndpointSlices"};
 	for (size_t i = 0; i < 3; i++) {
 		int rc = k8s_informer_start(all[i]);
 		if (rc) {
@@ -306,11 +378,10 @@ int k8s_routes_start(struct k8s_routes *kr, char *why, size_t why_cap)
 			return rc;
 		}
 	}
-	log_msg(
-	    LOG_INFO, "kubernetes_sync", &k8s_log,
-	    "waiting up to %u ms for the first complete lists of FIXSessions, Services and EndpointSlices "
-	    "from %s",
-	    kr->sync_timeout_ms, kr->origin);
+	log_msg(LOG_INFO, "kubernetes_sync", &k8s_log,
+	        "waiting up to %u ms for the first complete lists of %s, Services and EndpointSlices from %s",
+	        kr->sync_timeout_ms, names[0], kr->origin);
+	uint64_t deadline = k8s_now_ms() + kr->sync_timeout_ms;
 	for (size_t i = 0; i < 3; i++)
 		if (!k8s_informer_wait_synced(all[i], kr->sync_timeout_ms)) {
 			snprintf(
@@ -320,12 +391,33 @@ int k8s_routes_start(struct k8s_routes *kr, char *why, size_t why_cap)
 			    names[i], kr->origin, kr->sync_timeout_ms);
 			return FIXGW_ETIMEOUT;
 		}
+	if (!kr->tables)
+		return 0;
+	/* Nothing is served before the first complete published table. */
+	char reason[400] = "";
+	while (!table_ready(kr, reason, sizeof(reason))) {
+		if (k8s_now_ms() >= deadline) {
+			snprintf(
+			    why, why_cap,
+			    "no complete routing table %s within %u ms: %s (is the operator running, and may "
+			    "this service account read ConfigMaps in %s?)",
+			    kr->table_key, kr->sync_timeout_ms, reason, kr->table_ns);
+			return FIXGW_ETIMEOUT;
+		}
+		struct timespec ts = {0, 100 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	return 0;
 }
 
 size_t k8s_routes_conflicts(struct k8s_routes *kr)
 {
 	return atomic_load(&kr->conflicts);
+}
+
+bool k8s_routes_pending(struct k8s_routes *kr)
+{
+	return atomic_load(&kr->pending);
 }
 
 const char *k8s_routes_origin(const struct k8s_routes *kr)
@@ -410,10 +502,159 @@ static void log_verdicts(const struct fs_list *l, const enum route_verdict *v)
 	}
 }
 
+/* ---- the published table (routes: published) ---- */
+
+static bool fs_list_add(struct fs_list *l, const char *key, size_t key_len, const char *text, size_t len)
+{
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		struct fs_copy *grown = realloc(l->items, cap * sizeof(*grown));
+		if (!grown)
+			return false;
+		l->items = grown;
+		l->cap = cap;
+	}
+	struct fs_copy *c = &l->items[l->count];
+	c->key = strndup(key, key_len);
+	c->text = strndup(text, len);
+	if (!c->key || !c->text) {
+		free(c->key);
+		free(c->text);
+		return false;
+	}
+	c->len = len;
+	l->count++;
+	return true;
+}
+
+struct pub_read {
+	struct k8s_routes *kr;
+	struct fs_list *l; /* NULL: only check */
+	const struct rs_index *ix;
+	struct rs_index_shard s;
+	char digest[RS_HASH_HEX + 1];
+	uint64_t generation;
+	char *why;
+	size_t why_cap;
+	int rc;
+};
+
+static void read_shard(void *arg, const void *obj)
+{
+	struct pub_read *r = arg;
+	const struct cm_obj *o = obj;
+	struct rs_cursor c;
+	if (!o) {
+		snprintf(r->why, r->why_cap, "shard %.*s is missing", (int)RS_NAME_MAX, r->s.name);
+		r->rc = FIXGW_EAGAIN;
+		return;
+	}
+	if ((r->rc = rs_shard_open(&c, r->ix, &r->s, o->text, o->len, r->why, r->why_cap)) != 0)
+		return;
+	struct rs_entry e;
+	size_t nslen = strlen(r->kr->only_ns);
+	while ((r->rc = rs_shard_next(&c, &e, r->why, r->why_cap)) == 1) {
+		if (!r->l || (nslen && (e.key_len <= nslen || memcmp(e.key, r->kr->only_ns, nslen) ||
+		                        e.key[nslen] != '/')))
+			continue;
+		if (!fs_list_add(r->l, e.key, e.key_len, e.text, e.len)) {
+			r->rc = FIXGW_ENOMEM;
+			return;
+		}
+	}
+}
+
+/* Under the ConfigMap informer's lock: the index, then each shard it names (nested gets: the lock is
+ * recursive). */
+static void read_index(void *arg, const void *obj)
+{
+	struct pub_read *r = arg;
+	const struct cm_obj *o = obj;
+	if (!o) {
+		snprintf(r->why, r->why_cap, "the index ConfigMap %s does not exist (yet)", r->kr->table_key);
+		r->rc = FIXGW_EAGAIN;
+		return;
+	}
+	struct rs_index ix;
+	if ((r->rc = rs_index_parse(o->text, o->len, o->digest, &ix, r->why, r->why_cap)) != 0)
+		return;
+	memcpy(r->digest, o->digest, sizeof(r->digest));
+	r->generation = o->generation;
+	r->ix = &ix;
+	size_t pos = 0;
+	char key[400];
+	while (!r->rc && rs_index_next(&ix, &pos, &r->s) == 1) {
+		snprintf(key, sizeof(key), "%s/%.*s", r->kr->table_ns, (int)RS_NAME_MAX, r->s.name);
+		k8s_informer_get(r->kr->tables, key, read_shard, r);
+	}
+	r->ix = NULL;
+}
+
+/* Read (l non-NULL) or only check the published table. 0, FIXGW_EAGAIN (incomplete: no index yet, a
+ * shard missing), FIXGW_EINVAL (malformed or hash mismatch) or FIXGW_ENOMEM; a reason in why. */
+static int read_published(struct k8s_routes *kr, struct fs_list *l, char digest[RS_HASH_HEX + 1],
+                          uint64_t *generation, char *why, size_t why_cap)
+{
+	struct pub_read r = {.kr = kr, .l = l, .why = why, .why_cap = why_cap};
+	k8s_informer_get(kr->tables, kr->table_key, read_index, &r);
+	if (!r.rc) {
+		memcpy(digest, r.digest, sizeof(r.digest));
+		*generation = r.generation;
+	}
+	return r.rc;
+}
+
+static bool table_ready(struct k8s_routes *kr, char *why, size_t why_cap)
+{
+	char digest[RS_HASH_HEX + 1];
+	uint64_t gen;
+	return read_published(kr, NULL, digest, &gen, why, why_cap) == 0;
+}
+
+static void published_failed(struct k8s_routes *kr, const char *why)
+{
+	atomic_store(&kr->pending, true);
+	if (kr->last_error && !strcmp(kr->last_error, why))
+		return;
+	free(kr->last_error);
+	kr->last_error = strdup(why);
+	struct log_line l;
+	log_begin(&l, LOG_ERROR, "routing_table_unusable", &k8s_log);
+	log_str(&l, "index", kr->table_key);
+	log_end(&l, "%s; keeping the %s and retrying", why,
+	        kr->in_use[0] ? "routing table in use" : "gateway unready (no table yet)");
+}
+
 static int build_table(struct k8s_routes *kr, struct route_table **out)
 {
 	struct fs_list l = {0};
-	k8s_informer_foreach(kr->fixsessions, collect_fixsession, &l);
+	char digest[RS_HASH_HEX + 1] = "";
+	uint64_t generation = 0;
+	if (kr->tables) {
+		char why[400] = "";
+		atomic_store(&kr->pending, false);
+		int rc = read_published(kr, &l, digest, &generation, why, sizeof(why));
+		if (!rc && !strcmp(digest, kr->in_use)) {
+			fs_list_free(&l); /* the table in use: nothing to rebuild */
+			if (kr->last_error) {
+				free(kr->last_error);
+				kr->last_error = NULL;
+				log_msg(LOG_INFO, "routing_table_intact", &k8s_log,
+				        "the published table %s is complete again (generation %llu)",
+				        kr->table_key, (unsigned long long)generation);
+			}
+			return TABLE_IN_USE;
+		}
+		if (rc) {
+			fs_list_free(&l);
+			if (rc == FIXGW_ENOMEM)
+				return rc;
+			published_failed(kr, why);
+			return FIXGW_EINVAL;
+		}
+	} else {
+		k8s_informer_foreach(kr->fixsessions, collect_fixsession, &l);
+	}
 	if (l.nomem) {
 		fs_list_free(&l);
 		return FIXGW_ENOMEM;
@@ -470,6 +711,20 @@ static int build_table(struct k8s_routes *kr, struct route_table **out)
 		json_decref(kr->lkg);
 		kr->lkg = next_lkg;
 		next_lkg = NULL;
+	}
+	if (!rc && kr->tables) {
+		memcpy(kr->in_use, digest, sizeof(kr->in_use));
+		kr->in_use_generation = generation;
+		free(kr->last_error);
+		kr->last_error = NULL;
+		struct log_line line;
+		log_begin(&line, LOG_INFO, "routing_table_loaded", &k8s_log);
+		log_str(&line, "index", kr->table_key);
+		log_uint(&line, "generation", generation);
+		log_uint(&line, "fixsessions", l.count);
+		log_end(&line, "published routing table generation %llu: %zu FIXSessions%s%s",
+		        (unsigned long long)generation, l.count, kr->only_ns[0] ? " of namespace " : "",
+		        kr->only_ns);
 	}
 	json_decref(next_lkg);
 	for (size_t i = 0; origins && i < l.count; i++)
@@ -670,13 +925,13 @@ int k8s_routes_build(struct k8s_routes *kr, const struct route_table *current, s
 {
 	*table = NULL;
 	*endpoints = NULL;
-	bool rebuilt = atomic_exchange(&kr->fixsessions_changed, false);
+	bool rebuilt = atomic_exchange(&kr->fixsessions_changed, false) || atomic_load(&kr->pending);
 	if (rebuilt) {
 		int rc = build_table(kr, table);
 		if (rc == FIXGW_ENOMEM)
 			atomic_store(&kr->fixsessions_changed, true); /* try again at the next change */
 		if (rc && !current)
-			return rc;
+			return rc == TABLE_IN_USE ? FIXGW_EINVAL : rc;
 	}
 	const struct route_table *t = *table ? *table : current;
 	if (!t)
@@ -708,6 +963,8 @@ void k8s_routes_free(struct k8s_routes *kr)
 	if (!kr)
 		return;
 	k8s_informer_free(kr->fixsessions);
+	k8s_informer_free(kr->tables);
+	free(kr->last_error);
 	k8s_informer_free(kr->services);
 	k8s_informer_free(kr->slices);
 	k8s_client_free(kr->client);

@@ -17,6 +17,7 @@
 #ifndef FIXGW_GATEWAY_ROUTES_K8S_H
 #define FIXGW_GATEWAY_ROUTES_K8S_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,10 @@ int k8s_routes_start(struct k8s_routes *kr, char *why, size_t why_cap);
  * (logged; the caller keeps its table). */
 int k8s_routes_build(struct k8s_routes *kr, const struct route_table *current, struct route_table **table,
                      struct endpoint_map **endpoints, uint64_t endpoints_generation);
+
+/** True while the published table could not be read (a shard missing, torn or edited): the owner calls
+ * k8s_routes_build again after a while even without an informer event. Always false in direct mode. */
+bool k8s_routes_pending(struct k8s_routes *kr);
 
 /** "kubeconfig PATH (context X)" or "in-cluster", for log lines. */
 const char *k8s_routes_origin(const struct k8s_routes *kr);

@@ -347,6 +347,8 @@ static void *file_thread(void *arg)
 			       pthread_cond_timedwait(&fs->cond, &fs->lock, &settle) != ETIMEDOUT)
 				;
 		}
+		if (fs->k8s && k8s_routes_pending(fs->k8s))
+			fs->routes_changed = true; /* the published table was incomplete: look again */
 		bool triggered = fs->triggered, routes_changed = fs->routes_changed;
 		fs->triggered = false;
 		fs->routes_changed = false;

@@ -19,6 +19,7 @@
 #include "operator/fs_set.h"
 #include "operator/settle.h"
 #include "operator/conn_counts.h"
+#include "operator/publish.h"
 #include "telemetry/log.h"
 
 #define TICK_MS      100u  /* how often the main loop looks for work and for the stop signal */
@@ -40,6 +41,7 @@ struct op {
 	json_t *written; /* "ns/name" -> [resourceVersion a status write was based on, conds_hash of it] */
 	uint64_t status_writes, events, passes, table_generation;
 	struct conn_counts *cc; /* connection counts in status; NULL without --gateway-service */
+	struct op_publish *pub; /* the validated table, published for the gateways (publish.h) */
 };
 
 /* ---- informer callbacks: they only tell the batch strategy; the main loop does the work ---- */
@@ -658,6 +660,7 @@ static int reconcile(struct op *op)
 	origins = calloc(n1, sizeof(*origins));
 	if (!cand || !verdicts || !texts || !origins)
 		goto out;
+	op_publish_seed(op->pub, op->lkg); /* a new leader starts from the published last-known-good */
 	for (size_t i = 0; i < f.n; i++) {
 		size_t len = 0, olen = strlen(f.v[i].key) + sizeof("fixsession ");
 		texts[i] = k8s_fixsession_text(f.v[i].obj, &len);
@@ -692,6 +695,11 @@ static int reconcile(struct op *op)
 	json_decref(op->lkg);
 	op->lkg = next_lkg;
 	next_lkg = NULL;
+	/* routing first, statuses after: a failed publication is retried by op_publish_tick */
+	if (op_publish_table(op->pub, op->lkg, op->le) == FIXGW_EAGAIN) {
+		rc = FIXGW_EAGAIN;
+		goto out;
+	}
 	int64_t conflicts = 0;
 	for (size_t i = 0; i < f.n; i++) {
 		struct cond d[NCONDS];
@@ -763,7 +771,8 @@ static int start_informer(struct op *op, const struct k8s_resource *r, const cha
 	                                  .on_update = mark_update,
 	                                  .on_delete = mark_add,
 	                                  .on_synced = mark_synced};
-	struct k8s_informer_opts io = {.label_selector = label_selector};
+	struct k8s_informer_opts io = {.namespace_ = op->o->watch_namespace,
+	                               .label_selector = label_selector};
 	int rc = k8s_informer_new(op->c, r, &io, handlers ? handlers : &h, out);
 	return rc ? rc : k8s_informer_start(*out);
 }
@@ -808,6 +817,12 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	                             .on_new_leader = on_new_leader};
 	if (!rc && o->counts.gateway_service)
 		rc = cc_new(c, &o->counts, &op.cc);
+	struct op_publish_opts po = {.namespace_ =
+	                                 o->publish_namespace ? o->publish_namespace : o->lease_namespace,
+	                             .name = o->publish_name,
+	                             .gc_grace_ms = o->publish_gc_ms};
+	if (!rc && !(rc = op_publish_new(c, &po, &op.pub)))
+		rc = op_publish_start(op.pub);
 	if (!rc)
 		rc = k8s_leader_new(lease_client, &lo, &op.le);
 	if (!rc)
@@ -816,10 +831,10 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 		log_msg(LOG_ERROR, "operator_start_failed", &op_log, "cannot start: %s", k8s_strerror(rc));
 		goto out;
 	}
-	log_msg(
-	    LOG_INFO, "started", &op_log,
-	    "operator %s: watching FIXSessions, Services and EndpointSlices in all namespaces; Lease %s/%s",
-	    o->identity, o->lease_namespace, o->lease_name);
+	log_msg(LOG_INFO, "started", &op_log,
+	        "operator %s: watching FIXSessions, Services and EndpointSlices in %s%s; Lease %s/%s",
+	        o->identity, o->watch_namespace ? "namespace " : "all namespaces",
+	        o->watch_namespace ? o->watch_namespace : "", o->lease_namespace, o->lease_name);
 	bool synced = false;
 	uint64_t retry_at = 0;
 	uint32_t wait_ms = TICK_MS;
@@ -831,7 +846,7 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 		wait_ms = TICK_MS;
 		if (!synced) {
 			synced = k8s_informer_synced(op.fs) && k8s_informer_synced(op.svc) &&
-			         k8s_informer_synced(op.slices);
+			         k8s_informer_synced(op.slices) && op_publish_synced(op.pub);
 			if (!synced)
 				continue;
 			log_msg(LOG_INFO, "synced", &op_log,
@@ -843,6 +858,7 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 			op_settle_standby(&op.settle);
 			continue;
 		}
+		op_publish_tick(op.pub, op.le); /* retries, repairs, garbage collection of shards */
 		uint64_t now = k8s_now_ms();
 		uint32_t wait;
 		if (now < retry_at)
@@ -886,6 +902,7 @@ out:
 	k8s_informer_free(op.fs);
 	k8s_informer_free(op.svc);
 	k8s_informer_free(op.slices);
+	op_publish_free(op.pub);
 	json_decref(op.lkg);
 	json_decref(op.written);
 	free(op.last_diags);

@@ -47,6 +47,13 @@ struct op_opts {
 	struct cc_opts counts; /* connection counts in status (conn_counts.h); off without gateway_service */
 	struct webhook_opts webhook; /* the admission webhook (webhook.h); webhook.listen NULL: none */
 	struct op_metrics *metrics;  /* counters for telemetry (operator/op_metrics.h), or NULL */
+	/* the published routing table (publish.h): its namespace (NULL: lease_namespace), the index's name
+	 * (NULL: RS_DEFAULT_INDEX), the grace before unreferenced shards are deleted (0: 60 s) */
+	const char
+	    *watch_namespace; /* FIXSessions, Services and EndpointSlices of this namespace only; NULL: all */
+	const char *publish_namespace;
+	const char *publish_name;
+	uint32_t publish_gc_ms;
 };
 
 /** Run until one of the signals in `stop` arrives (they must be blocked in every thread: the caller blocks

@@ -21,13 +21,20 @@ def fixsession(name, sender, service, port=9880, **spec):
 class K8sGateway:
     """`fixgw gateway --config F --kubeconfig K`: listeners and limits from the file, routes from the API."""
 
-    def __init__(self, tmp_path, k8s, binary=None, namespace=None, extra=""):
+    def __init__(self, tmp_path, k8s, binary=None, namespace=None, extra="", routes="direct", table_namespace=None,
+                 sync_timeout="30s", name="gateway"):
+        """routes "direct": the gateway compiles FIXSessions itself; "published": it follows the operator's
+        routing table (index ConfigMap fixgw-routing-table in table_namespace)."""
         self.port = free_port()
         self.admin_port = free_port()
-        kube = {"syncTimeout": "30s"}
+        self.name = name
+        kube = {"syncTimeout": sync_timeout, "routes": routes}
         if namespace:
             kube["namespace"] = namespace
-        (tmp_path / "gateway.yaml").write_text(
+        if table_namespace:
+            kube["routingTable"] = {"namespace": table_namespace}
+        self.config = tmp_path / f"{name}.yaml"
+        self.config.write_text(
             "workers: 2\n"
             f"listeners: [{{name: fix-plain, address: 127.0.0.1:{self.port}}}]\n"
             f"admin: {{address: 127.0.0.1:{self.admin_port}}}\n"
@@ -35,8 +42,7 @@ class K8sGateway:
             "connectTimeout: 2s\n"
             "shutdownGracePeriod: 5s\n"
             f"kubernetes: {json.dumps(kube)}\n" + extra)
-        self.config = tmp_path / "gateway.yaml"
-        self.kubeconfig = k8s.write_kubeconfig(tmp_path / "kubeconfig")
+        self.kubeconfig = k8s.write_kubeconfig(tmp_path / f"{name}-kubeconfig")
         if binary is None:
             from conftest import FIXGW as binary
         self.binary = str(binary)
@@ -45,7 +51,7 @@ class K8sGateway:
     def start(self):
         self.proc = subprocess.Popen([self.binary, "gateway", "--config", str(self.config), "--kubeconfig",
                                       str(self.kubeconfig)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.log = JsonLines(self.proc.stderr, "gateway")
+        self.log = JsonLines(self.proc.stderr, self.name)
         self.log.wait("started", 60)
         return self
 

@@ -6,11 +6,13 @@ and helm on PATH and the harness's kubeconfig as ~/.kube/config (HOME is a direc
 
 There is no kubelet (and no scheduler) here, so nothing the chart installs runs by itself. The blocks that
 need one are replaced by steps of this test (their `instead=` names), which do what the kubelet would:
-- rollout: the chart's reject engine and gateway are started from the objects `helm install` created (read back
-  from the API server): the reject engine with its Deployment's args in a network namespace, with a Pod object
-  of its labels at that address (kube-controller-manager publishes the EndpointSlice); the gateway with its
-  Deployment's args and env and its ConfigMap's config file, the guide's TLS Secret as its mounted
-  certificate, and a token of the chart's gateway ServiceAccount (chartrun.py, as tests/k8s/test_helm.py);
+- rollout: the chart's operator, reject engine and gateway are started from the objects `helm install` created
+  (read back from the API server): the operator with its Deployment's args and a token of its ServiceAccount
+  (it publishes the routing table the gateway follows); the reject engine with its Deployment's args in a
+  network namespace, with a Pod object of its labels at that address (kube-controller-manager publishes the
+  EndpointSlice); the gateway with its Deployment's args and env and its ConfigMap's config file, the guide's
+  TLS Secret as its mounted certificate, and a token of the chart's gateway ServiceAccount (chartrun.py, as
+  tests/k8s/test_helm.py);
 - engine: "your engine" is the tests' QuickFIX acceptor (CompID FIXGW) on port 9880 in a network namespace,
   with a Ready Pod object labelled app=equities-engine at its address;
 - port_forward / admin_port_forward: the gateway listens on free loopback ports; the guide's 9877 and 9090
@@ -58,8 +60,11 @@ def test_getting_started_cluster(k8s, netns, tmp_path):
         return k8s.get(f"/apis/apps/v1/namespaces/{NS}/deployments/{path}")
 
     def rollout(block):
-        gw_name, rej_name = re.findall(r"deployment/(\S+)", block.code)
+        op_name, gw_name, rej_name = re.findall(r"deployment/(\S+)", block.code)
         dep, rdep = get(gw_name), get(rej_name)
+        # the operator publishes the routing table the chart's gateway follows
+        run["operator"] = chartrun.ChartOperator(k8s, NS, get(op_name), tmp_path / "operator")
+        run["operator"].log.wait("routing_table_published", 60)
         run["reject"] = chartrun.start_reject_engine(k8s, NS, net, rej_addr, rdep)
         cm_name = next(v["configMap"]["name"] for v in dep["spec"]["template"]["spec"]["volumes"]
                        if v["name"] == "config")
@@ -105,6 +110,7 @@ def test_getting_started_cluster(k8s, netns, tmp_path):
 
     def teardown(block):
         assert run.pop("gateway").stop() == 0
+        assert run.pop("operator").stop() == 0
         for name in ("engine", "reject"):
             p = run.pop(name)
             proc = p.proc if name == "engine" else p[0]
@@ -119,8 +125,9 @@ def test_getting_started_cluster(k8s, netns, tmp_path):
         done = docrun.run_part(GUIDE, "cluster", shell, steps=steps)
     finally:
         shell.stop()
-        if "gateway" in run:
-            run["gateway"].stop()
+        for name in ("gateway", "operator"):
+            if name in run:
+                run[name].stop()
         if k8s.get(f"/api/v1/namespaces/{NS}", missing_ok=True):  # a failed run: leave nothing behind
             k8s.delete_namespace(NS)
     assert any("helm install" in b.code for b, _ in done)

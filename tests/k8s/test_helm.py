@@ -90,7 +90,8 @@ def test_deployment_mode_defaults(helm_env):
     assert pod["terminationGracePeriodSeconds"] == 10 + 300 + 10
     (cm,) = find(objs, "ConfigMap", "gateway")
     cfg = yaml.safe_load(cm["data"]["fixgw.yaml"])
-    assert cfg["kubernetes"] == {"inCluster": True}
+    assert cfg["kubernetes"] == {"inCluster": True, "routes": "published",
+                                 "routingTable": {"namespace": "fixgw", "name": "fgw-fix-gateway-routing-table"}}
     assert cfg["shutdownGracePeriod"] == "300s" and cfg["holdTimeout"] == "30s"
     assert cfg["maxHeldConnectionsPerPod"] == 500
     tls = next(x for x in cfg["listeners"] if x["name"] == "fix-tls")["tls"]
@@ -206,11 +207,24 @@ def test_rbac_least_privilege(helm_env):
     _, objs = render(helm_env)
     gw = next(o for o in find(objs, "ClusterRole", "gateway"))
     assert {v for r in gw["rules"] for v in r["verbs"]} == {"get", "list", "watch"}
-    assert sorted(r for rule in gw["rules"] for r in rule["resources"]) == ["endpointslices", "fixsessions", "services"]
+    # the gateway follows the operator's published table: no FIXSessions, read-only ConfigMaps in one namespace
+    assert sorted(r for rule in gw["rules"] for r in rule["resources"]) == ["endpointslices", "services"]
+    (table,) = find(objs, "Role", "gateway")
+    assert table["metadata"]["namespace"] == "fixgw"
+    assert table["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
     (lease,) = find(objs, "Role", "operator")
     assert lease["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-                               "verbs": ["get", "create", "update"]}]
+                               "verbs": ["get", "create", "update"]},
+                              {"apiGroups": [""], "resources": ["configmaps"],
+                               "verbs": ["get", "list", "watch", "create", "update", "delete"]}]
     assert not find(objs, "ClusterRole", "reject-engine") and not find(objs, "Role", "reject-engine")
+    # without the operator nobody publishes: the gateway validates FIXSessions itself (routes: direct)
+    _, objs = render(helm_env, "--set", "operator.enabled=false")
+    gw = next(o for o in find(objs, "ClusterRole", "gateway"))
+    assert sorted(r for rule in gw["rules"] for r in rule["resources"]) == ["endpointslices", "fixsessions", "services"]
+    assert not find(objs, "Role")
+    (cm,) = find(objs, "ConfigMap", "gateway")
+    assert yaml.safe_load(cm["data"]["fixgw.yaml"])["kubernetes"] == {"inCluster": True, "routes": "direct"}
 
 
 def test_prometheus_rule_is_the_rule_file(helm_env):
@@ -374,10 +388,19 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
         "spec": {"matchFields": {"SenderCompID49": {"value": "BROKER_A"}},
                  "target": {"service": {"name": "equities", "port": {"number": 9880}}}}})
 
-    # the gateway as the chart runs it
+    # the operator and the gateway as the chart runs them: the operator validates and publishes the routing
+    # table, the gateway follows it (routes: published) with read-only rights on its ConfigMaps
+    (odep,) = find(objs, "Deployment", "operator")
+    op = chartrun.ChartOperator(k8s, k8s_ns, odep, tmp_path / "operator")
     (dep,) = find(objs, "Deployment", "gateway")
     (cm,) = find(objs, "ConfigMap", "gateway")
-    gw = chartrun.ChartGateway(k8s, k8s_ns, dep, cm, tmp_path)
+    assert yaml.safe_load(cm["data"]["fixgw.yaml"])["kubernetes"]["routes"] == "published"
+    try:
+        op.log.wait("routing_table_published", 60)
+        gw = chartrun.ChartGateway(k8s, k8s_ns, dep, cm, tmp_path)
+    except BaseException:
+        op.stop()
+        raise
     glog = gw.log
     try:
         glog.wait("started", 60)
@@ -405,7 +428,10 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
                    for x in glog.select("routing_decision"))
     finally:
         rc = gw.stop()
+        orc = op.stop()
     assert rc == 0, glog.text()[-3000:]
+    assert orc == 0, op.log.text()[-3000:]
+    assert not op.log.select("publish_failed"), op.log.text()[-3000:]
     assert rej.poll() is None, rlog.text()[-3000:]
 
 

@@ -803,6 +803,41 @@ TEST(telemetry)
 	expect_error(MINIMAL "telemetry:\n  endpoint: [a]\n", 4, "telemetry.endpoint", "found a list");
 }
 
+/* kubernetes.routes: the operator's published table by default, FIXSessions directly on request. */
+TEST(kubernetes_routes)
+{
+	struct gw_config *c = NULL;
+	struct diag_list dl;
+	CHECK_EQ_INT(load_text(MINIMAL "kubernetes: {kubeconfig: /k}\n", &c, &dl), 0);
+	CHECK(c && c->kubernetes.enabled && c->kubernetes.routes == GW_K8S_ROUTES_PUBLISHED);
+	CHECK(c && !c->kubernetes.table.namespace_ && !c->kubernetes.table.name);
+	gw_config_free(c);
+	diag_list_free(&dl);
+	CHECK_EQ_INT(load_text(MINIMAL
+	                       "kubernetes:\n  routes: published\n  routingTable: {namespace: fixgw, name: "
+	                       "rt.v1}\n",
+	                       &c, &dl),
+	             0);
+	CHECK(c && c->kubernetes.routes == GW_K8S_ROUTES_PUBLISHED);
+	CHECK_EQ_STR(c ? c->kubernetes.table.namespace_ : NULL, "fixgw");
+	CHECK_EQ_STR(c ? c->kubernetes.table.name : NULL, "rt.v1");
+	gw_config_free(c);
+	diag_list_free(&dl);
+	CHECK_EQ_INT(load_text(MINIMAL "kubernetes: {routes: direct}\n", &c, &dl), 0);
+	CHECK(c && c->kubernetes.routes == GW_K8S_ROUTES_DIRECT);
+	gw_config_free(c);
+	diag_list_free(&dl);
+	expect_error(MINIMAL "kubernetes: {routes: fixsessions}\n", 3, "kubernetes.routes",
+	             "want 'published'");
+	expect_error(MINIMAL "kubernetes: {routingTable: {namespace: Bad_NS}}\n", 3,
+	             "kubernetes.routingTable.namespace", "not a namespace name");
+	expect_error(MINIMAL "kubernetes: {routingTable: {name: \"a b\"}}\n", 3,
+	             "kubernetes.routingTable.name", "not a ConfigMap name");
+	expect_error(MINIMAL "kubernetes: {routes: direct, routingTable: {name: x}}\n", 3,
+	             "kubernetes.routingTable", "only used with routes: published");
+	expect_error(MINIMAL "kubernetes: {routingTable: {nmae: x}}\n", 3, NULL, "nmae");
+}
+
 TEST(cleanup_scratch)
 {
 	char cmd[600];
@@ -816,4 +851,4 @@ TEST_MAIN(TEST_ENTRY(full_round_trip), TEST_ENTRY(defaults), TEST_ENTRY(relative
           TEST_ENTRY(durations), TEST_ENTRY(addresses), TEST_ENTRY(listeners), TEST_ENTRY(tls),
           TEST_ENTRY(endpoints), TEST_ENTRY(routes_and_log_level), TEST_ENTRY(all_errors_reported),
           TEST_ENTRY(aliases_are_bounded), TEST_ENTRY(sample_config), TEST_ENTRY(telemetry),
-          TEST_ENTRY(cleanup_scratch))
+          TEST_ENTRY(kubernetes_routes), TEST_ENTRY(cleanup_scratch))

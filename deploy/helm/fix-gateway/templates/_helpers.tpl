@@ -53,6 +53,12 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- default .Release.Namespace .Values.operator.leaseNamespace -}}
 {{- end -}}
 
+{{/* The operator's published routing table (ADR-010): its index ConfigMap, in the lease namespace. The
+gateway reads it when the operator is enabled ("routes: published"), else it compiles FIXSessions itself. */}}
+{{- define "fixgw.routingTable" -}}
+{{- include "fixgw.component" (dict "root" . "component" "routing-table") -}}
+{{- end -}}
+
 {{- define "fixgw.leaseName" -}}
 {{- default (include "fixgw.component" (dict "root" . "component" "operator")) .Values.operator.leaseName -}}
 {{- end -}}
