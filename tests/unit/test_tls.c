@@ -189,9 +189,10 @@ static void expect_config_error(const struct tls_config *cfg, const char *file, 
 struct client_opts {
 	int min_version, max_version;
 	const char *sni;
-	const char *cert; /* base name of a cert/key pair to present */
-	bool seclevel0;   /* let the client offer what OpenSSL 3 forbids by default (TLS 1.0/1.1) */
-	bool no_ticket;   /* TLS 1.2: resume by session id (the server's cache), not by ticket */
+	const char *cert;    /* base name of a cert/key pair to present */
+	bool seclevel0;      /* let the client offer what OpenSSL 3 forbids by default (TLS 1.0/1.1) */
+	bool no_ticket;      /* TLS 1.2: resume by session id (the server's cache), not by ticket */
+	const char *ciphers; /* TLS 1.2 cipher list the client offers, NULL = OpenSSL's default */
 };
 
 struct pair {
@@ -216,6 +217,8 @@ static void pair_open(struct pair *p, struct tls_server *s, const struct client_
 	p->cctx = SSL_CTX_new(TLS_client_method());
 	if (o && o->seclevel0)
 		SSL_CTX_set_cipher_list(p->cctx, "DEFAULT:@SECLEVEL=0");
+	if (o && o->ciphers)
+		CHECK(SSL_CTX_set_cipher_list(p->cctx, o->ciphers) == 1);
 	SSL_CTX_set_min_proto_version(p->cctx, o && o->min_version ? o->min_version : TLS1_VERSION);
 	if (o && o->max_version)
 		SSL_CTX_set_max_proto_version(p->cctx, o->max_version);
@@ -379,6 +382,25 @@ TEST(test_old_versions_refused)
 		pair_close(&p);
 	}
 	tls_server_free(s);
+}
+
+TEST(test_no_shared_cipher)
+{
+	struct tls_config cfg = {.ciphers =
+	                             strdup("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")};
+	cfg_cert(&cfg, NULL, "localhost");
+	struct tls_server *s = server(&cfg);
+	struct pair p;
+	pair_open(
+	    &p, s,
+	    &(struct client_opts){.max_version = TLS1_2_VERSION,
+	                          .ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"});
+	CHECK(!pair_handshake(&p));
+	CHECK(p.srv_failed);
+	CHECK_EQ_STR(tls_failure_name(p.failure), "no_shared_cipher");
+	pair_close(&p);
+	tls_server_free(s);
+	tls_config_free(&cfg);
 }
 
 TEST(test_min_version_13)
@@ -893,9 +915,9 @@ static void setup(void)
 }
 
 TEST_MAIN(TEST_ENTRY(setup), TEST_ENTRY(test_name_matching), TEST_ENTRY(test_tls13_and_tls12),
-          TEST_ENTRY(test_old_versions_refused), TEST_ENTRY(test_min_version_13),
-          TEST_ENTRY(test_sni_selects_certificate), TEST_ENTRY(test_client_certificates),
-          TEST_ENTRY(test_reload), TEST_ENTRY(test_session_resumption),
+          TEST_ENTRY(test_old_versions_refused), TEST_ENTRY(test_no_shared_cipher),
+          TEST_ENTRY(test_min_version_13), TEST_ENTRY(test_sni_selects_certificate),
+          TEST_ENTRY(test_client_certificates), TEST_ENTRY(test_reload), TEST_ENTRY(test_session_resumption),
           TEST_ENTRY(test_renegotiation_refused), TEST_ENTRY(test_config_errors), TEST_ENTRY(test_expiry),
           TEST_ENTRY(test_close_and_pending), TEST_ENTRY(test_reload_while_serving),
           TEST_ENTRY(test_transport_reads_once_and_releases_buffers), TEST_ENTRY(test_cleanup))
