@@ -176,9 +176,11 @@ def test_unconfigured_signal_is_not_retried(otelcol_bin, tmp_path, protocol):
         else:
             # The collector answers an unknown gRPC service before the request body is read and then resets
             # the stream; libcurl 7.88 sometimes reports only the reset (CURLE_HTTP2_STREAM, a transport
-            # error, retryable) and the answer is read on the next attempt. Never more than that.
+            # error, retryable) and the answer is read on a later attempt (twice in a row seen on a loaded
+            # machine). What must hold: UNIMPLEMENTED ends the retries, so they stop before the attempts run
+            # out (retryMaxAttempts 5 = 4 retries).
             for sig in ("logs", "metrics"):
-                assert st[sig]["retries"] <= 1 and st[sig]["requests"] <= 2
+                assert st[sig]["retries"] < 4, st
         assert "otlp_export_failed" in r.stderr
         if protocol == "grpc":
             assert '"grpc_status":12' in r.stderr  # UNIMPLEMENTED
