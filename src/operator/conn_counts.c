@@ -53,7 +53,8 @@ struct conn_counts {
 	/* writer (main thread) only */
 	json_t *sum;
 	struct k8s_bucket bucket;
-	char *cursor; /* the last FIXSession written: the next step starts after it */
+	char *
+	    cursor[2]; /* the last FIXSession written of each diff_pass list: the next step starts after it */
 	uint64_t next_scan_ms;
 	bool pending;
 	atomic_uint_fast64_t writes;
@@ -425,7 +426,8 @@ void cc_free(struct conn_counts *cc)
 	json_decref(cc->sum);
 	pthread_cond_destroy(&cc->wake);
 	pthread_mutex_destroy(&cc->lock);
-	free(cc->cursor);
+	free(cc->cursor[0]);
+	free(cc->cursor[1]);
 	free(cc->ns);
 	free(cc->svc);
 	free(cc->port_name);
@@ -439,10 +441,16 @@ uint64_t cc_writes(const struct conn_counts *cc)
 
 /* ---- the writer ---- */
 
+struct key_list {
+	char **v;
+	size_t n, cap;
+};
+
+/* The FIXSessions whose status differs from the sums: l[0] those some gateway reports, written first;
+ * l[1] those no gateway reports (zeros to fill in), written with what budget is left. */
 struct diff_pass {
 	json_t *sum;
-	char **keys;
-	size_t n, cap;
+	struct key_list l[2];
 	bool nomem;
 };
 
@@ -453,17 +461,18 @@ static bool collect_diff(void *arg, const struct k8s_store_entry *e)
 	cc_counts_of(d->sum, e->key, &want);
 	if (cc_status_matches(json_object_get(e->obj, "status"), &want))
 		return true;
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 64;
-		char **k = realloc(d->keys, cap * sizeof(*k));
+	struct key_list *l = &d->l[json_object_get(d->sum, e->key) ? 0 : 1];
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		char **k = realloc(l->v, cap * sizeof(*k));
 		if (!k)
 			goto nomem;
-		d->keys = k;
-		d->cap = cap;
+		l->v = k;
+		l->cap = cap;
 	}
-	if (!(d->keys[d->n] = strdup(e->key)))
+	if (!(l->v[l->n] = strdup(e->key)))
 		goto nomem;
-	d->n++;
+	l->n++;
 	return true;
 nomem:
 	d->nomem = true;
@@ -531,6 +540,31 @@ static int write_one(struct conn_counts *cc, struct k8s_informer *fs, struct k8s
 	return 0;
 }
 
+/* Write up to *budget of l, round-robin: starting after *cursor, the last key of l written. */
+static int write_list(struct conn_counts *cc, struct k8s_informer *fs, struct k8s_leader *le,
+                      struct key_list *l, char **cursor, unsigned *budget)
+{
+	if (!l->n || !*budget)
+		return 0;
+	qsort(l->v, l->n, sizeof(*l->v), cmp_str);
+	size_t start = 0;
+	while (*cursor && start < l->n && strcmp(l->v[start], *cursor) <= 0)
+		start++;
+	size_t n = *budget < l->n ? *budget : l->n;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = l->v[(start + i) % l->n];
+		if (!k8s_leader_is_leader(le))
+			return FIXGW_EAGAIN;
+		(*budget)--;
+		int rc = write_one(cc, fs, le, key);
+		free(*cursor);
+		*cursor = strdup(key);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int cc_write_step(struct conn_counts *cc, struct k8s_informer *fs, struct k8s_leader *le)
 {
 	if (!cc)
@@ -550,28 +584,20 @@ int cc_write_step(struct conn_counts *cc, struct k8s_informer *fs, struct k8s_le
 	cc->next_scan_ms = now + CC_RESCAN_MS;
 	struct diff_pass d = {.sum = cc->sum};
 	k8s_informer_foreach(fs, collect_diff, &d);
+	size_t total = d.l[0].n + d.l[1].n;
+	unsigned budget =
+	    total ? k8s_bucket_take(&cc->bucket, total > 100000 ? 100000u : (unsigned)total, now * 1000000ull)
+	          : 0;
+	cc->pending = budget < total;
 	int rc = d.nomem ? FIXGW_ENOMEM : 0;
-	unsigned take =
-	    d.n ? k8s_bucket_take(&cc->bucket, d.n > 100000 ? 100000u : (unsigned)d.n, now * 1000000ull) : 0;
-	cc->pending = take < d.n;
-	if (take) {
-		qsort(d.keys, d.n, sizeof(*d.keys), cmp_str);
-		size_t start = 0; /* round-robin: the first key after the last one written */
-		while (cc->cursor && start < d.n && strcmp(d.keys[start], cc->cursor) <= 0)
-			start++;
-		for (unsigned i = 0; i < take && !rc; i++) {
-			const char *key = d.keys[(start + i) % d.n];
-			if (!k8s_leader_is_leader(le)) {
-				rc = FIXGW_EAGAIN;
-				break;
-			}
-			rc = write_one(cc, fs, le, key);
-			free(cc->cursor);
-			cc->cursor = strdup(key);
-		}
+	if (!rc)
+		rc = write_list(cc, fs, le, &d.l[0], &cc->cursor[0], &budget);
+	if (!rc)
+		rc = write_list(cc, fs, le, &d.l[1], &cc->cursor[1], &budget);
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < d.l[k].n; i++)
+			free(d.l[k].v[i]);
+		free(d.l[k].v);
 	}
-	for (size_t i = 0; i < d.n; i++)
-		free(d.keys[i]);
-	free(d.keys);
 	return rc;
 }

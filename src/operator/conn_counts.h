@@ -14,8 +14,9 @@
  * with every cached FIXSession's status and writes those that differ (status subresource, resourceVersion
  * precondition, RetryOnConflict, the leader fencing check before every attempt) within a budget of its own
  * (a token bucket of write_qps / write_burst): 10,000 FIXSessions whose counts all change are written at
- * write_qps, round-robin from where the last step stopped, and unchanged ones cost nothing. It writes
- * nothing before the first scrape pass, so a new leader never writes zeros it has not measured.
+ * write_qps, round-robin from where the last step stopped, and unchanged ones cost nothing. FIXSessions some
+ * gateway reports go first; zeros for those no gateway reports are filled in with the budget left over. It
+ * writes nothing before the first scrape pass, so a new leader never writes zeros it has not measured.
  */
 #ifndef FIXGW_OPERATOR_CONN_COUNTS_H
 #define FIXGW_OPERATOR_CONN_COUNTS_H

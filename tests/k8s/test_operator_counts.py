@@ -45,24 +45,35 @@ def net(netns):
     return n
 
 
+def admin_on_host_side(k8s, k8s_ns, d, net):
+    """A K8sGateway (not started) whose admin listener is on the host side of net's link."""
+    d.mkdir()
+    g = K8sGateway(d, k8s, namespace=k8s_ns)
+    g.admin_addr = net.host_addr
+    g.config.write_text(g.config.read_text().replace(f"127.0.0.1:{g.admin_port}", f"{net.host_addr}:{g.admin_port}"))
+    return g
+
+
+def route_stats(g):
+    with urllib.request.urlopen(f"http://{g.admin_addr}:{g.admin_port}/route-stats", timeout=10) as r:
+        return json.loads(r.read())["fixsessions"]
+
+
 @pytest.fixture
-def two_gateways(k8s, k8s_ns, tmp_path, net):
-    gws = []
-    for i in (1, 2):
-        d = tmp_path / f"gw{i}"
-        d.mkdir()
-        g = K8sGateway(d, k8s, namespace=k8s_ns)
-        g.admin_addr = net.host_addr
-        text = g.config.read_text()
-        g.config.write_text(text.replace(f"127.0.0.1:{g.admin_port}", f"{net.host_addr}:{g.admin_port}"))
-        gws.append(g)
-    for g in gws:
-        g.start()
-    yield gws
-    for g in gws:
-        if g.proc.poll() is None:
+def gateways(k8s, k8s_ns, tmp_path, net):
+    made = []
+
+    def make(n):
+        gws = [admin_on_host_side(k8s, k8s_ns, tmp_path / f"gw{len(made) + i}", net) for i in range(n)]
+        made.extend(gws)
+        return [g.start() for g in gws]
+
+    yield make
+    for g in made:
+        if g.proc and g.proc.poll() is None:
             g.proc.send_signal(signal.SIGCONT)
-        g.stop()
+        if g.proc:
+            g.stop()
 
 
 def gateway_service(k8s, ns, gws):
@@ -117,13 +128,13 @@ def columns(k8s, ns):
     return names, rows
 
 
-def test_status_counts_what_two_gateways_hold(k8s, k8s_ns, net, two_gateways, operator, suffix):
+def test_status_counts_what_two_gateways_hold(k8s, k8s_ns, net, gateways, operator, suffix):
     routed, parked = "ROUTED" + suffix, "PARKED" + suffix
     selectorless_service(k8s, k8s_ns, "engine", [net.addr])
     selectorless_service(k8s, k8s_ns, "parked", [net.addr], ready=False)
     k8s.create(fs_path(k8s_ns), fixsession("routed", routed, "engine"))
     k8s.create(fs_path(k8s_ns), fixsession("parked", parked, "parked", holdTimeout="300s", maxHeldConnections=5))
-    g1, g2 = two_gateways
+    two_gateways = g1, g2 = gateways(2)
     for g in two_gateways:  # each gateway routes before the test starts counting
         wait_until(lambda: try_logon(g, routed, 2) == logon(sender=routed), 30, 0.05, "routed Logon")
     gateway_service(k8s, k8s_ns, two_gateways)
@@ -137,8 +148,7 @@ def test_status_counts_what_two_gateways_hold(k8s, k8s_ns, net, two_gateways, op
         wait_counts(k8s, k8s_ns, "parked", 0, 3)
         assert st["orphanedConnections"] == 0
         # what the operator read: g1's own share, in /route-stats
-        with urllib.request.urlopen(f"http://{g1.admin_addr}:{g1.admin_port}/route-stats", timeout=10) as r:
-            mine = json.loads(r.read())["fixsessions"]
+        mine = route_stats(g1)
         assert (mine[f"{k8s_ns}/routed"]["active"], mine[f"{k8s_ns}/parked"]["held"]) == (2, 1), mine
         # the routed Logons above: both timestamps set, in the last few minutes, whole seconds
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -178,3 +188,47 @@ def test_status_counts_what_two_gateways_hold(k8s, k8s_ns, net, two_gateways, op
     wait_counts(k8s, k8s_ns, "routed", 0, 0)
     wait_counts(k8s, k8s_ns, "parked", 0, 0)
     assert not op.log.select("status_write_failed") and not op.log.select("counts_write_failed")
+
+
+def audit_time(ev):
+    return datetime.datetime.strptime(ev["requestReceivedTimestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_counts_writes_stay_within_their_budget(k8s, k8s_ns, net, gateways, operator, suffix):
+    """--counts-qps 1 --counts-burst 1: six FIXSessions that a gateway reports get their counts at one write
+    a second. A first operator without counts writes the conditions, so every status write of the second
+    one (the API server's audit log) is a counts write: six, at least about a second apart. FIXSessions no
+    gateway reports (another namespace's: zeros to fill in) wait until the reported ones are written."""
+    k8s.service(k8s_ns, "engine")  # no endpoints: nothing connects, the counts are zeros
+    names = [f"s{i}" for i in range(6)]
+    for n in names:
+        k8s.create(fs_path(k8s_ns), fixsession(n, f"B{n.upper()}{suffix}", "engine"))
+    (g,) = gateways(1)
+    wait_until(lambda: {f"{k8s_ns}/{n}" for n in names} <= set(route_stats(g)), 30, 0.1, "the gateway's routes")
+    gateway_service(k8s, k8s_ns, [g])
+    other = k8s.namespace("t")
+    try:
+        for i in range(3):
+            k8s.create(fs_path(other), fixsession(f"o{i}", f"O{i}{suffix}", "engine"))
+        first = operator("a", *FAST)
+        wait_until(lambda: all(status(k8s, k8s_ns, n).get("conditions") for n in names), 60, 0.2, "conditions")
+        first.stop()
+        second = operator("b", *FAST, "--gateway-service", f"{k8s_ns}/gw-admin", *SCRAPE,
+                          "--counts-qps", "1", "--counts-burst", "1")
+        for n in names:
+            wait_counts(k8s, k8s_ns, n, 0, 0)
+        every = [e for e in k8s.audit_events(user=second.user, resource="fixsessions", verb="update")
+                 if e.get("responseStatus", {}).get("code") == 200]
+    finally:
+        k8s.delete_namespace(other)
+    writes = [e for e in every if e["objectRef"].get("namespace") == k8s_ns]
+    last = max(audit_time(e) for e in writes)
+    assert not [e["objectRef"] for e in every if e["objectRef"].get("namespace") != k8s_ns and audit_time(e) < last]
+    assert sorted(e["objectRef"]["name"] for e in writes) == names, [e["objectRef"] for e in writes]
+    assert all(e["objectRef"].get("subresource") == "status" for e in writes)
+    t = sorted(audit_time(e) for e in writes)
+    gaps = [(b - a).total_seconds() for a, b in zip(t, t[1:])]
+    print(f"counts writes at --counts-qps 1: gaps {[round(x, 2) for x in gaps]} s")
+    # a token bucket of 1/s, burst 1: never two writes in one token's time (lower bounds only: a busy machine
+    # spreads them further, never closer, apart from the requests' own jitter)
+    assert min(gaps) >= 0.5 and (t[-1] - t[0]).total_seconds() >= 4.0, gaps
