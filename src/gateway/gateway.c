@@ -430,7 +430,10 @@ static void log_started(struct gateway *gw)
 	struct log_line l;
 	log_begin(&l, LOG_INFO, "started", &ctl_log);
 	log_uint(&l, "workers", gw->nworkers);
-	log_uint(&l, "fixsessions", route_table_count(gw->snap->table));
+	/* the source thread may publish meanwhile (Kubernetes mode: a FIXSession change at startup) */
+	struct gw_snapshot *snap = gw_snapshot_current(gw);
+	log_uint(&l, "fixsessions", snap ? route_table_count(snap->table) : 0);
+	gw_snapshot_unref(snap);
 	log_raw(&l, "listeners", ls);
 	log_end(&l, "fixgw gateway %s listening", FIXGW_VERSION);
 }
