@@ -45,10 +45,10 @@ def net(netns):
     return n
 
 
-def admin_on_host_side(k8s, k8s_ns, d, net):
+def admin_on_host_side(k8s, k8s_ns, d, net, **kw):
     """A K8sGateway (not started) whose admin listener is on the host side of net's link."""
     d.mkdir()
-    g = K8sGateway(d, k8s, namespace=k8s_ns)
+    g = K8sGateway(d, k8s, namespace=k8s_ns, **kw)
     g.admin_addr = net.host_addr
     g.config.write_text(g.config.read_text().replace(f"127.0.0.1:{g.admin_port}", f"{net.host_addr}:{g.admin_port}"))
     return g
@@ -63,10 +63,10 @@ def route_stats(g):
 def gateways(k8s, k8s_ns, tmp_path, net):
     made = []
 
-    def make(n):
-        gws = [admin_on_host_side(k8s, k8s_ns, tmp_path / f"gw{len(made) + i}", net) for i in range(n)]
+    def make(n, start=True, **kw):
+        gws = [admin_on_host_side(k8s, k8s_ns, tmp_path / f"gw{len(made) + i}", net, **kw) for i in range(n)]
         made.extend(gws)
-        return [g.start() for g in gws]
+        return [g.start() for g in gws] if start else gws
 
     yield make
     for g in made:
@@ -128,18 +128,24 @@ def columns(k8s, ns):
     return names, rows
 
 
-def test_status_counts_what_two_gateways_hold(k8s, k8s_ns, net, gateways, operator, suffix):
+@pytest.mark.parametrize("routes", ["direct", "published"])
+def test_status_counts_what_two_gateways_hold(k8s, k8s_ns, net, gateways, operator, suffix, routes):
+    """routes: the gateways compile the FIXSessions themselves, or follow the table the operator publishes
+    (the chart's default): the counts are keyed the same way."""
     routed, parked = "ROUTED" + suffix, "PARKED" + suffix
     selectorless_service(k8s, k8s_ns, "engine", [net.addr])
     selectorless_service(k8s, k8s_ns, "parked", [net.addr], ready=False)
     k8s.create(fs_path(k8s_ns), fixsession("routed", routed, "engine"))
     k8s.create(fs_path(k8s_ns), fixsession("parked", parked, "parked", holdTimeout="300s", maxHeldConnections=5))
-    two_gateways = g1, g2 = gateways(2)
-    for g in two_gateways:  # each gateway routes before the test starts counting
-        wait_until(lambda: try_logon(g, routed, 2) == logon(sender=routed), 30, 0.05, "routed Logon")
+    published = routes == "published"
+    two_gateways = g1, g2 = gateways(2, start=False, routes=routes, table_namespace=k8s_ns if published else None)
     gateway_service(k8s, k8s_ns, two_gateways)
-    op = operator("a", *FAST, "--gateway-service", f"{k8s_ns}/gw-admin", *SCRAPE)
+    op = operator("a", *FAST, "--gateway-service", f"{k8s_ns}/gw-admin", *SCRAPE,
+                  *(("--publish-namespace", k8s_ns) if published else ()))
     op.wait_log("counts_started")
+    for g in two_gateways:  # each gateway routes before the test starts counting
+        g.start()
+        wait_until(lambda: try_logon(g, routed, 2) == logon(sender=routed), 60, 0.05, "routed Logon")
 
     held_open = [hold_routed(g1, routed), hold_routed(g1, routed), hold_routed(g2, routed),
                  hold_parked(g1, parked, 1), hold_parked(g2, parked, 1), hold_parked(g2, parked, 2)]
@@ -171,15 +177,17 @@ def test_status_counts_what_two_gateways_hold(k8s, k8s_ns, net, gateways, operat
         wait_counts(k8s, k8s_ns, "parked", 0, 2)
 
         # g2 stops answering (frozen: its connections stay open): once its counts expire, only g1's remain
+        # (the gateways may have been asked before they started: count the lines from here)
+        failed, recovered = (len(op.log.select(e)) for e in ("gateway_scrape_failed", "gateway_scrape_recovered"))
         g2.proc.send_signal(signal.SIGSTOP)
         try:
-            op.wait_log("gateway_scrape_failed", timeout=20)
+            op.log.wait("gateway_scrape_failed", 20, failed + 1)
             op.wait_log("gateway_counts_expired", timeout=20)
             wait_counts(k8s, k8s_ns, "routed", 1, 0, timeout=30)
             wait_counts(k8s, k8s_ns, "parked", 0, 1, timeout=30)
         finally:
             g2.proc.send_signal(signal.SIGCONT)
-        op.wait_log("gateway_scrape_recovered", timeout=30)
+        op.log.wait("gateway_scrape_recovered", 30, recovered + 1)
         wait_counts(k8s, k8s_ns, "routed", 2, 0)
         wait_counts(k8s, k8s_ns, "parked", 0, 2)
     finally:
