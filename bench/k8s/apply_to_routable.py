@@ -60,7 +60,8 @@ def main():
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 oplog = JsonLines(op.stderr, "operator")
                 oplog.wait("routing_table_published", 60)
-            gw = K8sGateway(work, cp, args.binary, namespace=ns, routes=args.routes, table_namespace=ns).start()
+            gw = K8sGateway(work, cp, args.binary, namespace=ns, routes=args.routes,
+                            table_namespace=ns if args.routes == "published" else None).start()
             samples = []
             for i in range(args.count):
                 cp.create(f"{GROUP}/namespaces/{ns}/fixsessions", fixsession(f"b-{i}", f"BENCH{i}", "svc"))

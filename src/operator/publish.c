@@ -311,13 +311,26 @@ static int mutate_index(void *arg, json_t *obj)
 	return 0;
 }
 
+static void copy_obj(void *arg, const void *obj)
+{
+	*(json_t **)arg = obj ? json_deep_copy((const json_t *)obj) : NULL;
+}
+
 static int write_index(struct op_publish *p, struct k8s_leader *le, bool *wrote)
 {
+	char key[400];
+	snprintf(key, sizeof(key), "%s/%s", p->ns, p->name);
 	for (int attempt = 0; attempt < INDEX_RETRIES; attempt++) {
 		struct index_ctx x = {p, le, 0, false, false};
 		struct k8s_result res = {0};
-		int rc = k8s_retry_on_conflict(p->c, &k8s_res_configmaps, p->ns, p->name, false, NULL,
+		/* The cached index is the first attempt's object (a GET saved on the apply-to-routable path);
+		 * when it is stale the update meets 409 and RetryOnConflict reads the live one. */
+		json_t *cached = NULL;
+		if (attempt == 0)
+			k8s_informer_get(p->inf, key, copy_obj, &cached);
+		int rc = k8s_retry_on_conflict(p->c, &k8s_res_configmaps, p->ns, p->name, false, cached,
 		                               mutate_index, &x, 0, NULL, &res);
+		json_decref(cached);
 		if (x.fenced)
 			return FIXGW_EAGAIN;
 		if (x.current) {
