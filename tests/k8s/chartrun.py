@@ -103,11 +103,20 @@ def start_reject_engine(k8s, ns, net, addr, dep, pod_name="reject-0"):
     engine Service's EndpointSlice). Returns (proc, JsonLines of its stderr)."""
     from conftest import FIXGW
     c = container(dep)
-    assert not c.get("env")
+    assert not c.get("volumeMounts"), "a mount the test does not make"
     labels = dep["spec"]["template"]["metadata"]["labels"]
     k8s.pod(ns, pod_name, addr, labels, ports=(("fix", c["ports"][0]["containerPort"]),))
-    proc = net.popen([FIXGW, *c["args"]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {"PATH": os.environ["PATH"], **container_env(c, pod_name, ns)}
+    proc = net.popen([FIXGW, *c["args"]], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return proc, JsonLines(proc.stderr, "reject-engine")
+
+
+def container_env(c, pod_name, ns):
+    """Container c's env as the kubelet makes it: plain values, and the downward API fields from pod_name,
+    ns and the harness's node; any other source fails here rather than silently."""
+    values = dict(zip(DOWNWARD, (pod_name, ns, k8sharness.NODE)))
+    return {e["name"]: e["value"] if "value" in e else values[e["valueFrom"]["fieldRef"]["fieldPath"]]
+            for e in c.get("env", [])}
 
 
 def _expand(s, env):
@@ -133,13 +142,7 @@ class ChartOperator:
         workdir = pathlib.Path(workdir)
         pod = dep["spec"]["template"]["spec"]
         c = container(dep)
-        values = dict(zip(DOWNWARD, (pod_name, ns, k8sharness.NODE)))
-        env = {}
-        for e in c.get("env", []):
-            if "value" in e:
-                env[e["name"]] = e["value"]
-            else:  # an env source the test does not know fails here, not silently
-                env[e["name"]] = values[e["valueFrom"]["fieldRef"]["fieldPath"]]
+        env = container_env(c, pod_name, ns)
         self.env = env
         self.args = [_expand(a, env) for a in c["args"]]
         assert not c.get("command"), "the chart overrides the image's entrypoint: run that instead"

@@ -3,6 +3,7 @@ in both gateway modes and with TLS and the reject engine on and off, the Prometh
 file, the values schema refusing bad values, every rendered object accepted by `kubectl apply --dry-run=server`,
 the chart's CRD identical to crds/fixsession-crd.yaml, and the chart's processes started exactly as the chart configures them (args, env,
 config file) so the chart and the binary cannot drift apart."""
+import importlib.util
 import json
 import os
 import socket
@@ -17,6 +18,10 @@ from fixmsg import logon
 from gwharness import recv_exactly, wait_until
 
 ROOT = k8sharness.ROOT
+_OTEL = ROOT / "tests" / "otel" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("_otel_conftest", _OTEL)
+otel = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(otel)
 CHART = ROOT / "deploy" / "helm" / "fix-gateway"
 GROUP = "/apis/fixgw.io/v1alpha1"
 
@@ -433,6 +438,57 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
     assert orc == 0, op.log.text()[-3000:]
     assert not op.log.select("publish_failed"), op.log.text()[-3000:]
     assert rej.poll() is None, rlog.text()[-3000:]
+
+
+def test_chart_env_exports_reject_engine_and_operator_telemetry(helm_env, k8s, k8s_ns, netns, tmp_path):
+    """The OTEL_* environment the chart gives the reject engine and the operator (the gateway's telemetry is
+    its config file's section, see test_telemetry_on_and_off and tests/otel) makes the real binaries export to
+    a real collector: the reject engine's connection span and the operator's log records arrive, with the
+    pod's resource attributes (downward API) and the chart's k8s.cluster.name."""
+    net = netns(1)
+    (tmp_path / "collector").mkdir()
+    col = otel.Collector(str(k8sharness.tool("otelcol")), tmp_path / "collector", host=net.host_addr).start()
+    try:
+        text, objs = render(helm_env, "--set", f"gateway.watchNamespace={k8s_ns}",
+                            "--set", f"otel.collectorEndpoint={net.host_addr}:{col.grpc_port}",
+                            "--set", "otel.insecure=true", "--set", "otel.collectorConfig.clusterName=ci-1",
+                            ns=k8s_ns, release=f"o{k8s_ns[-6:]}")
+        k8s.kubectl("apply", "-n", k8s_ns, "-f", "-", input=text)
+        (rdep,) = find(objs, "Deployment", "reject-engine")
+        rej, rlog = chartrun.start_reject_engine(k8s, k8s_ns, net, net.addr, rdep)
+        port = chartrun.container(rdep)["ports"][0]["containerPort"]
+
+        def logout():
+            try:
+                with socket.create_connection((net.addr, port), timeout=5) as sock:
+                    sock.sendall(logon(sender="NOBODY"))
+                    return b"35=5\x01" in recv_exactly(sock, 4096, 3)
+            except OSError:
+                return False
+        wait_until(logout, 30, 0.1, "a Logout from the chart's reject engine")
+
+        def resource_of(items, service):
+            for res, *_ in items:
+                a = otel.attrs(res)
+                if a.get("service.name") == service:
+                    return a
+            return None
+        res = wait_until(lambda: resource_of(col.spans(), "fixgw-reject-engine"), 60, 0.2,
+                         "the reject engine's span in the collector")
+        assert res["k8s.pod.name"] == "reject-0" and res["k8s.namespace.name"] == k8s_ns, res
+        assert res["k8s.node.name"] == k8sharness.NODE and res["k8s.cluster.name"] == "ci-1", res
+
+        (odep,) = find(objs, "Deployment", "operator")
+        op = chartrun.ChartOperator(k8s, k8s_ns, odep, tmp_path / "operator")
+        try:
+            res = wait_until(lambda: resource_of(col.logs(), "fixgw-operator"), 60, 0.2,
+                             "the operator's log records in the collector")
+            assert res["k8s.pod.name"] == "operator-0" and res["k8s.cluster.name"] == "ci-1", res
+        finally:
+            assert op.stop() == 0, op.log.text()[-3000:]
+        assert rej.poll() is None, rlog.text()[-3000:]
+    finally:
+        col.stop()
 
 
 def test_notes_first_logon_is_a_valid_logon(helm_env, k8s, k8s_ns):

@@ -85,8 +85,11 @@ class Collector:
     """The real collector: OTLP gRPC and HTTP receivers on loopback, the file exporter writing JSON lines."""
 
     def __init__(self, binary, workdir, pipelines=("traces", "metrics", "logs"), grpc_port=None, http_port=None,
-                 tls=None):
+                 tls=None, host="127.0.0.1"):
+        """host: the address the receivers listen on (a test network namespace's host side, for processes
+        inside it)."""
         self.binary = binary
+        self.host = host
         self.dir = pathlib.Path(workdir)
         self.grpc_port = grpc_port or free_port()
         self.http_port = http_port or free_port()
@@ -97,8 +100,8 @@ class Collector:
             "receivers:",
             "  otlp:",
             "    protocols:",
-            f"      grpc: {{endpoint: 127.0.0.1:{self.grpc_port}{tls_conf}}}",
-            f"      http: {{endpoint: 127.0.0.1:{self.http_port}{tls_conf}}}",
+            f"      grpc: {{endpoint: {host}:{self.grpc_port}{tls_conf}}}",
+            f"      http: {{endpoint: {host}:{self.http_port}{tls_conf}}}",
             "processors:",
             "  batch: {timeout: 100ms}",
             "exporters:",
@@ -124,9 +127,9 @@ class Collector:
             if self.proc.poll() is not None:
                 raise AssertionError(f"otelcol exited: {self.log.read_text()[-2000:]}")
             try:
-                with socket.create_connection(("127.0.0.1", self.http_port), timeout=0.2):
+                with socket.create_connection((self.host, self.http_port), timeout=0.2):
                     pass
-                with socket.create_connection(("127.0.0.1", self.grpc_port), timeout=0.2):
+                with socket.create_connection((self.host, self.grpc_port), timeout=0.2):
                     return True
             except OSError:
                 return False

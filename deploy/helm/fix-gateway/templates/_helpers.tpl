@@ -149,12 +149,7 @@ spec:
       args: [gateway, --config, /etc/fixgw/config/fixgw.yaml]
       # the downward API, for the telemetry resource (k8s.pod.name, k8s.namespace.name, k8s.node.name)
       env:
-        - name: POD_NAME
-          valueFrom: {fieldRef: {fieldPath: metadata.name}}
-        - name: POD_NAMESPACE
-          valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
-        - name: NODE_NAME
-          valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+        {{- include "fixgw.downwardEnv" . | nindent 8 }}
       ports:
         {{- range $g.listeners }}
         - name: {{ .name }}
@@ -198,11 +193,7 @@ spec:
           readOnly: true
         {{- end }}
         {{- end }}
-        {{- if and .Values.otel.enabled .Values.otel.tlsSecretName }}
-        - name: otel-tls
-          mountPath: /etc/fixgw/otel-tls
-          readOnly: true
-        {{- end }}
+        {{- include "fixgw.otelTLSMount" . | nindent 8 }}
   volumes:
     - name: config
       configMap:
@@ -214,11 +205,7 @@ spec:
         secretName: {{ .tls.secretName }}
     {{- end }}
     {{- end }}
-    {{- if and .Values.otel.enabled .Values.otel.tlsSecretName }}
-    - name: otel-tls
-      secret:
-        secretName: {{ .Values.otel.tlsSecretName }}
-    {{- end }}
+    {{- include "fixgw.otelTLSVolume" . | nindent 4 }}
 {{- end -}}
 
 {{/* NetworkPolicy egress rule to the API server (networkPolicy.apiServerCIDRs/Ports). */}}
@@ -231,4 +218,81 @@ spec:
     {{- range .Values.networkPolicy.apiServerPorts }}
     - {protocol: TCP, port: {{ . }}}
     {{- end }}
+{{- end -}}
+
+{{/* The collector endpoint as fixgw's exporter reads it: host:port for gRPC (TLS unless insecure), else a
+URL (http:// when insecure, https:// otherwise) unless one is given. */}}
+{{- define "fixgw.otelEndpoint" -}}
+{{- $o := .Values.otel -}}
+{{- if or (eq $o.protocol "grpc") (contains "://" $o.collectorEndpoint) -}}
+{{ $o.collectorEndpoint }}
+{{- else -}}
+{{ printf "%s://%s" (ternary "http" "https" $o.insecure) $o.collectorEndpoint }}
+{{- end -}}
+{{- end -}}
+
+{{/* The downward API variables the exporter puts on its resource (k8s.pod.name, k8s.namespace.name,
+k8s.node.name); the operator's POD_NAME is also its lease identity. */}}
+{{- define "fixgw.downwardEnv" -}}
+- name: POD_NAME
+  valueFrom: {fieldRef: {fieldPath: metadata.name}}
+- name: POD_NAMESPACE
+  valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+- name: NODE_NAME
+  valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+{{- end -}}
+
+{{/* The reject engine's and the operator's OTLP export, by the standard OTEL_* variables (the gateway reads
+the same settings from its config file's telemetry section). Empty when otel is off. */}}
+{{- define "fixgw.otelEnv" -}}
+{{- $o := .Values.otel -}}
+{{- if $o.enabled -}}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ include "fixgw.otelEndpoint" . | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ ternary "grpc" "http/protobuf" (eq $o.protocol "grpc") }}
+- name: OTEL_EXPORTER_OTLP_INSECURE
+  value: {{ $o.insecure | quote }}
+{{- if $o.tlsSecretName }}
+- name: OTEL_EXPORTER_OTLP_CERTIFICATE
+  value: /etc/fixgw/otel-tls/ca.crt
+{{- end }}
+{{- with $o.collectorConfig.clusterName }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "k8s.cluster.name=%s" . | quote }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* NetworkPolicy egress rules to the OpenTelemetry Collector and to DNS (to resolve its name), when otel is on. */}}
+{{- define "fixgw.otelEgress" -}}
+{{- if .Values.otel.enabled -}}
+# the OpenTelemetry Collector, and DNS to resolve its name
+- ports:
+    {{- range .Values.otel.collectorPorts }}
+    - {protocol: TCP, port: {{ . }}}
+    {{- end }}
+- to:
+    - namespaceSelector: {}
+  ports:
+    - {protocol: UDP, port: 53}
+    - {protocol: TCP, port: 53}
+{{- end -}}
+{{- end -}}
+
+{{/* The collector CA's mount and volume (otel.tlsSecretName), for every component that exports. */}}
+{{- define "fixgw.otelTLSMount" -}}
+{{- if and .Values.otel.enabled .Values.otel.tlsSecretName -}}
+- name: otel-tls
+  mountPath: /etc/fixgw/otel-tls
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{- define "fixgw.otelTLSVolume" -}}
+{{- if and .Values.otel.enabled .Values.otel.tlsSecretName -}}
+- name: otel-tls
+  secret:
+    secretName: {{ .Values.otel.tlsSecretName }}
+{{- end -}}
 {{- end -}}
