@@ -63,7 +63,7 @@ struct webhook {
 	pthread_t thread;
 	bool started;
 	struct reactor_io lio;
-	struct reactor_timer reload;
+	struct reactor_timer tick; /* certificate files, cache warm-up */
 	struct tls_pool pool;
 	struct tls_server *tls;
 	struct k8s_informer *fs;
@@ -111,9 +111,9 @@ static int sync_cache(struct webhook *w);
 /* A Secret volume is updated by swapping a symlink: both files change at once. A pair that does not
  * load (caught between two writes of a hand-made update) keeps the old certificate and is tried again
  * when the files change next. */
-static void on_reload_check(struct reactor_timer *t)
+static void on_tick(struct reactor_timer *t)
 {
-	struct webhook *w = CONTAINER(t, struct webhook, reload);
+	struct webhook *w = CONTAINER(t, struct webhook, tick);
 	struct file_sig c = file_sig(w->cert_file), k = file_sig(w->key_file);
 	if (!sig_equal(&c, &w->cert_sig) || !sig_equal(&k, &w->key_sig)) {
 		w->cert_sig = c;
@@ -518,7 +518,7 @@ static void webhook_free(struct webhook *w)
 	while (w->head)
 		conn_close(w->head);
 	reactor_flush(&w->r);
-	reactor_timer_cancel(&w->r, &w->reload);
+	reactor_timer_cancel(&w->r, &w->tick);
 	if (w->lio.registered)
 		reactor_del(&w->r, &w->lio);
 	if (w->lio.fd > 0)
@@ -586,9 +586,9 @@ int webhook_start(const struct webhook_opts *o, struct k8s_informer *fs, struct 
 			log_msg(LOG_ERROR, "webhook_listen_failed", &wh_log, "cannot listen on %s: %s",
 			        addr.text, strerror(-w->lio.fd));
 	}
-	w->reload.on_timer = on_reload_check;
+	w->tick.on_timer = on_tick;
 	if (!rc)
-		rc = reactor_timer_arm(&w->r, &w->reload, w->reload_ms);
+		rc = reactor_timer_arm(&w->r, &w->tick, w->reload_ms);
 	if (!rc)
 		rc = -pthread_create(&w->thread, NULL, webhook_thread, w);
 	if (rc) {

@@ -13,7 +13,9 @@
  *
  * The certificate and key are files (a Secret's volume): they are checked every reload_check_ms and,
  * when either changed, read again; new connections get the new certificate, a pair that does not load
- * keeps the old one (logged). See docs/internals/operator.md and ADR-013 (failurePolicy).
+ * keeps the old one (logged). The FIXSessions are kept parsed between reviews (admission.h's cache),
+ * filled on the first such tick after the informer has synced and brought up to date by each review.
+ * See docs/internals/operator.md and ADR-013 (failurePolicy).
  */
 #ifndef FIXGW_OPERATOR_WEBHOOK_H
 #define FIXGW_OPERATOR_WEBHOOK_H
