@@ -13,7 +13,8 @@
 #   suite NAME "what it checks" 'COMMAND'
 # COMMAND is a bash command line, run from the repository root under `set -euo pipefail`, with the helpers
 # below (build, unit, e2e, peers, preset_dir). Its output goes to the terminal and to build-test/NAME.log.
-# A suite that runs longer than FIXGW_SUITE_TIMEOUT seconds (default 1200) is stopped and counts as failed.
+# A suite that runs longer than its limit (FIXGW_SUITE_TIMEOUT seconds, default 1200, unless the suite sets its
+# own) is stopped and counts as failed.
 # FIXGW_REQUIRE_PEERS=1 is set here: end-to-end tests whose peers (QuickFIX, haproxy) are missing fail instead
 # of skipping.
 set -uo pipefail
@@ -87,11 +88,12 @@ export -f preset_dir build unit peers e2e fuzz tools_dir
 # ---------------------------------------------------------------- the runner
 
 names=()
-declare -A what command
-suite() { # NAME DESCRIPTION COMMAND
+declare -A what command limit
+suite() { # NAME DESCRIPTION COMMAND [TIMEOUT SECONDS, default FIXGW_SUITE_TIMEOUT]
 	names+=("$1")
 	what[$1]=$2
 	command[$1]=$3
+	limit[$1]=${4:-${FIXGW_SUITE_TIMEOUT:-1200}}
 }
 
 # count LOG: "passed failed skipped" summed over the CTest and pytest summaries in LOG, or nothing if none.
@@ -129,7 +131,7 @@ run_suite() { # NAME: run it, record result, seconds and counts
 	start=$(date +%s)
 	rm -f "$LOGS/.pid" "$LOGS/.rc"
 	{
-		timeout -k 30 "${FIXGW_SUITE_TIMEOUT:-1200}" bash -c "set -euo pipefail; ${command[$name]}" </dev/null &
+		timeout -k 30 "${limit[$name]}" bash -c "set -euo pipefail; ${command[$name]}" </dev/null &
 		echo $! >"$LOGS/.pid"
 		wait $!
 		echo $? >"$LOGS/.rc"
@@ -265,7 +267,8 @@ suite e2e "end-to-end tests against the default build" 'e2e default'
 # The suites that use the pinned test programs (tools_dir): when one of them is to run, their build starts first.
 tools_suites=(k8s)
 suite k8s "Kubernetes tests against a real control plane, with the pinned test programs (make tools)" \
-	'dir=$(tools_dir) && echo "test programs: $dir" && FIXGW_TOOLS_DIR=$dir e2e default tests/k8s'
+	'dir=$(tools_dir) && echo "test programs: $dir" && FIXGW_TOOLS_DIR=$dir e2e default tests/k8s' \
+	"${FIXGW_K8S_SUITE_TIMEOUT:-3000}" # a control plane's worth of tests (the 1,000-file batch among them)
 # The container image (scripts/image.sh, tests/image): built twice (same digest), unpacked, and its fixgw run
 # from the image's own root file system. Fetches Debian packages: about 40 s on a quiet machine.
 suite image "OCI image: reproducible, non-root, runs fixgw version and a Logon from its own root file system" \
