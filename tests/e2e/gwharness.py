@@ -14,10 +14,20 @@ import urllib.request
 from conftest import FIXGW
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 right now, never one this process was given before: the kernel may hand
+    the same free port to two calls in a row, and a test that asks for a listener and an admin port would
+    then give both the same."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):

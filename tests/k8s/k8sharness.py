@@ -61,11 +61,10 @@ def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
 
 
 def free_port():
-    """A TCP port free on 127.0.0.1 right now (a process started with it may still lose a race: the
-    starters below retry on a bind failure)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 right now and never handed out before in this process (gwharness keeps
+    the record; a process started with it may still lose a race: the starters below retry on a bind
+    failure)."""
+    return _gwharness().free_port()
 
 
 def _pid_alive(pid):

@@ -420,6 +420,11 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
                     return msg, b""
 
         plain = gw.ports["fix-plain"]
+        # kube-controller-manager writes both slices; after an API server restart (earlier tests) its
+        # informers may still be backing off, so allow it time before asking anything of the gateway
+        for svc, addr in (("equities", eng_addr), (rdep["metadata"]["name"], rej_addr)):
+            wait_until(lambda: k8s.ready_addresses(k8s_ns, svc) == [addr], 120, 0.2,
+                       f"kube-controller-manager to publish {svc}'s Pod in its EndpointSlice")
         wait_until(lambda: exchange(plain, "BROKER_A")[1] == logon(sender="BROKER_A"), 30, 0.1,
                    "a Logon from BROKER_A to reach the engine through the chart's gateway")
         line = glog.select("routing_decision", decision="ROUTE")[-1]
