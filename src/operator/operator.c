@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ struct op {
 	uint64_t status_writes, events, passes, table_generation;
 	struct conn_counts *cc; /* connection counts in status; NULL without --gateway-service */
 	struct op_publish *pub; /* the validated table, published for the gateways (publish.h) */
+	const sigset_t *stop;   /* the signals that stop the operator (blocked; the main loop takes them) */
 };
 
 /* ---- informer callbacks: they only tell the batch strategy; the main loop does the work ---- */
@@ -633,6 +635,19 @@ static void log_validated(struct op *op, const struct fs_vec *f, json_t *next_lk
 	        changed);
 }
 
+/* A stop signal is waiting for the main loop: a long pass (thousands of status writes at the client's rate)
+ * ends early rather than outlive the pod's termination grace period; the next leader writes the rest. */
+static bool stop_requested(const struct op *op)
+{
+	sigset_t pending;
+	if (sigpending(&pending) != 0)
+		return false;
+	for (int sig = 1; sig < SIGRTMIN; sig++)
+		if (sigismember(op->stop, sig) == 1 && sigismember(&pending, sig) == 1)
+			return true;
+	return false;
+}
+
 static int reconcile(struct op *op)
 {
 	struct fs_vec f = {0};
@@ -708,6 +723,11 @@ static int reconcile(struct op *op)
 		rc = sync_status(op, f.v[i].obj, f.v[i].key, d);
 		if (rc == FIXGW_EAGAIN)
 			break; /* fenced: not one more write */
+		if (stop_requested(op)) {
+			log_msg(LOG_INFO, "pass_interrupted", &op_log,
+			        "stopping: %zu of %zu statuses looked at in this pass", i + 1, f.n);
+			break;
+		}
 	}
 	forget_deleted(op, &f);
 	op_metrics_set(op->o->metrics, (int64_t)f.n, conflicts);
@@ -780,7 +800,7 @@ static int start_informer(struct op *op, const struct k8s_resource *r, const cha
 int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct op_opts *o,
            const sigset_t *stop)
 {
-	struct op op = {.c = c, .o = o, .lkg = json_object(), .written = json_object()};
+	struct op op = {.c = c, .o = o, .lkg = json_object(), .written = json_object(), .stop = stop};
 	if (!op.lkg || !op.written) {
 		json_decref(op.lkg);
 		json_decref(op.written);

@@ -356,3 +356,18 @@ def test_api_server_restarted_watches_resume(k8s, k8s_ns, operator):
     k8s.create(fs_path(k8s_ns), fixsession("after", "BROKER_AFTER"))
     wait_condition(k8s, k8s_ns, "after", "Accepted", "True", timeout=90)  # watch backoff is at most 30 s
     assert lease_holder(k8s, k8s_ns) == "a"
+
+
+def test_sigterm_ends_a_long_status_pass(k8s, k8s_ns, operator):
+    """At 1 request/s a pass over 20 FIXSessions writes statuses for about 20 s; SIGTERM in the middle ends the
+    pass at the next FIXSession and the operator exits cleanly, leaving the rest to the next leader (a pod's
+    termination grace period is shorter than a pass of 10,000 writes)."""
+    for i in range(20):
+        k8s.create(fs_path(k8s_ns), fixsession(f"fs-{i}", f"BROKER_T{i}", service="later"))
+    op = operator("a", "--qps", "1", "--burst", "1")
+    wait_condition(k8s, k8s_ns, "fs-0", "TargetResolvable", "False", timeout=60)
+    op.proc.terminate()
+    op.wait_log("pass_interrupted")
+    op.stop()  # exit status 0, within its 30 s
+    written = [i for i in range(20) if condition(k8s, k8s_ns, f"fs-{i}", "TargetResolvable")]
+    assert len(written) < 20, "the pass went on to the end after SIGTERM"
