@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -133,6 +134,15 @@ def test_deleted_fixsession_orphans_then_reapplied_reassociates(k8s, k8s_ns, net
     live.close()
 
 
+def routing_conflicts(gw):
+    """The fixgw_routing_conflicts gauge on the gateway's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("fixgw_routing_conflicts "):
+                return float(line.split()[1])
+    return None
+
+
 def test_conflicting_fixsession_keeps_last_known_good(k8s, k8s_ns, netns, gateway):
     net = netns(2)
     ea, eb = net.engine(addr=net.addrs[0]), net.engine(addr=net.addrs[1])
@@ -148,6 +158,7 @@ def test_conflicting_fixsession_keeps_last_known_good(k8s, k8s_ns, netns, gatewa
     line = gw.wait_log("route_conflict")[-1]
     assert line["level"] == "CRITICAL"
     assert f"{k8s_ns}/a" in line["msg"] and f"{k8s_ns}/b" in line["msg"]
+    wait_until(lambda: (routing_conflicts(gw) or 0) > 0, 30, what="the conflict on /metrics")
     n_a = len(ea.conns)
     assert try_logon(gw, "CONFLICT_A") == logon(sender="CONFLICT_A")
     assert len(ea.conns) == n_a + 1
@@ -159,6 +170,7 @@ def test_conflicting_fixsession_keeps_last_known_good(k8s, k8s_ns, netns, gatewa
     k8s.patch(f"{path}/b", {"spec": {"matchFields": {"SenderCompID49": {"value": "CONFLICT_B2"}}}})
     wait_routed(gw, "CONFLICT_B2")
     assert try_logon(gw, "CONFLICT_B", 2) == b""
+    assert routing_conflicts(gw) == 0
 
 
 def test_api_server_down_keeps_routing_and_watches_resume(k8s, k8s_ns, netns, gateway):
@@ -195,7 +207,6 @@ def test_thousand_fixsessions_applied_at_once(k8s, k8s_ns, netns, gateway, tmp_p
     wait_routed(gw, "BULK0000", timeout=30)
     print(f"1,000 FIXSessions: kubectl apply to all routable {time.monotonic() - t0:.1f} s")
     assert gw.route(f"{k8s_ns}/bulk-0500")["ready_endpoints"] == 1
-    import urllib.request
     with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/routes", timeout=10) as r:
         routes = json.loads(r.read())["routes"]
     assert sum(1 for r in routes if r["name"].startswith(f"{k8s_ns}/bulk-")) == 1000
