@@ -6,6 +6,7 @@ and the certificate expiry gauge."""
 
 import datetime
 import pathlib
+import socket
 import ssl
 import subprocess
 import sys
@@ -69,8 +70,9 @@ def test_log_records_for_decisions_and_holds(otelcol_bin, tmp_path):
             s.sendall(logon(sender="NOBODY"))
             recv_until_closed(s)
         nomatch = gw.wait_log("routing_decision", decision="NO_MATCH")[0]
-        with gw.connect() as s:  # BodyLength is not a number: refused at once
+        with gw.connect() as s:  # a Logon cut short by the client closing its side: refused at once
             s.sendall(b"8=FIX.4.4\x019=abc\x0135=A\x01554=" + g.CANARY_PW.encode() + b"\x01")
+            s.shutdown(socket.SHUT_WR)  # without it the gateway waits its 10 s logon timeout, racing recv's own
             recv_until_closed(s)
         parse = gw.wait_log("routing_decision", decision="PARSE_FAILURE")[0]
         with gw.connect() as s:  # held until the hold timeout closes it
