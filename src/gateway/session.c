@@ -30,9 +30,8 @@
 
 #define LOGON_BUF_INITIAL 2048u
 #define DUMP_MAX          4096u
-#define SPAN_MAX_FIELDS                                                                                      \
-	8 /* routing fields on a connection span; the rest of the 24 attributes are its own                  \
-	   */
+/* Routing fields on a connection span; the rest of its 24 attributes are the span's own. */
+#define SPAN_MAX_FIELDS 8
 /* A peer closed while its bytes could not be delivered (the other side is not reading): how long the
  * session may then go without progress before it ends. Keeps a departed client of a stuck engine (or the
  * reverse) from living forever when idleTimeout is 0. */

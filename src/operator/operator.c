@@ -642,10 +642,8 @@ static bool stop_requested(const struct op *op)
 	sigset_t pending;
 	if (sigpending(&pending) != 0)
 		return false;
-	for (int sig = 1; sig < SIGRTMIN; sig++)
-		if (sigismember(op->stop, sig) == 1 && sigismember(&pending, sig) == 1)
-			return true;
-	return false;
+	sigandset(&pending, &pending, op->stop);
+	return !sigisemptyset(&pending);
 }
 
 static int reconcile(struct op *op)
