@@ -20,10 +20,11 @@ RUN_PKGS=(openssl python3 libquickfix-dev)
 # same 19.1.7 on Debian 12 and 13.
 # prometheus: its promtool tests the alert rules (the server itself is not started). The Kubernetes suite's own
 # programs (etcd, kube-apiserver, otelcol, helm ...) are built from tools/ with the Go toolchain (>= 1.26).
+# nftables: the routing-loop test writes a DNAT rule (as kube-proxy does for a Service) in its own network namespace.
 # chromium: the docs suite renders the Mermaid diagrams with mermaid-cli (npm, pinned in tools/mermaid), whose
 # puppeteer drives this browser instead of downloading one.
 TEST_PKGS=(clang llvm libclang-rt-dev clang-format-19 python3-pytest python3-yaml haproxy iproute2 procps
-	prometheus chromium)
+	nftables prometheus chromium)
 # node and npm for mermaid-cli (>= 18.19): Debian's, unless the machine already has both (NodeSource's nodejs
 # bundles its own npm, and Debian's npm package would clash with it).
 NODE_PKGS=(nodejs npm)

@@ -856,7 +856,7 @@ static void begin_connect(struct session *s)
 			continue;
 		}
 		s->uio.fd = fd;
-		s->upstream_port = worker_upstream_opened(s->w, fd);
+		s->upstream_port = worker_upstream_opened(s->w, fd, &s->up_addr.sa, s->up_len);
 		transport_plain_init(&s->upstream, fd);
 		set_state(s, SS_CONNECTING);
 		if (reactor_add(&s->w->reactor, &s->uio, EPOLLOUT) < 0) {

@@ -83,24 +83,61 @@ static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
 	return 0;
 }
 
-uint16_t worker_upstream_opened(struct gw_worker *w, int fd)
+/* An upstream socket's slot: [63:48] how many of this worker's upstream sockets use the local port, [47:0]
+ * the remote address of the latest of them (addr_key). In a loop the connection that arrives is the one
+ * just opened, so the latest is the one to compare. */
+#define SLOT_COUNT_SHIFT 48
+#define SLOT_KEY_MASK    ((1ull << SLOT_COUNT_SHIFT) - 1)
+#define SLOT_COUNT_MAX   0xffffu
+
+/* 48 bits naming an address and port: IPv4 (and v4-mapped IPv6) exactly, other IPv6 by a hash of the
+ * address. 0 for anything else. */
+static uint64_t addr_key(const struct sockaddr_storage *ss)
 {
-	struct sockaddr_storage local;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		return (uint64_t)ntohl(in->sin_addr.s_addr) << 16 | ntohs(in->sin_port);
+	}
+	if (ss->ss_family != AF_INET6)
+		return 0;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+	const uint8_t *a = in6->sin6_addr.s6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		return (uint64_t)((uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 |
+		                  a[15])
+		           << 16 |
+		       ntohs(in6->sin6_port);
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return (uint64_t)h << 16 | ntohs(in6->sin6_port);
+}
+
+uint16_t worker_upstream_opened(struct gw_worker *w, int fd, const struct sockaddr *remote,
+                                socklen_t remote_len)
+{
+	struct sockaddr_storage local, peer = {0};
 	socklen_t len = sizeof(local);
 	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
 		return 0;
+	memcpy(&peer, remote, remote_len < sizeof(peer) ? remote_len : sizeof(peer));
 	uint16_t port = sockaddr_port(&local);
-	unsigned char n = atomic_load_explicit(&w->upstream_ports[port], memory_order_relaxed);
-	if (port && n < 255)
-		atomic_store_explicit(&w->upstream_ports[port], n + 1, memory_order_relaxed);
+	uint64_t v = atomic_load_explicit(&w->upstream_ports[port], memory_order_relaxed);
+	uint64_t n = v >> SLOT_COUNT_SHIFT;
+	if (port && n < SLOT_COUNT_MAX)
+		atomic_store_explicit(&w->upstream_ports[port], (n + 1) << SLOT_COUNT_SHIFT | addr_key(&peer),
+		                      memory_order_release);
 	return port;
 }
 
 void worker_upstream_closed(struct gw_worker *w, uint16_t port)
 {
-	unsigned char n = atomic_load_explicit(&w->upstream_ports[port], memory_order_relaxed);
-	if (port && n > 0 && n < 255) /* a saturated count stays: a false "maybe ours" only costs a syscall */
-		atomic_store_explicit(&w->upstream_ports[port], n - 1, memory_order_relaxed);
+	uint64_t v = atomic_load_explicit(&w->upstream_ports[port], memory_order_relaxed);
+	uint64_t n = v >> SLOT_COUNT_SHIFT;
+	/* A saturated count stays: a false "maybe ours" only costs the exact comparison. */
+	if (port && n > 0 && n < SLOT_COUNT_MAX)
+		atomic_store_explicit(&w->upstream_ports[port], v - (1ull << SLOT_COUNT_SHIFT),
+		                      memory_order_relaxed);
 }
 
 static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -116,23 +153,64 @@ static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_stor
 	return false;
 }
 
-/* An accepted connection whose peer is one of our own upstream sockets: some endpoint (a Service
- * address, a NAT rule) leads back into this gateway, and relaying it would make every Logon open
- * connections until maxConnections. Cheap when it is not: one table lookup per worker; the syscall only
- * when the port is one of ours and the peer could be this host. */
+/* Netfilter's socket option for the destination a connection had before DNAT (a protocol constant of
+ * <linux/netfilter_ipv4.h>, whose header clashes with <netinet/in.h>; the IPv6 one has the same value). */
+#define NF_SO_ORIGINAL_DST 80
+
+/* The address the peer dialled: where a local DNAT rule (a Service address, a REDIRECT) sent it to our
+ * listener, the address before the rule; otherwise none (0). */
+static uint64_t original_dst_key(int fd, int family)
+{
+	struct sockaddr_storage dst = {0};
+	socklen_t len = sizeof(dst);
+	int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	if (getsockopt(fd, level, NF_SO_ORIGINAL_DST, &dst, &len) < 0)
+		return 0;
+	return addr_key(&dst);
+}
+
+/* Is the connection just accepted on fd one of our own upstream connections, that is, does an endpoint
+ * (an address, a NAT or Service address) lead back into this gateway, which relaying would turn into a
+ * connection per hop until maxConnections? It is when one of our upstream sockets has the peer's port
+ * as its local port, the peer's IP is ours, and that upstream socket dialled the address this
+ * connection arrived at (or the one it dialled before a local DNAT). All three, because a client on
+ * this host may well use the same local port as one of our upstream sockets towards another address.
+ * Cheap when it is not ours: one table lookup per worker; the syscalls only when the port matches. */
+static uint64_t upstream_slot(const struct gateway *gw, unsigned worker, uint16_t port)
+{
+	const struct gw_worker *o = &gw->workers[worker];
+	return o->upstream_ports ? atomic_load_explicit(&o->upstream_ports[port], memory_order_acquire) : 0;
+}
+
 static bool is_own_upstream(struct gw_worker *w, int fd, const struct sockaddr_storage *peer)
 {
 	struct gateway *gw = w->gw;
 	uint16_t port = sockaddr_port(peer);
-	bool ours = false;
-	for (unsigned i = 0; i < gw->nworkers && !ours; i++)
-		ours = gw->workers[i].upstream_ports &&
-		       atomic_load_explicit(&gw->workers[i].upstream_ports[port], memory_order_relaxed);
-	if (!ours)
+	bool maybe = false;
+	for (unsigned i = 0; i < gw->nworkers && !maybe; i++)
+		maybe = upstream_slot(gw, i, port) >> SLOT_COUNT_SHIFT;
+	if (!maybe)
 		return false;
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
-	return getsockname(fd, (struct sockaddr *)&local, &len) == 0 && same_ip(&local, peer);
+	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0 || !same_ip(&local, peer))
+		return false;
+	uint64_t dialled = addr_key(&local), before_nat = 0;
+	bool nat_asked = false;
+	for (unsigned i = 0; i < gw->nworkers; i++) {
+		uint64_t v = upstream_slot(gw, i, port);
+		if (!(v >> SLOT_COUNT_SHIFT))
+			continue;
+		if ((v & SLOT_KEY_MASK) == dialled)
+			return true;
+		if (!nat_asked) {
+			before_nat = original_dst_key(fd, local.ss_family);
+			nat_asked = true;
+		}
+		if (before_nat && (v & SLOT_KEY_MASK) == before_nat)
+			return true;
+	}
+	return false;
 }
 
 static void refuse_loop(struct gw_worker *w, struct gw_listener *l, int fd,

@@ -82,9 +82,10 @@ struct gw_worker {
 	 * pong_ms. A ping unanswered for long means the loop is stuck (/healthz says so). */
 	atomic_uint_fast64_t ping_ms, pong_ms;
 
-	/* Local ports of this worker's upstream sockets (count per port), to recognise one of them arriving
-	 * at our own listener (an endpoint that loops back into the gateway). Written by this worker only. */
-	atomic_uchar *upstream_ports;
+	/* Per local port: how many of this worker's upstream sockets use it and the address the latest of
+	 * them dialled, to recognise one of them arriving at our own listener (an endpoint that loops back
+	 * into the gateway). 65,536 slots, written by this worker only, read by every accepting worker. */
+	_Atomic uint64_t *upstream_ports;
 };
 
 int worker_init(struct gw_worker *w, struct gateway *gw, unsigned index);
@@ -120,9 +121,11 @@ static inline const struct gw_snapshot *worker_snapshot(const struct gw_worker *
 bool worker_hold_claim(struct gw_worker *w, int cap);
 void worker_hold_release(struct gw_worker *w);
 
-/** Note an upstream socket this worker opened (its local port, returned for worker_upstream_closed),
- * and its closing. Lets an accepting worker refuse a connection that is one of our own. */
-uint16_t worker_upstream_opened(struct gw_worker *w, int fd);
+/** Note an upstream socket this worker opened towards remote (its local port, returned for
+ * worker_upstream_closed), and its closing. Lets an accepting worker refuse a connection that is one of
+ * our own. */
+uint16_t worker_upstream_opened(struct gw_worker *w, int fd, const struct sockaddr *remote,
+                                socklen_t remote_len);
 void worker_upstream_closed(struct gw_worker *w, uint16_t port);
 
 /* ---- sessions (session.c) ---- */

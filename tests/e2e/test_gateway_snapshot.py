@@ -134,7 +134,8 @@ def test_endpoint_at_the_gateways_own_listener_is_refused_at_load(tmp_path, fixg
 
 LOOP_SCRIPT = r"""
 import json, socket, subprocess, sys, time, urllib.request
-fixgw, cfg, port, admin, logon_hex = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+fixgw, cfg, port, admin, logon_hex, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
+    sys.argv[5], sys.argv[6]
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 gw = subprocess.Popen([fixgw, "gateway", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 def routes():
@@ -152,6 +153,14 @@ while True:
 # The endpoint's address appears only now (as a Service address or a new pod IP might): the load-time
 # check could not see it, and it leads straight back into the gateway's wildcard listener.
 subprocess.run(["ip", "addr", "add", "10.211.0.1/32", "dev", "lo"], check=True)
+if mode == "nat":
+    # The endpoint is a Service-like address that a local DNAT rule sends to the gateway's own listener.
+    subprocess.run(["ip", "route", "add", "10.211.0.9/32", "dev", "lo"], check=True)
+    for rule in (["add", "table", "ip", "t"],
+                 ["add", "chain", "ip", "t", "out", "{ type nat hook output priority -100; }"],
+                 ["add", "rule", "ip", "t", "out", "ip", "daddr", "10.211.0.9", "tcp", "dport", str(port), "dnat",
+                  "to", f"10.211.0.1:{port}"]):
+        subprocess.run(["nft"] + rule, check=True)
 c = socket.create_connection(("127.0.0.1", port), timeout=10)
 c.sendall(bytes.fromhex(logon_hex))
 deadline = time.monotonic() + 10
@@ -168,19 +177,105 @@ print(json.dumps({"rc": gw.returncode}))
 """
 
 
-def test_a_loop_that_appears_at_run_time_is_bounded(tmp_path, fixgw):
+SHARED_PORT_SCRIPT = r"""
+import json, socket, subprocess, sys, threading, time, urllib.request
+fixgw, cfg, port, admin, engine_port, logon_hex = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
+    int(sys.argv[5]), sys.argv[6]
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+engine = socket.socket()
+engine.bind(("127.0.0.1", engine_port))
+engine.listen(64)
+def echo(c):
+    with c:
+        while (b := c.recv(65536)):
+            c.sendall(b)
+def serve():
+    while True:
+        threading.Thread(target=echo, args=(engine.accept()[0],), daemon=True).start()
+threading.Thread(target=serve, daemon=True).start()
+gw = subprocess.Popen([fixgw, "gateway", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def get(path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin}{path}", timeout=5) as r:
+        return r.read()
+deadline = time.monotonic() + 10
+while True:
+    try:
+        get("/readyz")
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+logon = bytes.fromhex(logon_hex)
+def session(c):
+    c.sendall(logon)
+    got = b""
+    try:
+        while len(got) < len(logon) and (b := c.recv(65536)):
+            got += b
+    except OSError:
+        pass
+    return got == logon
+first = socket.create_connection(("127.0.0.1", port), timeout=10)
+assert session(first)
+# The local port of the gateway's upstream socket (127.0.0.1:P -> the engine).
+ss = subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{engine_port} )"], capture_output=True,
+                    text=True).stdout.split()
+upstream_port = int(ss[2].rsplit(":", 1)[1])
+# A second client on this host with that same local port, on another loopback address (so the bind does not
+# clash with the upstream socket's 127.0.0.1:P), dialling the gateway's wildcard listener there.
+second = socket.socket()
+second.settimeout(10)
+second.bind(("127.0.0.2", upstream_port))
+second.connect(("127.0.0.2", port))
+answered = session(second)
+print(json.dumps({"answered": answered, "upstream_port": upstream_port,
+                  "counters": json.loads(get("/routes"))["counters"]}))
+gw.send_signal(2)
+gw.wait(15)
+"""
+
+
+def test_a_client_sharing_a_local_port_with_an_upstream_socket_is_not_a_loop(tmp_path, fixgw):
+    """The kernel gives one local port to several sockets with different destinations: a client on this host
+    may use the port of one of the gateway's upstream sockets. That is not a loop (it was refused as one);
+    only a connection that arrives where one of our upstream sockets dialled is."""
+    if os.geteuid() != 0 or subprocess.run(["unshare", "-n", "true"]).returncode != 0:
+        pytest.skip("needs root for a network namespace")
+    routes = tmp_path / "routes"
+    routes.mkdir()
+    (routes / "a.yaml").write_text(fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="svc-a"))
+    port, admin, engine_port = 7100, 7101, 7102  # a fresh network namespace: every port is free
+    cfg = write_loop_config(tmp_path, f"0.0.0.0:{port}", f"127.0.0.1:{engine_port}", routes)
+    with open(cfg, "a") as f:
+        f.write(f"admin: {{address: 127.0.0.1:{admin}}}\nshutdownGracePeriod: 1s\n")
+    (tmp_path / "shared.py").write_text(SHARED_PORT_SCRIPT)
+    p = subprocess.run(["unshare", "-n", sys.executable, str(tmp_path / "shared.py"), fixgw, str(cfg), str(port),
+                        str(admin), str(engine_port), logon(sender="BROKER_A").hex()], capture_output=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr.decode()[-3000:]
+    out = json.loads(p.stdout.decode().splitlines()[-1])
+    assert out["counters"]["loops_refused"] == 0, out
+    assert out["answered"], out
+
+
+@pytest.mark.parametrize("mode", ["direct", "nat"])
+def test_a_loop_that_appears_at_run_time_is_bounded(tmp_path, fixgw, mode):
+    """direct: the endpoint's address becomes one of this host's; nat: the endpoint is an address that a local
+    DNAT rule (as kube-proxy writes for a Service) leads back to the gateway's listener."""
     if os.geteuid() != 0 or subprocess.run(["unshare", "-n", "true"]).returncode != 0:
         pytest.skip("needs root for a network namespace")
     routes = tmp_path / "routes"
     routes.mkdir()
     (routes / "a.yaml").write_text(fixsession("broker-a", {"SenderCompID49": "BROKER_A"}, service="svc-a"))
     port, admin = 7100, 7101  # in a fresh network namespace every port is free
-    cfg = write_loop_config(tmp_path, f"0.0.0.0:{port}", f"10.211.0.1:{port}", routes)
+    endpoint = "10.211.0.9" if mode == "nat" else "10.211.0.1"
+    cfg = write_loop_config(tmp_path, f"0.0.0.0:{port}", f"{endpoint}:{port}", routes)
     with open(cfg, "a") as f:
         f.write(f"admin: {{address: 127.0.0.1:{admin}}}\nmaxConnections: 50\nshutdownGracePeriod: 1s\n")
     (tmp_path / "loop.py").write_text(LOOP_SCRIPT)
     p = subprocess.run(["unshare", "-n", sys.executable, str(tmp_path / "loop.py"), fixgw, str(cfg), str(port),
-                        str(admin), logon(sender="BROKER_A").hex()], capture_output=True, timeout=60)
+                        str(admin), logon(sender="BROKER_A").hex(), mode], capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr.decode()[-3000:]
     lines = p.stdout.decode().splitlines()
     counters, rc = json.loads(lines[-2]), json.loads(lines[-1])["rc"]
