@@ -1,9 +1,10 @@
 /* manifest.c - load FIXSession manifests (YAML or JSON) into a route_set.
  *
- * libyaml builds one document at a time (yaml_parser_load), so every node keeps its line and column for
- * diagnostics. The walk below follows the FIXSession schema only, never the document's own shape: it has a
- * fixed depth whatever the input nests or aliases (aliases can even form cycles), and it never visits
- * subtrees it ignores (status, managedFields, other kinds). The rules are in docs/internals/manifest.md.
+ * YAML is read one document at a time (yaml_fast.h for the common subset, else libyaml through
+ * yaml_doc.h), so every node keeps its line and column for diagnostics. The walk below follows the FIXSession
+ * schema only, never the document's own shape: it has a fixed depth whatever the input nests or aliases
+ * (aliases can even form cycles), and it never visits subtrees it ignores (status, managedFields, other
+ * kinds). The rules are in docs/internals/manifest.md.
  */
 #include "manifest.h"
 
@@ -21,6 +22,7 @@
 #include "k8s_names.h"
 #include "schema.h"
 #include "yaml_doc.h"
+#include "yaml_fast.h"
 
 #define PATH_TEXT_MAX     160 /* a field path such as spec.matchFields.SenderCompID49.redact */
 #define DURATION_TEXT_MAX 64  /* bytes in a holdTimeout string */
@@ -43,7 +45,8 @@ struct manifest_loader {
 	const char *file; /* origin of the current input, for diagnostics */
 	const char *buf;  /* the current input, to place reader errors */
 	size_t len;
-	int err; /* sticky FIXGW_ENOMEM */
+	int err;        /* sticky FIXGW_ENOMEM */
+	bool yaml_fast; /* try the common-subset scanner before libyaml (on unless a test turns it off) */
 	struct name_index names;
 };
 
@@ -1114,12 +1117,44 @@ static void report_yaml_error(struct manifest_loader *ld, const yaml_parser_t *p
 		          problem);
 }
 
+static const struct yaml_doc_limits doc_limits = {MANIFEST_MAX_DEPTH, MANIFEST_MAX_NODES};
+
+/* Load the documents of ld->buf that the fast path reads (yaml_fast.h). Returns how many it loaded, and
+ * *rest: true when the input goes on with a document it left to libyaml. */
+static size_t load_text_fast(struct manifest_loader *ld, bool *rest)
+{
+	struct yaml_fast f;
+	yaml_document_t doc;
+	enum yaml_fast_status st = YAML_FAST_OK;
+	yaml_fast_init(&f, ld->buf, ld->len, &doc_limits);
+	while (!ld->err && (st = yaml_fast_next(&f, &doc)) == YAML_FAST_OK) {
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		if (root)
+			load_document(ld, &doc, root);
+	}
+	if (st == YAML_FAST_NOMEM)
+		ld->err = FIXGW_ENOMEM;
+	*rest = st == YAML_FAST_UNSUPPORTED;
+	size_t n = f.ndocs;
+	yaml_fast_free(&f);
+	return n;
+}
+
 /* Load every document of ld->buf, composing each within MANIFEST_MAX_DEPTH and MANIFEST_MAX_NODES in
- * the same pass that parses it. A syntax error or a document past a limit ends this input (libyaml
- * cannot resume), not the load: the documents before it are kept. */
+ * the same pass that parses it. The fast path reads what it can; from the first document it cannot,
+ * libyaml parses the input again from the start and the documents already loaded are composed and
+ * dropped, so diagnostics and routes are the ones libyaml alone gives (ADR-017). A syntax error or a
+ * document past a limit ends this input (libyaml cannot resume), not the load: the documents before it
+ * are kept. */
 static void load_text(struct manifest_loader *ld)
 {
-	static const struct yaml_doc_limits limits = {MANIFEST_MAX_DEPTH, MANIFEST_MAX_NODES};
+	size_t skip = 0;
+	if (ld->yaml_fast) {
+		bool rest = false;
+		skip = load_text_fast(ld, &rest);
+		if (!rest || ld->err)
+			return;
+	}
 	yaml_parser_t p;
 	if (!yaml_parser_initialize(&p)) {
 		ld->err = FIXGW_ENOMEM;
@@ -1129,14 +1164,16 @@ static void load_text(struct manifest_loader *ld)
 	while (!ld->err) {
 		yaml_document_t doc;
 		yaml_mark_t at = {0, 0, 0};
-		enum yaml_doc_status st = yaml_doc_next(&p, &limits, &doc, &at);
+		enum yaml_doc_status st = yaml_doc_next(&p, &doc_limits, &doc, &at);
 		unsigned line = mark_num(at.line), col = mark_num(at.column);
 		if (st == YAML_DOC_END)
 			break;
 		switch (st) {
 		case YAML_DOC_OK: {
 			yaml_node_t *root = yaml_document_get_root_node(&doc);
-			if (root)
+			if (skip)
+				skip--; /* the fast path loaded it */
+			else if (root)
 				load_document(ld, &doc, root);
 			yaml_document_delete(&doc);
 			continue;
@@ -1180,6 +1217,7 @@ int manifest_loader_new(struct route_set *out, struct diag_list *dl, struct mani
 		return FIXGW_ENOMEM;
 	ld->out = out;
 	ld->dl = dl;
+	ld->yaml_fast = true;
 	for (size_t i = 0; i < out->count; i++) {
 		if (name_index_add(&ld->names, out, i) != 0) {
 			manifest_loader_free(ld);
@@ -1209,6 +1247,11 @@ int manifest_loader_add(struct manifest_loader *ld, const char *origin, const ch
 	if (ld->err)
 		return ld->err;
 	return ld->dl->nerrors != errors_before ? FIXGW_EINVAL : 0;
+}
+
+void manifest_loader_set_yaml_fast(struct manifest_loader *ld, bool on)
+{
+	ld->yaml_fast = on;
 }
 
 /* Split a route's "file:line" source for a diagnostic; line 0 when it has none. */

@@ -11,6 +11,7 @@
 #ifndef FIXGW_CORE_MANIFEST_H
 #define FIXGW_CORE_MANIFEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,10 @@ int manifest_loader_add(struct manifest_loader *ld, const char *origin, const ch
  * error at its source ("file:line"), the others are appended to out and indexed. from is left empty.
  * Returns 0, FIXGW_EINVAL when a duplicate was found, FIXGW_ENOMEM (sticky). */
 int manifest_loader_adopt(struct manifest_loader *ld, struct route_set *from);
+
+/** Read YAML with the common-subset fast path first (on, the default) or with libyaml only (off). Both give
+ * the same routes and diagnostics (ADR-017); tests and benchmarks turn it off to compare. */
+void manifest_loader_set_yaml_fast(struct manifest_loader *ld, bool on);
 
 /** Free the loader; the routes stay in out. NULL is allowed. */
 void manifest_loader_free(struct manifest_loader *ld);

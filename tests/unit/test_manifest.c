@@ -7,6 +7,7 @@
 
 #include "test.h"
 #include "io/diag_print.h"
+#include "yaml_compare.h"
 
 #define DATA FIXGW_SOURCE_DIR "/tests/unit/data/manifests"
 
@@ -25,6 +26,13 @@ static void load(struct res *r, const char *text)
 	route_set_init(&r->set);
 	diag_list_init(&r->dl);
 	r->rc = manifest_load_buffer("t.yaml", text, strlen(text), &r->set, &r->dl);
+	/* every input of these tests also loads the same with the YAML fast path off (ADR-017) */
+	char why[2200];
+	const char *diff = yaml_compare_loads(text, strlen(text), why, sizeof(why));
+	if (diff) {
+		fprintf(stderr, "%s: fast path and libyaml differ: %s\n", test_name_, diff);
+		test_failures_++;
+	}
 }
 
 static void res_free(struct res *r)
@@ -1045,6 +1053,39 @@ TEST(empty_inputs)
 	}
 }
 
+/* The fast path loads the documents it reads; at the first it cannot, libyaml reads the input again and
+ * the documents already loaded are skipped, not loaded twice (that would be a duplicate-name error). */
+TEST(yaml_fast_path_falls_back_per_input)
+{
+	static const char text[] =
+	    "---\n" HEAD "spec:\n" ONE_FIELD TARGET "---\napiVersion: fixgw.io/v1alpha1\nkind: FIXSession\n"
+	    "metadata: {name: &n r2, namespace: trading}\nspec:\n"
+	    "  matchFields:\n    SenderCompID49: {value: \"BROKER_B\"}\n" TARGET
+	    "---\nkind: FIXSession\napiVersion: fixgw.io/v1alpha1\n"
+	    "metadata: {name: r3, namespace: trading}\nspec: {matchFields: 7}\n";
+	struct yaml_fast f;
+	yaml_document_t doc;
+	yaml_fast_init(&f, text, sizeof(text) - 1, &doc_limits);
+	CHECK_EQ_INT(yaml_fast_next(&f, &doc), YAML_FAST_OK);
+	CHECK_EQ_INT(yaml_fast_next(&f, &doc), YAML_FAST_UNSUPPORTED); /* the anchor */
+	yaml_fast_free(&f);
+
+	struct res r;
+	load(&r, text);
+	CHECK_EQ_INT(r.rc, FIXGW_EINVAL);
+	CHECK_EQ_INT(r.set.count, 2);
+	CHECK_EQ_INT(r.dl.nerrors, 2); /* r3's matchFields and target, at line 21 */
+	if (r.set.count == 2) {
+		CHECK_EQ_STR(r.set.items[0].name, "r1");
+		CHECK_EQ_STR(r.set.items[0].source, "t.yaml:2");
+		CHECK_EQ_STR(r.set.items[1].name, "r2");
+		CHECK_EQ_STR(r.set.items[1].source, "t.yaml:10");
+	}
+	if (r.dl.count == 2)
+		CHECK_EQ_INT(r.dl.items[0].line, 21);
+	res_free(&r);
+}
+
 TEST(scalar_classification)
 {
 	static const struct {
@@ -1076,18 +1117,18 @@ TEST(scalar_classification)
 	}
 }
 
-TEST_MAIN(TEST_ENTRY(minimal_route_gets_defaults), TEST_ENTRY(full_route_every_field),
-          TEST_ENTRY(default_route_with_priority), TEST_ENTRY(escaped_wildcard_is_exact),
-          TEST_ENTRY(json_object_loads), TEST_ENTRY(json_numbers_and_booleans_are_typed),
-          TEST_ENTRY(multi_document_and_other_kinds), TEST_ENTRY(other_version_of_ours_warns),
-          TEST_ENTRY(wrong_or_unknown_kinds_are_errors), TEST_ENTRY(list_kinds_contribute_items),
-          TEST_ENTRY(unknown_fields_are_errors), TEST_ENTRY(standard_metadata_and_status_are_accepted),
-          TEST_ENTRY(duplicate_keys_are_errors), TEST_ENTRY(match_field_key_syntax),
-          TEST_ENTRY(same_tag_twice_is_an_error), TEST_ENTRY(unroutable_tags),
-          TEST_ENTRY(renamed_standard_tag_warns), TEST_ENTRY(too_many_match_fields),
-          TEST_ENTRY(value_must_be_a_string), TEST_ENTRY(value_shape), TEST_ENTRY(value_content),
-          TEST_ENTRY(values_never_reach_diagnostics), TEST_ENTRY(log_and_redact_flags),
-          TEST_ENTRY(priority_only_on_wildcard_and_default_routes),
+TEST_MAIN(TEST_ENTRY(minimal_route_gets_defaults), TEST_ENTRY(yaml_fast_path_falls_back_per_input),
+          TEST_ENTRY(full_route_every_field), TEST_ENTRY(default_route_with_priority),
+          TEST_ENTRY(escaped_wildcard_is_exact), TEST_ENTRY(json_object_loads),
+          TEST_ENTRY(json_numbers_and_booleans_are_typed), TEST_ENTRY(multi_document_and_other_kinds),
+          TEST_ENTRY(other_version_of_ours_warns), TEST_ENTRY(wrong_or_unknown_kinds_are_errors),
+          TEST_ENTRY(list_kinds_contribute_items), TEST_ENTRY(unknown_fields_are_errors),
+          TEST_ENTRY(standard_metadata_and_status_are_accepted), TEST_ENTRY(duplicate_keys_are_errors),
+          TEST_ENTRY(match_field_key_syntax), TEST_ENTRY(same_tag_twice_is_an_error),
+          TEST_ENTRY(unroutable_tags), TEST_ENTRY(renamed_standard_tag_warns),
+          TEST_ENTRY(too_many_match_fields), TEST_ENTRY(value_must_be_a_string), TEST_ENTRY(value_shape),
+          TEST_ENTRY(value_content), TEST_ENTRY(values_never_reach_diagnostics),
+          TEST_ENTRY(log_and_redact_flags), TEST_ENTRY(priority_only_on_wildcard_and_default_routes),
           TEST_ENTRY(priority_check_waits_for_valid_fields), TEST_ENTRY(target_rules),
           TEST_ENTRY(listener_rules), TEST_ENTRY(hold_rules), TEST_ENTRY(duration_parser),
           TEST_ENTRY(metadata_rules), TEST_ENTRY(duplicate_names_across_the_load),
