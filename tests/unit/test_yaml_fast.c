@@ -18,8 +18,8 @@ static void check_input(const char *text, size_t ndocs, enum yaml_fast_status wa
 	enum yaml_fast_status last;
 	const char *diff = yaml_compare_input(text, strlen(text), &lim, &accepted, &last, why, sizeof(why));
 	if (diff || last != want || accepted != ndocs) {
-		fprintf(stderr, "input:\n%s\n-> %s; status %d after %zu documents (expected %d after %zu)\n", text,
-		        diff ? diff : "equal", last, accepted, want, ndocs);
+		fprintf(stderr, "input:\n%s\n-> %s; status %d after %zu documents (expected %d after %zu)\n",
+		        text, diff ? diff : "equal", last, accepted, want, ndocs);
 		test_failures_++;
 	}
 }
@@ -64,12 +64,12 @@ TEST(fixsession_shapes)
 TEST(block_structure)
 {
 	check_accepted("a:\n  b:\n    - x\n    - y\n  c: d\ne: f\n", 1);
-	check_accepted("a:\n- x\n- y: 1\n  z: 2\n-\n- w\nb: c\n", 1);    /* indentless, empty entry */
+	check_accepted("a:\n- x\n- y: 1\n  z: 2\n-\n- w\nb: c\n", 1); /* indentless, empty entry */
 	check_accepted("- a\n-\n  b: c\n- d:\n  - e\n", 1);
-	check_accepted("a:\nb:\n", 1);                                /* empty values */
-	check_accepted("a:\n  b:\nc:", 1);                            /* no final newline */
-	check_accepted("  a: b\n  c: d\n", 1);                        /* indented root */
-	check_accepted("a : b\n'q' : \"r\"\n\"s\": t\n", 1);          /* blanks before ':' */
+	check_accepted("a:\nb:\n", 1);                       /* empty values */
+	check_accepted("a:\n  b:\nc:", 1);                   /* no final newline */
+	check_accepted("  a: b\n  c: d\n", 1);               /* indented root */
+	check_accepted("a : b\n'q' : \"r\"\n\"s\": t\n", 1); /* blanks before ':' */
 	check_accepted("url: http://x.example/a:b\nx: a#b\ny: a b  # c\n", 1);
 	check_accepted("- [a, [b, {c: d}], {}]\n- []\n- {e: [f]}\n", 1);
 	check_accepted("plain root\n", 1);
@@ -107,34 +107,35 @@ TEST(json)
 TEST(unsupported)
 {
 	static const char *const cases[] = {
-	    "a:\tb\n",              /* tab */
-	    "a: b\r\n",             /* CR */
-	    "a: \xc3\xa9\n",        /* non-ASCII */
-	    "\xef\xbb\xbf" "a: b\n", /* BOM */
-	    "a: &x b\nc: *x\n",     /* anchor, alias */
-	    "a: !!str b\n",         /* tag */
+	    "a:\tb\n",       /* tab */
+	    "a: b\r\n",      /* CR */
+	    "a: \xc3\xa9\n", /* non-ASCII */
+	    "\xef\xbb\xbf"
+	    "a: b\n",                 /* BOM */
+	    "a: &x b\nc: *x\n",       /* anchor, alias */
+	    "a: !!str b\n",           /* tag */
 	    "%YAML 1.1\n---\na: b\n", /* directive */
-	    "? a\n: b\n",           /* complex key */
-	    "a: |\n  text\n",       /* block scalars */
+	    "? a\n: b\n",             /* complex key */
+	    "a: |\n  text\n",         /* block scalars */
 	    "a: >\n  text\n",
-	    "a: b\n  c\n",          /* multi-line plain */
-	    "a: 'b\n  c'\n",        /* multi-line quoted */
-	    "a: \"b\\x41\"\n",      /* escapes it does not handle */
+	    "a: b\n  c\n",     /* multi-line plain */
+	    "a: 'b\n  c'\n",   /* multi-line quoted */
+	    "a: \"b\\x41\"\n", /* escapes it does not handle */
 	    "a: \"\\u00e9\"\n",
-	    "a: [b,\n  c]\n",       /* multi-line flow */
-	    "a: {b:c}\n",           /* ':' inside a flow plain scalar */
-	    "a: [b, c,]\n",         /* trailing comma */
-	    "a: {b}\n",             /* flow key without a value */
-	    "a: b: c\n",            /* libyaml error */
+	    "a: [b,\n  c]\n", /* multi-line flow */
+	    "a: {b:c}\n",     /* ':' inside a flow plain scalar */
+	    "a: [b, c,]\n",   /* trailing comma */
+	    "a: {b}\n",       /* flow key without a value */
+	    "a: b: c\n",      /* libyaml error */
 	    "a: b\n c: d\n",
-	    "a:\n  b: c\n d: e\n",  /* indentation matching no level */
+	    "a:\n  b: c\n d: e\n", /* indentation matching no level */
 	    "- - a\n",
 	    "a: - b\n",
 	    "a: \"b\"#c\n",
 	    "---x\n",
 	    "--- a\n",
 	    "...\n",
-	    "a\nb\n",               /* a second root */
+	    "a\nb\n", /* a second root */
 	    "a: b\nc\n",
 	    "a: [b] c\n",
 	    "a: `b`\n",

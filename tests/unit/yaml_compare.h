@@ -25,8 +25,8 @@ static inline bool yaml_compare_tags(const yaml_char_t *a, const yaml_char_t *b)
 }
 
 /* NULL when fast equals slow, else what differs (in why). */
-static inline const char *yaml_compare_docs(const yaml_document_t *fast, const yaml_document_t *slow, char *why,
-                                     size_t cap)
+static inline const char *yaml_compare_docs(const yaml_document_t *fast, const yaml_document_t *slow,
+                                            char *why, size_t cap)
 {
 #define YC_FAIL(...)                                                                                         \
 	do {                                                                                                 \
@@ -38,10 +38,10 @@ static inline const char *yaml_compare_docs(const yaml_document_t *fast, const y
 		        slow->start_implicit, slow->end_implicit);
 	if (!yaml_compare_marks(fast->start_mark, slow->start_mark) ||
 	    !yaml_compare_marks(fast->end_mark, slow->end_mark))
-		YC_FAIL("document marks: fast %zu:%zu-%zu:%zu, libyaml %zu:%zu-%zu:%zu", fast->start_mark.line,
-		        fast->start_mark.column, fast->end_mark.line, fast->end_mark.column,
-		        slow->start_mark.line, slow->start_mark.column, slow->end_mark.line,
-		        slow->end_mark.column);
+		YC_FAIL("document marks: fast %zu:%zu-%zu:%zu, libyaml %zu:%zu-%zu:%zu",
+		        fast->start_mark.line, fast->start_mark.column, fast->end_mark.line,
+		        fast->end_mark.column, slow->start_mark.line, slow->start_mark.column,
+		        slow->end_mark.line, slow->end_mark.column);
 	if (fast->version_directive || slow->version_directive ||
 	    fast->tag_directives.start != fast->tag_directives.end ||
 	    slow->tag_directives.start != slow->tag_directives.end)
@@ -56,18 +56,18 @@ static inline const char *yaml_compare_docs(const yaml_document_t *fast, const y
 		if (!yaml_compare_tags(a->tag, b->tag))
 			YC_FAIL("node %td: tag", i + 1);
 		if (!yaml_compare_marks(a->start_mark, b->start_mark))
-			YC_FAIL("node %td: start fast %zu:%zu@%zu, libyaml %zu:%zu@%zu", i + 1, a->start_mark.line,
-			        a->start_mark.column, a->start_mark.index, b->start_mark.line,
-			        b->start_mark.column, b->start_mark.index);
+			YC_FAIL("node %td: start fast %zu:%zu@%zu, libyaml %zu:%zu@%zu", i + 1,
+			        a->start_mark.line, a->start_mark.column, a->start_mark.index,
+			        b->start_mark.line, b->start_mark.column, b->start_mark.index);
 		if (!yaml_compare_marks(a->end_mark, b->end_mark))
-			YC_FAIL("node %td: end fast %zu:%zu@%zu, libyaml %zu:%zu@%zu", i + 1, a->end_mark.line,
-			        a->end_mark.column, a->end_mark.index, b->end_mark.line, b->end_mark.column,
-			        b->end_mark.index);
+			YC_FAIL("node %td: end fast %zu:%zu@%zu, libyaml %zu:%zu@%zu", i + 1,
+			        a->end_mark.line, a->end_mark.column, a->end_mark.index, b->end_mark.line,
+			        b->end_mark.column, b->end_mark.index);
 		switch (a->type) {
 		case YAML_SCALAR_NODE:
 			if (a->data.scalar.style != b->data.scalar.style)
-				YC_FAIL("node %td: scalar style fast %d, libyaml %d", i + 1, a->data.scalar.style,
-				        b->data.scalar.style);
+				YC_FAIL("node %td: scalar style fast %d, libyaml %d", i + 1,
+				        a->data.scalar.style, b->data.scalar.style);
 			if (a->data.scalar.length != b->data.scalar.length ||
 			    memcmp(a->data.scalar.value, b->data.scalar.value, a->data.scalar.length) != 0 ||
 			    a->data.scalar.value[a->data.scalar.length] != '\0')
@@ -109,7 +109,8 @@ static inline const char *yaml_compare_docs(const yaml_document_t *fast, const y
  * end, if it got there), else what differs. *accepted: documents the fast path returned; *last: its
  * final status. */
 static inline const char *yaml_compare_input(const char *text, size_t len, const struct yaml_doc_limits *lim,
-                                      size_t *accepted, enum yaml_fast_status *last, char *why, size_t cap)
+                                             size_t *accepted, enum yaml_fast_status *last, char *why,
+                                             size_t cap)
 {
 	struct yaml_fast f;
 	yaml_parser_t p;
@@ -129,17 +130,19 @@ static inline const char *yaml_compare_input(const char *text, size_t len, const
 			if (st == YAML_DOC_OK)
 				yaml_document_delete(&sd);
 			if (st != YAML_DOC_END) {
-				snprintf(why, cap, "fast path ended after %zu documents, libyaml says %d", *accepted, st);
+				snprintf(why, cap, "fast path ended after %zu documents, libyaml says %d",
+				         *accepted, st);
 				diff = why;
 			}
 			break;
 		}
 		if (st != YAML_DOC_OK) {
-			snprintf(why, cap, "document %zu: fast path accepted it, libyaml says %d", *accepted + 1, st);
+			snprintf(why, cap, "document %zu: fast path accepted it, libyaml says %d",
+			         *accepted + 1, st);
 			diff = why;
 			break;
 		}
-		char inner[256];
+		char inner[200];
 		diff = yaml_compare_docs(&fd, &sd, inner, sizeof(inner));
 		yaml_document_delete(&sd);
 		if (diff) {
@@ -204,10 +207,12 @@ static inline const char *yaml_compare_loads(const char *text, size_t len, char 
 		snprintf(why, cap, "load returned %d with the fast path, %d without", rcs[0], rcs[1]);
 		diff = why;
 	} else if (dls[0].count != dls[1].count) {
-		snprintf(why, cap, "%zu diagnostics with the fast path, %zu without", dls[0].count, dls[1].count);
+		snprintf(why, cap, "%zu diagnostics with the fast path, %zu without", dls[0].count,
+		         dls[1].count);
 		diff = why;
 	} else if (sets[0].count != sets[1].count) {
-		snprintf(why, cap, "%zu routes with the fast path, %zu without", sets[0].count, sets[1].count);
+		snprintf(why, cap, "%zu routes with the fast path, %zu without", sets[0].count,
+		         sets[1].count);
 		diff = why;
 	}
 	for (size_t i = 0; !diff && i < dls[0].count; i++) {
@@ -215,7 +220,8 @@ static inline const char *yaml_compare_loads(const char *text, size_t len, char 
 		diag_format(&dls[0].items[i], a, sizeof(a));
 		diag_format(&dls[1].items[i], b, sizeof(b));
 		if (strcmp(a, b) != 0) {
-			snprintf(why, cap, "diagnostic %zu: \"%s\" with the fast path, \"%s\" without", i, a, b);
+			snprintf(why, cap, "diagnostic %zu: \"%s\" with the fast path, \"%s\" without", i, a,
+			         b);
 			diff = why;
 		}
 	}
