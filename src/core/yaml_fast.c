@@ -45,8 +45,8 @@ enum pending { PEND_NONE, PEND_VALUE, PEND_ENTRY };
 
 /* A scalar found on the current line, not yet a node. */
 struct scalar {
-	size_t start, end;     /* the token: quotes included */
-	size_t vstart, vend;   /* the value's raw bytes */
+	size_t start, end;   /* the token: quotes included */
+	size_t vstart, vend; /* the value's raw bytes */
 	yaml_scalar_style_t style;
 	bool escaped; /* the raw bytes need unescaping */
 };
@@ -250,11 +250,21 @@ static size_t unescape(const char *s, size_t n, char single, char *out)
 		}
 		c = s[++i];
 		switch (c) {
-		case 'b': out[o++] = '\b'; break;
-		case 'f': out[o++] = '\f'; break;
-		case 'n': out[o++] = '\n'; break;
-		case 'r': out[o++] = '\r'; break;
-		case 't': out[o++] = '\t'; break;
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
 		case 'u': {
 			unsigned v = 0;
 			for (int k = 1; k <= 4; k++) {
@@ -265,7 +275,9 @@ static size_t unescape(const char *s, size_t n, char single, char *out)
 			i += 4;
 			break;
 		}
-		default: out[o++] = c; break; /* \\ \" \/ */
+		default:
+			out[o++] = c;
+			break; /* \\ \" \/ */
 		}
 	}
 	return o;
@@ -313,7 +325,8 @@ static status_t open_collection(struct yaml_fast *f, yaml_node_type_t type, bool
 		return YAML_FAST_UNSUPPORTED;
 	TRY(new_node(f, type, m, id));
 	if (type == YAML_MAPPING_NODE)
-		f->nodes[*id - 1].data.mapping.style = flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE;
+		f->nodes[*id - 1].data.mapping.style =
+		    flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE;
 	else
 		f->nodes[*id - 1].data.sequence.style =
 		    flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE;
@@ -344,7 +357,8 @@ static status_t close_collection(struct yaml_fast *f, int id, size_t kid_start, 
 		yaml_node_item_t *items = arena_alloc(f, (n ? n : 1) * sizeof(*items));
 		if (!items)
 			return YAML_FAST_NOMEM;
-		memcpy(items, f->kids + kid_start, n * sizeof(*items));
+		if (n)
+			memcpy(items, f->kids + kid_start, n * sizeof(*items));
 		node = &f->nodes[id - 1];
 		node->data.sequence.items.start = items;
 		node->data.sequence.items.top = items + n;
@@ -488,8 +502,8 @@ static status_t flow_collection(struct yaml_fast *f, size_t p, size_t *end)
 				q = skip_spaces(f, key.end);
 				if (q - key.start >= SIMPLE_KEY)
 					return YAML_FAST_UNSUPPORTED;
-				/* after a plain key ':' must be followed by a blank; after a quoted key (JSON)
-				 * libyaml takes ':' as the value indicator either way */
+				/* after a plain key ':' must be followed by a blank; after a quoted key
+				 * (JSON) libyaml takes ':' as the value indicator either way */
 				if (at(f, q) != ':' ||
 				    (key.style == YAML_PLAIN_SCALAR_STYLE && at(f, q + 1) != ' '))
 					return YAML_FAST_UNSUPPORTED;
@@ -683,7 +697,8 @@ static status_t body(struct yaml_fast *f, bool explicit_start, yaml_mark_t *end,
 				TRY(open_block_line(f, p, &pend, &pend_mark));
 				continue;
 			}
-			if (pend == PEND_VALUE && col == top->indent && top->kind == LEVEL_MAP && is_dash(f, p)) {
+			if (pend == PEND_VALUE && col == top->indent && top->kind == LEVEL_MAP &&
+			    is_dash(f, p)) {
 				pend = PEND_NONE;
 				TRY(open_block(f, LEVEL_ISEQ, p));
 				TRY(block_entry(f, p, &pend, &pend_mark));
@@ -694,7 +709,8 @@ static status_t body(struct yaml_fast *f, bool explicit_start, yaml_mark_t *end,
 		}
 		while (f->nlevels) {
 			struct yaml_fast_level *top = &f->levels[f->nlevels - 1];
-			if (top->indent > col || (top->kind == LEVEL_ISEQ && top->indent == col && !is_dash(f, p)))
+			if (top->indent > col ||
+			    (top->kind == LEVEL_ISEQ && top->indent == col && !is_dash(f, p)))
 				TRY(close_block(f, mark_at(f, p)));
 			else
 				break;
@@ -702,7 +718,8 @@ static status_t body(struct yaml_fast *f, bool explicit_start, yaml_mark_t *end,
 		if (f->nlevels == 0) {
 			if (f->nnodes)
 				return YAML_FAST_UNSUPPORTED; /* a second root, or a continued scalar */
-			if (is_dash(f, p) || (at(f, p) != '[' && at(f, p) != '{' && is_key(f, p, &(struct scalar){0})))
+			if (is_dash(f, p) ||
+			    (at(f, p) != '[' && at(f, p) != '{' && is_key(f, p, &(struct scalar){0})))
 				TRY(open_block_line(f, p, &pend, &pend_mark));
 			else
 				TRY(line_value(f, p));

@@ -40,10 +40,10 @@ struct yaml_fast {
 	bool stopped;   /* UNSUPPORTED or END was returned: every later call returns the same */
 	bool after_end; /* the last document ended with "...": only "---" or the end may follow */
 	enum yaml_fast_status stop;
-	size_t ndocs;                   /* documents returned so far */
-	yaml_node_t *nodes;             /* the current document's nodes */
+	size_t ndocs;                    /* documents returned so far */
+	yaml_node_t *nodes;              /* the current document's nodes */
 	size_t nnodes, nodes_cap, count; /* count: nodes against lim.max_nodes */
-	int *kids;                      /* children of the open collections, innermost last */
+	int *kids;                       /* children of the open collections, innermost last */
 	size_t nkids, kids_cap;
 	struct yaml_fast_level *levels; /* open block collections, lim.max_depth of them at most */
 	size_t nlevels, depth;          /* depth: open block and flow collections */
