@@ -749,13 +749,17 @@ void yaml_fast_init(struct yaml_fast *f, const char *buf, size_t len, const stru
 	f->buf = buf;
 	f->len = len;
 	f->lim = *lim;
+	/* libyaml's reader decodes ahead of its scanner, so a bad byte anywhere counts, even in a document
+	 * after the ones this path could read. Branch-free blocks, so the compiler can vectorise the loop. */
 	f->ascii = true;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		if ((c < 0x20 || c > 0x7e) && c != '\n') {
-			f->ascii = false; /* libyaml's reader decodes ahead: a bad byte anywhere counts */
-			break;
+	for (size_t i = 0; i < len && f->ascii; i += 4096) {
+		size_t n = len - i < 4096 ? len - i : 4096;
+		unsigned bad = 0;
+		for (size_t k = 0; k < n; k++) {
+			unsigned char c = (unsigned char)buf[i + k];
+			bad |= (unsigned)((unsigned char)(c - 0x20) > 0x5e) & (unsigned)(c != '\n');
 		}
+		f->ascii = !bad;
 	}
 }
 
