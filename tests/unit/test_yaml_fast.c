@@ -107,11 +107,10 @@ TEST(json)
 TEST(unsupported)
 {
 	static const char *const cases[] = {
-	    "a:\tb\n",       /* tab */
-	    "a: b\r\n",      /* CR */
-	    "a: \xc3\xa9\n", /* non-ASCII */
-	    "\xef\xbb\xbf"
-	    "a: b\n",                 /* BOM */
+	    "a:\tb\n",                /* tab */
+	    "a: b\r\n",               /* CR */
+	    "a: \xc3\xa9\n",          /* non-ASCII */
+	    "\357\273\277a: b\n",     /* BOM */
 	    "a: &x b\nc: *x\n",       /* anchor, alias */
 	    "a: !!str b\n",           /* tag */
 	    "%YAML 1.1\n---\na: b\n", /* directive */
