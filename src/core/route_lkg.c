@@ -49,8 +49,8 @@ static int load_round(const struct route_candidate *c, size_t n, enum version *u
 	int err = manifest_loader_new(set, dl, &ld);
 	if (err)
 		return err;
-	size_t cap = n ? n : 1;
-	*owner = malloc(cap * sizeof(**owner));
+	/* A candidate loads as one route or none (see below), so n slots always suffice. */
+	*owner = malloc((n ? n : 1) * sizeof(**owner));
 	if (!*owner) {
 		manifest_loader_free(ld);
 		return FIXGW_ENOMEM;
@@ -71,18 +71,8 @@ static int load_round(const struct route_candidate *c, size_t n, enum version *u
 				route_set_pop(set);
 			use[i] = fall_back(&c[i], use[i]);
 		}
-		if (use[i] != USE_NONE) {
-			if (set->count > cap) {
-				size_t *grown = realloc(*owner, 2 * set->count * sizeof(**owner));
-				if (!grown) {
-					err = FIXGW_ENOMEM;
-					break;
-				}
-				*owner = grown;
-				cap = 2 * set->count;
-			}
+		if (!err && use[i] != USE_NONE) /* out of memory: a part of the text, or none of it, loaded */
 			(*owner)[set->count - 1] = i;
-		}
 	}
 	manifest_loader_free(ld);
 	return err;

@@ -1,5 +1,17 @@
 /* test_route_lkg.c - last-known-good compilation: invalid and conflicting new versions fall back. */
+#include "core/errors.h"
+#include "core/manifest.h"
+
+static int fail_loader_add; /* a hook: loading any text fails as out of memory */
+
+static int test_loader_add(struct manifest_loader *ld, const char *origin, const char *buf, size_t len)
+{
+	return fail_loader_add ? FIXGW_ENOMEM : manifest_loader_add(ld, origin, buf, len);
+}
+
+#define manifest_loader_add test_loader_add
 #include "../../src/core/route_lkg.c"
+#undef manifest_loader_add
 
 #include <stdio.h>
 
@@ -151,8 +163,26 @@ TEST(many_changes_one_conflict)
 		free(texts[i]);
 }
 
+/* Out of memory while loading the first candidate: no route was loaded, so none has an owner to note
+ * (this once wrote owner[-1]). */
+TEST(out_of_memory_while_loading_is_returned)
+{
+	char *a = fs("a", "A", "svc-a");
+	struct route_candidate c[] = {cand(a, NULL)};
+	enum route_verdict v[1];
+	struct diag_list dl;
+	struct route_table *t;
+	diag_list_init(&dl);
+	fail_loader_add = 1;
+	CHECK_EQ_INT(route_lkg_compile(c, 1, &dl, v, &t), FIXGW_ENOMEM);
+	fail_loader_add = 0;
+	CHECK(t == NULL);
+	diag_list_free(&dl);
+	free(a);
+}
+
 TEST_MAIN(TEST_ENTRY(all_valid_accepted_in_one_round),
           TEST_ENTRY(conflicting_update_keeps_its_lkg_and_others_update),
           TEST_ENTRY(new_conflicting_pair_without_lkg_is_refused_both_ways),
           TEST_ENTRY(invalid_update_keeps_lkg_invalid_new_object_refused),
-          TEST_ENTRY(many_changes_one_conflict))
+          TEST_ENTRY(many_changes_one_conflict), TEST_ENTRY(out_of_memory_while_loading_is_returned))
