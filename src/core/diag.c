@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "grow.h"
 #include "text.h"
 
 #define DIAG_DEFAULT_MAX_ITEMS 1000
@@ -29,15 +30,7 @@ void diag_list_free(struct diag_list *dl)
 /* Make room for one more item; false on allocation failure. */
 static bool diag_reserve(struct diag_list *dl)
 {
-	if (dl->count < dl->cap)
-		return true;
-	size_t cap = dl->cap ? dl->cap * 2 : 16;
-	struct diag *items = realloc(dl->items, cap * sizeof(*items));
-	if (!items)
-		return false;
-	dl->items = items;
-	dl->cap = cap;
-	return true;
+	return GROW_ARRAY(dl->items, dl->cap, dl->count + 1, 16) == 0;
 }
 
 static char *dup_or_null(const char *s, bool *failed)

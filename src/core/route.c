@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 enum route_kind route_kind_of(const struct route *r)
 {
 	if (r->nfields == 0)
@@ -22,14 +24,8 @@ void route_set_init(struct route_set *set)
 
 struct route *route_set_push(struct route_set *set)
 {
-	if (set->count == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 8;
-		struct route *items = realloc(set->items, cap * sizeof(*items));
-		if (!items)
-			return NULL;
-		set->items = items;
-		set->cap = cap;
-	}
+	if (GROW_ARRAY(set->items, set->cap, set->count + 1, 8) != 0)
+		return NULL;
 	struct route *r = &set->items[set->count++];
 	memset(r, 0, sizeof(*r));
 	return r;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "telemetry/log.h"
 
 void route_registry_init(struct route_registry *reg, unsigned nworkers)
@@ -49,14 +50,8 @@ static ssize_t find(const struct route_registry *reg, const char *key)
 
 static struct route_stats *insert_locked(struct route_registry *reg, const char *key, size_t at)
 {
-	if (reg->count == reg->cap) {
-		size_t cap = reg->cap ? reg->cap * 2 : 64;
-		struct route_stats **items = realloc(reg->items, cap * sizeof(*items));
-		if (!items)
-			return NULL;
-		reg->items = items;
-		reg->cap = cap;
-	}
+	if (GROW_ARRAY(reg->items, reg->cap, reg->count + 1, 64) != 0)
+		return NULL;
 	struct route_stats *st = calloc(1, sizeof(*st));
 	if (!st)
 		return NULL;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/grow.h"
 #include "core/manifest.h"
 #include "core/route_lkg.h"
 #include "gateway/source.h"
@@ -444,15 +445,9 @@ static bool collect_fixsession(void *arg, const struct k8s_store_entry *e)
 {
 	struct fs_list *l = arg;
 	const struct fs_obj *o = e->obj;
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		struct fs_copy *grown = realloc(l->items, cap * sizeof(*grown));
-		if (!grown) {
-			l->nomem = true;
-			return false;
-		}
-		l->items = grown;
-		l->cap = cap;
+	if (GROW_ARRAY(l->items, l->cap, l->count + 1, 256) != 0) {
+		l->nomem = true;
+		return false;
 	}
 	struct fs_copy *c = &l->items[l->count];
 	c->key = strdup(e->key);
@@ -506,14 +501,8 @@ static void log_verdicts(const struct fs_list *l, const enum route_verdict *v)
 
 static bool fs_list_add(struct fs_list *l, const char *key, size_t key_len, const char *text, size_t len)
 {
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		struct fs_copy *grown = realloc(l->items, cap * sizeof(*grown));
-		if (!grown)
-			return false;
-		l->items = grown;
-		l->cap = cap;
-	}
+	if (GROW_ARRAY(l->items, l->cap, l->count + 1, 256) != 0)
+		return false;
 	struct fs_copy *c = &l->items[l->count];
 	c->key = strndup(key, key_len);
 	c->text = strndup(text, len);
@@ -750,15 +739,9 @@ static bool collect_slice(void *arg, const struct k8s_store_entry *e)
 	const struct slice_obj *s = e->obj;
 	if (!s->family || !s->neps)
 		return true;
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		const struct slice_obj **grown = realloc(l->items, cap * sizeof(*grown));
-		if (!grown) {
-			l->nomem = true;
-			return false;
-		}
-		l->items = grown;
-		l->cap = cap;
+	if (GROW_ARRAY(l->items, l->cap, l->count + 1, 64) != 0) {
+		l->nomem = true;
+		return false;
 	}
 	l->items[l->count++] = s;
 	return true;

@@ -19,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/errors.h"
 #include "core/fix_dict.h"
 #include "core/fix_scan.h"
+#include "core/grow.h"
 #include "core/redact.h"
 #include "gateway/relay.h"
 #include "gateway/worker.h"
@@ -591,22 +593,20 @@ static void step_logon(struct session *s)
 		if (s->inlen == s->incap) {
 			/* Grow up to the Logon limit plus one chunk, so "too large" is decided by the scanner
 			 * and bytes pipelined behind a Logon near the limit still fit. */
-			uint32_t cap = s->incap ? s->incap * 2 : LOGON_BUF_INITIAL;
-			if (cap > max + 4096u)
-				cap = max + 4096u;
-			if (cap <= s->inlen) {
+			size_t cap = s->incap;
+			int err = grow_array(&s->inbuf, &cap, (size_t)s->inlen + 1, 1, LOGON_BUF_INITIAL,
+			                     (size_t)max + 4096);
+			if (err == FIXGW_ELIMIT) {
 				reject_or_close(s, GW_REJECT_PARSE_FAILURE, "PARSE_FAILURE",
 				                "Logon larger than the limit");
 				return;
 			}
-			char *nb = realloc(s->inbuf, cap);
-			if (!nb) {
+			if (err) {
 				session_close(s, LOG_ERROR, "internal_error",
 				              "out of memory for the Logon buffer");
 				return;
 			}
-			s->inbuf = nb;
-			s->incap = cap;
+			s->incap = (uint32_t)cap; /* at most max_logon_bytes + 4096 */
 		}
 		ssize_t r = transport_read(&s->client, s->inbuf + s->inlen, s->incap - s->inlen);
 		if (r == -EAGAIN)

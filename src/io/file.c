@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/grow.h"
+
 int io_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	struct stat st;
@@ -38,15 +40,10 @@ int io_read_file(const char *path, size_t max, char **out, size_t *len)
 		goto out_fd;
 	}
 	while (n <= max) {
-		if (n + 1 >= cap) { /* the file grew (or reported size 0, as /proc files do) */
-			size_t ncap = cap * 2 < max + 2 ? cap * 2 : max + 2;
-			char *nbuf = realloc(buf, ncap);
-			if (!nbuf) {
-				rc = -ENOMEM;
-				goto out_buf;
-			}
-			buf = nbuf;
-			cap = ncap;
+		/* the file grew (or reported size 0, as /proc files do): room for a byte more and the NUL */
+		if (grow_array(&buf, &cap, n + 2, 1, cap, max + 2) != 0) {
+			rc = -ENOMEM;
+			goto out_buf;
 		}
 		ssize_t r = read(fd, buf + n, cap - 1 - n);
 		if (r < 0 && errno == EINTR)

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "core/errors.h"
+#include "core/grow.h"
 #include "core/manifest.h"
 #include "io/file.h"
 
@@ -55,15 +56,9 @@ struct walk {
 /* A new entry at the end of the list; NULL (and err set) when out of memory. */
 static struct entry *add_entry(struct walk *w, const char *path)
 {
-	if (w->nentries == w->entries_cap) {
-		size_t cap = w->entries_cap ? w->entries_cap * 2 : 16;
-		struct entry *e = realloc(w->entries, cap * sizeof(*e));
-		if (!e) {
-			w->err = FIXGW_ENOMEM;
-			return NULL;
-		}
-		w->entries = e;
-		w->entries_cap = cap;
+	if (GROW_ARRAY(w->entries, w->entries_cap, w->nentries + 1, 16) != 0) {
+		w->err = FIXGW_ENOMEM;
+		return NULL;
 	}
 	struct entry *e = &w->entries[w->nentries];
 	memset(e, 0, sizeof(*e));
@@ -211,14 +206,8 @@ static void load_dir(struct walk *w, const char *path, unsigned depth)
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			char **n = realloc(names, ncap * sizeof(*n));
-			if (!n)
-				goto oom;
-			names = n;
-			cap = ncap;
-		}
+		if (GROW_ARRAY(names, cap, count + 1, 32) != 0)
+			goto oom;
 		if (asprintf(&names[count], "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
 		             de->d_name) < 0)
 			goto oom;
@@ -247,15 +236,9 @@ static bool first_visit(struct walk *w, const struct stat *st)
 	for (size_t i = 0; i < w->ndirs; i++)
 		if (w->dirs[i].dev == st->st_dev && w->dirs[i].ino == st->st_ino)
 			return false;
-	if (w->ndirs == w->dirs_cap) {
-		size_t cap = w->dirs_cap ? w->dirs_cap * 2 : 16;
-		struct dir_id *d = realloc(w->dirs, cap * sizeof(*d));
-		if (!d) {
-			w->err = FIXGW_ENOMEM;
-			return false;
-		}
-		w->dirs = d;
-		w->dirs_cap = cap;
+	if (GROW_ARRAY(w->dirs, w->dirs_cap, w->ndirs + 1, 16) != 0) {
+		w->err = FIXGW_ENOMEM;
+		return false;
 	}
 	w->dirs[w->ndirs++] = (struct dir_id){st->st_dev, st->st_ino};
 	return true;

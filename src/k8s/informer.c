@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/errors.h"
+#include "core/grow.h"
 #include "k8s/backoff.h"
 #include "k8s/watch_split.h"
 #include "telemetry/log.h"
@@ -198,15 +199,9 @@ static int take_items(struct k8s_informer *inf, json_t *items, struct item_vec *
 		void *d = decode(inf, key, obj);
 		if (!d)
 			continue;
-		if (iv->n == iv->cap) {
-			size_t cap = iv->cap ? iv->cap * 2 : 64;
-			struct k8s_store_item *nv = realloc(iv->v, cap * sizeof(*nv));
-			if (!nv) {
-				ops_free(inf, d);
-				return FIXGW_ENOMEM;
-			}
-			iv->v = nv;
-			iv->cap = cap;
+		if (GROW_ARRAY(iv->v, iv->cap, iv->n + 1, 64) != 0) {
+			ops_free(inf, d);
+			return FIXGW_ENOMEM;
 		}
 		struct k8s_store_item *it = &iv->v[iv->n];
 		it->key = strdup(key);

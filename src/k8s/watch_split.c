@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 #define SPLIT_MIN_CAP  4096u
 #define SPLIT_KEEP_CAP (1u << 20) /* a buffer grown past this is freed after its event */
 
@@ -43,19 +45,11 @@ static void keep(struct k8s_split *s, const char *data, size_t n)
 		s->len = 0;
 		return;
 	}
-	if (need > s->cap) {
-		size_t cap = s->cap ? s->cap : SPLIT_MIN_CAP < s->max ? SPLIT_MIN_CAP : s->max;
-		while (cap < need)
-			cap = cap > s->max / 2 ? s->max : cap * 2;
-		char *nb = realloc(s->buf, cap);
-		if (!nb) {
-			s->dropping = s->nomem = true;
-			s->skipped = need;
-			s->len = 0;
-			return;
-		}
-		s->buf = nb;
-		s->cap = cap;
+	if (grow_array(&s->buf, &s->cap, need, 1, SPLIT_MIN_CAP, s->max) != 0) {
+		s->dropping = s->nomem = true;
+		s->skipped = need;
+		s->len = 0;
+		return;
 	}
 	memcpy(s->buf + s->len, data, n);
 	s->len = need;

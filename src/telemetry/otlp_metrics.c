@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/grow.h"
 #include "telemetry/otlp.h"
 #include "telemetry/otlp_internal.h"
 
@@ -74,14 +75,8 @@ static struct otlp_metric *metric_get(struct otlp_metric_set *set, const struct 
 			return &set->metrics[m];
 		}
 	}
-	if (set->nmetrics == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 16;
-		struct otlp_metric *n = realloc(set->metrics, cap * sizeof(*n));
-		if (!n)
-			goto nomem;
-		set->metrics = n;
-		set->cap = cap;
-	}
+	if (GROW_ARRAY(set->metrics, set->cap, set->nmetrics + 1, 16) != 0)
+		goto nomem;
 	struct otlp_metric *mt = &set->metrics[set->nmetrics];
 	memset(mt, 0, sizeof(*mt));
 	mt->type = d->type;
@@ -142,15 +137,9 @@ static struct otlp_point *point_add(struct otlp_metric_set *set, const struct ot
 	struct otlp_metric *mt = metric_get(set, d, err);
 	if (!mt)
 		goto dropped;
-	if (mt->npoints == mt->cap) {
-		size_t cap = mt->cap ? mt->cap * 2 : 4;
-		struct otlp_point *n = realloc(mt->points, cap * sizeof(*n));
-		if (!n) {
-			*err = FIXGW_ENOMEM;
-			goto dropped;
-		}
-		mt->points = n;
-		mt->cap = cap;
+	if (GROW_ARRAY(mt->points, mt->cap, mt->npoints + 1, 4) != 0) {
+		*err = FIXGW_ENOMEM;
+		goto dropped;
 	}
 	struct otlp_point *p = &mt->points[mt->npoints];
 	memset(p, 0, sizeof(*p));

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/grow.h"
 #include "telemetry/otlp_metrics.h"
 
 /* A growing output buffer; a failed allocation sets oom and stops all further output. */
@@ -18,18 +19,8 @@ struct pbuf {
 
 static void pb_reserve(struct pbuf *b, size_t more)
 {
-	if (b->oom || b->len + more + 1 <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	char *n = realloc(b->p, cap);
-	if (!n) {
+	if (!b->oom && GROW_ARRAY(b->p, b->cap, b->len + more + 1, 4096) != 0)
 		b->oom = true;
-		return;
-	}
-	b->p = n;
-	b->cap = cap;
 }
 
 static void pb_putn(struct pbuf *b, const char *s, size_t n)

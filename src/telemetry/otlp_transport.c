@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/errors.h"
+#include "core/grow.h"
 #include "telemetry/otlp_internal.h"
 
 #define MAX_RESPONSE (1u << 20) /* a reply larger than this is cut: an exporter needs only its head */
@@ -150,16 +151,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct otlp_transport *t = arg;
 	size_t len = size * n;
 	size_t take = t->resp_len + len > MAX_RESPONSE ? MAX_RESPONSE - t->resp_len : len;
-	if (take && t->resp_len + take > t->resp_cap) {
-		size_t cap = t->resp_cap ? t->resp_cap : 1024;
-		while (cap < t->resp_len + take)
-			cap *= 2;
-		uint8_t *nb = realloc(t->resp, cap);
-		if (!nb)
-			return len; /* keep reading, just without the body */
-		t->resp = nb;
-		t->resp_cap = cap;
-	}
+	if (take && GROW_ARRAY(t->resp, t->resp_cap, t->resp_len + take, 1024) != 0)
+		return len; /* keep reading, just without the body */
 	if (take) {
 		memcpy(t->resp + t->resp_len, p, take);
 		t->resp_len += take;
