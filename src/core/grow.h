@@ -20,7 +20,7 @@ int grow_array(void *itemsp, size_t *cap, size_t need, size_t elem_size, size_t 
 
 /** grow_array for a typed pointer lvalue `items` (T *) and its size_t capacity lvalue `cap`, without a
  * maximum: the element size is sizeof(*items). */
-#define GROW_ARRAY(items, cap, need, initial)                                                     \
+#define GROW_ARRAY(items, cap, need, initial)                                                                \
 	grow_array(&(items), &(cap), (need), sizeof(*(items)), (initial), SIZE_MAX)
 
 #endif
