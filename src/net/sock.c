@@ -76,46 +76,86 @@ int net_addr_parse(const char *s, struct net_addr *out)
 	return 0;
 }
 
+/* The numeric address of sa (an IPv6 one without brackets) at p, which has room for INET6_ADDRSTRLEN
+ * bytes; returns the end (no NUL), or NULL for a family without one. IPv4 by hand: every accepted
+ * connection formats its peer, and inet_ntop + snprintf cost more than the rest of accepting in user
+ * space. */
+static char *put_ip(const struct sockaddr *sa, char *p)
+{
+	if (sa->sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, p, INET6_ADDRSTRLEN);
+		return p + strlen(p);
+	}
+	if (sa->sa_family != AF_INET)
+		return NULL;
+	const unsigned char *b = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		if (i < 3)
+			*p++ = '.';
+	}
+	return p;
+}
+
+/* text[0..n) into out as a C string, cut to what fits. */
+static void copy_text(char *out, size_t cap, const char *text, size_t n)
+{
+	if (!cap)
+		return;
+	n = n < cap ? n : cap - 1;
+	memcpy(out, text, n);
+	out[n] = '\0';
+}
+
+uint16_t net_addr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	return 0;
+}
+
+void net_addr_host(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
+{
+	char text[INET6_ADDRSTRLEN];
+	(void)len;
+	char *end = put_ip(sa, text);
+	if (end)
+		copy_text(out, cap, text, (size_t)(end - text));
+	else
+		copy_text(out, cap, "?", 1);
+}
+
 void net_addr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
 {
-	char ip[INET6_ADDRSTRLEN];
+	char text[sizeof("[]:65535") + INET6_ADDRSTRLEN], *p = text;
 	(void)len;
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, cap, "[%s]:%u", ip, ntohs(a6->sin6_port));
-	} else if (sa->sa_family == AF_INET) {
-		/* By hand: every accepted connection formats its peer, and inet_ntop + snprintf cost more
-		 * than the rest of accepting in user space. */
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
-		const unsigned char *b = (const unsigned char *)&a4->sin_addr;
-		char text[sizeof("255.255.255.255:65535")], *p = text;
-		for (int i = 0; i < 4; i++) {
-			unsigned v = b[i];
-			if (v >= 100)
-				*p++ = (char)('0' + v / 100);
-			if (v >= 10)
-				*p++ = (char)('0' + v / 10 % 10);
-			*p++ = (char)('0' + v % 10);
-			*p++ = i < 3 ? '.' : ':';
-		}
-		char digits[5], *d = digits + sizeof(digits);
-		unsigned port = ntohs(a4->sin_port);
-		do
-			*--d = (char)('0' + port % 10);
-		while (port /= 10);
-		size_t n = (size_t)(digits + sizeof(digits) - d);
-		memcpy(p, d, n);
-		p += n;
-		n = (size_t)(p - text);
-		if (cap) {
-			n = n < cap ? n : cap - 1;
-			memcpy(out, text, n);
-			out[n] = '\0';
-		}
-	} else {
-		snprintf(out, cap, "?");
+	bool v6 = sa->sa_family == AF_INET6;
+	if (v6)
+		*p++ = '[';
+	p = put_ip(sa, p);
+	if (!p) {
+		copy_text(out, cap, "?", 1);
+		return;
 	}
+	if (v6)
+		*p++ = ']';
+	*p++ = ':';
+	char digits[5], *d = digits + sizeof(digits);
+	unsigned port = net_addr_port(sa);
+	do
+		*--d = (char)('0' + port % 10);
+	while (port /= 10);
+	size_t n = (size_t)(digits + sizeof(digits) - d);
+	memcpy(p, d, n);
+	p += n;
+	copy_text(out, cap, text, (size_t)(p - text));
 }
 
 int net_listen(const struct net_addr *a, bool reuse_port, int backlog)

@@ -17,8 +17,14 @@ struct net_addr {
 
 /** Parse a numeric address (no DNS: the gateway never blocks on a resolver). Returns 0 or FIXGW_EINVAL. */
 int net_addr_parse(const char *s, struct net_addr *out);
-/** Format sa as "ip:port" / "[ip]:port" into out. */
+/** Format sa (AF_INET or AF_INET6, else "?") as "ip:port" / "[ip]:port" into out, a C string cut to cap. */
 void net_addr_format(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
+/** Only the numeric address of sa, an IPv6 one without brackets ("::1"), into out, a C string cut to
+ * cap ("?" for another family): what net_addr_format writes before the port, for attributes that keep
+ * address and port apart. */
+void net_addr_host(const struct sockaddr *sa, socklen_t len, char *out, size_t cap);
+/** The port of sa in host byte order; 0 for a family without one. */
+uint16_t net_addr_port(const struct sockaddr *sa);
 
 /** A non-blocking listening socket (SO_REUSEADDR, optionally SO_REUSEPORT). Returns fd or -errno. */
 int net_listen(const struct net_addr *a, bool reuse_port, int backlog);
