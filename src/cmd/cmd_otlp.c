@@ -44,12 +44,6 @@ static const char *env_get(const char *name)
 	return getenv(name);
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-}
-
 static void random_bytes(uint8_t *b, size_t n)
 {
 	static uint64_t s;
@@ -175,12 +169,12 @@ static int selftest(struct otlp_exporter *e, uint32_t wait_ms)
 	bool ok = rc == 0;
 	for (int s = 0; s < OTLP_NSIGNALS; s++)
 		ok &= st.sig[s].dropped == 0 && st.sig[s].failed == 0 && st.sig[s].queued == 0;
-	hex(trace, 16, hexbuf);
+	otlp_id_to_hex(trace, 16, hexbuf);
 	printf("{\"trace_id\":\"%s\",\"spans\":{", hexbuf);
-	hex(root_id, 8, hexbuf);
+	otlp_id_to_hex(root_id, 8, hexbuf);
 	printf("\"fixgw.connection\":\"%s\"", hexbuf);
 	for (size_t i = 0; i < NCHILD; i++) {
-		hex(child_id[i], 8, hexbuf);
+		otlp_id_to_hex(child_id[i], 8, hexbuf);
 		printf(",\"%s\":\"%s\"", children[i], hexbuf);
 	}
 	printf("},\"stats\":");

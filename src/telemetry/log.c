@@ -273,6 +273,7 @@ void log_begin(struct log_line *l, enum log_level lvl, const char *event, const 
 	l->event = event;
 	l->nfields = 0;
 	l->trace_field = l->span_field = -1;
+	l->trace_bytes = l->span_bytes = NULL;
 	if (!ctx)
 		return;
 	log_str(l, "component", ctx->component);
@@ -289,6 +290,8 @@ void log_begin(struct log_line *l, enum log_level lvl, const char *event, const 
 	log_str(l, "span_id", ctx->span_id);
 	if (l->nfields > n)
 		l->span_field = (int8_t)n;
+	l->trace_bytes = ctx->trace_bytes;
+	l->span_bytes = ctx->span_bytes;
 }
 
 /* Decode the JSON string text that log_json_escape wrote (without its quotes) into out; returns the
@@ -361,6 +364,8 @@ static void emit_record(const struct log_line *l, const char *msg)
 	                       .level = (enum log_level)l->level,
 	                       .event = l->event,
 	                       .msg = msg,
+	                       .trace_bytes = l->trace_bytes,
+	                       .span_bytes = l->span_bytes,
 	                       .fields = f};
 	for (uint8_t i = 0; i < l->nfields; i++) {
 		const struct log_field_pos *p = &l->fields[i];

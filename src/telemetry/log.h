@@ -34,7 +34,10 @@ struct log_ctx {
 	const char *route;    /* "namespace/name" once routed */
 	const char *trace_id; /* 32 hex digits, or NULL */
 	const char *span_id;  /* 16 hex digits, or NULL */
-	uint64_t conn_id;     /* 0 when not about a connection */
+	/* The same ids as their 16 and 8 bytes when the caller made them as bytes (NULL otherwise): the
+	 * record hook takes them as they are instead of decoding the text back. */
+	const uint8_t *trace_bytes, *span_bytes;
+	uint64_t conn_id; /* 0 when not about a connection */
 };
 
 /** At most this many attributes of a line reach a record hook (the OTLP record's own limit). */
@@ -61,7 +64,8 @@ struct log_line {
 	bool record;   /* a record hook was installed at log_begin: remember where the values are */
 	uint8_t level; /* enum log_level */
 	uint8_t nfields;
-	int8_t trace_field, span_field; /* indexes of the context's ids in fields, or -1 */
+	int8_t trace_field, span_field;          /* indexes of the context's ids in fields, or -1 */
+	const uint8_t *trace_bytes, *span_bytes; /* the context's, for the record hook */
 	const char *event;
 	uint64_t time_ns; /* the line's timestamp, Unix epoch nanoseconds */
 	struct log_field_pos fields[LOG_RECORD_MAX_FIELDS];
@@ -83,9 +87,11 @@ struct log_record {
 	uint64_t time_ns;
 	enum log_level level;
 	const char *event;
-	const char *msg;                /* NUL-terminated */
-	const char *trace_id;           /* 32 hex digits (not NUL-terminated), or NULL */
-	const char *span_id;            /* 16 hex digits, or NULL */
+	const char *msg;            /* NUL-terminated */
+	const char *trace_id;       /* 32 hex digits (not NUL-terminated), or NULL */
+	const char *span_id;        /* 16 hex digits, or NULL */
+	const uint8_t *trace_bytes; /* the same ids as bytes when the line's context had them, or NULL */
+	const uint8_t *span_bytes;
 	const struct log_field *fields; /* the line's attributes in order, the ids excepted */
 	size_t nfields;
 };

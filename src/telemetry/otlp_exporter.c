@@ -107,17 +107,33 @@ static uint64_t xorshift128p(uint64_t s[2])
 	return s[1] + y;
 }
 
-void otlp_random_hex(uint64_t s[2], char *out, size_t nbytes)
+void otlp_random_id(uint64_t s[2], uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t v = xorshift128p(s);
+		for (size_t k = 0; k < 8 && i + k < n; k++, v >>= 8)
+			out[i + k] = (uint8_t)v;
+	}
+}
+
+void otlp_id_to_hex(const uint8_t *id, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < nbytes; i += 8) {
-		uint64_t v = xorshift128p(s);
-		for (size_t k = 0; k < 8 && i + k < nbytes; k++, v >>= 8) {
-			out[2 * (i + k)] = hex[(v >> 4) & 15];
-			out[2 * (i + k) + 1] = hex[v & 15];
-		}
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
 	}
-	out[2 * nbytes] = '\0';
+	out[2 * n] = '\0';
+}
+
+void otlp_random_hex(uint64_t s[2], char *out, size_t nbytes)
+{
+	uint8_t id[32];
+	for (size_t i = 0; i < nbytes; i += sizeof(id)) {
+		size_t n = nbytes - i < sizeof(id) ? nbytes - i : sizeof(id);
+		otlp_random_id(s, id, n);
+		otlp_id_to_hex(id, n, out + 2 * i);
+	}
 }
 
 bool otlp_id_from_hex(const char *hex, uint8_t *out, size_t n)

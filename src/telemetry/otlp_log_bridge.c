@@ -35,8 +35,12 @@ static void bridge(void *arg, const struct log_record *r)
 	                     .body = r->msg,
 	                     .attrs = a,
 	                     .nattrs = n};
-	/* The ids are the line's hex text; a malformed one leaves the record without (all zero). */
-	if (r->trace_id && r->span_id) {
+	/* The ids as bytes where the line's maker had them; else decoded from the line's hex text (a
+	 * malformed one leaves the record without ids: all zero). */
+	if (r->trace_bytes && r->span_bytes) {
+		memcpy(l.trace_id, r->trace_bytes, sizeof(l.trace_id));
+		memcpy(l.span_id, r->span_bytes, sizeof(l.span_id));
+	} else if (r->trace_id && r->span_id) {
 		char hex[33];
 		memcpy(hex, r->trace_id, 32);
 		hex[32] = '\0';

@@ -13,6 +13,7 @@ struct seen {
 	int calls;
 	enum log_level level;
 	char event[64], msg[256], trace[33], span[17];
+	const uint8_t *trace_bytes, *span_bytes;
 	size_t nfields;
 	char keys[LOG_RECORD_MAX_FIELDS][32];
 	char vals[LOG_RECORD_MAX_FIELDS][128];
@@ -29,6 +30,8 @@ static void capture(void *arg, const struct log_record *r)
 	snprintf(s->msg, sizeof(s->msg), "%s", r->msg);
 	snprintf(s->trace, sizeof(s->trace), "%.*s", r->trace_id ? 32 : 0, r->trace_id ? r->trace_id : "");
 	snprintf(s->span, sizeof(s->span), "%.*s", r->span_id ? 16 : 0, r->span_id ? r->span_id : "");
+	s->trace_bytes = r->trace_bytes;
+	s->span_bytes = r->span_bytes;
 	s->nfields = r->nfields;
 	for (size_t i = 0; i < r->nfields; i++) {
 		snprintf(s->keys[i], sizeof(s->keys[i]), "%s", r->fields[i].key);
@@ -48,12 +51,16 @@ static int field(const struct seen *s, const char *key)
 	return -1;
 }
 
+static const uint8_t trace_bytes[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+                                        0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
 static const struct log_ctx ctx = {.component = "gateway",
                                    .listener = "fix-plain",
                                    .peer = "127.0.0.1:5000",
                                    .route = "trading/eq",
                                    .trace_id = "0123456789abcdef0123456789abcdef",
                                    .span_id = "0123456789abcdef",
+                                   .trace_bytes = trace_bytes,
+                                   .span_bytes = trace_bytes,
                                    .conn_id = 7};
 
 TEST(hook_sees_the_line_as_rendered)
@@ -85,6 +92,7 @@ TEST(hook_sees_the_line_as_rendered)
 	CHECK_EQ_STR(s.msg, "held 10 ms: closing");
 	CHECK_EQ_STR(s.trace, "0123456789abcdef0123456789abcdef");
 	CHECK_EQ_STR(s.span, "0123456789abcdef");
+	CHECK(s.trace_bytes == trace_bytes && s.span_bytes == trace_bytes); /* passed on, not decoded */
 	CHECK(field(&s, "trace_id") < 0 && field(&s, "span_id") < 0 && field(&s, "msg") < 0);
 	CHECK(field(&s, "event") < 0);
 	int i = field(&s, "component");
