@@ -74,9 +74,14 @@ struct session {
 	char *span_fields; /* routing fields after redaction, "key\0value\0" pairs (owned; spans only) */
 	uint8_t nspan_fields;
 	uint8_t tls_failure; /* enum tls_failure once a handshake failed */
-	char peer[48];
-	char trace_id[33], span_id[17];
-	uint8_t trace_bytes[16], span_bytes[8]; /* the same ids as bytes, for the span */
+	char peer[48];       /* "ip:port" for the log lines */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer_addr; /* the client's address as accepted: the span takes its address and port apart */
+	uint8_t trace_bytes[16], span_bytes[8]; /* the connection's trace and root span */
+	char trace_id[33], span_id[17];         /* the same ids as text, for the log lines */
 	struct log_ctx log;
 
 	/* LOGON: the buffered bytes and the scanner over them (freed once routed) */
@@ -240,16 +245,19 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 	s->timer.on_timer = on_timer;
 	s->reaper.run = reap;
 	s->accepted_ms = s->last_activity_ms = reactor_now(&w->reactor);
-	net_addr_format((const struct sockaddr *)peer, peer_len, s->peer, sizeof(s->peer));
-	worker_random_hex(w, s->trace_id, 16);
-	worker_random_hex(w, s->span_id, 8);
-	otlp_id_from_hex(s->trace_id, s->trace_bytes, 16);
-	otlp_id_from_hex(s->span_id, s->span_bytes, 8);
+	memcpy(&s->peer_addr, peer, peer_len < sizeof(s->peer_addr) ? peer_len : sizeof(s->peer_addr));
+	net_addr_format(&s->peer_addr.sa, peer_len, s->peer, sizeof(s->peer));
+	worker_random_id(w, s->trace_bytes, 16);
+	worker_random_id(w, s->span_bytes, 8);
+	otlp_id_to_hex(s->trace_bytes, 16, s->trace_id);
+	otlp_id_to_hex(s->span_bytes, 8, s->span_id);
 	s->log = (struct log_ctx){.component = "gateway",
 	                          .listener = l->cfg->name,
 	                          .peer = s->peer,
 	                          .trace_id = s->trace_id,
 	                          .span_id = s->span_id,
+	                          .trace_bytes = s->trace_bytes,
+	                          .span_bytes = s->span_bytes,
 	                          .conn_id = s->id};
 	list_add(&w->sessions, s);
 	gw_count(&w->stats.accepted, 1);
@@ -1126,7 +1134,6 @@ static void emit_child(struct session *s, const struct span_clock *c, const char
                        enum otlp_span_kind kind, uint64_t start_ns, uint64_t end_ns, bool failed,
                        const struct otlp_attr *attrs, size_t nattrs)
 {
-	char hex[17];
 	if (end_ns > c->end_ns)
 		end_ns = c->end_ns;
 	if (start_ns > end_ns)
@@ -1140,22 +1147,8 @@ static void emit_child(struct session *s, const struct span_clock *c, const char
 	                       .nattrs = nattrs};
 	memcpy(sp.trace_id, s->trace_bytes, 16);
 	memcpy(sp.parent_span_id, s->span_bytes, 8);
-	worker_random_hex(s->w, hex, 8);
-	otlp_id_from_hex(hex, sp.span_id, 8);
+	worker_random_id(s->w, sp.span_id, 8);
 	otlp_span_emit(s->w->otlp, &sp);
-}
-
-/* "1.2.3.4:5678" or "[::1]:5678" into address and port. */
-static int64_t split_peer(const char *peer, char *addr, size_t cap)
-{
-	const char *colon = strrchr(peer, ':');
-	size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
-	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
-		peer++;
-		n -= 2;
-	}
-	snprintf(addr, cap, "%.*s", (int)n, peer);
-	return colon ? strtol(colon + 1, NULL, 10) : 0;
 }
 
 static void emit_spans(struct session *s, enum log_level lvl, const char *event, const char *why)
@@ -1198,11 +1191,10 @@ static void emit_spans(struct session *s, enum log_level lvl, const char *event,
 		           span_time(&c, until), !at[SS_CONNECTING], a, 2);
 	}
 	if (at[SS_CONNECTING]) {
-		char addr[64] = "";
+		char host[INET6_ADDRSTRLEN] = "";
 		if (s->up_len)
-			net_addr_format(&s->up_addr.sa, s->up_len, addr, sizeof(addr));
-		char host[64];
-		int64_t port = split_peer(addr, host, sizeof(host));
+			net_addr_host(&s->up_addr.sa, s->up_len, host, sizeof(host));
+		int64_t port = s->up_len ? net_addr_port(&s->up_addr.sa) : 0;
 		struct otlp_attr a[] = {OTLP_STR("server.address", host), OTLP_INT("server.port", port),
 		                        OTLP_STR("fixgw.target", s->target_key),
 		                        OTLP_INT("fixgw.connect.attempts", s->attempts)};
@@ -1213,12 +1205,11 @@ static void emit_spans(struct session *s, enum log_level lvl, const char *event,
 
 	struct otlp_attr a[OTLP_REC_MAX_ATTRS];
 	size_t n = 0;
-	char peer[64];
-	int64_t peer_port = split_peer(s->peer, peer, sizeof(peer));
-	const char *lport = strrchr(s->listener->cfg->addr.text, ':');
+	char peer[INET6_ADDRSTRLEN];
+	net_addr_host(&s->peer_addr.sa, sizeof(s->peer_addr), peer, sizeof(peer));
 	a[n++] = OTLP_STR("network.peer.address", peer);
-	a[n++] = OTLP_INT("network.peer.port", peer_port);
-	a[n++] = OTLP_INT("server.port", lport ? strtol(lport + 1, NULL, 10) : 0);
+	a[n++] = OTLP_INT("network.peer.port", net_addr_port(&s->peer_addr.sa));
+	a[n++] = OTLP_INT("server.port", net_addr_port((const struct sockaddr *)&s->listener->cfg->addr.ss));
 	a[n++] = OTLP_STR("network.transport", "tcp");
 	a[n++] = OTLP_STR("fixgw.listener", s->listener->cfg->name);
 	a[n++] = OTLP_STR("fixgw.decision", s->decision ? s->decision : "NONE");

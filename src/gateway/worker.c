@@ -29,9 +29,9 @@ static void discover_placement(void)
 	placement_discover(&placement_, "/sys");
 }
 
-void worker_random_hex(struct gw_worker *w, char *out, size_t nbytes)
+void worker_random_id(struct gw_worker *w, uint8_t *out, size_t n)
 {
-	otlp_random_hex(w->rng, out, nbytes);
+	otlp_random_id(w->rng, out, n);
 }
 
 /* ---- accepting ---- */

@@ -107,8 +107,8 @@ void worker_endpoints_changed(struct gw_worker *w);
 /** On the worker's thread: answer the control thread's liveness ping. */
 void worker_ping(void *worker);
 
-/** Random hex ids for trace correlation. */
-void worker_random_hex(struct gw_worker *w, char *out, size_t nbytes);
+/** n random bytes from the worker's own generator: trace (16) and span (8) ids. */
+void worker_random_id(struct gw_worker *w, uint8_t *out, size_t n);
 
 /** The snapshot in use on this worker (borrowed: valid until the handler returns). */
 static inline const struct gw_snapshot *worker_snapshot(const struct gw_worker *w)
