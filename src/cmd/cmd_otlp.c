@@ -17,6 +17,7 @@
 
 #include "cmd/cmd.h"
 #include "core/errors.h"
+#include "core/text.h"
 #include "telemetry/otlp.h"
 
 static void otlp_usage(FILE *out)
@@ -169,12 +170,12 @@ static int selftest(struct otlp_exporter *e, uint32_t wait_ms)
 	bool ok = rc == 0;
 	for (int s = 0; s < OTLP_NSIGNALS; s++)
 		ok &= st.sig[s].dropped == 0 && st.sig[s].failed == 0 && st.sig[s].queued == 0;
-	otlp_id_to_hex(trace, 16, hexbuf);
+	text_hex(trace, 16, hexbuf);
 	printf("{\"trace_id\":\"%s\",\"spans\":{", hexbuf);
-	otlp_id_to_hex(root_id, 8, hexbuf);
+	text_hex(root_id, 8, hexbuf);
 	printf("\"fixgw.connection\":\"%s\"", hexbuf);
 	for (size_t i = 0; i < NCHILD; i++) {
-		otlp_id_to_hex(child_id[i], 8, hexbuf);
+		text_hex(child_id[i], 8, hexbuf);
 		printf(",\"%s\":\"%s\"", children[i], hexbuf);
 	}
 	printf("},\"stats\":");

@@ -147,3 +147,12 @@ size_t text_escape_controls(char *out, size_t cap, const char *s, size_t len)
 	out[n] = '\0';
 	return n;
 }
+
+void text_hex(const uint8_t *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}

@@ -39,4 +39,8 @@ char *text_json_harden(const char *json);
  * carry \\). Always NUL-terminates (cap > 0); cuts between characters. Returns the length written. */
 size_t text_escape_controls(char *out, size_t cap, const char *s, size_t len);
 
+/** Write the n bytes at in as 2*n lowercase hex digits and a NUL into out (2*n + 1 bytes): trace and span
+ * ids as log lines carry them, digests as names. */
+void text_hex(const uint8_t *in, size_t n, char *out);
+
 #endif

@@ -80,8 +80,7 @@ struct session {
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
 	} peer_addr; /* the client's address as accepted: the span takes its address and port apart */
-	uint8_t trace_bytes[16], span_bytes[8]; /* the connection's trace and root span */
-	char trace_id[33], span_id[17];         /* the same ids as text, for the log lines */
+	uint8_t trace_bytes[16], span_bytes[8]; /* the connection's trace and root span (log lines: as hex) */
 	struct log_ctx log;
 
 	/* LOGON: the buffered bytes and the scanner over them (freed once routed) */
@@ -249,13 +248,9 @@ void session_start(struct gw_worker *w, struct gw_listener *l, int fd, const str
 	net_addr_format(&s->peer_addr.sa, peer_len, s->peer, sizeof(s->peer));
 	worker_random_id(w, s->trace_bytes, 16);
 	worker_random_id(w, s->span_bytes, 8);
-	otlp_id_to_hex(s->trace_bytes, 16, s->trace_id);
-	otlp_id_to_hex(s->span_bytes, 8, s->span_id);
 	s->log = (struct log_ctx){.component = "gateway",
 	                          .listener = l->cfg->name,
 	                          .peer = s->peer,
-	                          .trace_id = s->trace_id,
-	                          .span_id = s->span_id,
 	                          .trace_bytes = s->trace_bytes,
 	                          .span_bytes = s->span_bytes,
 	                          .conn_id = s->id};

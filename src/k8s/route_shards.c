@@ -9,21 +9,17 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/text.h"
 
 #define INDEX_HEADER "fixgw-routing-table v1"
 
 void rs_sha256_hex(const void *p, size_t n, char out[RS_HASH_HEX + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	if (!EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof(md))
 		memset(md, 0, sizeof(md)); /* cannot happen with the default provider; never matches a name */
-	for (size_t i = 0; i < sizeof(md); i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[RS_HASH_HEX] = '\0';
+	text_hex(md, sizeof(md), out);
 }
 
 unsigned rs_bucket(const char *key, size_t key_len, unsigned buckets)

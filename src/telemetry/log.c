@@ -282,12 +282,22 @@ void log_begin(struct log_line *l, enum log_level lvl, const char *event, const 
 	log_str(l, "listener", ctx->listener);
 	log_str(l, "peer", ctx->peer);
 	log_str(l, "route", ctx->route);
+	char trace_hex[33], span_hex[17];
+	const char *trace_id = ctx->trace_id, *span_id = ctx->span_id;
+	if (ctx->trace_bytes) {
+		text_hex(ctx->trace_bytes, 16, trace_hex);
+		trace_id = trace_hex;
+	}
+	if (ctx->span_bytes) {
+		text_hex(ctx->span_bytes, 8, span_hex);
+		span_id = span_hex;
+	}
 	uint8_t n = l->nfields;
-	log_str(l, "trace_id", ctx->trace_id);
+	log_str(l, "trace_id", trace_id);
 	if (l->nfields > n)
 		l->trace_field = (int8_t)n;
 	n = l->nfields;
-	log_str(l, "span_id", ctx->span_id);
+	log_str(l, "span_id", span_id);
 	if (l->nfields > n)
 		l->span_field = (int8_t)n;
 	l->trace_bytes = ctx->trace_bytes;

@@ -30,14 +30,14 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_CRITICAL };
 struct log_ctx {
 	const char *component; /* "gateway", "reject-engine", "operator" */
 	const char *listener;
-	const char *peer;     /* "ip:port" of the counterparty */
-	const char *route;    /* "namespace/name" once routed */
-	const char *trace_id; /* 32 hex digits, or NULL */
-	const char *span_id;  /* 16 hex digits, or NULL */
-	/* The same ids as their 16 and 8 bytes when the caller made them as bytes (NULL otherwise): the
-	 * record hook takes them as they are instead of decoding the text back. */
+	const char *peer;  /* "ip:port" of the counterparty */
+	const char *route; /* "namespace/name" once routed */
+	/* The trace and span ids as their 16 and 8 bytes: the line renders them as hex, the record hook
+	 * takes the bytes as they are. NULL: the text below, if any. */
 	const uint8_t *trace_bytes, *span_bytes;
-	uint64_t conn_id; /* 0 when not about a connection */
+	const char *trace_id; /* 32 hex digits, or NULL (for a caller that has its ids only as text) */
+	const char *span_id;  /* 16 hex digits, or NULL */
+	uint64_t conn_id;     /* 0 when not about a connection */
 };
 
 /** At most this many attributes of a line reach a record hook (the OTLP record's own limit). */

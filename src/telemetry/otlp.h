@@ -258,10 +258,6 @@ bool otlp_trace_sampled(const struct otlp_exporter *e, const uint8_t trace_id[16
 /** Decode exactly 2*n hex digits into out. Returns false for anything else. */
 bool otlp_id_from_hex(const char *hex, uint8_t *out, size_t n);
 
-/** Write the n bytes of id as 2*n lowercase hex digits and a NUL into out (2*n + 1 bytes): the text of a
- * trace id (16 bytes) or span id (8) as the JSON log lines carry it. */
-void otlp_id_to_hex(const uint8_t *id, size_t n, char *out);
-
 /** Seed s (a per-thread xorshift128+ state for otlp_random_id) from getrandom, or the clock when that
  * fails. */
 void otlp_random_seed(uint64_t s[2]);
@@ -270,7 +266,7 @@ void otlp_random_seed(uint64_t s[2]);
  * thread. */
 void otlp_random_id(uint64_t s[2], uint8_t *out, size_t n);
 
-/** otlp_random_id rendered by otlp_id_to_hex into out (2*nbytes + 1 bytes), for a caller that needs
+/** otlp_random_id rendered by text_hex (core/text.h) into out (2*nbytes + 1 bytes), for a caller that needs
  * only the text. */
 void otlp_random_hex(uint64_t s[2], char *out, size_t nbytes);
 

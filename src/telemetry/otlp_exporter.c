@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/errors.h"
+#include "core/text.h"
 #include "telemetry/otlp_internal.h"
 
 #define MAX_COLLECTORS 8
@@ -116,23 +117,13 @@ void otlp_random_id(uint64_t s[2], uint8_t *out, size_t n)
 	}
 }
 
-void otlp_id_to_hex(const uint8_t *id, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[id[i] >> 4];
-		out[2 * i + 1] = hex[id[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 void otlp_random_hex(uint64_t s[2], char *out, size_t nbytes)
 {
 	uint8_t id[32];
 	for (size_t i = 0; i < nbytes; i += sizeof(id)) {
 		size_t n = nbytes - i < sizeof(id) ? nbytes - i : sizeof(id);
 		otlp_random_id(s, id, n);
-		otlp_id_to_hex(id, n, out + 2 * i);
+		text_hex(id, n, out + 2 * i);
 	}
 }
 

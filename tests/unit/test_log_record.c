@@ -120,6 +120,27 @@ TEST(hook_sees_the_line_as_rendered)
 	CHECK(i >= 0 && !strcmp(s.vals[i], "temp"));
 }
 
+/* A context with its ids only as bytes (the gateway's sessions): the line carries them as lowercase hex,
+ * the hook gets that text and the bytes themselves. */
+TEST(ids_as_bytes_render_as_hex)
+{
+	static const uint8_t tb[16] = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
+	                               0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
+	static const uint8_t sb[8] = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
+	const struct log_ctx bytes_only = {.component = "gateway", .trace_bytes = tb, .span_bytes = sb};
+	static struct seen s;
+	memset(&s, 0, sizeof(s));
+	struct log_record_hook h = {capture, &s};
+	log_configure(LOG_INFO, 2);
+	log_set_record_hook(&h);
+	log_msg(LOG_INFO, "routing_decision", &bytes_only, "a -> b");
+	log_set_record_hook(NULL);
+	CHECK_EQ_INT(s.calls, 1);
+	CHECK_EQ_STR(s.trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+	CHECK_EQ_STR(s.span, "00f067aa0ba902b7");
+	CHECK(s.trace_bytes == tb && s.span_bytes == sb);
+}
+
 TEST(no_hook_no_record_and_level_filter)
 {
 	static struct seen s;
@@ -196,6 +217,6 @@ TEST(bridge_queues_one_record_per_line_when_logs_are_on)
 	otlp_exporter_destroy(e, 0);
 }
 
-TEST_MAIN(TEST_ENTRY(hook_sees_the_line_as_rendered), TEST_ENTRY(no_hook_no_record_and_level_filter),
-          TEST_ENTRY(view_attribute_copied_with_its_length),
+TEST_MAIN(TEST_ENTRY(hook_sees_the_line_as_rendered), TEST_ENTRY(ids_as_bytes_render_as_hex),
+          TEST_ENTRY(no_hook_no_record_and_level_filter), TEST_ENTRY(view_attribute_copied_with_its_length),
           TEST_ENTRY(bridge_queues_one_record_per_line_when_logs_are_on))

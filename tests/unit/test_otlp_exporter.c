@@ -553,7 +553,7 @@ TEST(ids_are_bytes_rendered_as_hex)
 {
 	static const uint8_t id[8] = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
 	char hex[33];
-	otlp_id_to_hex(id, 8, hex);
+	text_hex(id, 8, hex);
 	CHECK_EQ_STR(hex, "00f067aa0ba902b7");
 	uint8_t back[8];
 	CHECK(otlp_id_from_hex(hex, back, 8) && memcmp(back, id, 8) == 0);
@@ -562,9 +562,9 @@ TEST(ids_are_bytes_rendered_as_hex)
 	uint8_t trace[16], span[8];
 	otlp_random_id(s, trace, 16);
 	otlp_random_id(s, span, 8);
-	otlp_id_to_hex(trace, 16, hex);
+	text_hex(trace, 16, hex);
 	CHECK_EQ_STR(hex, "45008000000000000401000200000000");
-	otlp_id_to_hex(span, 8, hex);
+	text_hex(span, 8, hex);
 	CHECK_EQ_STR(hex, "c310000200400000");
 	otlp_random_hex(t, hex, 16);
 	CHECK_EQ_STR(hex, "45008000000000000401000200000000");
@@ -579,11 +579,7 @@ TEST(log_records_carry_the_context_ids)
 	static const uint8_t tb[16] = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
 	                               0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
 	static const uint8_t sb[8] = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
-	const struct log_ctx with_bytes = {.component = "gateway",
-	                                   .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736",
-	                                   .span_id = "00f067aa0ba902b7",
-	                                   .trace_bytes = tb,
-	                                   .span_bytes = sb};
+	const struct log_ctx with_bytes = {.component = "gateway", .trace_bytes = tb, .span_bytes = sb};
 	const struct log_ctx text_only = {.component = "reject-engine",
 	                                  .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736",
 	                                  .span_id = "00f067aa0ba902b7"};

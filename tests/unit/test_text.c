@@ -143,7 +143,18 @@ TEST(terminal_text_escapes_controls)
 	CHECK_EQ_STR(small, "ab"); /* \x0a does not fit whole: cut before it */
 }
 
+TEST(hex_is_lowercase_two_digits_a_byte)
+{
+	static const uint8_t b[] = {0x00, 0x0f, 0xa0, 0xff, 0x4b};
+	char out[11];
+	memset(out, 'x', sizeof(out));
+	text_hex(b, sizeof(b), out);
+	CHECK_EQ_STR(out, "000fa0ff4b");
+	text_hex(b, 0, out);
+	CHECK_EQ_STR(out, "");
+}
+
 TEST_MAIN(TEST_ENTRY(utf8_decoder), TEST_ENTRY(json_controls_quotes_and_backslashes),
           TEST_ENTRY(json_invalid_utf8_is_escaped_bytes), TEST_ENTRY(json_cut_between_characters),
           TEST_ENTRY(rendered_values_in_json), TEST_ENTRY(harden_rewrites_what_generators_leave_raw),
-          TEST_ENTRY(terminal_text_escapes_controls))
+          TEST_ENTRY(terminal_text_escapes_controls), TEST_ENTRY(hex_is_lowercase_two_digits_a_byte))
