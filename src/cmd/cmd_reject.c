@@ -8,6 +8,7 @@
 #include "cmd/cmd.h"
 #include "core/errors.h"
 #include "core/manifest.h"
+#include "reject/reject_admin.h"
 #include "reject/reject_engine.h"
 #include "telemetry/log.h"
 #include "telemetry/otlp.h"
@@ -27,6 +28,8 @@ static void reject_usage(FILE *out)
 	    "one Logout (35=5) with the reason in Text (58) and closes. Input that is not a complete Logon\n"
 	    "within the limits is closed without an answer and logged (secrets masked).\n\n"
 	    "  --listen ADDR           address to listen on: host:port, [v6]:port or :port (required)\n"
+	    "  --admin ADDR            serve GET /healthz, /readyz and /metrics (Prometheus text) on this\n"
+	    "                          address (same forms as --listen; default: no admin listener)\n"
 	    "  --reason TEXT           Text (58) of the Logout, printable ASCII, 1..%u bytes\n"
 	    "                          (default \"%s\")\n"
 	    "  --max-logon-bytes N     largest Logon read, %u..%u (default %u)\n"
@@ -127,6 +130,7 @@ static bool add_policy_tag(const char *val, enum redact_action action)
 }
 
 static struct cmd_otlp_flags otlp_flags;
+static struct net_addr admin_addr; /* len 0: no admin listener */
 
 /* One option with its value: returns false after printing what is wrong. */
 static bool apply_option(const char *opt, const char *val, struct reject_config *cfg, enum log_level *lvl)
@@ -136,8 +140,8 @@ static bool apply_option(const char *opt, const char *val, struct reject_config 
 	bool ok;
 	const char *want;
 
-	if (strcmp(opt, "--listen") == 0) {
-		ok = net_addr_parse(val, &cfg->listen) == 0;
+	if (strcmp(opt, "--listen") == 0 || strcmp(opt, "--admin") == 0) {
+		ok = net_addr_parse(val, opt[2] == 'l' ? &cfg->listen : &admin_addr) == 0;
 		want = "a numeric host:port, [v6]:port or :port";
 	} else if (strcmp(opt, "--reason") == 0) {
 		ok = reject_reason_valid(val);
@@ -174,12 +178,19 @@ static bool apply_option(const char *opt, const char *val, struct reject_config 
 }
 
 static const struct cmd_opt reject_opts[] = {
-    {"--listen", NULL, "ADDR"},       {"--reason", NULL, "TEXT"},
-    {"--max-logon-bytes", NULL, "N"}, {"--logon-timeout", NULL, "DURATION"},
-    {"--linger", NULL, "DURATION"},   {"--drain-timeout", NULL, "DURATION"},
-    {"--max-connections", NULL, "N"}, {"--mask-tag", NULL, "TAG"},
-    {"--hide-tag", NULL, "TAG"},      {"--log-level", NULL, "LEVEL"},
-    {"--otlp-endpoint", NULL, "URL"}, {"--otlp", NULL, "KEY=VALUE"},
+    {"--listen", NULL, "ADDR"},
+    {"--admin", NULL, "ADDR"},
+    {"--reason", NULL, "TEXT"},
+    {"--max-logon-bytes", NULL, "N"},
+    {"--logon-timeout", NULL, "DURATION"},
+    {"--linger", NULL, "DURATION"},
+    {"--drain-timeout", NULL, "DURATION"},
+    {"--max-connections", NULL, "N"},
+    {"--mask-tag", NULL, "TAG"},
+    {"--hide-tag", NULL, "TAG"},
+    {"--log-level", NULL, "LEVEL"},
+    {"--otlp-endpoint", NULL, "URL"},
+    {"--otlp", NULL, "KEY=VALUE"},
 };
 
 /* Returns EXIT_OK to run, or the exit code to return at once (help printed: OK with *done set). */
@@ -204,6 +215,10 @@ static int parse_args(int argc, char **argv, struct reject_config *cfg, enum log
 	}
 	if (!cfg->listen.len)
 		return cmd_usage_error("reject-engine", "--listen ADDR is required");
+	if (admin_addr.len && admin_addr.len == cfg->listen.len &&
+	    memcmp(&admin_addr.ss, &cfg->listen.ss, admin_addr.len) == 0)
+		return cmd_usage_error("reject-engine", "--admin %s: the same address as --listen",
+		                       admin_addr.text);
 	return EXIT_OK;
 }
 
@@ -237,6 +252,12 @@ int cmd_reject(int argc, char **argv)
 		otlp_exporter_add_collector(otlp, reject_engine_collect, e);
 		otlp_log_bridge_start(otlp);
 	}
+	struct admin_http *admin = NULL;
+	if (admin_addr.len && (rc = reject_admin_start(e, otlp, &admin_addr, &admin)) < 0) {
+		log_msg(LOG_ERROR, "start_failed", NULL, "reject engine cannot serve its admin port %s: %s",
+		        admin_addr.text, fixgw_strerror(rc));
+		goto stop_telemetry;
+	}
 	running_engine = e;
 	if (install_signals() < 0) {
 		rc = -errno;
@@ -249,6 +270,8 @@ int cmd_reject(int argc, char **argv)
 			        fixgw_strerror(rc));
 	}
 	running_engine = NULL;
+	admin_http_stop(admin);
+stop_telemetry:
 	if (otlp) { /* the engine's thread has stopped logging; the last metrics still read its counters */
 		otlp_log_bridge_stop();
 		otlp_exporter_destroy(otlp, OTLP_STOP_MS);

@@ -6,74 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "gateway/gateway_impl.h"
 #include "gateway/telemetry.h"
-#include "telemetry/log.h"
-
-#define ADMIN_REQ_MAX     4096
-#define ADMIN_TIMEOUT_MS  5000
-#define ADMIN_MAX_CLIENTS 64 /* at the cap, a new connection evicts the oldest one still not asking */
-
-struct admin_client {
-	struct admin_client *prev, *next; /* srv->clients, oldest first */
-	struct reactor_io io;
-	struct reactor_timer timer;
-	struct reactor_deferred reaper;
-	struct admin_server *srv;
-	char req[ADMIN_REQ_MAX];
-	size_t reqlen;
-	char *resp;
-	size_t resplen, respoff;
-	bool closed;
-};
-
-struct admin_server {
-	struct gateway *gw;
-	struct reactor *r;
-	struct reactor_io io;
-	int nclients;
-	struct admin_client *head, *tail; /* open clients, oldest first */
-	uint64_t last_flood_log_ms;
-	uint64_t flood_unlogged; /* evictions since the last log line */
-};
-
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-static void client_reap(struct reactor_deferred *d)
-{
-	struct admin_client *c = CONTAINER(d, struct admin_client, reaper);
-	free(c->resp);
-	free(c);
-}
-
-static void client_close(struct admin_client *c)
-{
-	if (c->closed)
-		return;
-	c->closed = true;
-	struct admin_server *a = c->srv;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		a->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		a->tail = c->prev;
-	reactor_timer_cancel(c->srv->r, &c->timer);
-	reactor_del(c->srv->r, &c->io);
-	close(c->io.fd);
-	c->srv->nclients--;
-	reactor_defer(c->srv->r, &c->reaper);
-}
-
-static void on_client_timeout(struct reactor_timer *t)
-{
-	client_close(CONTAINER(t, struct admin_client, timer));
-}
 
 static json_t *route_stats_json(const struct gw_route_stats *st)
 {
@@ -219,208 +154,48 @@ char *admin_route_stats_json(struct gateway *gw)
 	return text; /* a partial document would read as fewer connections: none instead */
 }
 
-static void respond(struct admin_client *c, int status, const char *reason, const char *ctype,
-                    const char *body)
+static void reply_json(struct admin_reply *r, char *body)
 {
-	size_t blen = strlen(body);
-	size_t cap = blen + 256;
-	c->resp = malloc(cap);
-	if (!c->resp) {
-		client_close(c);
-		return;
+	if (body) {
+		r->status = 200;
+		r->ctype = "application/json";
+		r->body = body;
+	} else {
+		admin_reply_text(r, 500, "out of memory\n");
 	}
-	c->resplen = (size_t)snprintf(c->resp, cap,
-	                              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	                              "Connection: close\r\nCache-Control: no-store\r\n\r\n",
-	                              status, reason, ctype, blen);
-	memcpy(c->resp + c->resplen, body, blen);
-	c->resplen += blen;
-	reactor_set_events(c->srv->r, &c->io, EPOLLOUT);
 }
 
-static void handle_request(struct admin_client *c)
+static void handle_request(void *arg, const char *path, struct admin_reply *r)
 {
-	struct gateway *gw = c->srv->gw;
-	char method[8], path[128];
-	if (sscanf(c->req, "%7s %127s", method, path) != 2) {
-		respond(c, 400, "Bad Request", "text/plain", "bad request\n");
-		return;
-	}
-	if (strcmp(method, "GET") != 0) {
-		respond(c, 405, "Method Not Allowed", "text/plain", "only GET\n");
-		return;
-	}
+	struct gateway *gw = arg;
 	if (strcmp(path, "/healthz") == 0) {
 		char why[160];
-		if (gw_workers_stuck(gw, why, sizeof(why) - 1)) {
-			strcat(why, "\n");
-			respond(c, 503, "Service Unavailable", "text/plain", why);
-		} else {
-			respond(c, 200, "OK", "text/plain", "ok\n");
-		}
+		if (gw_workers_stuck(gw, why, sizeof(why)))
+			admin_reply_line(r, 503, why);
+		else
+			admin_reply_text(r, 200, "ok\n");
 	} else if (strcmp(path, "/readyz") == 0) {
 		bool ready = atomic_load(&gw->ready) && !atomic_load(&gw->draining);
-		respond(c, ready ? 200 : 503, ready ? "OK" : "Service Unavailable", "text/plain",
-		        ready ? "ready\n" : (atomic_load(&gw->draining) ? "draining\n" : "starting\n"));
+		admin_reply_text(r, ready ? 200 : 503,
+		                 ready ? "ready\n"
+		                       : (atomic_load(&gw->draining) ? "draining\n" : "starting\n"));
 	} else if (strcmp(path, "/routes") == 0) {
-		char *body = admin_routes_json(gw);
-		if (body) {
-			respond(c, 200, "OK", "application/json", body);
-			free(body);
-		} else {
-			respond(c, 500, "Internal Server Error", "text/plain", "out of memory\n");
-		}
+		reply_json(r, admin_routes_json(gw));
 	} else if (strcmp(path, "/route-stats") == 0) {
-		char *body = admin_route_stats_json(gw);
-		if (body) {
-			respond(c, 200, "OK", "application/json", body);
-			free(body);
-		} else {
-			respond(c, 500, "Internal Server Error", "text/plain", "out of memory\n");
-		}
+		reply_json(r, admin_route_stats_json(gw));
 	} else if (strcmp(path, "/metrics") == 0) {
-		char *body = NULL;
-		size_t len = 0;
-		if (gw_telemetry_prom(gw, gw->otlp, &body, &len) == 0) {
-			respond(c, 200, "OK", OTLP_PROM_CONTENT_TYPE, body);
-			free(body);
-		} else {
-			respond(c, 500, "Internal Server Error", "text/plain", "out of memory\n");
-		}
-	} else {
-		respond(c, 404, "Not Found", "text/plain",
-		        "not found: try /healthz, /readyz, /routes, /route-stats, /metrics\n");
+		admin_reply_metrics(r, gw->otlp, gw_telemetry_collect, gw);
 	}
 }
 
-static void on_admin_client(struct reactor_io *io, uint32_t events)
+int admin_start(struct gateway *gw, struct reactor *r, const struct net_addr *addr, struct admin_http **out)
 {
-	struct admin_client *c = CONTAINER(io, struct admin_client, io);
-	if (c->closed)
-		return;
-	if (c->resp) {
-		ssize_t w = send(io->fd, c->resp + c->respoff, c->resplen - c->respoff, MSG_NOSIGNAL);
-		if (w > 0)
-			c->respoff += (size_t)w;
-		if ((w < 0 && errno != EAGAIN) || c->respoff == c->resplen)
-			client_close(c);
-		return;
-	}
-	ssize_t r = recv(io->fd, c->req + c->reqlen, sizeof(c->req) - 1 - c->reqlen, 0);
-	if (r <= 0) {
-		if (r == 0 || errno != EAGAIN)
-			client_close(c);
-		return;
-	}
-	c->reqlen += (size_t)r;
-	c->req[c->reqlen] = '\0';
-	if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
-		handle_request(c);
-	else if (c->reqlen == sizeof(c->req) - 1)
-		respond(c, 431, "Request Header Fields Too Large", "text/plain", "request too large\n");
-	(void)events;
-}
-
-/* Refusals and evictions are counted, and logged at most once a second with how many there were. */
-static void note_flood(struct admin_server *a, const char *what)
-{
-	atomic_fetch_add(&a->gw->admin_refused, 1);
-	a->flood_unlogged++;
-	uint64_t now = reactor_now(a->r);
-	if (now - a->last_flood_log_ms < 1000)
-		return;
-	a->last_flood_log_ms = now;
-	log_msg(LOG_WARN, "admin_flood", NULL,
-	        "admin port: %s (%llu connection%s since the last line); probes are still answered", what,
-	        (unsigned long long)a->flood_unlogged, a->flood_unlogged == 1 ? "" : "s");
-	a->flood_unlogged = 0;
-}
-
-/* At the cap, the oldest client that has not finished its request makes room: a probe sends its request
- * at once and is answered in the same turn, so idle connections can never lock probes out. */
-static bool make_room(struct admin_server *a)
-{
-	for (struct admin_client *c = a->head; c; c = c->next)
-		if (!c->resp) {
-			client_close(c);
-			note_flood(a, "at the connection cap, closed the oldest idle connection");
-			return true;
-		}
-	return false;
-}
-
-static void on_admin_accept(struct reactor_io *io, uint32_t events)
-{
-	struct admin_server *a = CONTAINER(io, struct admin_server, io);
-	(void)events;
-	for (;;) {
-		struct sockaddr_storage peer;
-		socklen_t len;
-		int fd = net_accept(io->fd, &peer, &len);
-		if (fd < 0)
-			return;
-		struct admin_client *c = NULL;
-		if (a->nclients < ADMIN_MAX_CLIENTS || make_room(a))
-			c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			note_flood(a, "refused a connection");
-			continue;
-		}
-		c->srv = a;
-		c->io = (struct reactor_io){.fd = fd, .on_event = on_admin_client};
-		c->timer.on_timer = on_client_timeout;
-		c->reaper.run = client_reap;
-		if (reactor_add(a->r, &c->io, EPOLLIN) < 0 ||
-		    reactor_timer_arm(a->r, &c->timer, ADMIN_TIMEOUT_MS) < 0) {
-			reactor_del(a->r, &c->io);
-			close(fd);
-			free(c);
-			continue;
-		}
-		a->nclients++;
-		c->prev = a->tail;
-		if (a->tail)
-			a->tail->next = c;
-		else
-			a->head = c;
-		a->tail = c;
-	}
-}
-
-int admin_start(struct gateway *gw, struct reactor *r, const struct net_addr *addr, struct admin_server **out)
-{
-	struct admin_server *a = calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	a->gw = gw;
-	a->r = r;
-	int fd = net_listen(addr, false, 256);
-	if (fd < 0) {
-		log_msg(LOG_CRITICAL, "listen_failed", NULL, "cannot listen on admin address %s: %s",
-		        addr->text, strerror(-fd));
-		free(a);
-		return fd;
-	}
-	a->io = (struct reactor_io){.fd = fd, .on_event = on_admin_accept};
-	int err = reactor_add(r, &a->io, EPOLLIN);
-	if (err < 0) {
-		close(fd);
-		free(a);
-		return err;
-	}
-	*out = a;
-	return 0;
-}
-
-void admin_stop(struct admin_server *a)
-{
-	if (!a)
-		return;
-	while (a->head)
-		client_close(a->head);
-	reactor_flush(a->r);
-	reactor_del(a->r, &a->io);
-	close(a->io.fd);
-	free(a);
+	struct admin_http_opts o = {
+	    .addr = addr,
+	    .handle = handle_request,
+	    .arg = gw,
+	    .not_found = "not found: try /healthz, /readyz, /routes, /route-stats, /metrics\n",
+	    .refused = &gw->admin_refused,
+	};
+	return admin_http_start(r, &o, out);
 }

@@ -7,19 +7,17 @@
  *                 last_connection_unix_ms, last_routing_unix_ms}}}, every record of the registry, summed
  *                 over the workers; active counts only connections of a FIXSession in the current table
  *   GET /metrics  the gateway's metrics in Prometheus text (gateway/telemetry.h), export on or off
- * HTTP/1.0-style: one request per connection, bounded request size and time. */
+ * Served by the shared bounded listener (net/admin_http.h): one request per connection, bounded request
+ * size, time and connections. */
 #ifndef FIXGW_GATEWAY_ADMIN_H
 #define FIXGW_GATEWAY_ADMIN_H
 
 #include "gateway/gateway.h"
-#include "net/reactor.h"
-#include "net/sock.h"
+#include "net/admin_http.h"
 
-struct admin_server;
-
-int admin_start(struct gateway *gw, struct reactor *r, const struct net_addr *addr,
-                struct admin_server **out);
-void admin_stop(struct admin_server *a);
+/** Serve the gateway's admin endpoints on r (the control thread). Stop with admin_http_stop. Returns 0 or
+ * as admin_http_start. */
+int admin_start(struct gateway *gw, struct reactor *r, const struct net_addr *addr, struct admin_http **out);
 
 /** The /routes document (malloc'd JSON text), also used by tests. */
 char *admin_routes_json(struct gateway *gw);

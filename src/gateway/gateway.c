@@ -460,7 +460,7 @@ int gateway_main(const char *config_path, const struct gw_config_opts *opts)
 	static struct gateway gw_storage; /* one per process; static keeps it off the stack */
 	struct gateway *gw = &gw_storage;
 	struct control ctl = {.gw = gw, .exit_code = 0, .sigio = {.fd = -1}};
-	struct admin_server *admin = NULL;
+	struct admin_http *admin = NULL;
 	struct diag_list dl;
 	char why[512];
 	int rc = 2;
@@ -573,7 +573,7 @@ out_threads:
 out_admin:
 	if (ctl.sigio.fd >= 0)
 		close(ctl.sigio.fd);
-	admin_stop(admin);
+	admin_http_stop(admin);
 out_workers:
 	if (gw->otlp)
 		otlp_log_bridge_stop(); /* every thread that logs has stopped: the exporter may go */

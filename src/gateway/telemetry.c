@@ -119,17 +119,3 @@ void gw_telemetry_collect(void *arg, struct otlp_metric_set *set)
 
 	gw_route_stats_foreach(gw, route_points, set);
 }
-
-int gw_telemetry_prom(struct gateway *gw, struct otlp_exporter *e, char **out, size_t *len)
-{
-	struct otlp_metric_set set;
-	otlp_metric_set_init(&set);
-	set.time_ns = otlp_now_ns();
-	if (e)
-		otlp_exporter_collect(e, &set);
-	else
-		gw_telemetry_collect(gw, &set);
-	int rc = otlp_prom_render(&set, out, len);
-	otlp_metric_set_free(&set);
-	return rc < 0 ? rc : 0;
-}

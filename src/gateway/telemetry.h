@@ -16,9 +16,4 @@ struct gateway;
  * gw_route_stats_foreach, adds one point per series to set. Any thread; only reads. */
 void gw_telemetry_collect(void *arg, struct otlp_metric_set *set);
 
-/** The Prometheus text of the gateway's metrics: through the exporter when export is on (so its own
- * counters are included), else the collect callback alone. Returns 0 and a malloc'd text, or
- * FIXGW_ENOMEM. */
-int gw_telemetry_prom(struct gateway *gw, struct otlp_exporter *e, char **out, size_t *len);
-
 #endif

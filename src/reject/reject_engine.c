@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "core/fix_logout.h"
 #include "core/fix_scan.h"
 #include "core/redact.h"
+#include "net/fault.h"
 #include "net/reactor.h"
 #include "telemetry/log.h"
 #include "telemetry/otlp.h"
@@ -118,6 +120,17 @@ struct reject_engine {
 	bool draining;
 
 	struct reject_counters ctr; /* updated with relaxed atomics: telemetry reads from other threads */
+
+	/* Health, read by the admin thread: ping_ms is when the last ping was posted, pong_ms the ping the
+	 * loop answered last (equal: answered); phase is enum rj_phase. */
+	atomic_uint_fast64_t ping_ms, pong_ms;
+	atomic_int phase;
+};
+
+enum rj_phase {
+	RJ_PHASE_STARTING = 0, /* created, reject_engine_run not yet listening */
+	RJ_PHASE_LISTENING,
+	RJ_PHASE_DRAINING, /* stop requested: no longer accepting */
 };
 
 static const char *const outcome_names[REJECT_OUT_COUNT] = {
@@ -732,6 +745,12 @@ static void listener_on_event(struct reactor_io *io, uint32_t events)
 			limiter_note(&e->over_capacity, 0);
 			continue;
 		}
+		long stall_ms;
+		if (fault_active("stall_reject_ms", &stall_ms) && stall_ms > 0) {
+			/* test-only: an engine stuck in a handler (what /healthz must notice) */
+			struct timespec ts = {stall_ms / 1000, (stall_ms % 1000) * 1000000};
+			nanosleep(&ts, NULL);
+		}
 		conn_open(e, fd, &peer, peer_len);
 	}
 }
@@ -754,6 +773,7 @@ static void drain_deadline(struct reactor_timer *t)
 static void drain_begin(struct reject_engine *e)
 {
 	e->draining = true;
+	atomic_store(&e->phase, RJ_PHASE_DRAINING);
 	reactor_timer_cancel(&e->reactor, &e->accept_resume);
 	if (e->listen_io.fd >= 0) {
 		reactor_del(&e->reactor, &e->listen_io);
@@ -792,6 +812,48 @@ void reject_engine_stop(struct reject_engine *e)
 	ssize_t w = write(e->reactor.wakefd, &one, sizeof(one));
 	(void)w;
 	errno = saved;
+}
+
+/* ---- health (the admin thread asks) ---- */
+
+static void on_ping(void *arg)
+{
+	struct reject_engine *e = arg;
+	atomic_store_explicit(&e->pong_ms, atomic_load(&e->ping_ms), memory_order_relaxed);
+}
+
+void reject_engine_ping(struct reject_engine *e)
+{
+	/* A loop that has not answered the last ping gets no more: its queue would only grow. */
+	if (atomic_load(&e->ping_ms) != atomic_load(&e->pong_ms))
+		return;
+	atomic_store(&e->ping_ms, reactor_clock_ms());
+	if (reactor_post(&e->reactor, on_ping, e) < 0)
+		atomic_store(&e->ping_ms, atomic_load(&e->pong_ms)); /* no memory: ask again next time */
+}
+
+bool reject_engine_stuck(const struct reject_engine *e, char *why, size_t cap)
+{
+	uint64_t now = reactor_clock_ms();
+	uint64_t ping = atomic_load_explicit(&e->ping_ms, memory_order_relaxed);
+	uint64_t pong = atomic_load_explicit(&e->pong_ms, memory_order_relaxed);
+	if (ping == pong || now <= ping || now - ping <= REJECT_STALL_MS)
+		return false;
+	snprintf(why, cap, "the reject engine has not turned its event loop for %llu ms",
+	         (unsigned long long)(now - ping));
+	return true;
+}
+
+const char *reject_engine_unready(const struct reject_engine *e)
+{
+	switch (atomic_load(&e->phase)) {
+	case RJ_PHASE_LISTENING:
+		return NULL;
+	case RJ_PHASE_DRAINING:
+		return "draining";
+	default:
+		return "starting";
+	}
 }
 
 /* ---- create / run / destroy ---- */
@@ -911,6 +973,7 @@ int reject_engine_run(struct reject_engine *e)
 	log_uint(&l, "logon_timeout_ms", e->cfg.logon_timeout_ms);
 	log_uint(&l, "max_connections", e->cfg.max_connections);
 	log_uint(&l, "linger_ms", e->cfg.linger_ms);
+	atomic_store(&e->phase, RJ_PHASE_LISTENING); /* before the line: whoever reads it may probe */
 	log_end(&l, "reject engine listening on %s", e->address);
 
 	reactor_run(&e->reactor);

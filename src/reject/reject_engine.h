@@ -21,6 +21,8 @@
 #ifndef FIXGW_REJECT_REJECT_ENGINE_H
 #define FIXGW_REJECT_REJECT_ENGINE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/redact.h"
@@ -33,6 +35,7 @@
 #define REJECT_DEFAULT_MAX_CONNECTIONS  1024u
 #define REJECT_DEFAULT_LINGER_MS        1000u
 #define REJECT_DEFAULT_DRAIN_TIMEOUT_MS 5000u
+#define REJECT_STALL_MS                 5000u /* a ping unanswered this long: /healthz fails */
 
 struct reject_config {
 	struct net_addr listen;
@@ -108,6 +111,18 @@ void reject_engine_counters(const struct reject_engine *e, struct reject_counter
 /** The engine's metrics (an otlp_collect_fn; arg is the engine): fixgw.reject_engine.connections,
  * .connections.active, .rejections{reason = outcome name}. Any thread; only reads. */
 void reject_engine_collect(void *arg, struct otlp_metric_set *set);
+
+/** From another thread (the admin listener's, about once a second): post a ping to the engine's loop,
+ * unless the last one is still unanswered. */
+void reject_engine_ping(struct reject_engine *e);
+
+/** True when a ping has waited more than REJECT_STALL_MS for the loop (a handler that never returns);
+ * why gets one line saying how long. Any thread. */
+bool reject_engine_stuck(const struct reject_engine *e, char *why, size_t cap);
+
+/** NULL while the engine listens and is not draining, else why it is not ready ("starting",
+ * "draining"; static text). Any thread. */
+const char *reject_engine_unready(const struct reject_engine *e);
 
 /** Close everything and free. e may be NULL. Not while reject_engine_run() is running. */
 void reject_engine_destroy(struct reject_engine *e);

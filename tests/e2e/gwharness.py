@@ -9,6 +9,7 @@ import struct
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 
 from conftest import FIXGW
@@ -28,6 +29,15 @@ def free_port():
         if port not in _handed_out:
             _handed_out.add(port)
             return port
+
+
+def http_get(port, path, timeout=5):
+    """(status, body) of a GET to 127.0.0.1:port; an error status is an answer, not an exception."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
 
 
 def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):

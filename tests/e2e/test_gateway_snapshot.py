@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from fixmsg import logon
-from gwharness import fixsession, free_port, recv_exactly, recv_until_closed, wait_until
+from gwharness import fixsession, free_port, http_get, recv_exactly, recv_until_closed, wait_until
 
 
 
@@ -29,11 +29,7 @@ def one_route(tmp_path, engines, gateways, **kw):
 
 def probe(gw, path, timeout=5):
     """(status, body) of an admin GET; 503 is an answer, not an exception."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}{path}", timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    return http_get(gw.admin_port, path, timeout)
 
 
 def env_with(faults):

@@ -21,7 +21,7 @@ import pytest
 
 from conftest import FIXGW, ROOT, missing_peer
 from fixmsg import SOH, fix_message, logon
-from gwharness import wait_read_by_peer, wait_until
+from gwharness import free_port, wait_read_by_peer, wait_until
 
 BIN = pathlib.Path(os.environ.get("FIXGW_BIN", FIXGW))
 PEERS = pathlib.Path(os.environ.get("FIXGW_PEERS_DIR", ROOT / "build-peers"))
@@ -30,12 +30,6 @@ SENDING_TIME = re.compile(rb"^\d{8}-\d{2}:\d{2}:\d{2}\.\d{3}$")
 
 
 # ---------------------------------------------------------------- harness
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Engine:
