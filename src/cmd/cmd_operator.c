@@ -14,6 +14,7 @@
 #include "k8s/leader.h"
 #include "k8s/route_shards.h"
 #include "core/k8s_names.h"
+#include "operator/op_admin.h"
 #include "operator/operator.h"
 #include "operator/publish.h"
 #include "telemetry/log.h"
@@ -25,7 +26,8 @@ static void operator_usage(FILE *out)
 	    out,
 	    "usage: fixgw operator [--kubeconfig PATH] [--lease-namespace NS] [--lease-name NAME] [--id "
 	    "ID]\n"
-	    "                      [--webhook-port PORT --webhook-cert FILE --webhook-key FILE]\n\n"
+	    "                      [--webhook-port PORT --webhook-cert FILE --webhook-key FILE]\n"
+	    "                      [--admin ADDR]\n\n"
 	    "Run the fixgw operator: every replica watches FIXSessions (all namespaces), Services and\n"
 	    "EndpointSlices; the one holding the Lease validates the whole FIXSession set (conflicts keep\n"
 	    "the last-known-good version) and writes each FIXSession's status conditions (Accepted,\n"
@@ -68,6 +70,11 @@ static void operator_usage(FILE *out)
 	    "                            conflict (default: off)\n"
 	    "  --webhook-cert FILE --webhook-key FILE\n"
 	    "                            its certificate chain and key (PEM), re-read when they change\n"
+	    "  --admin ADDR              serve GET /healthz (503 when the main loop has made no progress\n"
+	    "                            for --admin-stall-ms), /readyz (the caches synced) and /metrics\n"
+	    "                            (Prometheus text) on ADDR: host:port, [v6]:port or :port\n"
+	    "                            (default: off)\n"
+	    "  --admin-stall-ms MS       the /healthz limit above, at least 1000 (default %u)\n"
 	    "  --log-level LEVEL         debug, info, warn, error (default info)\n"
 	    "  --otlp-endpoint URL       export metrics and logs over OTLP to this collector (also\n"
 	    "                            OTEL_EXPORTER_OTLP_ENDPOINT; without either, export is off)\n"
@@ -81,7 +88,7 @@ static void operator_usage(FILE *out)
 	    OP_DEFAULT_PUBLISH_GC_MS, K8S_LEASE_DURATION_MS, K8S_RENEW_DEADLINE_MS, K8S_RETRY_PERIOD_MS,
 	    OP_DEFAULT_QPS, OP_DEFAULT_BURST, op_batch_str(OP_DEFAULT_BATCH), OP_DEFAULT_DEBOUNCE_MS,
 	    OP_DEFAULT_MAX_WAIT_MS, CC_DEFAULT_SCRAPE_MS, CC_DEFAULT_TIMEOUT_MS, CC_DEFAULT_EXPIRY_MS,
-	    CC_DEFAULT_WRITE_QPS, CC_DEFAULT_WRITE_BURST);
+	    CC_DEFAULT_WRITE_QPS, CC_DEFAULT_WRITE_BURST, OP_STALL_MS);
 }
 
 enum {
@@ -115,6 +122,8 @@ enum {
 	OPT_WEBHOOK_KEY,
 	OPT_OTLP_ENDPOINT,
 	OPT_OTLP,
+	OPT_ADMIN,
+	OPT_ADMIN_STALL_MS,
 };
 
 static const struct cmd_opt op_opts[] = {
@@ -148,6 +157,8 @@ static const struct cmd_opt op_opts[] = {
     [OPT_WEBHOOK_KEY] = {"--webhook-key", NULL, "FILE"},
     [OPT_OTLP_ENDPOINT] = {"--otlp-endpoint", NULL, "URL"},
     [OPT_OTLP] = {"--otlp", NULL, "KEY=VALUE"},
+    [OPT_ADMIN] = {"--admin", NULL, "ADDR"},
+    [OPT_ADMIN_STALL_MS] = {"--admin-stall-ms", NULL, "MS"},
 };
 
 struct op_args {
@@ -158,6 +169,8 @@ struct op_args {
 	enum log_level lvl;
 	char webhook_listen[16]; /* ":PORT" */
 	struct cmd_otlp_flags otlp;
+	struct net_addr admin; /* --admin; len 0: no admin listener */
+	uint32_t admin_stall_ms;
 };
 
 static bool parse_ms(const char *name, const char *v, uint32_t min, uint32_t *out)
@@ -180,7 +193,8 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 	                            .debounce_ms = OP_DEFAULT_DEBOUNCE_MS,
 	                            .max_wait_ms = OP_DEFAULT_MAX_WAIT_MS},
 	                      .co = {.qps = OP_DEFAULT_QPS, .burst = OP_DEFAULT_BURST},
-	                      .lvl = LOG_INFO};
+	                      .lvl = LOG_INFO,
+	                      .admin_stall_ms = OP_STALL_MS};
 	for (int i = 1; i < argc; i++) {
 		const char *v = NULL;
 		int opt = cmd_next_opt("operator", argc, argv, &i, op_opts,
@@ -329,6 +343,16 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 		case OPT_WEBHOOK_KEY:
 			a->o.webhook.key_file = v;
 			break;
+		case OPT_ADMIN:
+			if (net_addr_parse(v, &a->admin) != 0)
+				return cmd_usage_error(
+				    "operator", "--admin '%s': want a numeric host:port, [v6]:port or :port",
+				    v);
+			break;
+		case OPT_ADMIN_STALL_MS:
+			if (!parse_ms("--admin-stall-ms", v, 1000, &a->admin_stall_ms))
+				return EXIT_USAGE;
+			break;
 		case OPT_OTLP_ENDPOINT:
 		case OPT_OTLP:
 			if (cmd_otlp_flag("operator", &a->otlp, op_opts[opt].name, v) != EXIT_OK)
@@ -342,6 +366,8 @@ static int parse_args(int argc, char **argv, struct op_args *a)
 		return cmd_usage_error("operator", "--webhook-port needs --webhook-cert and --webhook-key");
 	if (!a->o.webhook.listen && (a->o.webhook.cert_file || a->o.webhook.key_file))
 		return cmd_usage_error("operator", "--webhook-cert and --webhook-key need --webhook-port");
+	if (a->admin_stall_ms != OP_STALL_MS && !a->admin.len)
+		return cmd_usage_error("operator", "--admin-stall-ms needs --admin");
 	if (a->o.identity && !a->o.identity[0])
 		return cmd_usage_error("operator", "--id must not be empty");
 	if (!a->o.lease_name[0])
@@ -401,15 +427,32 @@ int cmd_operator(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits the mask; op_run waits for them */
 	static struct op_metrics metrics;
+	static struct op_health health;
 	struct otlp_exporter *otlp = NULL;
+	struct admin_http *admin = NULL;
 	rc = cmd_otlp_start("operator", "fixgw-operator", &a.otlp, &otlp);
 	if (rc == EXIT_OK) {
-		if (otlp) {
+		if (otlp || a.admin.len)
 			a.o.metrics = &metrics;
+		if (otlp) {
 			otlp_exporter_add_collector(otlp, op_metrics_collect, &metrics);
 			otlp_log_bridge_start(otlp);
 		}
-		rc = op_run(c, lc, &a.o, &set) ? EXIT_FAILURE_RESULT : EXIT_OK;
+		if (a.admin.len) {
+			health.stall_ms = a.admin_stall_ms;
+			a.o.health = &health;
+			op_health_beat(&health);
+			int err = op_admin_start(&health, &metrics, otlp, &a.admin, &admin);
+			if (err < 0) {
+				log_msg(LOG_ERROR, "operator_start_failed", NULL,
+				        "cannot serve the admin port %s: %s", a.admin.text,
+				        fixgw_strerror(err));
+				rc = EXIT_FAILURE_RESULT;
+			}
+		}
+		if (rc == EXIT_OK)
+			rc = op_run(c, lc, &a.o, &set) ? EXIT_FAILURE_RESULT : EXIT_OK;
+		admin_http_stop(admin);
 		if (otlp) { /* op_run joined the informer and election threads: nothing else logs */
 			otlp_log_bridge_stop();
 			otlp_exporter_destroy(otlp, 5000);

@@ -15,8 +15,8 @@
 #include "telemetry/otlp_metrics.h"
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-#define FLOOD_LOG_INTERVAL_MS 1000u
-#define PATH_MAX_LEN          128u
+#define FLOOD_LOG_INTERVAL_MS        1000u
+#define PATH_MAX_LEN                 128u
 
 struct admin_client {
 	struct admin_client *prev, *next; /* srv->clients, oldest first */
@@ -83,14 +83,22 @@ static void on_client_timeout(struct reactor_timer *t)
 static const char *reason_phrase(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -351,8 +359,7 @@ void admin_reply_line(struct admin_reply *r, int status, const char *line)
 	admin_reply_text(r, status, r->buf);
 }
 
-void admin_reply_metrics(struct admin_reply *r, struct otlp_exporter *e, otlp_collect_fn collect,
-                         void *arg)
+void admin_reply_metrics(struct admin_reply *r, struct otlp_exporter *e, otlp_collect_fn collect, void *arg)
 {
 	struct otlp_metric_set set;
 	otlp_metric_set_init(&set);

@@ -61,7 +61,7 @@ struct admin_http_opts {
 	const struct net_addr *addr; /* copied at start */
 	admin_http_handler handle;
 	void *arg;
-	const char *not_found; /* the 404 body: which paths exist (static); NULL = a generic one */
+	const char *not_found;         /* the 404 body: which paths exist (static); NULL = a generic one */
 	atomic_uint_fast64_t *refused; /* connections refused or evicted (flood), or NULL */
 	/* admin_http_spawn only: called on the listener's thread every tick_ms (0 = never), e.g. to ping the
 	 * loop whose health /healthz reports */
@@ -86,7 +86,6 @@ void admin_http_stop(struct admin_http *a);
 /** Render metrics in Prometheus text for /metrics: through the exporter e (every registered collector
  * plus the exporter's own counters) when export is on, else straight from collect(arg). Fills r with a
  * 200 and the text, or a 500 when out of memory. */
-void admin_reply_metrics(struct admin_reply *r, struct otlp_exporter *e, otlp_collect_fn collect,
-                         void *arg);
+void admin_reply_metrics(struct admin_reply *r, struct otlp_exporter *e, otlp_collect_fn collect, void *arg);
 
 #endif

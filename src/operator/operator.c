@@ -17,6 +17,7 @@
 #include "k8s/api.h"
 #include "k8s/informer.h"
 #include "k8s/leader.h"
+#include "net/fault.h"
 #include "operator/fs_set.h"
 #include "operator/settle.h"
 #include "operator/conn_counts.h"
@@ -719,6 +720,7 @@ static int reconcile(struct op *op)
 		desired_conditions(op, slices, f.v[i].obj, f.v[i].key, verdicts[i], &dl, d);
 		conflicts += d[1].status; /* Conflict */
 		rc = sync_status(op, f.v[i].obj, f.v[i].key, d);
+		op_health_beat(op->o->health);
 		if (rc == FIXGW_EAGAIN)
 			break; /* fenced: not one more write */
 		if (stop_requested(op)) {
@@ -857,6 +859,7 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	uint64_t retry_at = 0;
 	uint32_t wait_ms = TICK_MS;
 	for (;;) {
+		op_health_beat(o->health);
 		const struct timespec tick = {.tv_sec = wait_ms / 1000,
 		                              .tv_nsec = (long)(wait_ms % 1000) * 1000000L};
 		if (sigtimedwait(stop, NULL, &tick) >= 0)
@@ -867,6 +870,14 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 			         k8s_informer_synced(op.slices) && op_publish_synced(op.pub);
 			if (!synced)
 				continue;
+			if (o->health)
+				atomic_store(&o->health->synced, true);
+			long stall_ms;
+			if (fault_active("stall_operator_ms", &stall_ms) && stall_ms > 0) {
+				/* test-only: a main loop stuck once (what /healthz must notice) */
+				struct timespec ts = {stall_ms / 1000, (stall_ms % 1000) * 1000000};
+				nanosleep(&ts, NULL);
+			}
 			log_msg(LOG_INFO, "synced", &op_log,
 			        "%zu FIXSessions, %zu Services, %zu EndpointSlices",
 			        k8s_informer_count(op.fs), k8s_informer_count(op.svc),
@@ -903,6 +914,8 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 			wait_ms = 0; /* the next pass may be due at once (per-object: the next event) */
 		}
 	}
+	if (o->health)
+		atomic_store(&o->health->stopping, true);
 	struct log_line l;
 	log_begin(&l, LOG_INFO, "stopping", &op_log);
 	log_int(&l, "passes", (long long)op.passes);

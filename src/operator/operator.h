@@ -28,6 +28,7 @@
 #include "operator/settle.h"
 #include "operator/conn_counts.h"
 #include "operator/webhook.h"
+#include "operator/op_health.h"
 #include "operator/op_metrics.h"
 
 #define OP_DEFAULT_LEASE_NAME "fixgw-operator"
@@ -47,6 +48,7 @@ struct op_opts {
 	struct cc_opts counts; /* connection counts in status (conn_counts.h); off without gateway_service */
 	struct webhook_opts webhook; /* the admission webhook (webhook.h); webhook.listen NULL: none */
 	struct op_metrics *metrics;  /* counters for telemetry (operator/op_metrics.h), or NULL */
+	struct op_health *health;    /* progress and readiness for /healthz, /readyz (op_health.h), or NULL */
 	/* the published routing table (publish.h): its namespace (NULL: lease_namespace), the index's name
 	 * (NULL: RS_DEFAULT_INDEX), the grace before unreferenced shards are deleted (0: 60 s) */
 	const char
