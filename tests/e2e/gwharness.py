@@ -40,6 +40,15 @@ def http_get(port, path, timeout=5):
         return e.code, e.read()
 
 
+def prom_value(text, name, **labels):
+    """The value of one series (labels in the order given) in Prometheus text, or None."""
+    want = "" if not labels else "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+    for line in text.decode().splitlines():
+        if line.startswith(name + want + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -12,17 +12,8 @@ import urllib.request
 import pytest
 
 from fixmsg import logon
-from gwharness import free_port, http_get, wait_read_by_peer, wait_until
+from gwharness import free_port, http_get, prom_value, wait_read_by_peer, wait_until
 from test_reject_engine import BIN, DEFAULT_REASON, check_logout, engine, reject_once  # noqa: F401
-
-
-def metric(text, name, **labels):
-    """The value of one series in Prometheus text, or None."""
-    want = "" if not labels else "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
-    for line in text.decode().splitlines():
-        if line.startswith(name + want + " "):
-            return float(line.split()[-1])
-    return None
 
 
 def with_admin(engine, *args):
@@ -37,16 +28,16 @@ def test_probes_and_metrics_move_after_a_rejected_logon(engine):
     status, text = http_get(admin, "/metrics")
     assert status == 200
     assert b"# TYPE fixgw_reject_engine_connections_total counter" in text
-    assert metric(text, "fixgw_reject_engine_connections_total") == 0
-    assert metric(text, "fixgw_reject_engine_rejections_total", reason="logout_sent") == 0
+    assert prom_value(text, "fixgw_reject_engine_connections_total") == 0
+    assert prom_value(text, "fixgw_reject_engine_rejections_total", reason="logout_sent") == 0
 
     how, out = reject_once(eng, logon(sender="BROKER_A", target="FIXGW", extra=[(554, "SECRETPW")]))
     assert how == "eof"
     check_logout(out, DEFAULT_REASON, {49: "FIXGW", 56: "BROKER_A"})
     status, text = http_get(admin, "/metrics")
-    assert metric(text, "fixgw_reject_engine_connections_total") == 1
-    assert metric(text, "fixgw_reject_engine_rejections_total", reason="logout_sent") == 1
-    assert metric(text, "fixgw_reject_engine_connections_active") == 0
+    assert prom_value(text, "fixgw_reject_engine_connections_total") == 1
+    assert prom_value(text, "fixgw_reject_engine_rejections_total", reason="logout_sent") == 1
+    assert prom_value(text, "fixgw_reject_engine_connections_active") == 0
     assert b"SECRETPW" not in text and b"BROKER_A" not in text  # counters only: no identities, no secrets
 
 

@@ -20,11 +20,7 @@ def http_get(port, path):
 
 
 def metric(text, name, **labels):
-    want = "" if not labels else "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
-    for line in text.decode().splitlines():
-        if line.startswith(name + want + " "):
-            return float(line.split()[-1])
-    return None
+    return _gwharness().prom_value(text, name, **labels)
 
 
 def scrape(port):
