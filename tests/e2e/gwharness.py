@@ -31,10 +31,10 @@ def free_port():
             return port
 
 
-def http_get(port, path, timeout=5):
-    """(status, body) of a GET to 127.0.0.1:port; an error status is an answer, not an exception."""
+def http_get(port, path, timeout=5, host="127.0.0.1"):
+    """(status, body) of a GET to host:port; an error status is an answer, not an exception."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=timeout) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()

@@ -3,7 +3,9 @@ env and config file of its rendered (or installed) Deployment and ConfigMap, und
 ServiceAccount. Only listen addresses (moved to free loopback ports) and mounted paths (config, TLS Secrets,
 service account files) are changed to what a test process can have. Used by test_helm.py and the getting
 started guide's test, so neither can drift from the chart. The operator (ChartOperator) runs with nothing
-changed at all: its args, env and mounted files are the chart's (test_chart_operator.py)."""
+changed but its admin listener's port: its args, env and mounted files are the chart's (test_chart_operator.py).
+probe() runs a container's rendered httpGet probes as the kubelet does, so a probe with the wrong port or path
+fails a test."""
 import base64
 import os
 import pathlib
@@ -13,7 +15,7 @@ import subprocess
 import yaml
 
 import k8sharness
-from gwharness import JsonLines, free_port
+from gwharness import JsonLines, free_port, http_get
 
 # What the kubelet fills the chart's env from (the downward API); an env var a test does not know fails.
 DOWNWARD = ("metadata.name", "metadata.namespace", "spec.nodeName")
@@ -119,6 +121,23 @@ def container_env(c, pod_name, ns):
             for e in c.get("env", [])}
 
 
+def probe(c, kind, host, ports=None):
+    """Container c's rendered probe kind ("livenessProbe", "readinessProbe", "startupProbe") as the kubelet
+    runs it: an httpGet to host (the pod's address) at the probe's port (a name resolved through c's ports,
+    or a number) and path. ports maps a rendered port to the one the test process listens on instead.
+    Returns (status, body); (0, b"") when nothing answers."""
+    get = c[kind]["httpGet"]
+    assert get.get("scheme", "HTTP") == "HTTP", get
+    port = get["port"]
+    if isinstance(port, str):
+        (port,) = [p["containerPort"] for p in c["ports"] if p["name"] == port]
+    port = (ports or {}).get(port, port)
+    try:
+        return http_get(port, get["path"], timeout=c[kind].get("timeoutSeconds", 1), host=host)
+    except OSError:
+        return 0, b""
+
+
 def _expand(s, env):
     """What the kubelet does to a container's args: $(VAR) becomes VAR's value when the container has VAR in
     its env, $$ becomes $, anything else stays as written."""
@@ -135,7 +154,9 @@ class ChartOperator:
     ServiceAccount, as the chart's securityContext user. The mounts are made in a mount namespace of the
     process's own (a tmpfs over /run, an overlay over any other top-level directory), so nothing outside it
     changes. There is no kubeconfig: the binary finds the API server exactly as it does in a pod.
-    Attributes once started: args, env, proc, log (JsonLines of its stderr)."""
+    The one change: the admin listener (--admin :PORT) moves to a free loopback port, since the test shares
+    the host's network namespace; admin_ports maps the rendered port to it (for probe()).
+    Attributes once started: args, env, admin_ports, proc, log (JsonLines of its stderr)."""
 
     def __init__(self, k8s, ns, dep, workdir, pod_name="operator-0"):
         from conftest import FIXGW
@@ -145,6 +166,12 @@ class ChartOperator:
         env = container_env(c, pod_name, ns)
         self.env = env
         self.args = [_expand(a, env) for a in c["args"]]
+        self.admin_ports = {}
+        if "--admin" in self.args:
+            i = self.args.index("--admin") + 1
+            rendered = int(self.args[i].rpartition(":")[2])
+            self.admin_ports[rendered] = free_port()
+            self.args[i] = f"127.0.0.1:{self.admin_ports[rendered]}"
         assert not c.get("command"), "the chart overrides the image's entrypoint: run that instead"
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
         binds = []

@@ -60,6 +60,10 @@ def test_chart_operator_leads_and_accepts(helm_env, k8s, k8s_ns, tmp_path):  # n
             return c if c and c["status"] == "True" and c["observedGeneration"] == obj["metadata"]["generation"] \
                 else None
         wait_until(accepted, 60, 0.2, "the chart's operator to accept a FIXSession")
+        # its rendered probes, as the kubelet runs them (a wrong port or path fails here)
+        c = chartrun.container(dep)
+        assert chartrun.probe(c, "livenessProbe", "127.0.0.1", op.admin_ports) == (200, b"ok\n")
+        assert chartrun.probe(c, "readinessProbe", "127.0.0.1", op.admin_ports) == (200, b"ready\n")
         assert not op.log.select(level="ERROR"), op.log.select(level="ERROR")
     finally:
         rc = op.stop()

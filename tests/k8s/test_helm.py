@@ -166,7 +166,8 @@ def test_reject_engine_toggle(helm_env):
                    "--set", "defaultRejectEngine.maskTags={553}")
     (dep,) = find(on, "Deployment", "reject-engine")
     args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args == ["reject-engine", "--listen", ":9881", "--reason", "Unknown CompID", "--mask-tag", "553"]
+    assert args == ["reject-engine", "--listen", ":9881", "--admin", ":9091", "--reason", "Unknown CompID",
+                    "--mask-tag", "553"]
     assert dep["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     (fs,) = find(on, "FIXSession")
     assert fs["spec"]["priority"] == -1000000 and "matchFields" not in fs["spec"]
@@ -274,11 +275,92 @@ def test_prometheus_rule_is_the_rule_file(helm_env):
     (["--set", "operator.webhook.caBundle=not base64!"], "/operator/webhook/caBundle"),
     (["--set", "operator.webhook.timeoutSeconds=60"], "/operator/webhook/timeoutSeconds"),
     (["--set-json", 'prometheusRule.labels={"release":1}'], "/prometheusRule/labels/release"),
+    (["--set", "podMonitor.enabled=yes"], "/podMonitor/enabled"),
+    (["--set", "podMonitor.interval=30"], "/podMonitor/interval"),
+    (["--set", "podMonitor.bogus=1"], "bogus"),
+    (["--set", "defaultRejectEngine.adminPort=0"], "/defaultRejectEngine/adminPort"),
+    (["--set-string", "operator.adminPort=9092"], "/operator/adminPort"),
 ])
 def test_schema_refuses_bad_values(helm_env, values, message):
     r = helm(helm_env, "template", "x", CHART, *values, check=False)
     assert r.returncode != 0, r.stdout[:500]
     assert "schema" in r.stderr and message in r.stderr, r.stderr
+
+
+def test_reject_engine_and_operator_probes_on_their_admin_ports(helm_env):
+    """The reject engine and the operator serve /healthz and /readyz on an admin port of their own (--admin),
+    a container port named admin that their liveness and readiness probes use; the ports are values, and an
+    admin port equal to the FIX or webhook port is refused at render time."""
+    _, objs = render(helm_env)
+    for component, port, args_before in (("reject-engine", 9091, ["--listen", ":9881"]),
+                                         ("operator", 9092, ["--id", "$(POD_NAME)"])):
+        (dep,) = find(objs, "Deployment", component)
+        c = chartrun.container(dep)
+        i = c["args"].index("--admin")
+        assert c["args"][i + 1] == f":{port}"
+        assert c["args"][i - 2:i] == args_before
+        assert {"name": "admin", "containerPort": port, "protocol": "TCP"} in c["ports"]
+        assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+        assert c["livenessProbe"]["failureThreshold"] * c["livenessProbe"]["periodSeconds"] >= 30
+    _, objs = render(helm_env, "--set", "defaultRejectEngine.adminPort=8081", "--set", "operator.adminPort=8082")
+    for component, port in (("reject-engine", 8081), ("operator", 8082)):
+        c = chartrun.container(find(objs, "Deployment", component)[0])
+        assert c["args"][c["args"].index("--admin") + 1] == f":{port}"
+        assert [p["containerPort"] for p in c["ports"] if p["name"] == "admin"] == [port]
+    for values, message in ((["--set", "defaultRejectEngine.adminPort=9881"], "defaultRejectEngine.adminPort"),
+                            (["--set", "operator.adminPort=9443", "--set", "operator.webhook.enabled=true",
+                              "--set", "operator.webhook.secretName=s", "--set", "operator.webhook.caBundle=" + WEBHOOK_CA],
+                             "operator.adminPort")):
+        r = helm(helm_env, "template", "x", CHART, *values, check=False)
+        assert r.returncode != 0 and message in r.stderr, r.stderr
+
+
+def test_admin_ports_open_to_admin_from_only(helm_env):
+    """networkPolicy.adminFrom (monitoring) may reach the admin ports of the reject engine and the operator, as
+    the gateway's; without it, nothing new is let in."""
+    _, objs = render(helm_env)
+    (rnp,) = find(objs, "NetworkPolicy", "reject-engine")
+    assert [r["ports"] for r in rnp["spec"]["ingress"]] == [[{"protocol": "TCP", "port": 9881}]]
+    assert find(objs, "NetworkPolicy", "operator")[0]["spec"]["ingress"] == []
+    prom = {"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}
+    _, objs = render(helm_env, "--set-json", f"networkPolicy.adminFrom=[{json.dumps(prom)}]")
+    (rnp,) = find(objs, "NetworkPolicy", "reject-engine")
+    assert {"from": [prom], "ports": [{"protocol": "TCP", "port": 9091}]} in rnp["spec"]["ingress"]
+    (onp,) = find(objs, "NetworkPolicy", "operator")
+    assert onp["spec"]["ingress"] == [{"from": [prom], "ports": [{"protocol": "TCP", "port": 9092}]}]
+    (gnp,) = find(objs, "NetworkPolicy", "gateway")
+    assert any(prom in r.get("from", []) and r["ports"] == [{"protocol": "TCP", "port": 9090}]
+               for r in gnp["spec"]["ingress"])
+
+
+@pytest.mark.parametrize("mode", ["deployment", "daemonset"])
+def test_pod_monitor_scrapes_every_component(helm_env, mode):
+    """podMonitor.enabled renders one Prometheus Operator PodMonitor (off by default) whose selector picks the
+    pods of the gateways, the reject engine and the operator, each with a container port named admin where
+    /metrics is served; labels and namespace from the values."""
+    _, objs = render(helm_env, "--set", f"gateway.mode={mode}")
+    assert not [o for o in objs if o["kind"] == "PodMonitor"]
+    _, objs = render(helm_env, "--set", f"gateway.mode={mode}", "--set", "podMonitor.enabled=true",
+                     "--set", "podMonitor.labels.release=kps", "--set", "podMonitor.namespace=monitoring",
+                     "--set", "podMonitor.interval=15s")
+    (pm,) = find(objs, "PodMonitor", "metrics")
+    assert pm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert pm["metadata"]["namespace"] == "monitoring" and pm["metadata"]["labels"]["release"] == "kps"
+    assert pm["spec"]["namespaceSelector"] == {"matchNames": ["fixgw"]}
+    (ep,) = pm["spec"]["podMetricsEndpoints"]
+    assert ep == {"port": "admin", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
+    sel = pm["spec"]["selector"]
+
+    def selected(labels):
+        return all(labels.get(k) == v for k, v in sel["matchLabels"].items()) and all(
+            labels.get(e["key"]) in e["values"] for e in sel["matchExpressions"])
+    workloads = [o for o in objs if o["kind"] in ("Deployment", "DaemonSet")]
+    assert {o["metadata"]["labels"]["app.kubernetes.io/component"] for o in workloads} == \
+        {"gateway", "reject-engine", "operator"}
+    for o in workloads:
+        assert selected(o["spec"]["template"]["metadata"]["labels"]), o["metadata"]["name"]
+        assert "admin" in [p["name"] for p in chartrun.container(o)["ports"]], o["metadata"]["name"]
 
 
 # a caBundle for renders: base64 of a PEM block (the API server keeps it as bytes; nothing here calls the webhook)
@@ -308,8 +390,9 @@ def test_operator_webhook_on_and_off(helm_env):
     (mount,) = c["volumeMounts"]
     assert cert == mount["mountPath"] + "/tls.crt" and key == mount["mountPath"] + "/tls.key" and mount["readOnly"]
     assert {"name": mount["name"], "secret": {"secretName": "wh-tls"}} in pod["volumes"]
-    assert c["ports"] == [{"name": "webhook", "containerPort": 9443, "protocol": "TCP"}]
-    assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "webhook", "scheme": "HTTPS"}
+    assert c["ports"] == [{"name": "admin", "containerPort": 9092, "protocol": "TCP"},
+                          {"name": "webhook", "containerPort": 9443, "protocol": "TCP"}]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
     (svc,) = find(objs, "Service", "operator")
     assert svc["spec"]["selector"] == op["spec"]["selector"]["matchLabels"]  # every replica, not the leader only
     assert svc["spec"]["ports"] == [{"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"}]
@@ -436,6 +519,14 @@ def test_chart_processes_route_and_reject(helm_env, k8s, k8s_ns, netns, tmp_path
         assert b"58=Unknown CompID\x01" in answer, answer
         assert any(x.get("fixsession") == f"{k8s_ns}/{rdep['metadata']['name']}"
                    for x in glog.select("routing_decision"))
+        # the rendered probes of the reject engine (at its pod address) and the operator, as the kubelet runs
+        # them: a wrong port or path fails here
+        rcon = chartrun.container(rdep)
+        assert chartrun.probe(rcon, "livenessProbe", rej_addr) == (200, b"ok\n")
+        assert chartrun.probe(rcon, "readinessProbe", rej_addr) == (200, b"ready\n")
+        oc = chartrun.container(odep)
+        assert chartrun.probe(oc, "livenessProbe", "127.0.0.1", op.admin_ports) == (200, b"ok\n")
+        assert chartrun.probe(oc, "readinessProbe", "127.0.0.1", op.admin_ports) == (200, b"ready\n")
     finally:
         rc = gw.stop()
         orc = op.stop()
