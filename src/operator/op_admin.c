@@ -20,7 +20,8 @@ static void handle(void *arg, const char *path, struct admin_reply *r)
 		uint64_t now = reactor_clock_ms();
 		if (last && now > last && now - last > a->health->stall_ms) {
 			char why[128];
-			snprintf(why, sizeof(why), "the operator's main loop has made no progress for %llu ms",
+			snprintf(why, sizeof(why),
+			         "the operator's main loop has made no progress for %llu ms",
 			         (unsigned long long)(now - last));
 			admin_reply_line(r, 503, why);
 		} else {
