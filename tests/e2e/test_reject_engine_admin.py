@@ -34,9 +34,11 @@ def test_probes_and_metrics_move_after_a_rejected_logon(engine):
     how, out = reject_once(eng, logon(sender="BROKER_A", target="FIXGW", extra=[(554, "SECRETPW")]))
     assert how == "eof"
     check_logout(out, DEFAULT_REASON, {49: "FIXGW", 56: "BROKER_A"})
-    status, text = http_get(admin, "/metrics")
+    # the outcome is counted when the connection closes, after the peer's FIN (the linger), so wait for it
+    text = wait_until(lambda: (lambda t: t if prom_value(t, "fixgw_reject_engine_rejections_total",
+                                                         reason="logout_sent") == 1 else None)(
+        http_get(admin, "/metrics")[1]), 10, what="the rejection counted")
     assert prom_value(text, "fixgw_reject_engine_connections_total") == 1
-    assert prom_value(text, "fixgw_reject_engine_rejections_total", reason="logout_sent") == 1
     assert prom_value(text, "fixgw_reject_engine_connections_active") == 0
     assert b"SECRETPW" not in text and b"BROKER_A" not in text  # counters only: no identities, no secrets
 
