@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_SIZE  (64u * 1024u)
+#define CHUNK_MIN   (4u * 1024u)
+#define CHUNK_MAX   (64u * 1024u)
 #define SIMPLE_KEY  1000 /* bytes from a key's start to its ':'; libyaml forgets a simple key after 1024 */
 #define COLUMN_NONE ((size_t)-1)
 
@@ -162,12 +163,13 @@ static void *arena_alloc(struct yaml_fast *f, size_t n)
 			return p;
 		}
 		if (f->chunk_used == 0) { /* an empty chunk too small for n: replace it */
-			char *p = malloc(n > CHUNK_SIZE ? n : CHUNK_SIZE);
+			size_t cap = n > f->chunk_size ? n : f->chunk_size;
+			char *p = malloc(cap);
 			if (!p)
 				return NULL;
 			free(c->p);
 			c->p = p;
-			c->cap = n > CHUNK_SIZE ? n : CHUNK_SIZE;
+			c->cap = cap;
 			continue;
 		}
 		f->chunk++;
@@ -177,7 +179,7 @@ static void *arena_alloc(struct yaml_fast *f, size_t n)
 	if (!cs)
 		return NULL;
 	f->chunks = cs;
-	size_t cap = n > CHUNK_SIZE ? n : CHUNK_SIZE;
+	size_t cap = n > f->chunk_size ? n : f->chunk_size;
 	if (!(cs[f->nchunks].p = malloc(cap)))
 		return NULL;
 	cs[f->nchunks].cap = cap;
@@ -749,6 +751,10 @@ void yaml_fast_init(struct yaml_fast *f, const char *buf, size_t len, const stru
 	f->buf = buf;
 	f->len = len;
 	f->lim = *lim;
+	/* a small input (one API object) gets a small arena; values take about what the text does */
+	f->chunk_size = len * 2 + 1024 < CHUNK_MIN   ? CHUNK_MIN
+	                : len * 2 + 1024 > CHUNK_MAX ? CHUNK_MAX
+	                                             : len * 2 + 1024;
 	/* libyaml's reader decodes ahead of its scanner, so a bad byte anywhere counts, even in a document
 	 * after the ones this path could read. Branch-free blocks, so the compiler can vectorise the loop. */
 	f->ascii = true;

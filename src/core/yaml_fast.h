@@ -48,7 +48,7 @@ struct yaml_fast {
 	struct yaml_fast_level *levels; /* open block collections, lim.max_depth of them at most */
 	size_t nlevels, depth;          /* depth: open block and flow collections */
 	struct yaml_fast_chunk *chunks; /* values and child arrays of the current document */
-	size_t nchunks, chunk, chunk_used;
+	size_t nchunks, chunk, chunk_used, chunk_size;
 };
 
 /** Start reading buf (borrowed; it must outlive f) within lim. Cheap: one pass over the bytes. */
