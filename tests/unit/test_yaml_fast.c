@@ -210,6 +210,154 @@ TEST(memory_is_reused_across_documents)
 	free(text);
 }
 
+/* ---- generated inputs: random documents inside the subset, each read to its end and equal ---- */
+
+struct gen {
+	char *buf;
+	size_t len, cap;
+	uint64_t state;
+};
+
+static unsigned gen_rand(struct gen *g, unsigned n)
+{
+	g->state = g->state * 6364136223846793005ull + 1442695040888963407ull; /* a fixed LCG: reproducible */
+	return (unsigned)(g->state >> 33) % n;
+}
+
+static void gen_put(struct gen *g, const char *s)
+{
+	size_t n = strlen(s);
+	if (g->len + n < g->cap) {
+		memcpy(g->buf + g->len, s, n);
+		g->len += n;
+	}
+}
+
+static void gen_indent(struct gen *g, unsigned n)
+{
+	while (n--)
+		gen_put(g, " ");
+}
+
+static void gen_scalar(struct gen *g, bool flow)
+{
+	static const char *const plain[] = {"a", "b1", "x y", "-1", "3.5", "~", "true", "c-d", ".e", "A  B"};
+	static const char *const block_only[] = {"a#b", "k:v", "http://h/p"}; /* ':' and '#' inside */
+	static const char *const quoted[] = {"''",          "'it''s'",    "' sp '",
+	                                     "\"\"",        "\"q\\\"t\"", "\"\\\\\\n\\t\"",
+	                                     "\"\\u0041\"", "\"a: b\"",   "'#c'"};
+	unsigned r = gen_rand(g, 10);
+	if (r < 3)
+		gen_put(g, quoted[gen_rand(g, sizeof(quoted) / sizeof(quoted[0]))]);
+	else if (r == 3 && !flow)
+		gen_put(g, block_only[gen_rand(g, 3)]);
+	else
+		gen_put(g, plain[gen_rand(g, sizeof(plain) / sizeof(plain[0]))]);
+}
+
+static void gen_flow(struct gen *g, unsigned depth)
+{
+	if (depth > 2 || gen_rand(g, 5) < 2) {
+		gen_scalar(g, true);
+		return;
+	}
+	bool map = gen_rand(g, 2);
+	unsigned n = gen_rand(g, 4);
+	gen_put(g, map ? "{" : "[");
+	for (unsigned i = 0; i < n; i++) {
+		if (i)
+			gen_put(g, gen_rand(g, 2) ? ", " : ",");
+		if (map) {
+			gen_scalar(g, true);
+			gen_put(g, ": ");
+		}
+		gen_flow(g, depth + 1);
+	}
+	gen_put(g, map ? "}" : "]");
+}
+
+static void gen_block(struct gen *g, unsigned indent, unsigned depth);
+
+/* After "key:" or "- ": a value on the line, or a block on the next lines. */
+static void gen_value(struct gen *g, unsigned indent, unsigned depth)
+{
+	unsigned r = gen_rand(g, 20);
+	if (depth > 3 || r < 9) {
+		gen_put(g, " ");
+		gen_scalar(g, false);
+	} else if (r < 13) {
+		gen_put(g, " ");
+		gen_flow(g, 0);
+	} else if (r == 13) {
+		gen_put(g, "\n"); /* an empty value */
+		return;
+	} else {
+		gen_put(g, gen_rand(g, 3) ? "\n" : "  # c\n");
+		gen_block(g, indent + 1 + gen_rand(g, 3), depth + 1);
+		return;
+	}
+	gen_put(g, gen_rand(g, 4) ? "\n" : " # c\n");
+}
+
+static void gen_block(struct gen *g, unsigned indent, unsigned depth)
+{
+	unsigned n = 1 + gen_rand(g, 3);
+	bool map = gen_rand(g, 2);
+	for (unsigned i = 0; i < n; i++) {
+		gen_indent(g, indent);
+		if (map) {
+			gen_scalar(g, false);
+			gen_put(g, ":");
+			gen_value(g, indent, depth);
+		} else if (gen_rand(g, 3) == 0) {
+			gen_put(g, "- "); /* "- key: v" and its next keys */
+			for (unsigned k = 0, nk = 1 + gen_rand(g, 2); k < nk; k++) {
+				if (k)
+					gen_indent(g, indent + 2);
+				gen_put(g, k ? "k2:" : "k1:");
+				gen_value(g, indent + 2, depth + 1);
+			}
+		} else {
+			gen_put(g, "-");
+			gen_value(g, indent, depth);
+		}
+		if (gen_rand(g, 8) == 0)
+			gen_put(g, gen_rand(g, 2) ? "\n" : "# between\n");
+	}
+}
+
+TEST(generated_documents_equal_libyaml)
+{
+	static char buf[65536];
+	struct gen g = {buf, 0, sizeof(buf), 17};
+	for (int i = 0; i < 3000; i++) {
+		g.len = 0;
+		size_t ndocs = 1 + gen_rand(&g, 3);
+		for (size_t d = 0; d < ndocs; d++) {
+			if (d || gen_rand(&g, 2))
+				gen_put(&g, "---\n");
+			else if (gen_rand(&g, 4) == 0)
+				gen_put(&g, "# head\n");
+			unsigned r = gen_rand(&g, 10);
+			if (r == 0) {
+				gen_scalar(&g, false);
+				gen_put(&g, "\n");
+			} else if (r == 1) {
+				gen_flow(&g, 0);
+				gen_put(&g, "\n");
+			} else {
+				gen_block(&g, gen_rand(&g, 4) ? 0 : 2, 0);
+			}
+		}
+		if (gen_rand(&g, 5) == 0 && g.len)
+			g.len--; /* no final newline */
+		g.buf[g.len] = '\0';
+		check_accepted(g.buf, ndocs);
+		if (test_failures_)
+			return; /* one input printed is enough */
+	}
+}
+
 TEST_MAIN(TEST_ENTRY(fixsession_shapes), TEST_ENTRY(block_structure), TEST_ENTRY(documents), TEST_ENTRY(json),
           TEST_ENTRY(unsupported), TEST_ENTRY(limits_are_left_to_libyaml),
-          TEST_ENTRY(memory_is_reused_across_documents))
+          TEST_ENTRY(memory_is_reused_across_documents), TEST_ENTRY(generated_documents_equal_libyaml))
