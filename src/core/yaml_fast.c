@@ -482,10 +482,37 @@ static status_t scan_scalar(const struct yaml_fast *f, size_t p, bool flow, stru
 
 /* ---- flow collections on one line ---- */
 
-static status_t flow_value(struct yaml_fast *f, size_t p, size_t *end);
+static status_t flow_value(struct yaml_fast *f, size_t p, bool multi, size_t *end);
 
-/* A flow sequence or mapping from p ('[' or '{') that closes on this line; *end after its bracket. */
-static status_t flow_collection(struct yaml_fast *f, size_t p, size_t *end)
+/* The blanks from *q inside a flow collection. With multi (a document's root collection, as in
+ * pretty-printed JSON) also line breaks and comments after a blank, between entries only: never inside a
+ * key, a scalar or "key: value". A line starting with "---" or "..." is left to libyaml. */
+static status_t flow_gap(struct yaml_fast *f, size_t *q, bool multi)
+{
+	size_t p = *q;
+	for (;;) {
+		size_t s = p;
+		p = skip_spaces(f, p);
+		if (!multi)
+			break;
+		if (at(f, p) == '#' && (p > s || p == f->line_start))
+			while (!is_eol(at(f, p)))
+				p++;
+		if (at(f, p) != '\n')
+			break;
+		f->line++;
+		f->line_start = ++p;
+		if ((at(f, p) == '-' || at(f, p) == '.') && at(f, p + 1) == at(f, p) &&
+		    at(f, p + 2) == at(f, p))
+			return YAML_FAST_UNSUPPORTED;
+	}
+	*q = p;
+	return YAML_FAST_OK;
+}
+
+/* A flow sequence or mapping from p ('[' or '{') that closes on this line (or, with multi, on a later
+ * one); *end after its bracket. */
+static status_t flow_collection(struct yaml_fast *f, size_t p, bool multi, size_t *end)
 {
 	bool map = at(f, p) == '{';
 	char close = map ? '}' : ']';
@@ -493,7 +520,8 @@ static status_t flow_collection(struct yaml_fast *f, size_t p, size_t *end)
 	size_t kid_start;
 	TRY(open_collection(f, map ? YAML_MAPPING_NODE : YAML_SEQUENCE_NODE, true, mark_at(f, p), &id,
 	                    &kid_start));
-	size_t q = skip_spaces(f, p + 1);
+	size_t q = p + 1;
+	TRY(flow_gap(f, &q, multi));
 	if (at(f, q) != close) {
 		for (;;) {
 			if (map) {
@@ -511,13 +539,14 @@ static status_t flow_collection(struct yaml_fast *f, size_t p, size_t *end)
 					return YAML_FAST_UNSUPPORTED;
 				q = skip_spaces(f, q + 1);
 			}
-			TRY(flow_value(f, q, &q));
-			q = skip_spaces(f, q);
+			TRY(flow_value(f, q, multi, &q));
+			TRY(flow_gap(f, &q, multi));
 			if (at(f, q) == close)
 				break;
 			if (at(f, q) != ',')
 				return YAML_FAST_UNSUPPORTED;
-			q = skip_spaces(f, q + 1);
+			q++;
+			TRY(flow_gap(f, &q, multi));
 			if (at(f, q) == close)
 				return YAML_FAST_UNSUPPORTED; /* a trailing comma */
 		}
@@ -527,11 +556,11 @@ static status_t flow_collection(struct yaml_fast *f, size_t p, size_t *end)
 }
 
 /* A scalar or flow collection inside a flow collection. */
-static status_t flow_value(struct yaml_fast *f, size_t p, size_t *end)
+static status_t flow_value(struct yaml_fast *f, size_t p, bool multi, size_t *end)
 {
 	char c = at(f, p);
 	if (c == '[' || c == '{')
-		return flow_collection(f, p, end);
+		return flow_collection(f, p, multi, end);
 	struct scalar s;
 	int id;
 	TRY(scan_scalar(f, p, true, &s));
@@ -547,7 +576,7 @@ static status_t line_value(struct yaml_fast *f, size_t p)
 	char c = at(f, p);
 	size_t end;
 	if (c == '[' || c == '{') {
-		TRY(flow_collection(f, p, &end));
+		TRY(flow_collection(f, p, f->depth == 0, &end)); /* the root may span lines */
 	} else {
 		struct scalar s;
 		int id;

@@ -102,6 +102,21 @@ TEST(json)
 	               "\"x\":null,\"t\":true,\"u\":\"\\u0041\\n\"}}",
 	               1);
 	check_accepted("{ \"a\" : 1 , \"b\" :[ ] }\n", 1);
+	/* pretty-printed: a document's root collection may span lines between its entries */
+	check_accepted(
+	    "{\n  \"apiVersion\": \"fixgw.io/v1alpha1\",\n  \"metadata\": {\n    \"name\": \"a\",\n"
+	    "    \"labels\": {}\n  },\n  \"spec\": {\n    \"listeners\": [\n      \"x\",\n      \"y\"\n"
+	    "    ],\n    \"maxHeld\": 10\n  }\n}\n",
+	    1);
+	check_accepted("[\n\n  a, # c\n  # line\nb\n  , {c: d}\n]   # end\n---\n[ ]\n", 2);
+	check_accepted("{\n}", 1);
+	check_unsupported("[\n  a\n  b\n]\n", 0);       /* a multi-line plain scalar */
+	check_unsupported("[\n  a,\n---\n]\n", 0);      /* a marker inside */
+	check_unsupported("{\n  \"a\":\n  1\n}\n", 0);  /* a value on the next line */
+	check_unsupported("{\n  \"a\"\n  : 1\n}\n", 0); /* ':' on the next line */
+	check_unsupported("[\n  a,#c\n  b\n]\n", 0);    /* '#' without a blank before it */
+	check_unsupported("[\n  a,\n", 0);              /* not closed */
+	check_unsupported("k: [\n  a\n]\n", 0);         /* only the root spans lines */
 }
 
 TEST(unsupported)
@@ -255,7 +270,18 @@ static void gen_scalar(struct gen *g, bool flow)
 		gen_put(g, plain[gen_rand(g, sizeof(plain) / sizeof(plain[0]))]);
 }
 
-static void gen_flow(struct gen *g, unsigned depth)
+/* A line break (and a comment line now and then) where a pretty root collection may have one. */
+static void gen_break(struct gen *g, bool pretty)
+{
+	if (!pretty || gen_rand(g, 3) == 0)
+		return;
+	gen_put(g, gen_rand(g, 6) ? "\n" : "  # c\n");
+	if (gen_rand(g, 8) == 0)
+		gen_put(g, "# line\n");
+	gen_indent(g, gen_rand(g, 4));
+}
+
+static void gen_flow(struct gen *g, unsigned depth, bool pretty)
 {
 	if (depth > 2 || gen_rand(g, 5) < 2) {
 		gen_scalar(g, true);
@@ -264,14 +290,19 @@ static void gen_flow(struct gen *g, unsigned depth)
 	bool map = gen_rand(g, 2);
 	unsigned n = gen_rand(g, 4);
 	gen_put(g, map ? "{" : "[");
+	gen_break(g, pretty);
 	for (unsigned i = 0; i < n; i++) {
-		if (i)
+		if (i) {
 			gen_put(g, gen_rand(g, 2) ? ", " : ",");
+			gen_break(g, pretty);
+		}
 		if (map) {
 			gen_scalar(g, true);
 			gen_put(g, ": ");
 		}
-		gen_flow(g, depth + 1);
+		gen_flow(g, depth + 1, pretty);
+		if (i + 1 == n)
+			gen_break(g, pretty);
 	}
 	gen_put(g, map ? "}" : "]");
 }
@@ -287,7 +318,7 @@ static void gen_value(struct gen *g, unsigned indent, unsigned depth)
 		gen_scalar(g, false);
 	} else if (r < 13) {
 		gen_put(g, " ");
-		gen_flow(g, 0);
+		gen_flow(g, 0, false);
 	} else if (r == 13) {
 		gen_put(g, "\n"); /* an empty value */
 		return;
@@ -343,7 +374,7 @@ TEST(generated_documents_equal_libyaml)
 				gen_scalar(&g, false);
 				gen_put(&g, "\n");
 			} else if (r == 1) {
-				gen_flow(&g, 0);
+				gen_flow(&g, 0, gen_rand(&g, 2));
 				gen_put(&g, "\n");
 			} else {
 				gen_block(&g, gen_rand(&g, 4) ? 0 : 2, 0);
