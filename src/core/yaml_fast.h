@@ -4,13 +4,14 @@
  * libyaml spends most of a large load allocating and freeing one token and one event per scalar. This
  * scanner reads the shapes FIXSession files are written in (block mappings and sequences, "- key: v",
  * single-line flow collections such as {name: s1}, single-line plain and quoted scalars, comments,
- * document markers, single-line JSON) straight into a yaml_document_t, with no allocation per node in the
- * steady state. It never reports a syntax error: anything it is not certain libyaml reads the same way
- * (tabs, CR, non-ASCII bytes anywhere in the input, anchors, aliases, tags, directives, "?" keys, block
- * scalars, multi-line scalars or flow collections, escapes other than the simple ones, a limit reached,
- * anything odd) is UNSUPPORTED, and the caller parses that input with libyaml instead. The documents it
- * returns equal libyaml's node by node: types, values, lengths, styles, start and end marks, document
- * flags and marks (tests/unit/test_yaml_fast.c and fuzz/yaml_fast compare them). See ADR-017.
+ * document markers, JSON objects compact or pretty-printed) straight into a yaml_document_t, with no
+ * allocation per node in the steady state. It never reports a syntax error: anything it is not certain
+ * libyaml reads the same way (tabs, CR, non-ASCII bytes anywhere in the input, anchors, aliases, tags,
+ * directives, "?" keys, block scalars, multi-line scalars, flow collections spanning lines other than a
+ * document's root, escapes other than the simple ones, a limit reached, anything odd) is UNSUPPORTED, and the
+ * caller parses that input with libyaml instead. The documents it returns equal libyaml's node by node:
+ * types, values, lengths, styles, start and end marks, document flags and marks (tests/unit/test_yaml_fast.c
+ * and fuzz/yaml_fast compare them). See ADR-017.
  */
 #ifndef FIXGW_CORE_YAML_FAST_H
 #define FIXGW_CORE_YAML_FAST_H
