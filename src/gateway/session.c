@@ -1119,6 +1119,8 @@ struct span_clock {
 	uint64_t end_ns; /* the root's end: children (some timed in ns, the rest in loop ms) end by then */
 };
 
+/* A loop timestamp (reactor_now ms) as Unix epoch ns: spans need wall-clock times, the state machine
+ * records loop milliseconds, so each is placed by its distance back from the same "now". */
 static uint64_t span_time(const struct span_clock *c, uint64_t ms)
 {
 	uint64_t back = c->now_ms > ms ? (c->now_ms - ms) * 1000000u : 0;
@@ -1136,7 +1138,7 @@ static void emit_child(struct session *s, const struct span_clock *c, const char
 	struct otlp_span sp = {.name = name,
 	                       .kind = kind,
 	                       .start_ns = start_ns,
-	                       .end_ns = end_ns < start_ns ? start_ns : end_ns,
+	                       .end_ns = end_ns,
 	                       .status = failed ? OTLP_STATUS_ERROR : OTLP_STATUS_UNSET,
 	                       .attrs = attrs,
 	                       .nattrs = nattrs};
