@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/errors.h"
+#include "core/grow.h"
 #include "k8s/ratelimit.h"
 
 #define TOKEN_MAX 16384 /* bytes in a bearer token (projected tokens are about 1 KiB) */
@@ -42,6 +43,7 @@ struct xfer {
 	bool too_big;
 	bool stopped; /* fn asked to stop */
 	bool nomem;
+	size_t body_cap; /* bytes allocated at resp->body */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -249,13 +251,12 @@ static bool collect(struct xfer *x, const char *p, size_t len)
 		x->too_big = true;
 		return false;
 	}
-	char *nb = realloc(r->body, r->len + len + 1);
-	if (!nb) {
+	/* Doubling, not exact-size: a large list arrives in many small chunks. */
+	if (GROW_ARRAY(r->body, x->body_cap, r->len + len + 1, 4096) != 0) {
 		x->nomem = true;
 		return false;
 	}
-	memcpy(nb + r->len, p, len);
-	r->body = nb;
+	memcpy(r->body + r->len, p, len);
 	r->len += len;
 	r->body[r->len] = '\0';
 	return true;
