@@ -10,7 +10,7 @@ from conftest import Collector, attrs, wait_for
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 from fixmsg import logon  # noqa: E402
-from gwharness import RejectEngineProc, recv_until_closed  # noqa: E402
+from gwharness import RejectEngineProc, free_port, http_get, prom_value, recv_until_closed  # noqa: E402
 
 REASON = "No session for you (otel test)"
 CANARY_PW = "RejectCanaryPw41e7"
@@ -77,3 +77,41 @@ def test_reject_engine_spans_metrics_and_logs(otelcol_bin, tmp_path, monkeypatch
         c.stop()
     for blob in (c.out.read_text(), rj.text()):
         assert CANARY_PW not in blob and CANARY_HIDDEN not in blob
+
+
+def test_metrics_endpoint_serves_what_otlp_exports(otelcol_bin, tmp_path, monkeypatch):
+    """--admin's /metrics is the same instruments as the OTLP export, in Prometheus text: every metric the
+    collector received from the engine has its series there, with the same values once both have seen the
+    rejected Logon, plus the exporter's own counters; no secret in either."""
+    c = Collector(otelcol_bin, tmp_path).start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{c.http_port}")
+    admin = free_port()
+    rj = RejectEngineProc(args=["--admin", f"127.0.0.1:{admin}", "--otlp", "metrics.interval=300ms"])
+    try:
+        with socket.create_connection(("127.0.0.1", rj.port), timeout=10) as s:
+            s.sendall(logon(sender="NOBODY", extra=[(554, CANARY_PW)]))
+            recv_until_closed(s)
+
+        def exported(name, **match):
+            m = c.metrics().get(name)
+            points = (m[-1][1].get("sum") or m[-1][1].get("gauge"))["dataPoints"] if m else []
+            return next((int(p["asInt"]) for p in points if all(attrs(p).get(k) == v for k, v in match.items())),
+                        None)
+        wait_for(lambda: exported("fixgw.reject_engine.rejections", reason="logout_sent") == 1, 30,
+                 "the rejection exported")
+        text = wait_for(lambda: (lambda t: t if prom_value(t, "fixgw_reject_engine_rejections_total",
+                                                           reason="logout_sent") == 1 else None)(
+            http_get(admin, "/metrics")[1]), 10, "the rejection on /metrics")
+        names = [n for n in c.metrics() if n.startswith("fixgw.reject_engine.")]
+        assert sorted(names) == ["fixgw.reject_engine.connections", "fixgw.reject_engine.connections.active",
+                                 "fixgw.reject_engine.rejections"]
+        assert prom_value(text, "fixgw_reject_engine_connections_total") == exported("fixgw.reject_engine.connections")
+        assert prom_value(text, "fixgw_reject_engine_connections_active") == 0
+        for reason in ("logout_sent", "invalid", "timeout", "over_capacity"):
+            assert prom_value(text, "fixgw_reject_engine_rejections_total", reason=reason) == \
+                exported("fixgw.reject_engine.rejections", reason=reason), reason
+        assert b"# TYPE fixgw_otlp_records_total counter" in text  # the exporter's own, as on the gateway
+    finally:
+        rj.stop()
+        c.stop()
+    assert CANARY_PW not in c.out.read_text() and CANARY_PW.encode() not in text
