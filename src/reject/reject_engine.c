@@ -71,9 +71,9 @@ struct rj_conn {
 	uint64_t accepted_ms;
 	uint64_t accepted_ns; /* wall clock, for the span */
 	char peer[64];
-	char trace_id[33], span_id[17]; /* on every line about the connection, and its span's ids */
-	size_t logon_len;               /* of the answered Logon (the buffer is gone by the close) */
-	bool span_fields;               /* the three below are rendered (redacted) for the span */
+	uint8_t trace_id[16], span_id[8]; /* the connection's span, on every line about it */
+	size_t logon_len;                 /* of the answered Logon (the buffer is gone by the close) */
+	bool span_fields;                 /* the three below are rendered (redacted) for the span */
 	char span_begin[RJ_SPAN_VALUE], span_sender[RJ_SPAN_VALUE], span_target[RJ_SPAN_VALUE];
 	struct log_ctx log;
 
@@ -369,8 +369,8 @@ static void emit_span(struct rj_conn *c)
 	                       .status_message = ok ? NULL : reject_outcome_name(c->outcome),
 	                       .attrs = a,
 	                       .nattrs = n};
-	otlp_id_from_hex(c->trace_id, sp.trace_id, 16);
-	otlp_id_from_hex(c->span_id, sp.span_id, 8);
+	memcpy(sp.trace_id, c->trace_id, sizeof(sp.trace_id));
+	memcpy(sp.span_id, c->span_id, sizeof(sp.span_id));
 	otlp_span_emit(e->cfg.otlp, &sp);
 }
 
@@ -671,13 +671,13 @@ static void conn_open(struct reject_engine *e, int fd, const struct sockaddr_sto
 	c->accepted_ms = reactor_now(&e->reactor);
 	net_addr_format((const struct sockaddr *)peer, peer_len, c->peer, sizeof(c->peer));
 	c->accepted_ns = otlp_now_ns();
-	otlp_random_hex(e->rng, c->trace_id, 16);
-	otlp_random_hex(e->rng, c->span_id, 8);
+	otlp_random_id(e->rng, c->trace_id, sizeof(c->trace_id));
+	otlp_random_id(e->rng, c->span_id, sizeof(c->span_id));
 	c->log = e->log;
 	c->log.peer = c->peer;
 	c->log.conn_id = ++e->next_conn_id;
-	c->log.trace_id = c->trace_id;
-	c->log.span_id = c->span_id;
+	c->log.trace_bytes = c->trace_id;
+	c->log.span_bytes = c->span_id;
 	fix_scan_init(&c->sc, c->fields, RJ_MAX_FIELDS, e->cfg.max_logon_bytes);
 
 	c->next = e->conns;

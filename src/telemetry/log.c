@@ -283,7 +283,7 @@ void log_begin(struct log_line *l, enum log_level lvl, const char *event, const 
 	log_str(l, "peer", ctx->peer);
 	log_str(l, "route", ctx->route);
 	char trace_hex[33], span_hex[17];
-	const char *trace_id = ctx->trace_id, *span_id = ctx->span_id;
+	const char *trace_id = NULL, *span_id = NULL;
 	if (ctx->trace_bytes) {
 		text_hex(ctx->trace_bytes, 16, trace_hex);
 		trace_id = trace_hex;
@@ -380,15 +380,8 @@ static void emit_record(const struct log_line *l, const char *msg)
 	for (uint8_t i = 0; i < l->nfields; i++) {
 		const struct log_field_pos *p = &l->fields[i];
 		const char *v = l->buf + p->off;
-		if (i == l->trace_field || i == l->span_field) {
-			if (p->len == (i == l->trace_field ? 32 : 16)) {
-				if (i == l->trace_field)
-					r.trace_id = v;
-				else
-					r.span_id = v;
-			}
-			continue;
-		}
+		if (i == l->trace_field || i == l->span_field)
+			continue; /* the record carries them as bytes */
 		f[n] = (struct log_field){
 		    .key = p->key, .type = (enum log_field_type)p->type, .s = v, .len = p->len, .i = p->i};
 		if (p->escaped) {

@@ -32,12 +32,10 @@ struct log_ctx {
 	const char *listener;
 	const char *peer;  /* "ip:port" of the counterparty */
 	const char *route; /* "namespace/name" once routed */
-	/* The trace and span ids as their 16 and 8 bytes: the line renders them as hex, the record hook
-	 * takes the bytes as they are. NULL: the text below, if any. */
+	/* The trace and span ids as their 16 and 8 bytes, or NULL: the line renders them as hex, the record
+	 * hook takes the bytes as they are. */
 	const uint8_t *trace_bytes, *span_bytes;
-	const char *trace_id; /* 32 hex digits, or NULL (for a caller that has its ids only as text) */
-	const char *span_id;  /* 16 hex digits, or NULL */
-	uint64_t conn_id;     /* 0 when not about a connection */
+	uint64_t conn_id; /* 0 when not about a connection */
 };
 
 /** At most this many attributes of a line reach a record hook (the OTLP record's own limit). */
@@ -88,9 +86,7 @@ struct log_record {
 	enum log_level level;
 	const char *event;
 	const char *msg;            /* NUL-terminated */
-	const char *trace_id;       /* 32 hex digits (not NUL-terminated), or NULL */
-	const char *span_id;        /* 16 hex digits, or NULL */
-	const uint8_t *trace_bytes; /* the same ids as bytes when the line's context had them, or NULL */
+	const uint8_t *trace_bytes; /* the line's trace and span ids (16 and 8 bytes), or NULL */
 	const uint8_t *span_bytes;
 	const struct log_field *fields; /* the line's attributes in order, the ids excepted */
 	size_t nfields;

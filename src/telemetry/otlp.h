@@ -158,7 +158,7 @@ enum otlp_span_kind { OTLP_SPAN_INTERNAL = 1, OTLP_SPAN_SERVER = 2, OTLP_SPAN_CL
 enum otlp_status { OTLP_STATUS_UNSET = 0, OTLP_STATUS_OK = 1, OTLP_STATUS_ERROR = 2 };
 
 /** A finished span. Everything is borrowed for the duration of otlp_span_emit. An all-zero parent_span_id
- * makes a root span. Ids are the bytes behind the hex ids of the JSON log lines (otlp_id_from_hex). */
+ * makes a root span. Ids are the bytes behind the hex ids of the JSON log lines (text_hex renders them). */
 struct otlp_span {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
@@ -255,9 +255,6 @@ bool otlp_trace_sampled(const struct otlp_exporter *e, const uint8_t trace_id[16
 
 /* ---- helpers ---- */
 
-/** Decode exactly 2*n hex digits into out. Returns false for anything else. */
-bool otlp_id_from_hex(const char *hex, uint8_t *out, size_t n);
-
 /** Seed s (a per-thread xorshift128+ state for otlp_random_id) from getrandom, or the clock when that
  * fails. */
 void otlp_random_seed(uint64_t s[2]);
@@ -265,10 +262,6 @@ void otlp_random_seed(uint64_t s[2]);
 /** n random bytes from s into out: trace ids (16 bytes) and span ids (8). Not for secrets; one state per
  * thread. */
 void otlp_random_id(uint64_t s[2], uint8_t *out, size_t n);
-
-/** otlp_random_id rendered by text_hex (core/text.h) into out (2*nbytes + 1 bytes), for a caller that needs
- * only the text. */
-void otlp_random_hex(uint64_t s[2], char *out, size_t nbytes);
 
 /** Wall-clock time in Unix epoch nanoseconds. */
 uint64_t otlp_now_ns(void);

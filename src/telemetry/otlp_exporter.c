@@ -117,36 +117,6 @@ void otlp_random_id(uint64_t s[2], uint8_t *out, size_t n)
 	}
 }
 
-void otlp_random_hex(uint64_t s[2], char *out, size_t nbytes)
-{
-	uint8_t id[32];
-	for (size_t i = 0; i < nbytes; i += sizeof(id)) {
-		size_t n = nbytes - i < sizeof(id) ? nbytes - i : sizeof(id);
-		otlp_random_id(s, id, n);
-		text_hex(id, n, out + 2 * i);
-	}
-}
-
-bool otlp_id_from_hex(const char *hex, uint8_t *out, size_t n)
-{
-	if (!hex || strlen(hex) != 2 * n)
-		return false;
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = hex[i];
-		int v = c >= '0' && c <= '9'   ? c - '0'
-		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		                               : -1;
-		if (v < 0)
-			return false;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
-	}
-	return true;
-}
-
 /* ---- the data path ---- */
 
 static void wake_if_batch_full(struct otlp_exporter *e, enum otlp_signal s)

@@ -35,21 +35,9 @@ static void bridge(void *arg, const struct log_record *r)
 	                     .body = r->msg,
 	                     .attrs = a,
 	                     .nattrs = n};
-	/* The ids as bytes where the line's maker had them; else decoded from the line's hex text (a
-	 * malformed one leaves the record without ids: all zero). */
-	if (r->trace_bytes && r->span_bytes) {
+	if (r->trace_bytes && r->span_bytes) { /* else a record about no span: all-zero ids */
 		memcpy(l.trace_id, r->trace_bytes, sizeof(l.trace_id));
 		memcpy(l.span_id, r->span_bytes, sizeof(l.span_id));
-	} else if (r->trace_id && r->span_id) {
-		char hex[33];
-		memcpy(hex, r->trace_id, 32);
-		hex[32] = '\0';
-		if (otlp_id_from_hex(hex, l.trace_id, 16)) {
-			memcpy(hex, r->span_id, 16);
-			hex[16] = '\0';
-			if (!otlp_id_from_hex(hex, l.span_id, 8))
-				memset(l.trace_id, 0, sizeof(l.trace_id));
-		}
 	}
 	otlp_log_emit(e, &l); /* a full queue drops and counts the record */
 }

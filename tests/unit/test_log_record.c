@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/text.h"
 #include "telemetry/log.h"
 #include "telemetry/otlp.h"
 #include "telemetry/otlp_internal.h"
@@ -28,8 +29,11 @@ static void capture(void *arg, const struct log_record *r)
 	s->level = r->level;
 	snprintf(s->event, sizeof(s->event), "%s", r->event);
 	snprintf(s->msg, sizeof(s->msg), "%s", r->msg);
-	snprintf(s->trace, sizeof(s->trace), "%.*s", r->trace_id ? 32 : 0, r->trace_id ? r->trace_id : "");
-	snprintf(s->span, sizeof(s->span), "%.*s", r->span_id ? 16 : 0, r->span_id ? r->span_id : "");
+	s->trace[0] = s->span[0] = '\0';
+	if (r->trace_bytes)
+		text_hex(r->trace_bytes, 16, s->trace);
+	if (r->span_bytes)
+		text_hex(r->span_bytes, 8, s->span);
 	s->trace_bytes = r->trace_bytes;
 	s->span_bytes = r->span_bytes;
 	s->nfields = r->nfields;
@@ -57,8 +61,6 @@ static const struct log_ctx ctx = {.component = "gateway",
                                    .listener = "fix-plain",
                                    .peer = "127.0.0.1:5000",
                                    .route = "trading/eq",
-                                   .trace_id = "0123456789abcdef0123456789abcdef",
-                                   .span_id = "0123456789abcdef",
                                    .trace_bytes = trace_bytes,
                                    .span_bytes = trace_bytes,
                                    .conn_id = 7};
@@ -120,8 +122,8 @@ TEST(hook_sees_the_line_as_rendered)
 	CHECK(i >= 0 && !strcmp(s.vals[i], "temp"));
 }
 
-/* A context with its ids only as bytes (the gateway's sessions): the line carries them as lowercase hex,
- * the hook gets that text and the bytes themselves. */
+/* A context's ids are bytes: the hook gets the bytes themselves (not decoded from the line's hex), the
+ * same 16 and 8 bytes the context holds. */
 TEST(ids_as_bytes_render_as_hex)
 {
 	static const uint8_t tb[16] = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,

@@ -105,7 +105,7 @@ TEST(spans_round_trip)
 	                         .attrs = attrs,
 	                         .nattrs = 5};
 	memcpy(root.trace_id, TRACE, 16);
-	CHECK(otlp_id_from_hex("00f067aa0ba902b7", root.span_id, 8));
+	memcpy(root.span_id, "\x00\xf0\x67\xaa\x0b\xa9\x02\xb7", 8);
 	struct otlp_span child = root;
 	child.name = "fixgw.logon.parse";
 	child.kind = OTLP_SPAN_INTERNAL;
@@ -113,7 +113,7 @@ TEST(spans_round_trip)
 	child.status_message = "parse_failure";
 	child.nattrs = 0;
 	memcpy(child.parent_span_id, root.span_id, 8);
-	CHECK(otlp_id_from_hex("b7ad6b7169203331", child.span_id, 8));
+	memcpy(child.span_id, "\xb7\xad\x6b\x71\x69\x20\x33\x31", 8);
 	otlp_rec_from_span(&recs[0], &root);
 	otlp_rec_from_span(&recs[1], &child);
 
@@ -181,7 +181,7 @@ TEST(logs_round_trip_and_severities)
 		                     .nattrs = 2};
 		if (i == 4) {
 			memcpy(l.trace_id, TRACE, 16);
-			otlp_id_from_hex("00f067aa0ba902b7", l.span_id, 8);
+			memcpy(l.span_id, "\x00\xf0\x67\xaa\x0b\xa9\x02\xb7", 8);
 		}
 		otlp_rec_from_log(&recs[i], &l);
 	}
