@@ -156,3 +156,61 @@ void text_hex(const uint8_t *in, size_t n, char *out)
 	}
 	out[2 * n] = '\0';
 }
+
+static unsigned hex_digit(char h)
+{
+	return (unsigned)(h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0');
+}
+
+size_t text_json_unescape(char *out, size_t cap, const char *s, size_t len)
+{
+	size_t o = 0, i = 0;
+	while (i < len) {
+		char c = s[i++];
+		if (c != '\\' || i == len) { /* a byte as it is (UTF-8 text included) */
+			if (o == cap)
+				break;
+			out[o++] = c;
+			continue;
+		}
+		unsigned cp;
+		switch (c = s[i++]) {
+		case 'b':
+			cp = '\b';
+			break;
+		case 'f':
+			cp = '\f';
+			break;
+		case 'n':
+			cp = '\n';
+			break;
+		case 'r':
+			cp = '\r';
+			break;
+		case 't':
+			cp = '\t';
+			break;
+		case 'u':
+			cp = 0;
+			for (int k = 0; k < 4 && i < len; k++)
+				cp = cp << 4 | hex_digit(s[i++]);
+			break;
+		default: /* \" \\ \/ */
+			cp = (unsigned char)c;
+		}
+		size_t need = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+		if (o + need > cap)
+			break;
+		if (cp < 0x80) {
+			out[o++] = (char)cp;
+		} else if (cp < 0x800) {
+			out[o++] = (char)(0xc0 | cp >> 6);
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+		} else {
+			out[o++] = (char)(0xe0 | cp >> 12);
+			out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+		}
+	}
+	return o;
+}

@@ -39,6 +39,12 @@ char *text_json_harden(const char *json);
  * carry \\). Always NUL-terminates (cap > 0); cuts between characters. Returns the length written. */
 size_t text_escape_controls(char *out, size_t cap, const char *s, size_t len);
 
+/** Decode JSON string text s[0..len) (without its quotes) into out[0..cap): \" \\ \/ \b \f \n \r \t and
+ * \uXXXX (a BMP code point, written as UTF-8). For text the caller wrote or validated (a log line's values,
+ * YAML double-quoted scalars checked by yaml_fast): nothing is refused. Stops before a character that
+ * would not fit; no NUL. Returns the bytes written, never more than len. */
+size_t text_json_unescape(char *out, size_t cap, const char *s, size_t len);
+
 /** Write the n bytes at in as 2*n lowercase hex digits and a NUL into out (2*n + 1 bytes): trace and span
  * ids as log lines carry them, digests as names. */
 void text_hex(const uint8_t *in, size_t n, char *out);

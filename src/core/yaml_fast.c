@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 #define CHUNK_MIN   (4u * 1024u)
 #define CHUNK_MAX   (64u * 1024u)
 #define SIMPLE_KEY  1000 /* bytes from a key's start to its ':'; libyaml forgets a simple key after 1024 */
@@ -234,53 +236,17 @@ static status_t attach(struct yaml_fast *f, int id)
 	return YAML_FAST_OK;
 }
 
-/* Unescape the simple escapes scan_double accepted. */
-static size_t unescape(const char *s, size_t n, char single, char *out)
+/* Unescape a quoted scalar's text: '' in single quotes, the simple escapes scan_double accepted in double
+ * quotes. The result is never longer than the text. */
+static size_t unescape(const char *s, size_t n, bool single, char *out)
 {
+	if (!single)
+		return text_json_unescape(out, n, s, n);
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (single) {
-			if (c == '\'')
-				i++; /* '' */
-			out[o++] = c;
-			continue;
-		}
-		if (c != '\\') {
-			out[o++] = c;
-			continue;
-		}
-		c = s[++i];
-		switch (c) {
-		case 'b':
-			out[o++] = '\b';
-			break;
-		case 'f':
-			out[o++] = '\f';
-			break;
-		case 'n':
-			out[o++] = '\n';
-			break;
-		case 'r':
-			out[o++] = '\r';
-			break;
-		case 't':
-			out[o++] = '\t';
-			break;
-		case 'u': {
-			unsigned v = 0;
-			for (int k = 1; k <= 4; k++) {
-				char h = s[i + (size_t)k];
-				v = v * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
-			}
-			out[o++] = (char)v;
-			i += 4;
-			break;
-		}
-		default:
-			out[o++] = c;
-			break; /* \\ \" \/ */
-		}
+		out[o++] = s[i];
+		if (s[i] == '\'')
+			i++; /* '' */
 	}
 	return o;
 }

@@ -304,62 +304,6 @@ void log_begin(struct log_line *l, enum log_level lvl, const char *event, const 
 	l->span_bytes = ctx->span_bytes;
 }
 
-/* Decode the JSON string text that log_json_escape wrote (without its quotes) into out; returns the
- * length. Only the escapes it writes occur: \" \\ \b \f \n \r \t \uXXXX (a control character or a
- * BMP code point). */
-static size_t json_unescape(char *out, size_t cap, const char *s, size_t len)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 4 <= cap;) {
-		if (s[i] != '\\' || i + 1 == len) {
-			out[o++] = s[i++];
-			continue;
-		}
-		char c = s[i + 1];
-		i += 2;
-		switch (c) {
-		case 'b':
-			out[o++] = '\b';
-			break;
-		case 'f':
-			out[o++] = '\f';
-			break;
-		case 'n':
-			out[o++] = '\n';
-			break;
-		case 'r':
-			out[o++] = '\r';
-			break;
-		case 't':
-			out[o++] = '\t';
-			break;
-		case 'u': {
-			unsigned cp = 0;
-			for (int k = 0; k < 4 && i < len; k++, i++) {
-				char h = s[i];
-				cp = cp << 4 | (unsigned)(h >= 'a'   ? h - 'a' + 10
-				                          : h >= 'A' ? h - 'A' + 10
-				                                     : h - '0');
-			}
-			if (cp < 0x80) {
-				out[o++] = (char)cp;
-			} else if (cp < 0x800) {
-				out[o++] = (char)(0xc0 | cp >> 6);
-				out[o++] = (char)(0x80 | (cp & 0x3f));
-			} else {
-				out[o++] = (char)(0xe0 | cp >> 12);
-				out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				out[o++] = (char)(0x80 | (cp & 0x3f));
-			}
-			break;
-		}
-		default: /* \" and \\ */
-			out[o++] = c;
-		}
-	}
-	return o;
-}
-
 /* Hand the finished line to the record hook: the values are views into the line (decoded into scratch
  * when they hold escapes), so nothing is formatted twice. */
 static void emit_record(const struct log_line *l, const char *msg)
@@ -385,7 +329,7 @@ static void emit_record(const struct log_line *l, const char *msg)
 		f[n] = (struct log_field){
 		    .key = p->key, .type = (enum log_field_type)p->type, .s = v, .len = p->len, .i = p->i};
 		if (p->escaped) {
-			size_t k = json_unescape(scratch + used, sizeof(scratch) - used, v, p->len);
+			size_t k = text_json_unescape(scratch + used, sizeof(scratch) - used, v, p->len);
 			f[n].s = scratch + used;
 			f[n].len = k;
 			used += k;

@@ -154,7 +154,23 @@ TEST(hex_is_lowercase_two_digits_a_byte)
 	CHECK_EQ_STR(out, "");
 }
 
+/* JSON string text decoded (the log record hook's escaped values, YAML double-quoted scalars): every escape,
+ * \u as UTF-8, UTF-8 text kept, and a character that does not fit is left out whole. */
+TEST(json_unescape_decodes_and_stops_before_a_cut_character)
+{
+	/* a \\ \" \/ \b \f \n \r \t \u001b \u00e9 \u20ac \u00e9 e-acute-as-UTF-8 z, then a lone backslash */
+	static const char in[] = "a\\\\\\\"\\/\\b\\f\\n\\r\\t\\u001b\\u00e9\\u20ac\\u00e9\xc3\xa9z\\";
+	char out[32];
+	size_t n = text_json_unescape(out, sizeof(out), in, sizeof(in) - 1);
+	CHECK_EQ_INT(n, 21);
+	CHECK(!memcmp(out, "a\\\"/\b\f\n\r\t\x1b\xc3\xa9\xe2\x82\xac\xc3\xa9\xc3\xa9z\\", n));
+	n = text_json_unescape(out, 2, "a\\u00e9", 7); /* the two bytes of e-acute do not fit after "a" */
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(text_json_unescape(out, 0, "a", 1), 0);
+}
+
 TEST_MAIN(TEST_ENTRY(utf8_decoder), TEST_ENTRY(json_controls_quotes_and_backslashes),
           TEST_ENTRY(json_invalid_utf8_is_escaped_bytes), TEST_ENTRY(json_cut_between_characters),
           TEST_ENTRY(rendered_values_in_json), TEST_ENTRY(harden_rewrites_what_generators_leave_raw),
-          TEST_ENTRY(terminal_text_escapes_controls), TEST_ENTRY(hex_is_lowercase_two_digits_a_byte))
+          TEST_ENTRY(terminal_text_escapes_controls), TEST_ENTRY(hex_is_lowercase_two_digits_a_byte),
+          TEST_ENTRY(json_unescape_decodes_and_stops_before_a_cut_character))
