@@ -91,16 +91,16 @@ static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
 #define SLOT_COUNT_MAX   0xffffu
 
 /* 48 bits naming an address and port: IPv4 (and v4-mapped IPv6) exactly, other IPv6 by a hash of the
- * address. 0 for anything else. */
-static uint64_t addr_key(const struct sockaddr_storage *ss)
+ * address. 0 for anything else, or for len too short for its family. */
+static uint64_t addr_key(const struct sockaddr *sa, socklen_t len)
 {
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 		return (uint64_t)ntohl(in->sin_addr.s_addr) << 16 | ntohs(in->sin_port);
 	}
-	if (ss->ss_family != AF_INET6)
+	if (sa->sa_family != AF_INET6 || len < sizeof(struct sockaddr_in6))
 		return 0;
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 	const uint8_t *a = in6->sin6_addr.s6_addr;
 	if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
 		return (uint64_t)((uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 |
@@ -116,16 +116,16 @@ static uint64_t addr_key(const struct sockaddr_storage *ss)
 uint16_t worker_upstream_opened(struct gw_worker *w, int fd, const struct sockaddr *remote,
                                 socklen_t remote_len)
 {
-	struct sockaddr_storage local, peer = {0};
+	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
 		return 0;
-	memcpy(&peer, remote, remote_len < sizeof(peer) ? remote_len : sizeof(peer));
 	uint16_t port = sockaddr_port(&local);
 	uint64_t v = atomic_load_explicit(&w->upstream_ports[port], memory_order_relaxed);
 	uint64_t n = v >> SLOT_COUNT_SHIFT;
 	if (port && n < SLOT_COUNT_MAX)
-		atomic_store_explicit(&w->upstream_ports[port], (n + 1) << SLOT_COUNT_SHIFT | addr_key(&peer),
+		atomic_store_explicit(&w->upstream_ports[port],
+		                      (n + 1) << SLOT_COUNT_SHIFT | addr_key(remote, remote_len),
 		                      memory_order_release);
 	return port;
 }
@@ -166,7 +166,7 @@ static uint64_t original_dst_key(int fd, int family)
 	int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
 	if (getsockopt(fd, level, NF_SO_ORIGINAL_DST, &dst, &len) < 0)
 		return 0;
-	return addr_key(&dst);
+	return addr_key((const struct sockaddr *)&dst, len);
 }
 
 /* Is the connection just accepted on fd one of our own upstream connections, that is, does an endpoint
@@ -195,7 +195,7 @@ static bool is_own_upstream(struct gw_worker *w, int fd, const struct sockaddr_s
 	socklen_t len = sizeof(local);
 	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0 || !same_ip(&local, peer))
 		return false;
-	uint64_t dialled = addr_key(&local), before_nat = 0;
+	uint64_t dialled = addr_key((const struct sockaddr *)&local, len), before_nat = 0;
 	bool nat_asked = false;
 	for (unsigned i = 0; i < gw->nworkers; i++) {
 		uint64_t v = upstream_slot(gw, i, port);
