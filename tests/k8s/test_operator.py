@@ -148,12 +148,13 @@ class Operator:
         assert self.proc.returncode in (0, -9), f"operator exited {self.proc.returncode}:\n{text[-3000:]}"
 
 
-@pytest.fixture
-def operator(k8s, k8s_ns, tmp_path):
+def operators(k8s, k8s_ns, tmp_path, *defaults):
+    """A fixture's body: yields make(ident, *extra), which starts an Operator with defaults + extra; at the end
+    stops every one made and deletes its cluster-wide RBAC."""
     made = []
 
     def make(ident, *extra):
-        o = Operator(k8s, tmp_path, k8s_ns, ident, *extra)
+        o = Operator(k8s, tmp_path, k8s_ns, ident, *defaults, *extra)
         made.append(o)
         return o
 
@@ -163,6 +164,11 @@ def operator(k8s, k8s_ns, tmp_path):
     for o in made:
         for kind in ("clusterrolebindings", "clusterroles"):
             k8s.delete(f"/apis/rbac.authorization.k8s.io/v1/{kind}/{k8s_ns}-op-{o.ident}")
+
+
+@pytest.fixture
+def operator(k8s, k8s_ns, tmp_path):
+    yield from operators(k8s, k8s_ns, tmp_path)
 
 
 def lease_holder(k8s, ns):

@@ -12,7 +12,7 @@ import pytest
 from fixmsg import logon
 from gwharness import wait_until
 from k8sgateway import GROUP, K8sGateway, fixsession, selectorless_service, try_logon, wait_routed
-from test_operator import FAST, Operator, wait_condition
+from test_operator import FAST, operators, wait_condition
 
 INDEX = "fixgw-routing-table"
 MIB = 1 << 20
@@ -58,20 +58,7 @@ def sender_of(spec):
 
 @pytest.fixture
 def operator(k8s, k8s_ns, tmp_path):
-    made = []
-
-    def make(ident, *extra):
-        o = Operator(k8s, tmp_path, k8s_ns, ident, *FAST, "--namespace", k8s_ns, "--publish-gc-ms", "2000",
-                     *extra)
-        made.append(o)
-        return o
-
-    yield make
-    for o in made:
-        o.stop()
-    for o in made:
-        for kind in ("clusterrolebindings", "clusterroles"):
-            k8s.delete(f"/apis/rbac.authorization.k8s.io/v1/{kind}/{k8s_ns}-op-{o.ident}")
+    yield from operators(k8s, k8s_ns, tmp_path, *FAST, "--namespace", k8s_ns, "--publish-gc-ms", "2000")
 
 
 @pytest.fixture
