@@ -113,6 +113,7 @@ char *admin_routes_json(struct gateway *gw)
 	json_object_set_new(sj, "published", json_integer((json_int_t)c.publish_count));
 	json_object_set_new(sj, "refused", json_integer((json_int_t)c.publish_failures));
 	json_object_set_new(sj, "last_publish_unix_ms", json_integer((json_int_t)c.last_publish_unix_ms));
+	json_object_set_new(sj, "loop_endpoints", json_integer((json_int_t)c.loop_endpoints));
 	json_object_set_new(doc, "snapshot", sj);
 	gw_snapshot_unref(snap);
 	char err[512];

@@ -882,7 +882,16 @@ static const struct field kubernetes_fields[] = {
      .off = offsetof(struct gw_kubernetes, sync_timeout_ms),
      .min = 1000,
      .max = 600000},
+    {.key = "gatewayService", .type = FT_STRING, .off = offsetof(struct gw_kubernetes, gateway_service)},
 };
+
+/* NAMESPACE/NAME: a namespace and a Service name, as the API server accepts them. */
+static bool valid_service_ref(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	return slash && k8s_is_dns1123_label(s, (size_t)(slash - s)) &&
+	       k8s_is_dns1035_label(slash + 1, strlen(slash + 1));
+}
 
 static void parse_kubernetes(struct loader *ld, yaml_node_t *v, const char *path, void *obj)
 {
@@ -903,6 +912,10 @@ static void parse_kubernetes(struct loader *ld, yaml_node_t *v, const char *path
 		          "not a ConfigMap name (lower-case letters, digits, '-' and '.')");
 	if (tn && c->kubernetes.routes == GW_K8S_ROUTES_DIRECT)
 		cfg_error(ld, tn, "kubernetes.routingTable", "only used with routes: published");
+	if (c->kubernetes.gateway_service && !valid_service_ref(c->kubernetes.gateway_service))
+		cfg_error(ld, map_get(ld, v, "gatewayService"), "kubernetes.gatewayService",
+		          "want NAMESPACE/NAME of the gateway's admin Service (a namespace and a Service "
+		          "name: lower-case letters, digits and '-')");
 }
 
 #define CFG(member) offsetof(struct gw_config, member)
@@ -1353,6 +1366,7 @@ void gw_config_free(struct gw_config *c)
 	free(c->services);
 	free(c->kubernetes.kubeconfig);
 	free(c->kubernetes.namespace_);
+	free(c->kubernetes.gateway_service);
 	free(c->kubernetes.table.namespace_);
 	free(c->kubernetes.table.name);
 	otlp_config_free(&c->telemetry);

@@ -68,6 +68,9 @@ struct gw_kubernetes {
 	char *kubeconfig; /* kubeconfig file: the --kubeconfig flag, else kubernetes.kubeconfig */
 	char *namespace_; /* watch this namespace only (published: route only its FIXSessions); NULL: all */
 	uint32_t sync_timeout_ms; /* syncTimeout, default 60 s: the first complete lists, or no start */
+	/* gatewayService "NAMESPACE/NAME" (validated): the Service whose EndpointSlices list this gateway's
+	 * pods; no route is given an endpoint at one of their addresses (ADR-019). NULL: none. */
+	char *gateway_service;
 };
 
 /** What the command line adds to the file. */

@@ -119,6 +119,11 @@ void gw_set_route_conflicts(struct gateway *gw, size_t n)
 	atomic_store(&gw->route_conflicts, n);
 }
 
+void gw_set_loop_endpoints(struct gateway *gw, size_t n)
+{
+	atomic_store(&gw->loop_endpoints, n);
+}
+
 void gw_last_reload_error(struct gateway *gw, char *out, size_t cap)
 {
 	pthread_mutex_lock(&gw->lock);
@@ -215,6 +220,7 @@ void gw_stats_read(struct gateway *gw, struct gw_stats *out)
 	out->snapshot_generation = s ? s->generation : 0;
 	out->max_held = s ? s->limits.max_held_per_process : 0;
 	out->route_conflicts = atomic_load(&gw->route_conflicts);
+	out->loop_endpoints = atomic_load(&gw->loop_endpoints);
 	gw_snapshot_unref(s);
 	out->workers = gw->nworkers;
 }

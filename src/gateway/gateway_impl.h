@@ -32,6 +32,7 @@ struct gateway {
 	atomic_uint_fast64_t publish_count, publish_failures;
 	atomic_uint_fast64_t last_publish_unix_ms;
 	atomic_uint_fast64_t route_conflicts; /* gw_set_route_conflicts */
+	atomic_uint_fast64_t loop_endpoints;  /* gw_set_loop_endpoints */
 
 	struct gw_listener listeners[GW_MAX_LISTENERS];
 	size_t nlisteners;

@@ -14,6 +14,7 @@
 #include "core/grow.h"
 #include "core/manifest.h"
 #include "core/route_lkg.h"
+#include "gateway/pod_addrs.h"
 #include "gateway/source.h"
 #include "k8s/api.h"
 #include "k8s/config.h"
@@ -25,7 +26,7 @@
 #define MAX_SERVICE_PORTS   64   /* ports kept per Service (the API allows more; FIX needs a few) */
 #define MAX_SLICE_PORTS     16   /* ports kept per EndpointSlice */
 #define MAX_SLICE_ENDPOINTS 1000 /* the API's own limit per EndpointSlice */
-#define GATEWAY_QPS         50.0 /* reads only: lists and watches of three resources */
+#define GATEWAY_QPS         50.0 /* reads only: lists and watches of three or four resources */
 #define GATEWAY_BURST       100
 #define TABLE_IN_USE        (-EALREADY) /* the published table is the one in use: nothing to rebuild */
 
@@ -120,17 +121,20 @@ static void *decode_service(void *arg, const char *key, json_t *obj)
 	return s;
 }
 
-static void *decode_slice(void *arg, const char *key, json_t *obj)
+/* An EndpointSlice: with all_addresses, one entry per address of each endpoint (the gateway's pods, where
+ * any address counts), else one per endpoint, its first address (a target's backends). */
+static struct slice_obj *slice_from_json(json_t *obj, bool all_addresses)
 {
-	(void)arg;
-	(void)key;
 	const char *type = json_string_value(json_object_get(obj, "addressType"));
 	int family = type && !strcmp(type, "IPv4") ? AF_INET : type && !strcmp(type, "IPv6") ? AF_INET6 : 0;
 	json_t *meta = json_object_get(obj, "metadata");
 	json_t *svc_label = json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name");
 	const char *svc = json_string_value(svc_label);
 	json_t *eps = json_object_get(obj, "endpoints");
-	size_t n = family && svc && json_is_array(eps) ? json_array_size(eps) : 0;
+	size_t neps = family && svc && json_is_array(eps) ? json_array_size(eps) : 0, n = 0;
+	for (size_t i = 0; i < neps; i++)
+		n +=
+		    all_addresses ? json_array_size(json_object_get(json_array_get(eps, i), "addresses")) : 1;
 	if (n > MAX_SLICE_ENDPOINTS)
 		n = MAX_SLICE_ENDPOINTS;
 	struct slice_obj *s = calloc(1, sizeof(*s) + n * sizeof(s->eps[0]));
@@ -148,20 +152,40 @@ static void *decode_slice(void *arg, const char *key, json_t *obj)
 		copy_name(sp->name, sizeof(sp->name), json_object_get(p, "name"));
 		sp->port = port >= 1 && port <= 65535 ? (uint16_t)port : 0;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < neps && s->neps < n; i++) {
 		json_t *e = json_array_get(eps, i);
-		/* kube-proxy uses the first address of an endpoint; the others are the same backend */
-		const char *ip = json_string_value(json_array_get(json_object_get(e, "addresses"), 0));
+		json_t *addrs = json_object_get(e, "addresses");
 		json_t *ready = json_object_get(json_object_get(e, "conditions"), "ready");
-		struct slice_endpoint *se = &s->eps[s->neps];
-		char text[80];
-		snprintf(text, sizeof(text), family == AF_INET6 ? "[%s]:1" : "%s:1", ip ? ip : "");
-		if (!ip || net_addr_parse(text, &se->addr) != 0)
-			continue; /* the API server validated it; a value we cannot parse is left out */
-		se->ready = !ready || json_is_true(ready); /* unset means ready (discovery.k8s.io/v1) */
-		s->neps++;
+		/* kube-proxy uses the first address of an endpoint; the others are the same backend */
+		size_t na = all_addresses ? json_array_size(addrs) : 1;
+		for (size_t a = 0; a < na && s->neps < n; a++) {
+			const char *ip = json_string_value(json_array_get(addrs, a));
+			struct slice_endpoint *se = &s->eps[s->neps];
+			char text[80];
+			snprintf(text, sizeof(text), family == AF_INET6 ? "[%s]:1" : "%s:1", ip ? ip : "");
+			if (!ip || net_addr_parse(text, &se->addr) != 0)
+				continue; /* the API server validated it; a value we cannot parse is left out
+				           */
+			se->ready =
+			    !ready || json_is_true(ready); /* unset means ready (discovery.k8s.io/v1) */
+			s->neps++;
+		}
 	}
 	return s;
+}
+
+static void *decode_slice(void *arg, const char *key, json_t *obj)
+{
+	(void)arg;
+	(void)key;
+	return slice_from_json(obj, false);
+}
+
+static void *decode_pod_slice(void *arg, const char *key, json_t *obj)
+{
+	(void)arg;
+	(void)key;
+	return slice_from_json(obj, true);
 }
 
 /* A ConfigMap of the published table: the index's text, digest and generation, or a shard's text. */
@@ -213,8 +237,14 @@ struct k8s_routes {
 	/* routes: published: ConfigMaps labelled RS_LABEL=<index> in the table's namespace (instead of the
 	 * FIXSession informer) */
 	struct k8s_informer *tables;
+	/* kubernetes.gatewayService: the EndpointSlices of the gateway's own Service (ADR-019), whose
+	 * addresses no route may lead to; NULL when not configured */
+	struct k8s_informer *gateway_pods;
+	char gw_service[320], gw_ns[64], gw_selector[300];
+	atomic_size_t loop_endpoints; /* endpoints the last endpoint map build left out as gateway pods */
 	char table_ns[64], table_name[254], table_key[320], table_selector[300];
-	char only_ns[64];             /* kubernetes.namespace: route only its FIXSessions ("" = all) */
+	char only_ns[64]; /* kubernetes.namespace: watched, and (published) route only its FIXSessions ("" =
+	                     all) */
 	char in_use[RS_HASH_HEX + 1]; /* the digest of the published table in use ("" before the first) */
 	uint64_t in_use_generation;
 	char *last_error;    /* the reason logged last: logged again only when it changes */
@@ -332,6 +362,7 @@ int k8s_routes_new(const struct gw_config *c, void (*changed)(void *arg), void *
 	}
 	snprintf(kr->origin, sizeof(kr->origin), "%s", k8s_client_origin(kr->client));
 	const char *ns = c->kubernetes.namespace_;
+	snprintf(kr->only_ns, sizeof(kr->only_ns), "%s", ns ? ns : "");
 	if (c->kubernetes.routes == GW_K8S_ROUTES_PUBLISHED) {
 		const char *tns = c->kubernetes.table.namespace_ ? c->kubernetes.table.namespace_
 		                                                 : k8s_client_namespace(kr->client);
@@ -340,7 +371,6 @@ int k8s_routes_new(const struct gw_config *c, void (*changed)(void *arg), void *
 		         c->kubernetes.table.name ? c->kubernetes.table.name : RS_DEFAULT_INDEX);
 		snprintf(kr->table_key, sizeof(kr->table_key), "%s/%s", kr->table_ns, kr->table_name);
 		snprintf(kr->table_selector, sizeof(kr->table_selector), RS_LABEL "=%s", kr->table_name);
-		snprintf(kr->only_ns, sizeof(kr->only_ns), "%s", ns ? ns : "");
 		rc = new_informer(kr, &k8s_res_configmaps, kr->table_ns, kr->table_selector, decode_configmap,
 		                  free_configmap, true, &kr->tables);
 		atomic_store(&kr->pending, true);
@@ -354,6 +384,16 @@ int k8s_routes_new(const struct gw_config *c, void (*changed)(void *arg), void *
 	if (!rc)
 		rc = new_informer(kr, &k8s_res_endpointslices, ns, "kubernetes.io/service-name", decode_slice,
 		                  free_plain, false, &kr->slices);
+	const char *gws = c->kubernetes.gateway_service;
+	if (!rc && gws) {
+		const char *slash = strchr(gws, '/'); /* the loader checked NAMESPACE/NAME */
+		snprintf(kr->gw_service, sizeof(kr->gw_service), "%s", gws);
+		snprintf(kr->gw_ns, sizeof(kr->gw_ns), "%.*s", (int)(slash - gws), gws);
+		snprintf(kr->gw_selector, sizeof(kr->gw_selector), "kubernetes.io/service-name=%s",
+		         slash + 1);
+		rc = new_informer(kr, &k8s_res_endpointslices, kr->gw_ns, kr->gw_selector, decode_pod_slice,
+		                  free_plain, false, &kr->gateway_pods);
+	}
 	if (rc) {
 		snprintf(why, why_cap, "Kubernetes informers: %s", fixgw_strerror(rc));
 		k8s_routes_free(kr);
@@ -366,32 +406,70 @@ int k8s_routes_new(const struct gw_config *c, void (*changed)(void *arg), void *
 
 static bool table_ready(struct k8s_routes *kr, char *why, size_t why_cap);
 
+/* What one informer needs from RBAC, for the start-up error. */
+struct informer_need {
+	struct k8s_informer *inf;
+	const char *what;     /* for the log: "FIXSessions" */
+	const char *resource; /* for RBAC: "fixsessions.fixgw.io" */
+	const char *ns;       /* "" = all namespaces */
+};
+
+/* The start-up error of an informer that has no complete list: RBAC's refusal when the API server's
+ * last answer was 403, else what may be missing. */
+static void unsynced_reason(const struct k8s_routes *kr, const struct informer_need *n, char *why,
+                            size_t why_cap)
+{
+	struct k8s_informer_stats st;
+	k8s_informer_stats(n->inf, &st);
+	char where[100];
+	snprintf(where, sizeof(where), n->ns[0] ? "in namespace %s" : "in all namespaces", n->ns);
+	if (st.list_status == 403)
+		snprintf(why, why_cap,
+		         "the API server (%s) refuses to list %s %s (HTTP 403): this service account needs "
+		         "get, list and watch on %s %s",
+		         kr->origin, n->what, where, n->resource, where);
+	else
+		snprintf(why, why_cap,
+		         "no complete list of %s %s from %s within %u ms (is the API server reachable, is "
+		         "the FIXSession CRD installed, and may this service account list %s?)",
+		         n->what, where, kr->origin, kr->sync_timeout_ms, n->resource);
+}
+
 int k8s_routes_start(struct k8s_routes *kr, char *why, size_t why_cap)
 {
-	struct k8s_informer *all[] = {kr->tables ? kr->tables : kr->fixsessions, kr->services, kr->slices};
-	const char *const names[] = {kr->tables ? "routing-table ConfigMaps" : "FIXSessions", "Services",
-	                             "EndpointSlices"};
-	for (size_t i = 0; i < 3; i++) {
-		int rc = k8s_informer_start(all[i]);
+	char gw_what[400];
+	snprintf(gw_what, sizeof(gw_what), "the EndpointSlices of the gateway Service %s", kr->gw_service);
+	const struct informer_need all[] = {
+	    {kr->tables ? kr->tables : kr->fixsessions,
+	     kr->tables ? "routing-table ConfigMaps" : "FIXSessions",
+	     kr->tables ? "configmaps" : "fixsessions.fixgw.io", kr->tables ? kr->table_ns : kr->only_ns},
+	    {kr->services, "Services", "services", kr->only_ns},
+	    {kr->slices, "EndpointSlices", "endpointslices.discovery.k8s.io", kr->only_ns},
+	    {kr->gateway_pods, gw_what, "endpointslices.discovery.k8s.io", kr->gw_ns},
+	};
+	size_t n = kr->gateway_pods ? 4 : 3;
+	for (size_t i = 0; i < n; i++) {
+		int rc = k8s_informer_start(all[i].inf);
 		if (rc) {
-			snprintf(why, why_cap, "cannot start the %s informer: %s", names[i],
+			snprintf(why, why_cap, "cannot start the %s informer: %s", all[i].what,
 			         fixgw_strerror(rc));
 			return rc;
 		}
 	}
 	log_msg(LOG_INFO, "kubernetes_sync", &k8s_log,
-	        "waiting up to %u ms for the first complete lists of %s, Services and EndpointSlices from %s",
-	        kr->sync_timeout_ms, names[0], kr->origin);
+	        "waiting up to %u ms for the first complete lists of %s, Services and EndpointSlices%s%s "
+	        "from %s",
+	        kr->sync_timeout_ms, all[0].what,
+	        kr->gateway_pods ? " and those of the gateway Service " : "",
+	        kr->gateway_pods ? kr->gw_service : "", kr->origin);
 	uint64_t deadline = k8s_now_ms() + kr->sync_timeout_ms;
-	for (size_t i = 0; i < 3; i++)
-		if (!k8s_informer_wait_synced(all[i], kr->sync_timeout_ms)) {
-			snprintf(
-			    why, why_cap,
-			    "no complete list of %s from %s within %u ms (is the API server reachable, is "
-			    "the FIXSession CRD installed, and may this service account list it?)",
-			    names[i], kr->origin, kr->sync_timeout_ms);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t now = k8s_now_ms();
+		if (!k8s_informer_wait_synced(all[i].inf, now < deadline ? (uint32_t)(deadline - now) : 0)) {
+			unsynced_reason(kr, &all[i], why, why_cap);
 			return FIXGW_ETIMEOUT;
 		}
+	}
 	if (!kr->tables)
 		return 0;
 	/* Nothing is served before the first complete published table. */
@@ -414,6 +492,11 @@ int k8s_routes_start(struct k8s_routes *kr, char *why, size_t why_cap)
 size_t k8s_routes_conflicts(struct k8s_routes *kr)
 {
 	return atomic_load(&kr->conflicts);
+}
+
+size_t k8s_routes_loop_endpoints(struct k8s_routes *kr)
+{
+	return atomic_load(&kr->loop_endpoints);
 }
 
 bool k8s_routes_pending(struct k8s_routes *kr)
@@ -769,6 +852,8 @@ static const struct svc_port *find_service_port(const struct svc_obj *svc, const
 struct resolve_ctx {
 	const struct route *route;
 	const struct slice_list *slices;
+	const struct pod_addrs *pods; /* gateway pods: left out (ADR-019) */
+	struct pod_drops *drops;
 	struct gw_service_endpoints *out;
 	bool nomem;
 };
@@ -823,11 +908,14 @@ static void resolve_target(void *arg, const void *obj)
 			                sizeof(e->addr.text));
 		}
 	}
+	pod_addrs_filter(rc->pods, rc->out->key, rc->out->items, &rc->out->count, rc->drops);
 }
 
 struct endpoints_ctx {
 	struct k8s_routes *kr;
 	const struct route_table *table;
+	struct pod_addrs pods; /* the gateway pods' addresses, read before the slices' lock is taken */
+	struct pod_drops drops;
 	struct gw_service_endpoints *svcs;
 	size_t nsvcs;
 	bool nomem;
@@ -882,7 +970,7 @@ static void build_endpoints_locked(struct endpoints_ctx *ec)
 		refs[i].key = NULL; /* moved */
 		char svc_key[320];
 		snprintf(svc_key, sizeof(svc_key), "%s/%s", refs[i].route->ns, refs[i].route->target.service);
-		struct resolve_ctx rc = {refs[i].route, &sl, out, false};
+		struct resolve_ctx rc = {refs[i].route, &sl, &ec->pods, &ec->drops, out, false};
 		k8s_informer_get(ec->kr->services, svc_key, resolve_target, &rc);
 		if (rc.nomem)
 			goto nomem;
@@ -895,6 +983,32 @@ out:
 		free(refs[i].key);
 	free(refs);
 	free(sl.items);
+}
+
+/* Under the gateway pods informer's lock: every address of every endpoint, ready or not. */
+static bool collect_pod(void *arg, const struct k8s_store_entry *e)
+{
+	struct endpoints_ctx *ec = arg;
+	const struct slice_obj *s = e->obj;
+	for (size_t i = 0; i < s->neps && !ec->nomem; i++)
+		ec->nomem = pod_addrs_add(&ec->pods, (const struct sockaddr *)&s->eps[i].addr.ss) != 0;
+	return !ec->nomem;
+}
+
+/* One line per build that left endpoints out: which targets, which addresses, and why. */
+static void log_loop_drops(const struct k8s_routes *kr, const struct pod_drops *d)
+{
+	struct log_line l;
+	log_begin(&l, LOG_WARN, "routing_loop_endpoints", &k8s_log);
+	log_uint(&l, "endpoints", d->count);
+	log_str(&l, "targets", d->targets);
+	log_str(&l, "addresses", d->addresses);
+	log_str(&l, "gateway_service", kr->gw_service);
+	log_end(&l,
+	        "left out %zu endpoint(s) of %s: %s %s pods of the gateway Service %s, and a route there "
+	        "would loop from gateway pod to gateway pod (ADR-019)",
+	        d->count, d->targets, d->addresses, strchr(d->addresses, ',') ? "are" : "is one of the",
+	        kr->gw_service);
 }
 
 static void build_endpoints_cb(void *arg, const void *unused)
@@ -919,10 +1033,19 @@ int k8s_routes_build(struct k8s_routes *kr, const struct route_table *current, s
 	const struct route_table *t = *table ? *table : current;
 	if (!t)
 		return FIXGW_EINVAL;
-	struct endpoints_ctx ec = {kr, t, NULL, 0, false};
+	struct endpoints_ctx ec = {.kr = kr, .table = t};
+	if (kr->gateway_pods) {
+		k8s_informer_foreach(kr->gateway_pods, collect_pod, &ec);
+		pod_addrs_seal(&ec.pods);
+	}
 	/* Hold the slices informer's lock while its objects are borrowed (its lock is recursive). */
-	k8s_informer_get(kr->slices, "", build_endpoints_cb, &ec);
+	if (!ec.nomem)
+		k8s_informer_get(kr->slices, "", build_endpoints_cb, &ec);
+	pod_addrs_free(&ec.pods);
 	if (!ec.nomem) {
+		atomic_store(&kr->loop_endpoints, ec.drops.count);
+		if (ec.drops.count)
+			log_loop_drops(kr, &ec.drops);
 		qsort(ec.svcs, ec.nsvcs, sizeof(*ec.svcs), cmp_key);
 		*endpoints = endpoint_map_from_services(ec.svcs, ec.nsvcs, endpoints_generation);
 	}
@@ -950,6 +1073,7 @@ void k8s_routes_free(struct k8s_routes *kr)
 	free(kr->last_error);
 	k8s_informer_free(kr->services);
 	k8s_informer_free(kr->slices);
+	k8s_informer_free(kr->gateway_pods);
 	k8s_client_free(kr->client);
 	json_decref(kr->lkg);
 	free(kr);

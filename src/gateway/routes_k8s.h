@@ -10,7 +10,11 @@
  *     EndpointSlice ports of that name (kubernetes.io/service-name label), the first address of every
  *     endpoint; ready endpoints (ready unset counts as ready) take new connections, serving-but-
  *     terminating ones only keep the sessions they have (the gateway never closes those).
- * Nothing is built before all three informers have synced their first complete list, and a relist never
+ * With kubernetes.gatewayService (ADR-019) a fourth informer keeps the EndpointSlices of the gateway's own
+ * Service: an endpoint at any of their addresses (any port, ready or not) is left out of every target,
+ * logged (routing_loop_endpoints, WARN, once per build) and counted (k8s_routes_loop_endpoints), so no
+ * Logon is relayed from one gateway pod to another.
+ * Nothing is built before all informers have synced their first complete list, and a relist never
  * empties a cache (k8s/store.h), so a partial list or a reconnect never yields an empty or truncated
  * table. See docs/decisions/adr-010-route-publication-in-kubernetes.md.
  */
@@ -53,6 +57,9 @@ bool k8s_routes_pending(struct k8s_routes *kr);
 const char *k8s_routes_origin(const struct k8s_routes *kr);
 /** FIXSession conflicts the last table build found (0 when none, or before the first build). */
 size_t k8s_routes_conflicts(struct k8s_routes *kr);
+/** Endpoints the last endpoint map build left out because their address is a gateway pod's (0 without
+ * kubernetes.gatewayService). */
+size_t k8s_routes_loop_endpoints(struct k8s_routes *kr);
 
 /** Stop the informers and free everything. NULL is fine. */
 void k8s_routes_free(struct k8s_routes *kr);

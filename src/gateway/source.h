@@ -57,6 +57,9 @@ void gw_publish_clear_error(struct gateway *gw);
 /** Record how many FIXSession conflicts the source's last build found (0 once they are resolved): the
  * fixgw.routing.conflicts gauge. Any thread. */
 void gw_set_route_conflicts(struct gateway *gw, size_t n);
+/** Record how many endpoints the source's last endpoint map left out as gateway pods (ADR-019): the
+ * fixgw.routing.loop_endpoints gauge and loop_endpoints in /routes. Any thread. */
+void gw_set_loop_endpoints(struct gateway *gw, size_t n);
 
 /** Log each diagnostic as one line (event, file, line, field); errors at lvl, warnings at WARN. */
 void gw_log_diags(enum log_level lvl, const char *event, const struct diag_list *dl);

@@ -191,8 +191,10 @@ static int k8s_initial(struct file_source *fs, struct route_table **t, struct en
 	if (!rc && (rc = k8s_routes_build(fs->k8s, NULL, t, m, ++fs->endpoints_generation)) != 0)
 		snprintf(why, why_cap, "cannot build the first routing table from the API server: %s",
 		         fixgw_strerror(rc));
-	if (fs->k8s)
+	if (fs->k8s) {
 		gw_set_route_conflicts(fs->base.gw, k8s_routes_conflicts(fs->k8s));
+		gw_set_loop_endpoints(fs->base.gw, k8s_routes_loop_endpoints(fs->k8s));
+	}
 	if (!rc)
 		log_msg(LOG_INFO, "kubernetes_synced", &src_log, "%zu FIXSessions from %s",
 		        route_table_count(*t), k8s_routes_origin(fs->k8s));
@@ -304,6 +306,7 @@ static void rebuild_routes(struct file_source *fs)
 	int rc = k8s_routes_build(fs->k8s, cur ? cur->table : NULL, &t, &m, ++fs->endpoints_generation);
 	gw_snapshot_unref(cur);
 	gw_set_route_conflicts(gw, k8s_routes_conflicts(fs->k8s));
+	gw_set_loop_endpoints(gw, k8s_routes_loop_endpoints(fs->k8s));
 	if (rc) {
 		log_msg(LOG_ERROR, "reload_failed", &src_log, "cannot rebuild from the API server: %s",
 		        fixgw_strerror(rc));

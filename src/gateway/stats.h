@@ -93,6 +93,7 @@ struct gw_stats {
 	uint64_t publish_failures;     /* source builds refused (the last-known-good stayed) */
 	uint64_t last_publish_unix_ms; /* 0 before the first */
 	uint64_t route_conflicts;      /* conflicts the last FIXSession build found (0: none) */
+	uint64_t loop_endpoints;       /* endpoints the last build left out as gateway pods (ADR-019) */
 	uint64_t max_held;             /* maxHeldConnectionsPerPod of the snapshot in use */
 	unsigned workers;
 };

@@ -57,6 +57,11 @@ static const struct otlp_metric_desc m_conflicts = {
     "FIXSession conflicts the last routing table build found (the last-known-good version stays in use); 0 "
     "when there are none",
     "{conflict}", OTLP_METRIC_GAUGE};
+static const struct otlp_metric_desc m_loop_endpoints = {
+    "fixgw.routing.loop_endpoints",
+    "Endpoints the last endpoint map left out because their address is a gateway pod's "
+    "(kubernetes.gatewayService, ADR-019); 0 when there are none",
+    "{endpoint}", OTLP_METRIC_GAUGE};
 
 /* One FIXSession's series. Runs under the registry lock: only adds points. */
 static void route_points(const struct gw_route_stats *st, void *arg)
@@ -96,6 +101,7 @@ void gw_telemetry_collect(void *arg, struct otlp_metric_set *set)
 	otlp_metric_int(set, &m_held_total, NULL, 0, s.held_connections);
 	otlp_metric_int(set, &m_held_limit, NULL, 0, (int64_t)s.max_held);
 	otlp_metric_int(set, &m_conflicts, NULL, 0, (int64_t)s.route_conflicts);
+	otlp_metric_int(set, &m_loop_endpoints, NULL, 0, (int64_t)s.loop_endpoints);
 	for (int r = 0; r < GW_REJECT__COUNT; r++) {
 		struct otlp_attr a = OTLP_STR("reason", gw_reject_reason_name((enum gw_reject_reason)r));
 		otlp_metric_int(set, &m_rejections, &a, 1, (int64_t)s.rejections[r]);

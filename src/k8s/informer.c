@@ -273,6 +273,9 @@ static enum inf_state step_list(struct k8s_informer *inf)
 		}
 		if (resp.status != 200) {
 			uint64_t ra = resp.retry_after_ms;
+			pthread_mutex_lock(&inf->lock);
+			inf->stats.list_status = resp.status;
+			pthread_mutex_unlock(&inf->lock);
 			logf_(inf, resp.status == 429 ? LOG_WARN : LOG_ERROR, "k8s_list_failed", "error",
 			      k8s_response_message(&resp, msg, sizeof(msg)),
 			      "list answered HTTP %ld; retrying with backoff", resp.status);
@@ -326,6 +329,7 @@ static enum inf_state step_list(struct k8s_informer *inf)
 	}
 	snprintf(inf->stats.resource_version, sizeof(inf->stats.resource_version), "%s", list_rv);
 	inf->stats.lists++;
+	inf->stats.list_status = 0;
 	if (inf->stats.lists > 1)
 		inf->stats.relists++;
 	bool first = !atomic_load(&inf->synced);

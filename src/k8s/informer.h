@@ -68,7 +68,9 @@ struct k8s_informer_stats {
 	uint64_t watches; /* watch requests made */
 	uint64_t events;  /* watch events applied (bookmarks excluded) */
 	uint64_t bookmarks;
-	uint64_t errors; /* failed requests and streams */
+	uint64_t errors;  /* failed requests and streams */
+	long list_status; /* HTTP status of the latest list answer, when it was not 200 (403: RBAC refuses);
+	                     0 after a complete list */
 	char resource_version[64];
 };
 

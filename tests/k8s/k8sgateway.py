@@ -22,9 +22,10 @@ class K8sGateway:
     """`fixgw gateway --config F --kubeconfig K`: listeners and limits from the file, routes from the API."""
 
     def __init__(self, tmp_path, k8s, binary=None, namespace=None, extra="", routes="direct", table_namespace=None,
-                 sync_timeout="30s", name="gateway"):
+                 sync_timeout="30s", name="gateway", gateway_service=None):
         """routes "direct": the gateway compiles FIXSessions itself; "published": it follows the operator's
-        routing table (index ConfigMap fixgw-routing-table in table_namespace)."""
+        routing table (index ConfigMap fixgw-routing-table in table_namespace). gateway_service
+        "NAMESPACE/NAME": the Service whose EndpointSlice addresses are gateway pods (ADR-019)."""
         self.port = free_port()
         self.admin_port = free_port()
         self.name = name
@@ -33,6 +34,8 @@ class K8sGateway:
             kube["namespace"] = namespace
         if table_namespace:
             kube["routingTable"] = {"namespace": table_namespace}
+        if gateway_service:
+            kube["gatewayService"] = gateway_service
         self.config = tmp_path / f"{name}.yaml"
         self.config.write_text(
             "workers: 2\n"
@@ -64,11 +67,15 @@ class K8sGateway:
     def connect(self):
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
 
-    def route(self, name):
-        """The gateway's view of one route (admin /routes): target, ready_endpoints, counters."""
+    def routes(self):
+        """The gateway's admin /routes document."""
         import urllib.request
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/routes", timeout=10) as r:
-            return next((x for x in json.loads(r.read())["routes"] if x["name"] == name), None)
+            return json.loads(r.read())
+
+    def route(self, name):
+        """The gateway's view of one route (admin /routes): target, ready_endpoints, counters."""
+        return next((x for x in self.routes()["routes"] if x["name"] == name), None)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

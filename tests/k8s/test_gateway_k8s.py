@@ -341,3 +341,83 @@ def test_quickfix_sessions_through_kubernetes_mode(k8s, k8s_ns, netns, gateway):
         acc.wait_event("logon", sender=sender)
         acc.wait_event("logout", sender=sender)
     assert not eq.events("logon", sender="QF_BANK_B") and not fi.events("logon", sender="QF_BROKER_A")
+
+
+def test_endpoints_that_are_gateway_pods_are_left_out(k8s, k8s_ns, netns, gateway):
+    """ADR-019: an endpoint whose address the gateway Service's EndpointSlices list (any port, ready or not)
+    is a gateway pod: a Logon relayed there would loop from pod to pod. The gateway leaves it out of every
+    target, logs it and counts it; a Service that mixes gateway pods and engines keeps its engines; a target
+    with only gateway pods holds; once the address leaves the gateway Service, it is routable again.
+    The "gateway pods" here are listeners the test owns, so any connection to them would show."""
+    net = netns(3)
+    pod_a, real, pod_b = (net.engine(addr=a) for a in net.addrs)
+    pods_ready, real_addr, pods_unready = net.addrs
+    # the gateway's admin Service: one ready and one unready pod, on the admin port (not the route's port)
+    k8s.service(k8s_ns, "fixgw-admin", ports=(("admin", 8080, 8080),))
+    k8s.endpoint_slice(k8s_ns, "fixgw-admin", "fixgw-admin-1",
+                       [pods_ready, k8s.endpoint(pods_unready, ready=False)], ports=(("admin", 8080),))
+    selectorless_service(k8s, k8s_ns, "mixed", [pods_ready, real_addr, pods_unready])
+    selectorless_service(k8s, k8s_ns, "loop", [pods_ready])
+    path = f"{GROUP}/namespaces/{k8s_ns}/fixsessions"
+    k8s.create(path, fixsession("mixed", "LOOP_MIXED", "mixed"))
+    k8s.create(path, fixsession("loop", "LOOP_ONLY", "loop", holdTimeout="120s"))
+    gw = gateway(namespace=k8s_ns, gateway_service=f"{k8s_ns}/fixgw-admin")
+
+    msg = logon(sender="LOOP_MIXED")
+    for _ in range(6):  # round-robin over three endpoints would reach a pod at least twice
+        assert try_logon(gw, "LOOP_MIXED") == msg
+    held = gw.connect()
+    held.sendall(logon(sender="LOOP_ONLY"))
+    gw.wait_log("hold_start", target=f"{k8s_ns}/loop:9880")
+    assert not pod_a.conns and not pod_b.conns  # no connection ever reached a gateway pod
+    assert len(real.conns) == 6
+
+    line = gw.wait_log("routing_loop_endpoints")[-1]
+    assert line["level"] == "WARN"
+    assert line["gateway_service"] == f"{k8s_ns}/fixgw-admin"
+    assert line["endpoints"] == 3
+    assert sorted(line["addresses"].split(", ")) == sorted([pods_ready, pods_unready])
+    assert sorted(line["targets"].split(", ")) == [f"{k8s_ns}/loop:9880", f"{k8s_ns}/mixed:9880"]
+    assert gw.routes()["snapshot"]["loop_endpoints"] == 3
+    assert gw.route(f"{k8s_ns}/mixed")["ready_endpoints"] == 1
+    assert gw.route(f"{k8s_ns}/loop")["ready_endpoints"] == 0
+
+    # the address leaves the gateway Service (say the pod was replaced): the held Logon is released to it
+    k8s.set_endpoints(k8s_ns, "fixgw-admin-1", [k8s.endpoint(pods_unready, ready=False)])
+    gw.wait_log("hold_released", target=f"{k8s_ns}/loop:9880", timeout=30)
+    assert recv_exactly(held, len(logon(sender="LOOP_ONLY"))) == logon(sender="LOOP_ONLY")
+    held.close()
+    assert len(pod_a.conns) == 1 and not pod_b.conns
+    wait_until(lambda: gw.routes()["snapshot"]["loop_endpoints"] == 1, 30, what="loop_endpoints to drop to 1")
+    assert gw.logs("routing_loop_endpoints")[-1]["addresses"] == pods_unready
+
+
+def test_gateway_service_slices_forbidden_is_a_start_up_error(k8s, k8s_ns, tmp_path):
+    """kubernetes.gatewayService needs list/watch on EndpointSlices in the gateway Service's namespace:
+    without it the gateway does not start, and says which permission is missing."""
+    rules = [{"apiGroups": ["fixgw.io"], "resources": ["fixsessions"], "verbs": ["get", "list", "watch"]},
+             {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]}]
+    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces"
+    k8s.create(f"{rbac}/{k8s_ns}/roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                                         "metadata": {"name": "gw"}, "rules": rules})
+    token = k8s.service_account_token(k8s_ns, "gw")
+    k8s.create(f"{rbac}/{k8s_ns}/rolebindings",
+               {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "gw"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "gw"},
+                "subjects": [{"kind": "ServiceAccount", "name": "gw", "namespace": k8s_ns}]})
+    other = k8s.namespace("gwsvc")  # the gateway Service lives where the account may not read
+    try:
+        from conftest import FIXGW
+        gw = K8sGateway(tmp_path, k8s, None, namespace=k8s_ns, gateway_service=f"{other}/fixgw-admin",
+                        sync_timeout="3s")
+        k8s.write_kubeconfig(gw.kubeconfig, user={"token": token})
+        r = subprocess.run([str(FIXGW), "gateway", "--config", str(gw.config), "--kubeconfig",
+                            str(gw.kubeconfig)], capture_output=True, text=True, timeout=60)
+    finally:
+        k8s.delete_namespace(other)
+    assert r.returncode != 0
+    boot = [json.loads(x) for x in r.stderr.splitlines() if '"boot_failed"' in x]
+    assert boot, r.stderr[-3000:]
+    assert "HTTP 403" in boot[-1]["msg"], boot[-1]
+    assert f"endpointslices.discovery.k8s.io in namespace {other}" in boot[-1]["msg"], boot[-1]

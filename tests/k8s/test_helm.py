@@ -95,8 +95,10 @@ def test_deployment_mode_defaults(helm_env):
     assert pod["terminationGracePeriodSeconds"] == 10 + 300 + 10
     (cm,) = find(objs, "ConfigMap", "gateway")
     cfg = yaml.safe_load(cm["data"]["fixgw.yaml"])
+    (admin,) = [s for s in find(objs, "Service", "gateway") if s["spec"]["type"] == "ClusterIP"]
     assert cfg["kubernetes"] == {"inCluster": True, "routes": "published",
-                                 "routingTable": {"namespace": "fixgw", "name": "fgw-fix-gateway-routing-table"}}
+                                 "routingTable": {"namespace": "fixgw", "name": "fgw-fix-gateway-routing-table"},
+                                 "gatewayService": f"fixgw/{admin['metadata']['name']}"}
     assert cfg["shutdownGracePeriod"] == "300s" and cfg["holdTimeout"] == "30s"
     assert cfg["maxHeldConnectionsPerPod"] == 500
     tls = next(x for x in cfg["listeners"] if x["name"] == "fix-tls")["tls"]
@@ -230,7 +232,8 @@ def test_rbac_least_privilege(helm_env):
     assert sorted(r for rule in gw["rules"] for r in rule["resources"]) == ["endpointslices", "fixsessions", "services"]
     assert not find(objs, "Role")
     (cm,) = find(objs, "ConfigMap", "gateway")
-    assert yaml.safe_load(cm["data"]["fixgw.yaml"])["kubernetes"] == {"inCluster": True, "routes": "direct"}
+    assert yaml.safe_load(cm["data"]["fixgw.yaml"])["kubernetes"] == {
+        "inCluster": True, "routes": "direct", "gatewayService": "fixgw/fgw-fix-gateway-gateway-admin"}
 
 
 def test_prometheus_rule_is_the_rule_file(helm_env):

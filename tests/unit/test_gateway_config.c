@@ -838,6 +838,29 @@ TEST(kubernetes_routes)
 	expect_error(MINIMAL "kubernetes: {routingTable: {nmae: x}}\n", 3, NULL, "nmae");
 }
 
+TEST(kubernetes_gateway_service)
+{
+	struct gw_config *c = NULL;
+	struct diag_list dl;
+	CHECK_EQ_INT(load_text(MINIMAL "kubernetes: {routes: direct}\n", &c, &dl), 0);
+	CHECK(c && !c->kubernetes.gateway_service);
+	gw_config_free(c);
+	diag_list_free(&dl);
+	CHECK_EQ_INT(load_text(MINIMAL "kubernetes:\n  gatewayService: fixgw/fixgw-gateway-admin\n", &c, &dl),
+	             0);
+	CHECK_EQ_STR(c ? c->kubernetes.gateway_service : NULL, "fixgw/fixgw-gateway-admin");
+	gw_config_free(c);
+	diag_list_free(&dl);
+	static const char *const bad[] = {"fixgw-admin",   "/fixgw-admin", "fixgw/",       "Fixgw/admin",
+	                                  "fixgw/admin/x", "fixgw/9admin", "fixgw/admin.x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), MINIMAL "kubernetes: {gatewayService: %s}\n", bad[i]);
+		expect_error(text, 3, "kubernetes.gatewayService", "want NAMESPACE/NAME");
+	}
+	expect_error(MINIMAL "kubernetes: {gatewayService: [a, b]}\n", 3, "kubernetes.gatewayService", "");
+}
+
 TEST(cleanup_scratch)
 {
 	char cmd[600];
@@ -851,4 +874,4 @@ TEST_MAIN(TEST_ENTRY(full_round_trip), TEST_ENTRY(defaults), TEST_ENTRY(relative
           TEST_ENTRY(durations), TEST_ENTRY(addresses), TEST_ENTRY(listeners), TEST_ENTRY(tls),
           TEST_ENTRY(endpoints), TEST_ENTRY(routes_and_log_level), TEST_ENTRY(all_errors_reported),
           TEST_ENTRY(aliases_are_bounded), TEST_ENTRY(sample_config), TEST_ENTRY(telemetry),
-          TEST_ENTRY(kubernetes_routes), TEST_ENTRY(cleanup_scratch))
+          TEST_ENTRY(kubernetes_routes), TEST_ENTRY(kubernetes_gateway_service), TEST_ENTRY(cleanup_scratch))
