@@ -34,8 +34,8 @@ void pod_addrs_free(struct pod_addrs *s);
 
 /** What the filter left out during one build, for one log line: bounded lists, "..." when cut. */
 struct pod_drops {
-	size_t count;                  /* endpoints left out */
-	char targets[POD_DROPS_TEXT];  /* "ns/svc:port, ..." */
+	size_t count;                   /* endpoints left out */
+	char targets[POD_DROPS_TEXT];   /* "ns/svc:port, ..." */
 	char addresses[POD_DROPS_TEXT]; /* "10.0.0.5, fd00::5, ..." (IPs without ports, each once) */
 };
 

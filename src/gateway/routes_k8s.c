@@ -164,10 +164,9 @@ static struct slice_obj *slice_from_json(json_t *obj, bool all_addresses)
 			char text[80];
 			snprintf(text, sizeof(text), family == AF_INET6 ? "[%s]:1" : "%s:1", ip ? ip : "");
 			if (!ip || net_addr_parse(text, &se->addr) != 0)
-				continue; /* the API server validated it; a value we cannot parse is left out
-				           */
-			se->ready =
-			    !ready || json_is_true(ready); /* unset means ready (discovery.k8s.io/v1) */
+				continue; /* validated by the API server; left out if we cannot parse it */
+			/* unset means ready (discovery.k8s.io/v1) */
+			se->ready = !ready || json_is_true(ready);
 			s->neps++;
 		}
 	}
@@ -243,8 +242,7 @@ struct k8s_routes {
 	char gw_service[320], gw_ns[64], gw_selector[300];
 	atomic_size_t loop_endpoints; /* endpoints the last endpoint map build left out as gateway pods */
 	char table_ns[64], table_name[254], table_key[320], table_selector[300];
-	char only_ns[64]; /* kubernetes.namespace: watched, and (published) route only its FIXSessions ("" =
-	                     all) */
+	char only_ns[64]; /* kubernetes.namespace ("" = all): watched; published: its FIXSessions only */
 	char in_use[RS_HASH_HEX + 1]; /* the digest of the published table in use ("" before the first) */
 	uint64_t in_use_generation;
 	char *last_error;    /* the reason logged last: logged again only when it changes */
