@@ -58,6 +58,7 @@ struct conn_counts {
 	uint64_t next_scan_ms;
 	bool pending;
 	atomic_uint_fast64_t writes;
+	atomic_uint_fast64_t slice_changes; /* events of the slice informer (cc_gateway_changes) */
 };
 
 /* ---- targets: the gateway Service's EndpointSlice endpoints ---- */
@@ -86,15 +87,15 @@ static struct cc_pod *pod_for(struct conn_counts *cc, const char *url, const cha
 	return p;
 }
 
-static bool take_slice(void *arg, const struct k8s_store_entry *e)
+/* The one reader of the gateway Service's slices: fn(arg, endpoint, v6, the slice's admin port or 0) for
+ * every endpoint of an IPv4 or IPv6 slice (FQDN slices name no address). False from fn stops. */
+static bool each_endpoint(struct conn_counts *cc, json_t *s,
+                          bool (*fn)(void *arg, json_t *ep, bool v6, json_int_t port), void *arg)
 {
-	struct targets *t = arg;
-	struct conn_counts *cc = t->cc;
-	json_t *s = e->obj;
 	const char *type = json_string_value(json_object_get(s, "addressType"));
 	bool v6 = type && !strcmp(type, "IPv6");
 	if (!type || (!v6 && strcmp(type, "IPv4")))
-		return true; /* FQDN slices name no address to fetch from */
+		return true;
 	json_t *ports = json_object_get(s, "ports"), *p, *eps = json_object_get(s, "endpoints"), *ep;
 	json_int_t port = 0;
 	size_t i;
@@ -105,27 +106,109 @@ static bool take_slice(void *arg, const struct k8s_store_entry *e)
 		if (cc->port_name ? pn && !strcmp(pn, cc->port_name) : num == cc->o.admin_port)
 			port = num;
 	}
-	if (port <= 0 || port > 65535)
-		return true;
+	if (port < 0 || port > 65535)
+		port = 0;
 	json_array_foreach(eps, i, ep)
 	{
-		/* an endpoint's addresses are one pod's: the first is the one to use (the API's rule) */
-		const char *addr = json_string_value(json_array_get(json_object_get(ep, "addresses"), 0));
-		json_t *ref = json_object_get(ep, "targetRef");
-		const char *pod = json_string_value(json_object_get(ref, "name"));
-		char url[192], id[160];
-		if (!addr || strlen(addr) > 64)
-			continue;
-		snprintf(url, sizeof(url), v6 ? "http://[%s]:%lld/route-stats" : "http://%s:%lld/route-stats",
-		         addr, (long long)port);
-		if (pod)
-			snprintf(id, sizeof(id), "%.100s (%s:%lld)", pod, addr, (long long)port);
-		else
-			snprintf(id, sizeof(id), v6 ? "[%s]:%lld" : "%s:%lld", addr, (long long)port);
-		if (!pod_for(cc, url, id))
+		if (!fn(arg, ep, v6, port))
 			return false;
 	}
 	return true;
+}
+
+static bool take_pod(void *arg, json_t *ep, bool v6, json_int_t port)
+{
+	struct targets *t = arg;
+	/* an endpoint's addresses are one pod's: the first is the one to use (the API's rule) */
+	const char *addr = json_string_value(json_array_get(json_object_get(ep, "addresses"), 0));
+	json_t *ref = json_object_get(ep, "targetRef");
+	const char *pod = json_string_value(json_object_get(ref, "name"));
+	char url[192], id[160];
+	if (!port || !addr || strlen(addr) > 64)
+		return true;
+	snprintf(url, sizeof(url), v6 ? "http://[%s]:%lld/route-stats" : "http://%s:%lld/route-stats", addr,
+	         (long long)port);
+	if (pod)
+		snprintf(id, sizeof(id), "%.100s (%s:%lld)", pod, addr, (long long)port);
+	else
+		snprintf(id, sizeof(id), v6 ? "[%s]:%lld" : "%s:%lld", addr, (long long)port);
+	return pod_for(t->cc, url, id) != NULL;
+}
+
+static bool take_slice(void *arg, const struct k8s_store_entry *e)
+{
+	struct targets *t = arg;
+	return each_endpoint(t->cc, e->obj, take_pod, t);
+}
+
+/* ---- the gateway pods' addresses, for the operator's RoutingLoop condition (any thread) ---- */
+
+struct addr_walk {
+	struct conn_counts *cc;
+	struct gw_addrs *out;
+	int rc;
+};
+
+static bool take_addrs(void *arg, json_t *ep, bool v6, json_int_t port)
+{
+	struct addr_walk *w = arg;
+	(void)v6;
+	(void)port; /* every address of a gateway pod, whatever its ports (ADR-019) */
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(ep, "addresses"), i, a)
+	{
+		const char *text = json_string_value(a);
+		if (text && (w->rc = gw_addrs_add(w->out, text)))
+			return false;
+	}
+	return true;
+}
+
+static bool take_slice_addrs(void *arg, const struct k8s_store_entry *e)
+{
+	struct addr_walk *w = arg;
+	return each_endpoint(w->cc, e->obj, take_addrs, w);
+}
+
+int cc_gateway_addrs(struct conn_counts *cc, struct gw_addrs *out)
+{
+	*out = (struct gw_addrs){0};
+	struct addr_walk w = {cc, out, 0};
+	k8s_informer_foreach(cc->slices, take_slice_addrs, &w);
+	if (w.rc) {
+		gw_addrs_free(out);
+		return w.rc;
+	}
+	gw_addrs_finish(out);
+	return 0;
+}
+
+uint64_t cc_gateway_changes(const struct conn_counts *cc)
+{
+	return atomic_load(&cc->slice_changes);
+}
+
+bool cc_synced(const struct conn_counts *cc)
+{
+	return k8s_informer_synced(cc->slices);
+}
+
+/* Informer callbacks (its thread, its lock): only count, the readers take the set when it moved. */
+static void slices_changed(void *arg)
+{
+	atomic_fetch_add(&((struct conn_counts *)arg)->slice_changes, 1);
+}
+static void slice_event(void *arg, const char *key, void *obj)
+{
+	(void)key;
+	(void)obj;
+	slices_changed(arg);
+}
+static void slice_update(void *arg, const char *key, void *old_obj, void *new_obj)
+{
+	(void)old_obj;
+	slice_event(arg, key, new_obj);
 }
 
 static void pod_reset_fetch(struct cc_pod *p)
@@ -377,7 +460,11 @@ int cc_new(struct k8s_client *c, const struct cc_opts *o, struct conn_counts **o
 		goto fail;
 	snprintf(selector, sizeof(selector), "kubernetes.io/service-name=%s", cc->svc);
 	struct k8s_informer_opts io = {.namespace_ = cc->ns, .label_selector = selector};
-	struct k8s_informer_handlers h = {0};
+	struct k8s_informer_handlers h = {.arg = cc,
+	                                  .on_add = slice_event,
+	                                  .on_update = slice_update,
+	                                  .on_delete = slice_event,
+	                                  .on_synced = slices_changed};
 	rc = k8s_informer_new(c, &k8s_res_endpointslices, &io, &h, &cc->slices);
 	if (!rc)
 		rc = k8s_informer_start(cc->slices);

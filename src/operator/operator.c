@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +25,11 @@
 #include "operator/publish.h"
 #include "telemetry/log.h"
 
-#define TICK_MS      100u  /* how often the main loop looks for work and for the stop signal */
-#define RETRY_MS     1000u /* a failed round (API error, out of memory) is tried again after this */
-#define MAX_COND_MSG 1024u /* a condition message is cut here (the CRD allows 32 KiB; Events 1 KiB) */
-#define NCONDS       5
+#define TICK_MS       100u  /* how often the main loop looks for work and for the stop signal */
+#define RETRY_MS      1000u /* a failed round (API error, out of memory) is tried again after this */
+#define MAX_COND_MSG  1024u /* a condition message is cut here (the CRD allows 32 KiB; Events 1 KiB) */
+#define NCONDS        5
+#define STATUS_GAP_MS 1000u /* status passes for the gateway pods' addresses: at most one a second */
 
 static const struct log_ctx op_log = {.component = "operator"};
 
@@ -45,6 +47,15 @@ struct op {
 	struct conn_counts *cc; /* connection counts in status; NULL without --gateway-service */
 	struct op_publish *pub; /* the validated table, published for the gateways (publish.h) */
 	const sigset_t *stop;   /* the signals that stop the operator (blocked; the main loop takes them) */
+	/* RoutingLoop (ADR-019), main thread only unless marked */
+	struct gw_addrs gw;  /* the gateway pods' addresses the statuses are computed with (owned) */
+	uint64_t gw_changes; /* cc_gateway_changes() when gw was taken */
+	uint64_t gw_seen;    /* gw_slice_events when last looked at */
+	atomic_uint_fast64_t gw_slice_events; /* the slice informer's events about the gateway Service */
+	bool status_due; /* the gateway Service's slices changed since the statuses were computed */
+	uint64_t status_not_before; /* ms: STATUS_GAP_MS after the last status pass */
+	json_t *verdicts; /* "ns/name" -> [generation, verdict] of this term's last round; NULL: none */
+	struct diag_list last_dl; /* that round's diagnostics (owned) */
 };
 
 /* ---- informer callbacks: they only tell the batch strategy; the main loop does the work ---- */
@@ -78,6 +89,32 @@ static void mark_update(void *arg, const char *key, void *old_obj, void *new_obj
 {
 	(void)old_obj;
 	mark_add(arg, key, new_obj);
+}
+/* The gateway Service's own slices: their changes re-evaluate the statuses (a status pass, no validation or
+ * publication: the table does not depend on them), whether or not this informer also watches their
+ * namespace. Other slices may be targets' and start a round as before. */
+static bool gateway_slice(const struct op *op, const json_t *obj)
+{
+	const struct cc_opts *g = &op->o->counts;
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *svc =
+	    json_string_value(json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
+	return g->gateway_service && ns && svc && !strcmp(ns, g->gateway_namespace) &&
+	       !strcmp(svc, g->gateway_service);
+}
+static void slice_add(void *arg, const char *key, void *obj)
+{
+	struct op *op = arg;
+	if (gateway_slice(op, obj))
+		atomic_fetch_add(&op->gw_slice_events, 1);
+	else
+		mark_add(arg, key, obj);
+}
+static void slice_update(void *arg, const char *key, void *old_obj, void *new_obj)
+{
+	(void)old_obj;
+	slice_add(arg, key, new_obj);
 }
 static void mark_synced(void *arg)
 {
@@ -273,6 +310,12 @@ static void desired_conditions(struct op *op, json_t *slices_by_svc, json_t *obj
 	else
 		snprintf(want, sizeof(want), "no port %lld", (long long)port_number);
 	json_t *sp = svc ? find_port(svc, port_number, port_name, names, sizeof(names)) : NULL;
+	char loop_addr[GW_ADDR_MAX], more[48] = "";
+	size_t loops = svc && op->cc ? gw_addrs_in_slices(&op->gw, json_object_get(slices_by_svc, svc_key),
+	                                                  loop_addr, sizeof(loop_addr))
+	                             : 0;
+	if (loops > 1)
+		snprintf(more, sizeof(more), " and %zu more", loops - 1);
 	bool resolvable = false;
 	if (!svc)
 		set_cond(
@@ -283,6 +326,13 @@ static void desired_conditions(struct op *op, json_t *slices_by_svc, json_t *obj
 	else if (type && !strcmp(type, "ExternalName"))
 		set_cond(&out[2], "TargetResolvable", false, "ExternalNameService",
 		         "Service %s is of type ExternalName: it has no endpoints to proxy to", svc_key);
+	else if (loops) /* before the port: no port of a gateway pod is a target (ADR-019) */
+		set_cond(
+		    &out[2], "TargetResolvable", false, "RoutingLoop",
+		    "Service %s has endpoint %s%s, a gateway pod's address in the EndpointSlices of "
+		    "Service %s/%s: the gateways do not route there, since the connection would come back "
+		    "to them (ADR-019)",
+		    svc_key, loop_addr, more, op->o->counts.gateway_namespace, op->o->counts.gateway_service);
 	else if (!sp)
 		set_cond(&out[2], "TargetResolvable", false, port_name ? "PortNameNotFound" : "PortNotFound",
 		         "Service %s has %s (its ports: %s)", svc_key, want, names[0] ? names : "none");
@@ -489,7 +539,9 @@ static int sync_status(struct op *op, json_t *obj, const char *key, const struct
 	json_t *old_conflict = find_cond(old_conds, "Conflict"),
 	       *old_res = find_cond(old_conds, "TargetResolvable");
 	bool new_conflict = d[1].status && !cond_is(old_conflict, true);
-	bool lost_target = !d[2].status && !cond_is(old_res, false);
+	const char *old_reason = json_string_value(json_object_get(old_res, "reason"));
+	bool lost_target =
+	    !d[2].status && (!cond_is(old_res, false) || !old_reason || strcmp(old_reason, d[2].reason));
 	bool got_target = d[2].status && old_res && !cond_is(old_res, true);
 	if (!k8s_leader_is_leader(op->le))
 		return FIXGW_EAGAIN;
@@ -647,6 +699,69 @@ static bool stop_requested(const struct op *op)
 	return !sigisemptyset(&pending);
 }
 
+/* The verdicts and diagnostics of the round that just validated f: what status passes between rounds
+ * compute the Accepted and Conflict conditions from. Takes the diagnostics (dl is empty after). */
+static int remember_verdicts(struct op *op, const struct fs_vec *f, const enum route_verdict *verdicts,
+                             struct diag_list *dl)
+{
+	json_t *v = json_object();
+	if (!v)
+		return FIXGW_ENOMEM;
+	for (size_t i = 0; i < f->n; i++)
+		if (json_object_set_new(v, f->v[i].key,
+		                        json_pack("[I,i]", generation_of(f->v[i].obj), (int)verdicts[i]))) {
+			json_decref(v);
+			return FIXGW_ENOMEM;
+		}
+	json_decref(op->verdicts);
+	op->verdicts = v;
+	diag_list_free(&op->last_dl);
+	op->last_dl = *dl;
+	diag_list_init(dl);
+	return 0;
+}
+
+/* Leadership lost: the next term starts with a round of its own (another leader may have validated since). */
+static void forget_verdicts(struct op *op)
+{
+	if (!op->verdicts)
+		return;
+	json_decref(op->verdicts);
+	op->verdicts = NULL;
+	diag_list_free(&op->last_dl);
+	diag_list_init(&op->last_dl);
+}
+
+/* Compute and write the statuses of f (sorted) from the last round's verdicts and diagnostics and the
+ * current target Services, slices and gateway addresses. A FIXSession whose generation that round did not
+ * validate is left to the round that will. Returns the last write's result (FIXGW_EAGAIN: fenced, it
+ * stopped there); *conflicts counts Conflict=True. */
+static int write_statuses(struct op *op, const struct fs_vec *f, json_t *slices, int64_t *conflicts)
+{
+	int rc = 0;
+	op->status_due = false; /* computed with op->gw as it is now */
+	for (size_t i = 0; i < f->n; i++) {
+		json_t *v = json_object_get(op->verdicts, f->v[i].key);
+		if (!v || json_integer_value(json_array_get(v, 0)) != generation_of(f->v[i].obj))
+			continue;
+		struct cond d[NCONDS];
+		desired_conditions(op, slices, f->v[i].obj, f->v[i].key,
+		                   (enum route_verdict)json_integer_value(json_array_get(v, 1)), &op->last_dl,
+		                   d);
+		*conflicts += d[1].status; /* Conflict */
+		rc = sync_status(op, f->v[i].obj, f->v[i].key, d);
+		op_health_beat(op->o->health);
+		if (rc == FIXGW_EAGAIN)
+			break; /* fenced: not one more write */
+		if (stop_requested(op)) {
+			log_msg(LOG_INFO, "pass_interrupted", &op_log,
+			        "stopping: %zu of %zu statuses looked at in this pass", i + 1, f->n);
+			break;
+		}
+	}
+	return rc;
+}
+
 static int reconcile(struct op *op)
 {
 	struct fs_vec f = {0};
@@ -714,21 +829,11 @@ static int reconcile(struct op *op)
 		rc = FIXGW_EAGAIN;
 		goto out;
 	}
+	rc = remember_verdicts(op, &f, verdicts, &dl);
+	if (rc)
+		goto out;
 	int64_t conflicts = 0;
-	for (size_t i = 0; i < f.n; i++) {
-		struct cond d[NCONDS];
-		desired_conditions(op, slices, f.v[i].obj, f.v[i].key, verdicts[i], &dl, d);
-		conflicts += d[1].status; /* Conflict */
-		rc = sync_status(op, f.v[i].obj, f.v[i].key, d);
-		op_health_beat(op->o->health);
-		if (rc == FIXGW_EAGAIN)
-			break; /* fenced: not one more write */
-		if (stop_requested(op)) {
-			log_msg(LOG_INFO, "pass_interrupted", &op_log,
-			        "stopping: %zu of %zu statuses looked at in this pass", i + 1, f.n);
-			break;
-		}
-	}
+	rc = write_statuses(op, &f, slices, &conflicts);
 	forget_deleted(op, &f);
 	op_metrics_set(op->o->metrics, (int64_t)f.n, conflicts);
 out:
@@ -745,6 +850,78 @@ out:
 	json_decref(slices);
 	fs_vec_free(&f);
 	return rc;
+}
+
+/* The gateway Service's slices changed: the statuses again, from the last round's verdicts, with no
+ * validation and no publication (the table does not depend on the gateway pods, ADR-019). The writes are
+ * sync_status's: only what changed, through the client's token bucket, fenced. Logged like a round. */
+static int status_pass(struct op *op)
+{
+	if (!op->verdicts) {
+		op->status_due = false; /* no round yet in this term: the first one computes them */
+		return 0;
+	}
+	uint64_t t0 = k8s_now_ms(), writes = op->status_writes;
+	struct fs_vec f = {0};
+	json_t *slices = json_object();
+	int64_t conflicts = 0;
+	int rc = FIXGW_ENOMEM;
+	if (!slices)
+		goto out;
+	/* the cache, not the per-object view: write_statuses skips what the last round did not validate */
+	k8s_informer_foreach(op->fs, fs_vec_take, &f);
+	struct slice_groups sg = {slices, false};
+	k8s_informer_foreach(op->slices, take_slice, &sg);
+	if (f.nomem || sg.nomem)
+		goto out;
+	fs_vec_sort(&f);
+	rc = write_statuses(op, &f, slices, &conflicts);
+out:
+	if (rc && rc != FIXGW_EAGAIN)
+		op->status_due = true; /* tried again after STATUS_GAP_MS */
+	struct log_line l;
+	log_begin(&l, op->status_writes != writes ? LOG_INFO : LOG_DEBUG, "status_pass_done", &op_log);
+	log_int(&l, "status_writes", (long long)(op->status_writes - writes));
+	log_int(&l, "gateway_addresses", (long long)op->gw.n);
+	log_int(&l, "ms", (long long)(k8s_now_ms() - t0));
+	log_end(&l, "statuses re-evaluated for the gateway pods' addresses: %s",
+	        rc ? fixgw_strerror(rc) : "done");
+	json_decref(slices);
+	fs_vec_free(&f);
+	return rc;
+}
+
+/* On the leader's main thread, every turn: have the gateway Service's slices changed? A new address set is
+ * taken from conn_counts (its informer); a change seen by the slice informer (the gateway Service as a
+ * target: its EndpointsReady) or a different set makes a status pass due. */
+static void watch_gateways(struct op *op)
+{
+	if (!op->cc)
+		return;
+	uint64_t ev = atomic_load(&op->gw_slice_events);
+	if (ev != op->gw_seen) {
+		op->gw_seen = ev;
+		op->status_due = true;
+	}
+	uint64_t changes = cc_gateway_changes(op->cc); /* before the set: a later change moves it again */
+	if (changes == op->gw_changes)
+		return;
+	struct gw_addrs a;
+	if (cc_gateway_addrs(op->cc, &a))
+		return; /* out of memory: the next turn tries again */
+	op->gw_changes = changes;
+	if (gw_addrs_equal(&a, &op->gw)) {
+		gw_addrs_free(&a);
+		return;
+	}
+	gw_addrs_free(&op->gw);
+	op->gw = a;
+	op->status_due = true;
+	struct log_line l;
+	log_begin(&l, LOG_INFO, "gateway_addresses", &op_log);
+	log_int(&l, "addresses", (long long)a.n);
+	log_end(&l, "the EndpointSlices of %s/%s list %zu gateway pod addresses: no route leads there",
+	        op->o->counts.gateway_namespace, op->o->counts.gateway_service, a.n);
 }
 
 /* One reconcile pass, logged: INFO when it wrote a status or changed the validated table, else DEBUG. */
@@ -801,6 +978,7 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
            const sigset_t *stop)
 {
 	struct op op = {.c = c, .o = o, .lkg = json_object(), .written = json_object(), .stop = stop};
+	diag_list_init(&op.last_dl);
 	if (!op.lkg || !op.written) {
 		json_decref(op.lkg);
 		json_decref(op.written);
@@ -820,8 +998,13 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	rc = start_informer(&op, &k8s_res_fixsessions, NULL, &fh, &op.fs);
 	if (!rc)
 		rc = start_informer(&op, &k8s_res_services, NULL, NULL, &op.svc);
+	struct k8s_informer_handlers sh = {.arg = &op,
+	                                   .on_add = slice_add,
+	                                   .on_update = slice_update,
+	                                   .on_delete = slice_add,
+	                                   .on_synced = mark_synced};
 	if (!rc)
-		rc = start_informer(&op, &k8s_res_endpointslices, "kubernetes.io/service-name", NULL,
+		rc = start_informer(&op, &k8s_res_endpointslices, "kubernetes.io/service-name", &sh,
 		                    &op.slices);
 	if (!rc && o->webhook.listen)
 		rc = webhook_start(&o->webhook, op.fs, &op.wh);
@@ -867,7 +1050,8 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 		wait_ms = TICK_MS;
 		if (!synced) {
 			synced = k8s_informer_synced(op.fs) && k8s_informer_synced(op.svc) &&
-			         k8s_informer_synced(op.slices) && op_publish_synced(op.pub);
+			         k8s_informer_synced(op.slices) && op_publish_synced(op.pub) &&
+			         (!op.cc || cc_synced(op.cc)); /* the gateway pods known before any status */
 			if (!synced)
 				continue;
 			if (o->health)
@@ -885,6 +1069,7 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 		}
 		if (!k8s_leader_is_leader(op.le)) {
 			op_settle_standby(&op.settle);
+			forget_verdicts(&op);
 			continue;
 		}
 		op_publish_tick(op.pub, op.le); /* retries, repairs, garbage collection of shards */
@@ -893,9 +1078,14 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 		if (now < retry_at)
 			continue;
 		cc_write_step(op.cc, op.fs, op.le);
+		watch_gateways(&op);
 		if (op_settle_needs_reload(&op.settle))
 			k8s_informer_get(op.fs, "", reload_view, &op);
 		if (!op_settle_due(&op.settle, now, &wait)) {
+			if (op.status_due && now >= op.status_not_before) {
+				status_pass(&op);
+				op.status_not_before = k8s_now_ms() + STATUS_GAP_MS;
+			}
 			wait_ms = wait < wait_ms ? wait : wait_ms;
 			continue;
 		}
@@ -936,6 +1126,9 @@ out:
 	op_publish_free(op.pub);
 	json_decref(op.lkg);
 	json_decref(op.written);
+	json_decref(op.verdicts);
+	diag_list_free(&op.last_dl);
+	gw_addrs_free(&op.gw);
 	free(op.last_diags);
 	op_settle_free(&op.settle);
 	return rc;
