@@ -17,6 +17,9 @@
  * write_qps, round-robin from where the last step stopped, and unchanged ones cost nothing. FIXSessions some
  * gateway reports go first; zeros for those no gateway reports are filled in with the budget left over. It
  * writes nothing before the first scrape pass, so a new leader never writes zeros it has not measured.
+ *
+ * The same slices, read by the same walker, give the gateway pods' addresses (cc_gateway_addrs) that the
+ * operator's RoutingLoop condition compares targets with (ADR-019).
  */
 #ifndef FIXGW_OPERATOR_CONN_COUNTS_H
 #define FIXGW_OPERATOR_CONN_COUNTS_H

@@ -12,6 +12,11 @@
  * so a large set is written at a bounded rate. The fencing check k8s_leader_is_leader() is asked right
  * before every write: a leader paused past its renew deadline writes nothing when it wakes up.
  *
+ * With a gateway Service (op_opts.counts), a target Service that lists a gateway pod's address is
+ * TargetResolvable=False, reason RoutingLoop (ADR-019); the route stays in the table. A change of the
+ * gateway Service's slices re-evaluates the statuses from the last round's verdicts (a status pass) and
+ * starts no round.
+ *
  * Every replica, leader or not, can also serve the validating admission webhook (webhook.h) from its
  * FIXSession cache.
  *

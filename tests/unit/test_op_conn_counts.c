@@ -6,7 +6,8 @@
 #include "test.h"
 
 static const char *slices_json =
-    "[{\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"admin\",\"port\":9090},{\"name\":\"fix\",\"port\":9880}],"
+    "[{\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"admin\",\"port\":9090},{\"name\":\"fix\",\"port\":"
+    "9880}],"
     "  \"endpoints\":[{\"addresses\":[\"10.2.0.1\"],\"targetRef\":{\"name\":\"gw-0\"}},"
     "                 {\"addresses\":[\"10.2.0.2\",\"10.2.0.3\"],\"conditions\":{\"ready\":false}}]},"
     " {\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"fix\",\"port\":9880}],"

@@ -56,7 +56,8 @@ TEST(test_endpoints_in_slices)
 	    "{\"addresses\":[\"10.1.0.8\"],\"conditions\":{\"ready\":false}},"
 	    "{\"addresses\":[\"10.1.0.9\"]}]},"
 	    " {\"addressType\":\"IPv6\",\"endpoints\":["
-	    "{\"addresses\":[\"fd00::4\",\"fd00:0::5\"]},{\"addresses\":[\"10.1.0.9\"]},{\"addresses\":[7]}]}]",
+	    "{\"addresses\":[\"fd00::4\",\"fd00:0::5\"]},{\"addresses\":[\"10.1.0.9\"]},{\"addresses\":[7]}]}"
+	    "]",
 	    0, &err);
 	CHECK(slices != NULL);
 	char first[GW_ADDR_MAX];
