@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/grow.h"
 
 /* The canonical text of addr into out (GW_ADDR_MAX bytes); false when it is too long to be an address. */
 static bool canonical(const char *addr, char out[GW_ADDR_MAX])
@@ -16,8 +17,13 @@ static bool canonical(const char *addr, char out[GW_ADDR_MAX])
 		return false;
 	if (inet_pton(AF_INET, addr, bin) == 1)
 		return inet_ntop(AF_INET, bin, out, GW_ADDR_MAX) != NULL;
-	if (inet_pton(AF_INET6, addr, bin) == 1)
+	if (inet_pton(AF_INET6, addr, bin) == 1) {
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (!memcmp(bin, mapped,
+		            sizeof(mapped))) /* ::ffff:a.b.c.d is a.b.c.d, as the gateway sees it */
+			return inet_ntop(AF_INET, bin + 12, out, GW_ADDR_MAX) != NULL;
 		return inet_ntop(AF_INET6, bin, out, GW_ADDR_MAX) != NULL;
+	}
 	snprintf(out, GW_ADDR_MAX, "%s", addr);
 	return true;
 }
@@ -27,14 +33,8 @@ int gw_addrs_add(struct gw_addrs *a, const char *addr)
 	char c[GW_ADDR_MAX];
 	if (!canonical(addr, c))
 		return 0;
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 16;
-		char(*v)[GW_ADDR_MAX] = realloc(a->v, cap * sizeof(*v));
-		if (!v)
-			return FIXGW_ENOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
+	if (GROW_ARRAY(a->v, a->cap, a->n + 1, 16))
+		return FIXGW_ENOMEM;
 	memcpy(a->v[a->n++], c, GW_ADDR_MAX);
 	a->sorted = false;
 	return 0;

@@ -4,7 +4,9 @@
  * never dial it, and the operator says so in the FIXSession's status (TargetResolvable=False, RoutingLoop).
  * The set is built from the gateway Service's EndpointSlices (conn_counts.c reads them) and compared with
  * the target Service's. Addresses are compared in their canonical text (inet_ntop of inet_pton), so
- * "fd00::1" and "fd00:0::1" are one address; text that is not an IP address is compared as it is.
+ * "fd00::1" and "fd00:0::1" are one address, and so are "::ffff:10.0.0.1" and "10.0.0.1" (the gateway's
+ * own set, gateway/pod_addrs.h, maps IPv4 the same way); text that is not an IP address is compared as
+ * it is.
  * Pure: no I/O, no locks; a set belongs to one thread at a time.
  */
 #ifndef FIXGW_OPERATOR_GW_ADDRS_H

@@ -21,6 +21,7 @@ TEST(test_set_is_canonical_sorted_and_unique)
 	CHECK_EQ_INT(a.n, 4);
 	CHECK(gw_addrs_has(&a, "10.0.0.1") && gw_addrs_has(&a, "10.0.0.9"));
 	CHECK(gw_addrs_has(&a, "fd00::1") && gw_addrs_has(&a, "fd00:0000::0001")); /* one address, any form */
+	CHECK(gw_addrs_has(&a, "::ffff:10.0.0.9")); /* IPv4-mapped is the IPv4 address */
 	CHECK(gw_addrs_has(&a, "not-an-ip"));
 	CHECK(!gw_addrs_has(&a, "10.0.0.2") && !gw_addrs_has(&a, "fd00::2") && !gw_addrs_has(&a, ""));
 
