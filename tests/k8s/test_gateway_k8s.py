@@ -410,7 +410,7 @@ def test_gateway_service_slices_forbidden_is_a_start_up_error(k8s, k8s_ns, tmp_p
     try:
         from conftest import FIXGW
         gw = K8sGateway(tmp_path, k8s, None, namespace=k8s_ns, gateway_service=f"{other}/fixgw-admin",
-                        sync_timeout="3s")
+                        sync_timeout="10s")  # the three allowed lists sync well within it
         k8s.write_kubeconfig(gw.kubeconfig, user={"token": token})
         r = subprocess.run([str(FIXGW), "gateway", "--config", str(gw.config), "--kubeconfig",
                             str(gw.kubeconfig)], capture_output=True, text=True, timeout=60)
