@@ -329,8 +329,8 @@ static void desired_conditions(struct op *op, json_t *slices_by_svc, json_t *obj
 	else if (loops) /* before the port: no port of a gateway pod is a target (ADR-019) */
 		set_cond(
 		    &out[2], "TargetResolvable", false, "RoutingLoop",
-		    "Service %s has endpoint %s%s, a gateway pod's address in the EndpointSlices of "
-		    "Service %s/%s: the gateways do not route there, since the connection would come back "
+		    "Service %s has an endpoint at a gateway pod's address, %s%s (in the EndpointSlices of "
+		    "Service %s/%s): the gateways do not route there, since the connection would come back "
 		    "to them (ADR-019)",
 		    svc_key, loop_addr, more, op->o->counts.gateway_namespace, op->o->counts.gateway_service);
 	else if (!sp)
