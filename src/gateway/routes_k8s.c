@@ -241,6 +241,8 @@ struct k8s_routes {
 	struct k8s_informer *gateway_pods;
 	char gw_service[320], gw_ns[64], gw_selector[300];
 	atomic_size_t loop_endpoints; /* endpoints the last endpoint map build left out as gateway pods */
+	struct pod_drops
+	    loop_logged; /* what the last routing_loop_endpoints line said (the build thread's) */
 	char table_ns[64], table_name[254], table_key[320], table_selector[300];
 	char only_ns[64]; /* kubernetes.namespace ("" = all): watched; published: its FIXSessions only */
 	char in_use[RS_HASH_HEX + 1]; /* the digest of the published table in use ("" before the first) */
@@ -850,7 +852,7 @@ static const struct svc_port *find_service_port(const struct svc_obj *svc, const
 struct resolve_ctx {
 	const struct route *route;
 	const struct slice_list *slices;
-	const struct pod_addrs *pods; /* gateway pods: left out (ADR-019) */
+	const struct ip_set *pods; /* gateway pods: left out (ADR-019) */
 	struct pod_drops *drops;
 	struct gw_service_endpoints *out;
 	bool nomem;
@@ -912,7 +914,7 @@ static void resolve_target(void *arg, const void *obj)
 struct endpoints_ctx {
 	struct k8s_routes *kr;
 	const struct route_table *table;
-	struct pod_addrs pods; /* the gateway pods' addresses, read before the slices' lock is taken */
+	struct ip_set pods; /* the gateway pods' addresses, read before the slices' lock is taken */
 	struct pod_drops drops;
 	struct gw_service_endpoints *svcs;
 	size_t nsvcs;
@@ -989,14 +991,28 @@ static bool collect_pod(void *arg, const struct k8s_store_entry *e)
 	struct endpoints_ctx *ec = arg;
 	const struct slice_obj *s = e->obj;
 	for (size_t i = 0; i < s->neps && !ec->nomem; i++)
-		ec->nomem = pod_addrs_add(&ec->pods, (const struct sockaddr *)&s->eps[i].addr.ss) != 0;
+		ec->nomem = ip_set_add_sockaddr(&ec->pods, (const struct sockaddr *)&s->eps[i].addr.ss) != 0;
 	return !ec->nomem;
 }
 
-/* One line per build that left endpoints out: which targets, which addresses, and why. */
-static void log_loop_drops(const struct k8s_routes *kr, const struct pod_drops *d)
+/* One line when what the builds leave out changes (builds follow every Service and EndpointSlice change in
+ * the watched namespaces, so a line per build would repeat itself): which targets, which addresses, why. */
+static void log_loop_drops(struct k8s_routes *kr, const struct pod_drops *d)
 {
+	struct pod_drops *last = &kr->loop_logged;
+	if (d->count == last->count && !strcmp(d->targets, last->targets) &&
+	    !strcmp(d->addresses, last->addresses))
+		return;
+	*last = *d;
 	struct log_line l;
+	if (!d->count) {
+		log_begin(&l, LOG_INFO, "routing_loop_endpoints", &k8s_log);
+		log_uint(&l, "endpoints", 0);
+		log_str(&l, "gateway_service", kr->gw_service);
+		log_end(&l, "no endpoint is left out as a pod of the gateway Service %s any more",
+		        kr->gw_service);
+		return;
+	}
 	log_begin(&l, LOG_WARN, "routing_loop_endpoints", &k8s_log);
 	log_uint(&l, "endpoints", d->count);
 	log_str(&l, "targets", d->targets);
@@ -1034,16 +1050,15 @@ int k8s_routes_build(struct k8s_routes *kr, const struct route_table *current, s
 	struct endpoints_ctx ec = {.kr = kr, .table = t};
 	if (kr->gateway_pods) {
 		k8s_informer_foreach(kr->gateway_pods, collect_pod, &ec);
-		pod_addrs_seal(&ec.pods);
+		ip_set_seal(&ec.pods);
 	}
 	/* Hold the slices informer's lock while its objects are borrowed (its lock is recursive). */
 	if (!ec.nomem)
 		k8s_informer_get(kr->slices, "", build_endpoints_cb, &ec);
-	pod_addrs_free(&ec.pods);
+	ip_set_free(&ec.pods);
 	if (!ec.nomem) {
 		atomic_store(&kr->loop_endpoints, ec.drops.count);
-		if (ec.drops.count)
-			log_loop_drops(kr, &ec.drops);
+		log_loop_drops(kr, &ec.drops);
 		qsort(ec.svcs, ec.nsvcs, sizeof(*ec.svcs), cmp_key);
 		*endpoints = endpoint_map_from_services(ec.svcs, ec.nsvcs, endpoints_generation);
 	}

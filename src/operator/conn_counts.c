@@ -145,7 +145,7 @@ static bool take_slice(void *arg, const struct k8s_store_entry *e)
 
 struct addr_walk {
 	struct conn_counts *cc;
-	struct gw_addrs *out;
+	struct ip_set *out;
 	int rc;
 };
 
@@ -159,8 +159,11 @@ static bool take_addrs(void *arg, json_t *ep, bool v6, json_int_t port)
 	json_array_foreach(json_object_get(ep, "addresses"), i, a)
 	{
 		const char *text = json_string_value(a);
-		if (text && (w->rc = gw_addrs_add(w->out, text)))
+		/* text that is not an IP address (an FQDN slice) cannot be a pod */
+		if (text && ip_set_add_text(w->out, text) == FIXGW_ENOMEM) {
+			w->rc = FIXGW_ENOMEM;
 			return false;
+		}
 	}
 	return true;
 }
@@ -171,16 +174,16 @@ static bool take_slice_addrs(void *arg, const struct k8s_store_entry *e)
 	return each_endpoint(w->cc, e->obj, take_addrs, w);
 }
 
-int cc_gateway_addrs(struct conn_counts *cc, struct gw_addrs *out)
+int cc_gateway_addrs(struct conn_counts *cc, struct ip_set *out)
 {
-	*out = (struct gw_addrs){0};
+	*out = (struct ip_set){0};
 	struct addr_walk w = {cc, out, 0};
 	k8s_informer_foreach(cc->slices, take_slice_addrs, &w);
 	if (w.rc) {
-		gw_addrs_free(out);
+		ip_set_free(out);
 		return w.rc;
 	}
-	gw_addrs_finish(out);
+	ip_set_seal(out);
 	return 0;
 }
 

@@ -31,7 +31,7 @@
 #include "k8s/http.h"
 #include "k8s/informer.h"
 #include "k8s/leader.h"
-#include "operator/gw_addrs.h"
+#include "net/ip_set.h"
 
 #define CC_DEFAULT_ADMIN_PORT  "admin"
 #define CC_DEFAULT_SCRAPE_MS   5000u
@@ -66,9 +66,9 @@ int cc_write_step(struct conn_counts *cc, struct k8s_informer *fs, struct k8s_le
 
 /** The gateway pods' addresses: every address of every endpoint in the gateway Service's EndpointSlices
  * (IPv4 and IPv6 slices, ready or not, any port), as a new finished set in *out that the caller owns
- * (gw_addrs_free). Any thread: it reads the informer's cache under its lock, and the slices are read by the
+ * (ip_set_free). Any thread: it reads the informer's cache under its lock, and the slices are read by the
  * same code that finds the pods to scrape. Returns 0 or FIXGW_ENOMEM (*out empty). */
-int cc_gateway_addrs(struct conn_counts *cc, struct gw_addrs *out);
+int cc_gateway_addrs(struct conn_counts *cc, struct ip_set *out);
 
 /** A counter that moves on every change of the gateway Service's EndpointSlices (and every complete list):
  * read it before cc_gateway_addrs, and call that again when it has moved. Any thread. */

@@ -22,6 +22,7 @@
 #include "operator/fs_set.h"
 #include "operator/settle.h"
 #include "operator/conn_counts.h"
+#include "operator/gw_addrs.h"
 #include "operator/publish.h"
 #include "telemetry/log.h"
 
@@ -48,7 +49,7 @@ struct op {
 	struct op_publish *pub; /* the validated table, published for the gateways (publish.h) */
 	const sigset_t *stop;   /* the signals that stop the operator (blocked; the main loop takes them) */
 	/* RoutingLoop (ADR-019), main thread only unless marked */
-	struct gw_addrs gw;  /* the gateway pods' addresses the statuses are computed with (owned) */
+	struct ip_set gw;    /* the gateway pods' addresses the statuses are computed with (owned) */
 	uint64_t gw_changes; /* cc_gateway_changes() when gw was taken */
 	uint64_t gw_seen;    /* gw_slice_events when last looked at */
 	atomic_uint_fast64_t gw_slice_events; /* the slice informer's events about the gateway Service */
@@ -882,7 +883,7 @@ out:
 	struct log_line l;
 	log_begin(&l, op->status_writes != writes ? LOG_INFO : LOG_DEBUG, "status_pass_done", &op_log);
 	log_int(&l, "status_writes", (long long)(op->status_writes - writes));
-	log_int(&l, "gateway_addresses", (long long)op->gw.n);
+	log_int(&l, "gateway_addresses", (long long)op->gw.count);
 	log_int(&l, "ms", (long long)(k8s_now_ms() - t0));
 	log_end(&l, "statuses re-evaluated for the gateway pods' addresses: %s",
 	        rc ? fixgw_strerror(rc) : "done");
@@ -906,22 +907,22 @@ static void watch_gateways(struct op *op)
 	uint64_t changes = cc_gateway_changes(op->cc); /* before the set: a later change moves it again */
 	if (changes == op->gw_changes)
 		return;
-	struct gw_addrs a;
+	struct ip_set a;
 	if (cc_gateway_addrs(op->cc, &a))
 		return; /* out of memory: the next turn tries again */
 	op->gw_changes = changes;
-	if (gw_addrs_equal(&a, &op->gw)) {
-		gw_addrs_free(&a);
+	if (ip_set_equal(&a, &op->gw)) {
+		ip_set_free(&a);
 		return;
 	}
-	gw_addrs_free(&op->gw);
+	ip_set_free(&op->gw);
 	op->gw = a;
 	op->status_due = true;
 	struct log_line l;
 	log_begin(&l, LOG_INFO, "gateway_addresses", &op_log);
-	log_int(&l, "addresses", (long long)a.n);
+	log_int(&l, "addresses", (long long)a.count);
 	log_end(&l, "the EndpointSlices of %s/%s list %zu gateway pod addresses: no route leads there",
-	        op->o->counts.gateway_namespace, op->o->counts.gateway_service, a.n);
+	        op->o->counts.gateway_namespace, op->o->counts.gateway_service, a.count);
 }
 
 /* One reconcile pass, logged: INFO when it wrote a status or changed the validated table, else DEBUG. */
@@ -1128,7 +1129,7 @@ out:
 	json_decref(op.written);
 	json_decref(op.verdicts);
 	diag_list_free(&op.last_dl);
-	gw_addrs_free(&op.gw);
+	ip_set_free(&op.gw);
 	free(op.last_diags);
 	op_settle_free(&op.settle);
 	return rc;

@@ -24,7 +24,7 @@ TEST(test_one_walker_gives_pods_and_addresses)
 	CHECK(slices != NULL);
 	struct conn_counts cc = {.port_name = "admin"};
 	struct targets t = {&cc, 0};
-	struct gw_addrs a = {0};
+	struct ip_set a = {0};
 	struct addr_walk w = {&cc, &a, 0};
 	size_t i;
 	json_t *s;
@@ -34,7 +34,7 @@ TEST(test_one_walker_gives_pods_and_addresses)
 		CHECK(each_endpoint(&cc, s, take_addrs, &w));
 	}
 	CHECK_EQ_INT(w.rc, 0);
-	gw_addrs_finish(&a);
+	ip_set_seal(&a);
 	/* scraped: the first address of each endpoint of a slice with the admin port; FQDN never */
 	CHECK_EQ_INT(cc.npods, 3);
 	CHECK_EQ_STR(cc.pods[0].url, "http://10.2.0.1:9090/route-stats");
@@ -42,12 +42,12 @@ TEST(test_one_walker_gives_pods_and_addresses)
 	CHECK_EQ_STR(cc.pods[1].url, "http://10.2.0.2:9090/route-stats");
 	CHECK_EQ_STR(cc.pods[2].url, "http://[fd00::7]:9090/route-stats");
 	/* gateway addresses: every address, ready or not, with or without the admin port; FQDN never */
-	CHECK_EQ_INT(a.n, 5);
+	CHECK_EQ_INT(a.count, 5);
 	const char *want[] = {"10.2.0.1", "10.2.0.2", "10.2.0.3", "10.2.0.4", "fd00::7"};
 	for (i = 0; i < 5; i++)
-		CHECK(gw_addrs_has(&a, want[i]));
-	CHECK(!gw_addrs_has(&a, "gw.example"));
-	gw_addrs_free(&a);
+		CHECK(ip_set_has_text(&a, want[i]));
+	CHECK(!ip_set_has_text(&a, "gw.example"));
+	ip_set_free(&a);
 	free(cc.pods);
 	json_decref(slices);
 }
