@@ -241,8 +241,8 @@ struct k8s_routes {
 	struct k8s_informer *gateway_pods;
 	char gw_service[320], gw_ns[64], gw_selector[300];
 	atomic_size_t loop_endpoints; /* endpoints the last endpoint map build left out as gateway pods */
-	struct pod_drops
-	    loop_logged; /* what the last routing_loop_endpoints line said (the build thread's) */
+	/* what the last routing_loop_endpoints line said (the build thread's) */
+	struct pod_drops loop_logged;
 	char table_ns[64], table_name[254], table_key[320], table_selector[300];
 	char only_ns[64]; /* kubernetes.namespace ("" = all): watched; published: its FIXSessions only */
 	char in_use[RS_HASH_HEX + 1]; /* the digest of the published table in use ("" before the first) */
