@@ -48,18 +48,19 @@ struct op {
 	struct conn_counts *cc; /* connection counts in status; NULL without --gateway-service */
 	struct op_publish *pub; /* the validated table, published for the gateways (publish.h) */
 	const sigset_t *stop;   /* the signals that stop the operator (blocked; the main loop takes them) */
-	/* RoutingLoop (ADR-019), main thread only unless marked */
+	/* RoutingLoop (ADR-019), main thread only */
 	struct ip_set gw;    /* the gateway pods' addresses the statuses are computed with (owned) */
 	uint64_t gw_changes; /* cc_gateway_changes() when gw was taken */
-	uint64_t gw_seen;    /* gw_slice_events when last looked at */
-	atomic_uint_fast64_t gw_slice_events; /* the slice informer's events about the gateway Service */
-	bool status_due; /* the gateway Service's slices changed since the statuses were computed */
+	/* status passes: main thread only unless marked */
+	atomic_uint_fast64_t status_events; /* Service and EndpointSlice events (informer threads) */
+	uint64_t status_seen;               /* status_events when last looked at */
+	bool status_due; /* a Service, EndpointSlice or the gateway pods changed since the last statuses */
 	uint64_t status_not_before; /* ms: STATUS_GAP_MS after the last status pass */
 	json_t *verdicts; /* "ns/name" -> [generation, verdict] of this term's last round; NULL: none */
 	struct diag_list last_dl; /* that round's diagnostics (owned) */
 };
 
-/* ---- informer callbacks: they only tell the batch strategy; the main loop does the work ---- */
+/* ---- informer callbacks: they only tell the batch strategy or count; the main loop does the work ---- */
 
 static json_int_t generation_of(const void *obj)
 {
@@ -80,52 +81,28 @@ static void fs_delete(void *arg, const char *key, void *obj)
 	(void)obj;
 	op_settle_fixsession(&((struct op *)arg)->settle, key, NULL, true, k8s_now_ms());
 }
-static void mark_add(void *arg, const char *key, void *obj)
+/* A Service or EndpointSlice changed: the target conditions of the statuses may have (a status pass), the
+ * validated table cannot (it depends on the FIXSession specs alone, so no round). */
+static void status_event(void *arg, const char *key, void *obj)
 {
 	(void)key;
 	(void)obj;
-	op_settle_kick(&((struct op *)arg)->settle, OP_EV_OTHER, k8s_now_ms());
+	atomic_fetch_add(&((struct op *)arg)->status_events, 1);
 }
-static void mark_update(void *arg, const char *key, void *old_obj, void *new_obj)
+static void status_event_update(void *arg, const char *key, void *old_obj, void *new_obj)
 {
 	(void)old_obj;
-	mark_add(arg, key, new_obj);
-}
-/* The gateway Service's own slices: their changes re-evaluate the statuses (a status pass, no validation or
- * publication: the table does not depend on them), whether or not this informer also watches their
- * namespace. Other slices may be targets' and start a round as before. */
-static bool gateway_slice(const struct op *op, const json_t *obj)
-{
-	const struct cc_opts *g = &op->o->counts;
-	json_t *meta = json_object_get(obj, "metadata");
-	const char *ns = json_string_value(json_object_get(meta, "namespace"));
-	const char *svc =
-	    json_string_value(json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
-	return g->gateway_service && ns && svc && !strcmp(ns, g->gateway_namespace) &&
-	       !strcmp(svc, g->gateway_service);
-}
-static void slice_add(void *arg, const char *key, void *obj)
-{
-	struct op *op = arg;
-	if (gateway_slice(op, obj))
-		atomic_fetch_add(&op->gw_slice_events, 1);
-	else
-		mark_add(arg, key, obj);
-}
-static void slice_update(void *arg, const char *key, void *old_obj, void *new_obj)
-{
-	(void)old_obj;
-	slice_add(arg, key, new_obj);
+	status_event(arg, key, new_obj);
 }
 static void mark_synced(void *arg)
 {
-	op_settle_kick(&((struct op *)arg)->settle, OP_EV_ALL, k8s_now_ms());
+	op_settle_all(&((struct op *)arg)->settle, k8s_now_ms());
 }
 
 static void on_started(void *arg)
 {
 	struct op *op = arg;
-	op_settle_kick(&op->settle, OP_EV_ALL, k8s_now_ms());
+	op_settle_all(&op->settle, k8s_now_ms());
 	op_metrics_leader(op->o->metrics, true);
 	log_msg(LOG_INFO, "leader_started", &op_log, "%s holds the Lease %s/%s: reconciling", op->o->identity,
 	        op->o->lease_namespace, op->o->lease_name);
@@ -853,9 +830,10 @@ out:
 	return rc;
 }
 
-/* The gateway Service's slices changed: the statuses again, from the last round's verdicts, with no
- * validation and no publication (the table does not depend on the gateway pods, ADR-019). The writes are
- * sync_status's: only what changed, through the client's token bucket, fenced. Logged like a round. */
+/* A Service, an EndpointSlice or the gateway pods changed: the statuses again, from the last round's
+ * verdicts, with no validation and no publication (the table depends on the FIXSession specs alone: ADR-014,
+ * ADR-019). The writes are sync_status's: only what changed, through the client's token bucket, fenced.
+ * Logged like a round. */
 static int status_pass(struct op *op)
 {
 	if (!op->verdicts) {
@@ -885,25 +863,29 @@ out:
 	log_int(&l, "status_writes", (long long)(op->status_writes - writes));
 	log_int(&l, "gateway_addresses", (long long)op->gw.count);
 	log_int(&l, "ms", (long long)(k8s_now_ms() - t0));
-	log_end(&l, "statuses re-evaluated for the gateway pods' addresses: %s",
+	log_end(&l, "statuses re-evaluated for changed Services, EndpointSlices or gateway pods: %s",
 	        rc ? fixgw_strerror(rc) : "done");
 	json_decref(slices);
 	fs_vec_free(&f);
 	return rc;
 }
 
+/* On the leader's main thread, every turn: a Service or EndpointSlice event makes a status pass due. */
+static void watch_status_events(struct op *op)
+{
+	uint64_t ev = atomic_load(&op->status_events);
+	if (ev != op->status_seen) {
+		op->status_seen = ev;
+		op->status_due = true;
+	}
+}
+
 /* On the leader's main thread, every turn: have the gateway Service's slices changed? A new address set is
- * taken from conn_counts (its informer); a change seen by the slice informer (the gateway Service as a
- * target: its EndpointsReady) or a different set makes a status pass due. */
+ * taken from conn_counts (its informer); a different set makes a status pass due. */
 static void watch_gateways(struct op *op)
 {
 	if (!op->cc)
 		return;
-	uint64_t ev = atomic_load(&op->gw_slice_events);
-	if (ev != op->gw_seen) {
-		op->gw_seen = ev;
-		op->status_due = true;
-	}
 	uint64_t changes = cc_gateway_changes(op->cc); /* before the set: a later change moves it again */
 	if (changes == op->gw_changes)
 		return;
@@ -960,14 +942,14 @@ static void reload_view(void *arg, const void *obj)
 	k8s_informer_foreach(op->fs, reload_add, op);
 }
 
-/* handlers NULL: any change asks for a pass over the current set (Services, EndpointSlices). */
+/* handlers NULL: any change asks for a status pass (Services, EndpointSlices). */
 static int start_informer(struct op *op, const struct k8s_resource *r, const char *label_selector,
                           const struct k8s_informer_handlers *handlers, struct k8s_informer **out)
 {
 	struct k8s_informer_handlers h = {.arg = op,
-	                                  .on_add = mark_add,
-	                                  .on_update = mark_update,
-	                                  .on_delete = mark_add,
+	                                  .on_add = status_event,
+	                                  .on_update = status_event_update,
+	                                  .on_delete = status_event,
 	                                  .on_synced = mark_synced};
 	struct k8s_informer_opts io = {.namespace_ = op->o->watch_namespace,
 	                               .label_selector = label_selector};
@@ -999,13 +981,8 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 	rc = start_informer(&op, &k8s_res_fixsessions, NULL, &fh, &op.fs);
 	if (!rc)
 		rc = start_informer(&op, &k8s_res_services, NULL, NULL, &op.svc);
-	struct k8s_informer_handlers sh = {.arg = &op,
-	                                   .on_add = slice_add,
-	                                   .on_update = slice_update,
-	                                   .on_delete = slice_add,
-	                                   .on_synced = mark_synced};
 	if (!rc)
-		rc = start_informer(&op, &k8s_res_endpointslices, "kubernetes.io/service-name", &sh,
+		rc = start_informer(&op, &k8s_res_endpointslices, "kubernetes.io/service-name", NULL,
 		                    &op.slices);
 	if (!rc && o->webhook.listen)
 		rc = webhook_start(&o->webhook, op.fs, &op.wh);
@@ -1079,6 +1056,7 @@ int op_run(struct k8s_client *c, struct k8s_client *lease_client, const struct o
 		if (now < retry_at)
 			continue;
 		cc_write_step(op.cc, op.fs, op.le);
+		watch_status_events(&op);
 		watch_gateways(&op);
 		if (op_settle_needs_reload(&op.settle))
 			k8s_informer_get(op.fs, "", reload_view, &op);

@@ -92,8 +92,6 @@ static void q_drain(struct op_settle *s)
 /* Append one event (taking key and obj over, freeing them when it cannot). Under the lock. */
 static void q_push(struct op_settle *s, enum op_ev_kind kind, char *key, json_t *obj)
 {
-	if (kind == OP_EV_OTHER && s->n && s->q[(s->head + s->n - 1) % s->cap].kind == OP_EV_OTHER)
-		return; /* one pass covers consecutive Service/EndpointSlice changes */
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 64;
 		struct op_ev *q = cap <= OP_SETTLE_MAX_QUEUE ? malloc(cap * sizeof(*q)) : NULL;
@@ -148,17 +146,17 @@ void op_settle_fixsession(struct op_settle *s, const char *key, const json_t *ob
 	pthread_mutex_unlock(&s->lock);
 }
 
-void op_settle_kick(struct op_settle *s, enum op_ev_kind kind, uint64_t now_ms)
+void op_settle_all(struct op_settle *s, uint64_t now_ms)
 {
 	pthread_mutex_lock(&s->lock);
 	if (s->batch == OP_BATCH_PER_OBJECT) {
-		q_push(s, kind, NULL, NULL);
+		q_push(s, OP_EV_ALL, NULL, NULL);
 	} else {
 		if (!s->pending)
 			s->first_ms = now_ms;
 		s->pending = true;
 		s->last_ms = now_ms;
-		s->all |= kind == OP_EV_ALL;
+		s->all = true;
 	}
 	pthread_mutex_unlock(&s->lock);
 }

@@ -3,8 +3,8 @@
  * `kubectl apply -f dir/` with 1,000 files is 1,000 separate writes, a few milliseconds apart; the
  * informers deliver them one event at a time. Two strategies (ADR-014):
  *
- *   debounce    every event that can change validation (a FIXSession added, deleted or with a new spec; a
- *               Service or EndpointSlice change) restarts a quiet window; one pass validates the settled
+ *   debounce    every event that can change validation (a FIXSession added, deleted or with a new spec)
+ *               restarts a quiet window; one pass validates the settled
  *               set from the informer cache when the window has passed with no event, or max_wait after
  *               the first pending event, whichever is first. A batch whose writes come closer together than
  *               the window is validated atomically: no table of a half-applied batch is published.
@@ -13,9 +13,12 @@
  *               FIXSession event is one pass over the view as of that event. Each change is validated on
  *               its own, so a half-applied batch is published event by event.
  *
- * Status-only updates (same metadata.generation: the operator's own status writes, labels) never cause a
- * pass; in per-object mode they refresh the view so the next comparison with the cached status is current.
- * A leadership start asks for a pass over everything (per-object: every queued event applied first).
+ * Service and EndpointSlice changes never cause a pass either: the validated table is a function of the
+ * FIXSession specs alone, and what those changes do move (the target conditions in status) the operator
+ * recomputes in a status pass of its own (operator.c). Status-only updates (same metadata.generation: the
+ * operator's own status writes, labels) never cause a pass; in per-object mode they refresh the view so the
+ * next comparison with the cached status is current. A leadership start asks for a pass over everything
+ * (per-object: every queued event applied first).
  *
  * Producers (informer threads) and the consumer (the operator's main thread) share the state under its
  * mutex. The time logic is pure: every call takes the clock as an argument, so the unit test drives it.
@@ -47,7 +50,6 @@ bool op_batch_parse(const char *s, enum op_batch *out);
 enum op_ev_kind {
 	OP_EV_QUIET, /* a FIXSession's status or metadata changed, its spec did not */
 	OP_EV_SPEC,  /* a FIXSession added, deleted, or its spec changed */
-	OP_EV_OTHER, /* a Service or EndpointSlice changed: validate the current set again */
 	OP_EV_ALL,   /* leadership began or the caches synced: validate everything now */
 };
 
@@ -84,8 +86,8 @@ void op_settle_free(struct op_settle *s);
  * deleted; spec_changed false for status- or metadata-only updates. */
 void op_settle_fixsession(struct op_settle *s, const char *key, const json_t *obj, bool spec_changed,
                           uint64_t now_ms);
-/** Producer side: a change that is not one FIXSession's (kind OP_EV_OTHER or OP_EV_ALL). */
-void op_settle_kick(struct op_settle *s, enum op_ev_kind kind, uint64_t now_ms);
+/** Producer side: leadership began or the caches synced: validate everything now. */
+void op_settle_all(struct op_settle *s, uint64_t now_ms);
 
 /** Consumer side. True when one pass is due now; in per-object mode the events up to and including the
  * one the pass is for are applied to the view first. Otherwise *wait_ms says how long until one may be

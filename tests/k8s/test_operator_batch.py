@@ -13,7 +13,8 @@ import time
 import pytest
 
 from k8sharness import wait_until
-from test_operator import FAST, fs_path, operator  # noqa: F401  (operator: the fixture)
+from test_operator import FAST, condition, fs_path, operator, wait_condition  # noqa: F401  (operator: the fixture)
+from test_operator import fixsession as unique_fixsession
 
 # A window wider than the default (500 ms): a loaded test machine has seen kubectl write 1.3 s apart
 # (bench/k8s/operator_batch.py), and this test checks the strategy, not the default's margin. An attempt
@@ -133,6 +134,35 @@ def test_per_object_validates_a_half_applied_batch(k8s, k8s_ns, operator, tmp_pa
     (holds, _, since), = move_batches(k8s, k8s_ns, tmp_path, op, attempts=1)
     bad = half_applied(op, k8s_ns, holds, since)
     assert bad and all(s == {f"{k8s_ns}/x": 2, f"{k8s_ns}/y": 1} for _, s in bad), bad
+
+
+@pytest.mark.parametrize("batch", ["debounce", "per-object"])
+def test_service_and_slice_changes_start_status_passes_not_rounds(k8s, k8s_ns, operator, batch):  # noqa: F811
+    """The validated table depends on the FIXSession specs alone, so a Service or EndpointSlice change starts
+    no validation round and no publication, under either strategy: the target conditions it moves are
+    written by a status pass. A spec change still starts a round (the counting works)."""
+    k8s.create(fs_path(k8s_ns), unique_fixsession("s", "BROKER_S", service="later"))
+    # --namespace: only this test's objects reach the informers, so rounds and passes can be counted
+    op = operator("a", *FAST, "--namespace", k8s_ns, "--log-level", "debug", "--batch-strategy", batch)
+    wait_condition(k8s, k8s_ns, "s", "TargetResolvable", "False", "ServiceNotFound")
+    wait_until(lambda: op.log.select("routing_table_published"), 30, what="the first published table")
+    rounds, tables = len(op.log.select("pass_done")), len(op.log.select("routing_table_published"))
+
+    k8s.service(k8s_ns, "later")
+    wait_condition(k8s, k8s_ns, "s", "TargetResolvable", "True", "ServiceFound")
+    wait_condition(k8s, k8s_ns, "s", "EndpointsReady", "False", "NoReadyEndpoints")
+    k8s.endpoint_slice(k8s_ns, "later", "later-1", [k8s.endpoint("192.0.2.30")], ports=(("fix", 9880),))
+    wait_condition(k8s, k8s_ns, "s", "EndpointsReady", "True")
+    wait_condition(k8s, k8s_ns, "s", "Ready", "True")
+    assert [r for r in op.log.select("status_pass_done") if r["status_writes"] >= 1]
+    assert len(op.log.select("pass_done")) == rounds, op.log.select("pass_done")[rounds:]
+    assert len(op.log.select("routing_table_published")) == tables
+    assert condition(k8s, k8s_ns, "s", "Accepted")["status"] == "True"
+
+    k8s.create(fs_path(k8s_ns), unique_fixsession("t", "BROKER_T", service="later"))
+    wait_condition(k8s, k8s_ns, "t", "Ready", "True")
+    assert len(op.log.select("pass_done")) > rounds
+    assert not op.log.select("status_write_failed")
 
 
 @pytest.mark.parametrize("count", [1000])

@@ -55,13 +55,15 @@ TEST(test_debounce_max_wait_bounds_a_stream)
 	struct op_settle s;
 	uint32_t wait;
 	CHECK_EQ_INT(op_settle_init(&s, OP_BATCH_DEBOUNCE, 200, 1000), 0);
+	json_t *o = fs("a", 1);
 	uint64_t t = 0, due_at = 0;
 	for (t = 0; t < 3000 && !due_at; t += 100) {
-		op_settle_kick(&s, OP_EV_OTHER, t);
+		op_settle_fixsession(&s, "ns/a", o, true, t); /* a FIXSession written again and again */
 		if (op_settle_due(&s, t, &wait))
 			due_at = t;
 	}
 	CHECK_EQ_INT(due_at, 1000); /* never quiet, but a pass at most max_wait after the first event */
+	json_decref(o);
 	op_settle_free(&s);
 }
 
@@ -73,7 +75,7 @@ TEST(test_debounce_ignores_status_only_updates)
 	json_t *o = fs("a", 1);
 	op_settle_fixsession(&s, "ns/a", o, false, 0); /* the operator's own status write coming back */
 	CHECK(!op_settle_due(&s, 5000, &wait));
-	op_settle_kick(&s, OP_EV_ALL, 6000); /* leadership began: at once */
+	op_settle_all(&s, 6000); /* leadership began: at once */
 	CHECK(op_settle_due(&s, 6000, &wait));
 	op_settle_failed(&s, 6001); /* the pass failed: due again (the operator spaces retries) */
 	CHECK(op_settle_due(&s, 6002, &wait));
@@ -88,7 +90,7 @@ TEST(test_per_object_one_pass_per_spec_event)
 	CHECK_EQ_INT(op_settle_init(&s, OP_BATCH_PER_OBJECT, 0, 0), 0);
 	json_t *x1 = fs("x", 1), *x2 = fs("x", 2), *y2 = fs("y", 2);
 	op_settle_fixsession(&s, "ns/x", x1, true, 0);
-	op_settle_kick(&s, OP_EV_ALL, 0);
+	op_settle_all(&s, 0);
 	CHECK(op_settle_due(&s, 0, &wait)); /* x's event */
 	CHECK_EQ_INT(view_generation(&s, "ns/x"), 1);
 	CHECK(op_settle_due(&s, 0, &wait)); /* leadership began */
@@ -96,15 +98,12 @@ TEST(test_per_object_one_pass_per_spec_event)
 	op_settle_fixsession(&s, "ns/x", x2, true, 1);
 	op_settle_fixsession(&s, "ns/x", x2, false, 2); /* a status write: no pass of its own */
 	op_settle_fixsession(&s, "ns/y", y2, true, 3);
-	op_settle_kick(&s, OP_EV_OTHER, 4);
-	op_settle_kick(&s, OP_EV_OTHER, 5); /* coalesced with the previous one */
 	op_settle_fixsession(&s, "ns/x", NULL, true, 6);
 	CHECK(op_settle_due(&s, 10, &wait)); /* x's change alone: y is not in the view yet */
 	CHECK_EQ_INT(view_generation(&s, "ns/x"), 2);
 	CHECK_EQ_INT(view_generation(&s, "ns/y"), 0);
 	CHECK(op_settle_due(&s, 10, &wait)); /* the status update applied quietly, then y */
 	CHECK_EQ_INT(view_generation(&s, "ns/y"), 2);
-	CHECK(op_settle_due(&s, 10, &wait)); /* the Service changes */
 	CHECK_EQ_INT(s.n, 1);
 	CHECK(op_settle_due(&s, 10, &wait)); /* x deleted */
 	CHECK_EQ_INT(view_generation(&s, "ns/x"), 0);
