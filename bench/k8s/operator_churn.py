@@ -24,21 +24,9 @@ os.environ.setdefault("FIXGW_ROOT", str(ROOT))
 
 import k8sharness  # noqa: E402
 from gwharness import JsonLines  # noqa: E402
+from operator_batch import GROUP, cpu_seconds, fixsession  # noqa: E402  (same directory)
 
-GROUP = "/apis/fixgw.io/v1alpha1"
-TICK = os.sysconf("SC_CLK_TCK")
 GAP_S = 1.5  # between two changes: longer than the debounce window (0.5 s) and the status-pass spacing (1 s)
-
-
-def fixsession(name, sender):
-    return {"apiVersion": "fixgw.io/v1alpha1", "kind": "FIXSession", "metadata": {"name": name},
-            "spec": {"matchFields": {"SenderCompID49": {"value": sender}},
-                     "target": {"service": {"name": "engine", "port": {"number": 9880}}}}}
-
-
-def cpu_seconds(pid):
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def all_ready(cp, ns, count):
